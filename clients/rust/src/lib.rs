@@ -1,0 +1,2 @@
+//! Typed Rust client for the Vigil gRPC API
+#![forbid(unsafe_code)]

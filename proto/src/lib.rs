@@ -1,0 +1,2 @@
+//! Vigil v1 protobuf API.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Shared server plumbing: configuration layering, signals, health and reflection, telemetry
+#![forbid(unsafe_code)]

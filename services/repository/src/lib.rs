@@ -1,0 +1,2 @@
+//! The Vigil repository: deduplicated, compressed, encrypted snapshot storage
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Vigil server binaries: vigild and the single-service binaries
+#![forbid(unsafe_code)]
