@@ -1,0 +1,2 @@
+//! Pure schedule arithmetic for Vigil.
+#![forbid(unsafe_code)]
