@@ -1,0 +1,38 @@
+//! Compiles the Vigil protos with protox (no system protoc) and generates prost
+//! messages plus tonic stubs. Client and server stubs sit behind features.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+const PROTOS: &[&str] = &[
+    "vigil/catalog/v1/configuration.proto",
+    "vigil/catalog/v1/job.proto",
+    "vigil/catalog/v1/artifact.proto",
+    "vigil/catalog/v1/alert.proto",
+    "vigil/catalog/v1/schedule_state.proto",
+    "vigil/catalog/v1/catalog_service.proto",
+    "vigil/catalog/v1/coordination_service.proto",
+    "vigil/scheduler/v1/scheduler_service.proto",
+    "vigil/executor/v1/executor_service.proto",
+    "vigil/status/v1/status_service.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    println!("cargo:rerun-if-changed={}", root.join("vigil").display());
+
+    let fds = protox::compile(PROTOS, [&root])?;
+    // `file_descriptor_set_path` writes nothing on the compile_fds path, so
+    // the encoded set for reflection is written here.
+    fs::write(out_dir.join("vigil_descriptor.bin"), fds.encode_to_vec())?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .client_mod_attribute(".", "#[cfg(feature = \"client\")]")
+        .server_mod_attribute(".", "#[cfg(feature = \"server\")]")
+        .compile_fds(fds)?;
+    Ok(())
+}

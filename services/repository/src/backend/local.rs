@@ -1,0 +1,155 @@
+//! The local directory backend (the default).
+//!
+//! Writes go to a temporary file in the target directory, which is fsynced,
+//! renamed over the final name, and then the directory is fsynced, so a
+//! kill -9 or power loss leaves either the old state or the complete object.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::{Backend, FileKind, ObjectInfo};
+use crate::error::{Error, Result};
+use crate::id::Id;
+
+const TMP_PREFIX: &str = ".tmp-";
+
+/// A repository in a local directory.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    root: PathBuf,
+}
+
+impl LocalBackend {
+    /// A backend rooted at `root`, creating the directory layout if missing.
+    pub fn create(root: impl Into<PathBuf>) -> Result<LocalBackend> {
+        let root = root.into();
+        for kind in [FileKind::Pack, FileKind::Index, FileKind::Snapshot, FileKind::Lock] {
+            let d = root.join(kind.dir());
+            fs::create_dir_all(&d).map_err(|e| Error::io(d.display(), e))?;
+        }
+        Ok(LocalBackend { root })
+    }
+
+    /// A backend for an existing repository directory.
+    pub fn open(root: impl Into<PathBuf>) -> Result<LocalBackend> {
+        let root = root.into();
+        if !root.join("config").is_file() {
+            return Err(Error::NotFound(format!("no repository at {}", root.display())));
+        }
+        LocalBackend::create(root)
+    }
+
+    /// The repository directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, kind: FileKind, name: &str) -> PathBuf {
+        match kind {
+            FileKind::Config => self.root.join("config"),
+            _ => self.root.join(kind.dir()).join(name),
+        }
+    }
+
+    fn write(&self, kind: FileKind, name: &str, parts: &[&[u8]], durable: bool) -> Result<()> {
+        let target = self.path(kind, name);
+        let dir = target.parent().expect("object has a parent").to_path_buf();
+        let tmp = dir.join(format!("{TMP_PREFIX}{}", Id::random().short()));
+        let res = (|| -> std::io::Result<()> {
+            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            for p in parts {
+                f.write_all(p)?;
+            }
+            if durable {
+                f.sync_all()?;
+            }
+            drop(f);
+            fs::rename(&tmp, &target)?;
+            if durable {
+                File::open(&dir)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(target.display(), e));
+        }
+        Ok(())
+    }
+}
+
+fn not_found_or_io(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == ErrorKind::NotFound {
+        Error::NotFound(path.display().to_string())
+    } else {
+        Error::io(path.display(), e)
+    }
+}
+
+impl Backend for LocalBackend {
+    fn list(&self, kind: FileKind) -> Result<Vec<ObjectInfo>> {
+        if kind == FileKind::Config {
+            let p = self.path(kind, "config");
+            return Ok(match fs::metadata(&p) {
+                Ok(m) => vec![ObjectInfo { name: "config".into(), size: m.len() }],
+                Err(_) => vec![],
+            });
+        }
+        let dir = self.root.join(kind.dir());
+        let mut out = Vec::new();
+        for ent in fs::read_dir(&dir).map_err(|e| Error::io(dir.display(), e))? {
+            let ent = ent.map_err(|e| Error::io(dir.display(), e))?;
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if name.starts_with(TMP_PREFIX) {
+                continue;
+            }
+            match ent.metadata() {
+                Ok(m) if m.is_file() => out.push(ObjectInfo { name, size: m.len() }),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(ent.path().display(), e)),
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn get(&self, kind: FileKind, name: &str) -> Result<Vec<u8>> {
+        let p = self.path(kind, name);
+        let mut f = File::open(&p).map_err(|e| not_found_or_io(&p, e))?;
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf).map_err(|e| Error::io(p.display(), e))?;
+        Ok(buf)
+    }
+
+    fn get_range(&self, kind: FileKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let p = self.path(kind, name);
+        let f = File::open(&p).map_err(|e| not_found_or_io(&p, e))?;
+        let mut buf = vec![0u8; len as usize];
+        f.read_exact_at(&mut buf, offset).map_err(|e| Error::io(p.display(), e))?;
+        Ok(buf)
+    }
+
+    fn put_atomic(&self, kind: FileKind, name: &str, parts: &[&[u8]]) -> Result<()> {
+        self.write(kind, name, parts, true)
+    }
+
+    fn put_volatile(&self, kind: FileKind, name: &str, data: &[u8]) -> Result<()> {
+        self.write(kind, name, &[data], false)
+    }
+
+    fn delete(&self, kind: FileKind, name: &str) -> Result<()> {
+        let p = self.path(kind, name);
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(p.display(), e)),
+        }
+    }
+
+    fn exists(&self, kind: FileKind, name: &str) -> Result<bool> {
+        Ok(self.path(kind, name).exists())
+    }
+}
