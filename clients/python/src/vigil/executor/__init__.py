@@ -1,0 +1,1 @@
+"""Generated from the Vigil protos by tools/generate.py. Do not edit."""
