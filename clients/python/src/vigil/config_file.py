@@ -265,6 +265,8 @@ def _retention(node: _Node) -> cfg.Retention:
 
 def configurations_from_document(document: object, *, source: str = "") -> list[Configuration]:
     """Reads every configuration of a parsed apply document (``{"configurations": [...]}``)."""
+    if document is not None and not isinstance(document, Mapping):
+        raise _bad("configurations", f"the file must be a mapping with a configurations list, not a {_type_name(document)}")
     root = _Node(document if document is not None else {}, "")
     root.check_keys(("configurations",))
     items = root.get("configurations")

@@ -1,0 +1,198 @@
+"""The convenience client against a real vigild: configurations, jobs, waits and errors."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+
+import vigil
+from vigil.catalog.v1 import catalog_service_pb2 as catalog
+from vigil.catalog.v1 import configuration_pb2 as cfg
+from vigil.catalog.v1 import job_pb2
+from vigil.executor.v1 import executor_service_pb2 as executor
+
+
+def on_demand(name: str, paths: list[str] | None = None) -> dict[str, object]:
+    return {"name": name, "kind": "FULL", "purpose": "test", "source": {"paths": paths or ["/srv/data"]}}
+
+
+def executor_hosted(client: vigil.Client) -> bool:
+    try:
+        client.executor.GetExecutorInfo(executor.GetExecutorInfoRequest(), timeout=10)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+            return False
+        raise
+    return True
+
+
+def test_create_get_update_delete(client: vigil.Client) -> None:
+    created = client.create_configuration(
+        {**on_demand("crud"), "schedule": {"cron": "30 1 * * *", "timezone": "Europe/Berlin"}, "labels": {"team": "ops"}}
+    )
+    assert created.etag
+    assert created.HasField("create_time")
+    assert client.get_configuration("crud") == created
+    assert "crud" in {c.name for c in client.list_configurations(labels={"team": "ops"})}
+
+    with pytest.raises(vigil.AlreadyExists):
+        client.create_configuration(on_demand("crud"))
+
+    changed = cfg.BackupConfiguration()
+    changed.CopyFrom(created)
+    changed.retention.keep_daily = 9
+    updated = client.update_configuration(changed, update_mask=["retention.keep_daily"])
+    assert updated.retention.keep_daily == 9
+    assert updated.etag != created.etag
+
+    stale = cfg.BackupConfiguration()
+    stale.CopyFrom(created)  # carries the old etag
+    stale.retention.keep_daily = 3
+    with pytest.raises(vigil.FailedPrecondition):
+        client.update_configuration(stale, update_mask=["retention.keep_daily"])
+    assert client.get_configuration("crud").retention.keep_daily == 9
+
+    assert not client.disable_configuration("crud").enabled
+    assert client.enable_configuration("crud").enabled
+
+    client.delete_configuration("crud")
+    with pytest.raises(vigil.NotFound):
+        client.get_configuration("crud")
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({**on_demand("bad_cron"), "schedule": {"cron": "0 2 * *"}}, "configuration.schedule.cron"),
+        ({**on_demand("bad_zone"), "schedule": {"cron": "0 2 * * *", "timezone": "+02:00"}}, "configuration.schedule.timezone"),
+        (on_demand("bad_path", ["relative/dir"]), "configuration.source.paths"),
+        ({**on_demand("bad_retention"), "retention": {"keep_daily": -1}}, "configuration.retention.keep_daily"),
+        ({**on_demand("Not A Slug")}, "configuration.name"),
+        (
+            {"name": "bad_db_url", "kind": "DATABASE", "source": {"database": {"engine": "postgres", "url": "postgres://u:secret@h/db"}}},
+            "configuration.source.database.url",
+        ),
+    ],
+)
+def test_bad_input_is_invalid_argument_naming_the_field(client: vigil.Client, item: dict[str, object], field: str) -> None:
+    with pytest.raises(vigil.InvalidArgument) as caught:
+        client.create_configuration(item)
+    error = caught.value
+    assert error.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert error.field is not None and error.field.startswith(field), f"{error.field!r} does not name {field}"
+    assert error.reason and error.reason != error.message
+    assert "secret" not in str(error)
+    with pytest.raises(vigil.NotFound):
+        client.get_configuration(str(item["name"]))
+
+
+def test_unknown_names_are_not_found(client: vigil.Client) -> None:
+    with pytest.raises(vigil.NotFound):
+        client.get_configuration("no_such_configuration")
+    with pytest.raises(vigil.NotFound):
+        client.get_job("0190d5a0-0000-7000-8000-000000000000")
+    with pytest.raises(vigil.NotFound):
+        client.run_backup("no_such_configuration")
+
+
+def test_list_jobs_pages_through_every_job_newest_first(client: vigil.Client) -> None:
+    client.create_configuration(on_demand("paged"))
+    created = [client.create_job("paged", job_pb2.JOB_KIND_BACKUP) for _ in range(5)]
+    listed = list(client.list_jobs(configuration="paged", page_size=2))
+    assert [j.id for j in listed] == [j.id for j in reversed(created)]
+    assert all(j.configuration == "paged" and j.trigger == job_pb2.JOB_TRIGGER_MANUAL for j in listed)
+    assert all(j.name.startswith("paged_") for j in listed)
+    for job in created:
+        client.cancel_job(job.id)
+    cancelled = list(client.list_jobs(configuration="paged", states=[job_pb2.JOB_STATE_CANCELLED]))
+    assert len(cancelled) == 5
+
+
+def test_create_job_with_the_same_request_id_returns_the_same_job(client: vigil.Client) -> None:
+    client.create_configuration(on_demand("idempotent"))
+    first = client.create_job("idempotent", job_pb2.JOB_KIND_BACKUP, request_id="python-sdk-test-1")
+    second = client.create_job("idempotent", job_pb2.JOB_KIND_BACKUP, request_id="python-sdk-test-1")
+    assert first.id == second.id
+    client.cancel_job(first.id)
+
+
+def test_waiting_for_a_cancelled_job_raises_job_failed(client: vigil.Client) -> None:
+    client.create_configuration(on_demand("cancelled", ["/nonexistent/vigil/python-sdk-test"]))
+    job = client.create_job("cancelled", job_pb2.JOB_KIND_BACKUP)
+    seen: list[job_pb2.BackupJob] = []
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            client.wait_for_job(job.id, timeout=60, on_update=seen.append)
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            outcome.append(error)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    client.cancel_job(job.id)
+    waiter.join(70)
+    assert not waiter.is_alive()
+    [error] = outcome
+    assert isinstance(error, vigil.JobFailed)
+    assert error.job.id == job.id
+    assert error.job.state in (job_pb2.JOB_STATE_CANCELLED, job_pb2.JOB_STATE_FAILED)
+    assert seen and seen[-1].state == error.job.state
+
+
+def test_run_backup_and_wait(client: vigil.Client, tmp_path: Path) -> None:
+    source = tmp_path / "files"
+    (source / "docs").mkdir(parents=True)
+    (source / "docs" / "report.txt").write_text("quarterly figures\n" * 100)
+    (source / "media.bin").write_bytes(bytes(range(256)) * 64)
+    client.create_configuration(on_demand("files", [str(source)]))
+
+    if not executor_hosted(client):
+        # Until the executor runs inside vigild, a backup is queued and stays
+        # queued. Check that honestly, then mark what remains.
+        job = client.run_backup("files")
+        assert job.state == job_pb2.JOB_STATE_QUEUED
+        first = next(client.watch_job(job.id, timeout=10))
+        assert first.id == job.id and first.state == job_pb2.JOB_STATE_QUEUED
+        with pytest.raises(vigil.DeadlineExceeded):
+            client.wait_for_job(job.id, timeout=2)
+        assert client.get_job(job.id).state == job_pb2.JOB_STATE_QUEUED
+        client.cancel_job(job.id)
+        print("\n*** executor not hosted by vigild: backup stays QUEUED; run-and-wait not exercised ***\n", file=sys.stderr)
+        pytest.xfail("ExecutorService answers UNIMPLEMENTED: vigild does not run the executor yet")
+
+    updates: list[job_pb2.BackupJob] = []
+    job = client.run_backup("files", wait=True, timeout=120, on_update=updates.append)
+    assert job.state == job_pb2.JOB_STATE_COMPLETED, job.error
+    assert job.artifact
+    assert job.stats.files >= 2
+    assert updates and updates[-1].state == job_pb2.JOB_STATE_COMPLETED
+    assert job.artifact in {a.id for a in client.list_artifacts(configuration="files")}
+
+
+def test_alerts_and_schedules_are_listed(client: vigil.Client) -> None:
+    alerts = list(client.list_alerts(include_resolved=True))
+    assert all(a.id for a in alerts)
+    client.create_configuration({**on_demand("scheduled"), "schedule": {"cron": "0 3 * * 0", "timezone": "Europe/Berlin"}})
+    try:
+        schedules = list(client.list_schedules(next_count=2))
+    except vigil.Unimplemented as error:
+        print("\n*** SKIPPED: the scheduler service answers UNIMPLEMENTED in this vigild ***\n", file=sys.stderr)
+        pytest.skip(f"scheduler service not hosted by vigild yet: {error}")
+    assert "scheduled" in {s.state.configuration for s in schedules}
+
+
+def test_apply_reports_created_updated_and_unchanged(client: vigil.Client) -> None:
+    items = [on_demand("apply_a"), on_demand("apply_b")]
+    assert [r.action for r in client.apply_configurations(items)] == [catalog.APPLY_ACTION_CREATED] * 2
+    items[1] = {**items[1], "description": "now described"}
+    results = client.apply_configurations(items)
+    assert [r.action for r in results] == [catalog.APPLY_ACTION_UNCHANGED, catalog.APPLY_ACTION_UPDATED]
+    assert client.get_configuration("apply_b").description == "now described"
+    dry = client.apply_configurations([{**items[0], "description": "dry"}], dry_run=True)
+    assert [r.action for r in dry] == [catalog.APPLY_ACTION_UPDATED]
+    assert client.get_configuration("apply_a").description == ""
