@@ -56,7 +56,9 @@ pub fn generate_key_file(path: &Path) -> Result<()> {
         .mode(0o600)
         .open(path)
         .map_err(|e| Error::io(path.display(), e))?;
-    f.write_all(hex.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| Error::io(path.display(), e))
+    f.write_all(hex.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(path.display(), e))
 }
 
 /// Argon2id cost parameters.
@@ -72,7 +74,11 @@ pub struct KdfParams {
 
 impl Default for KdfParams {
     fn default() -> Self {
-        KdfParams { m_cost_kib: 64 * 1024, t_cost: 3, p_cost: 1 }
+        KdfParams {
+            m_cost_kib: 64 * 1024,
+            t_cost: 3,
+            p_cost: 1,
+        }
     }
 }
 
@@ -89,7 +95,11 @@ pub struct ChunkerParams {
 
 impl Default for ChunkerParams {
     fn default() -> Self {
-        ChunkerParams { min: 512 << 10, avg: 1 << 20, max: 8 << 20 }
+        ChunkerParams {
+            min: 512 << 10,
+            avg: 1 << 20,
+            max: 8 << 20,
+        }
     }
 }
 
@@ -149,7 +159,12 @@ impl Config {
     }
 
     /// Adds a slot wrapping `master` for `source`.
-    pub(crate) fn add_slot(&mut self, source: &KeySource, master: &[u8; 32], kdf: KdfParams) -> Result<()> {
+    pub(crate) fn add_slot(
+        &mut self,
+        source: &KeySource,
+        master: &[u8; 32],
+        kdf: KdfParams,
+    ) -> Result<()> {
         let aad = self.aad();
         let slot = match source {
             KeySource::Passphrase(p) => {
@@ -164,7 +179,9 @@ impl Config {
             }
             KeySource::KeyFile(path) => {
                 let kek = keyfile_kek(path)?;
-                KeySlot::KeyFile { wrapped: hex::encode(crypto::wrap(&kek, &aad, master)) }
+                KeySlot::KeyFile {
+                    wrapped: hex::encode(crypto::wrap(&kek, &aad, master)),
+                }
             }
         };
         self.key_slots.push(slot);
@@ -205,21 +222,33 @@ impl Config {
 }
 
 fn passphrase_kek(p: &str, salt: &[u8], kdf: KdfParams) -> Result<Zeroizing<[u8; 32]>> {
-    let params = argon2::Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.p_cost, Some(32))
-        .map_err(|e| Error::InvalidArgument { field: "kdf", reason: e.to_string() })?;
+    let params =
+        argon2::Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.p_cost, Some(32)).map_err(|e| {
+            Error::InvalidArgument {
+                field: "kdf",
+                reason: e.to_string(),
+            }
+        })?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; 32]);
     a.hash_password_into(p.as_bytes(), salt, &mut out[..])
-        .map_err(|e| Error::InvalidArgument { field: "passphrase", reason: e.to_string() })?;
+        .map_err(|e| Error::InvalidArgument {
+            field: "passphrase",
+            reason: e.to_string(),
+        })?;
     Ok(out)
 }
 
 fn keyfile_kek(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?);
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?);
     let mut raw = Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(text.trim(), &mut raw[..]).map_err(|_| Error::InvalidArgument {
         field: "key_file",
         reason: format!("{} does not hold 64 hex digits", path.display()),
     })?;
-    Ok(Zeroizing::new(blake3::derive_key("vigil repository v1 key file kek", &raw[..])))
+    Ok(Zeroizing::new(blake3::derive_key(
+        "vigil repository v1 key file kek",
+        &raw[..],
+    )))
 }

@@ -25,7 +25,12 @@ impl LocalBackend {
     /// A backend rooted at `root`, creating the directory layout if missing.
     pub fn create(root: impl Into<PathBuf>) -> Result<LocalBackend> {
         let root = root.into();
-        for kind in [FileKind::Pack, FileKind::Index, FileKind::Snapshot, FileKind::Lock] {
+        for kind in [
+            FileKind::Pack,
+            FileKind::Index,
+            FileKind::Snapshot,
+            FileKind::Lock,
+        ] {
             let d = root.join(kind.dir());
             fs::create_dir_all(&d).map_err(|e| Error::io(d.display(), e))?;
         }
@@ -36,7 +41,10 @@ impl LocalBackend {
     pub fn open(root: impl Into<PathBuf>) -> Result<LocalBackend> {
         let root = root.into();
         if !root.join("config").is_file() {
-            return Err(Error::NotFound(format!("no repository at {}", root.display())));
+            return Err(Error::NotFound(format!(
+                "no repository at {}",
+                root.display()
+            )));
         }
         LocalBackend::create(root)
     }
@@ -93,7 +101,10 @@ impl Backend for LocalBackend {
         if kind == FileKind::Config {
             let p = self.path(kind, "config");
             return Ok(match fs::metadata(&p) {
-                Ok(m) => vec![ObjectInfo { name: "config".into(), size: m.len() }],
+                Ok(m) => vec![ObjectInfo {
+                    name: "config".into(),
+                    size: m.len(),
+                }],
                 Err(_) => vec![],
             });
         }
@@ -106,7 +117,10 @@ impl Backend for LocalBackend {
                 continue;
             }
             match ent.metadata() {
-                Ok(m) if m.is_file() => out.push(ObjectInfo { name, size: m.len() }),
+                Ok(m) if m.is_file() => out.push(ObjectInfo {
+                    name,
+                    size: m.len(),
+                }),
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(ent.path().display(), e)),
@@ -120,7 +134,8 @@ impl Backend for LocalBackend {
         let p = self.path(kind, name);
         let mut f = File::open(&p).map_err(|e| not_found_or_io(&p, e))?;
         let mut buf = Vec::new();
-        f.read_to_end(&mut buf).map_err(|e| Error::io(p.display(), e))?;
+        f.read_to_end(&mut buf)
+            .map_err(|e| Error::io(p.display(), e))?;
         Ok(buf)
     }
 
@@ -128,7 +143,8 @@ impl Backend for LocalBackend {
         let p = self.path(kind, name);
         let f = File::open(&p).map_err(|e| not_found_or_io(&p, e))?;
         let mut buf = vec![0u8; len as usize];
-        f.read_exact_at(&mut buf, offset).map_err(|e| Error::io(p.display(), e))?;
+        f.read_exact_at(&mut buf, offset)
+            .map_err(|e| Error::io(p.display(), e))?;
         Ok(buf)
     }
 

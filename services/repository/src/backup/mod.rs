@@ -1,0 +1,528 @@
+//! Backing up file trees and named streams into a snapshot.
+//!
+//! The walk runs on the calling thread; regular files that the files cache
+//! cannot vouch for go over a bounded queue to worker threads, which read,
+//! chunk, hash, deduplicate, compress and encrypt; sealed blobs go to the
+//! packer's writer thread. Named streams run on their own threads.
+
+mod store;
+mod walk;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use crossbeam_channel::{RecvTimeoutError, bounded, unbounded};
+
+use store::ChunkStore;
+pub use store::Counters;
+pub(crate) use walk::rel_bytes as rel_path;
+use walk::{Filters, Walked, walk};
+
+use crate::chunker::ChunkReadError;
+use crate::error::{Error, Result};
+use crate::id::{Id, SnapshotId};
+use crate::lock::LockGuard;
+use crate::packer::Packer;
+use crate::repo::Repository;
+use crate::snapshot::{self, Snapshot, SnapshotSummary};
+use crate::tree::{self, Entry, EntryKind};
+
+/// What to back up.
+#[derive(Clone, Debug, Default)]
+pub struct BackupOptions {
+    /// Absolute paths of the trees to back up.
+    pub paths: Vec<PathBuf>,
+    /// Glob patterns; when not empty, only matching files are stored
+    /// (directories are always walked).
+    pub include: Vec<String>,
+    /// Glob patterns of files and directories to skip.
+    pub exclude: Vec<String>,
+    /// Tags recorded in the snapshot.
+    pub tags: Vec<String>,
+    /// Labels recorded in the snapshot (configuration name, job id, ...).
+    pub labels: BTreeMap<String, String>,
+    /// The snapshot to take unchanged files from; by default the latest
+    /// snapshot of this host with the same paths.
+    pub parent: Option<SnapshotId>,
+    /// Set to re-read every file even if unchanged.
+    pub no_files_cache: bool,
+    /// Host name to record (default: this host).
+    pub hostname: Option<String>,
+    /// Snapshot time (default: now).
+    pub time: Option<DateTime<Utc>>,
+    /// Worker threads (default: available cores).
+    pub threads: Option<usize>,
+}
+
+/// A named stream to store, e.g. a `pg_dump` stdout.
+pub struct StreamSource {
+    /// Entry name (non-empty, no `/`, unique in the snapshot).
+    pub name: String,
+    /// The data; read until EOF on a dedicated thread.
+    pub reader: Box<dyn Read + Send>,
+}
+
+impl std::fmt::Debug for StreamSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamSource")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Progress figures passed to the progress callback.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes read so far (files and streams).
+    pub bytes_read: u64,
+    /// Files finished (read or taken from the files cache).
+    pub files_done: u64,
+}
+
+/// Cancellation flag and progress callback for long operations.
+#[derive(Clone, Default)]
+pub struct Control {
+    /// Set to `true` to stop; the operation returns [`Error::Cancelled`].
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Called from the calling thread about every 100 ms.
+    pub progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+/// A problem that did not stop the backup (skipped file, special file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// The path concerned.
+    pub path: PathBuf,
+    /// What happened.
+    pub message: String,
+}
+
+/// Figures of one backup.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackupStats {
+    /// Regular files in the snapshot.
+    pub files: u64,
+    /// Files taken from the files cache without reading.
+    pub files_unchanged: u64,
+    /// Directories.
+    pub dirs: u64,
+    /// Symlinks.
+    pub symlinks: u64,
+    /// Streams.
+    pub streams: u64,
+    /// Bytes read from files and streams.
+    pub bytes_read: u64,
+    /// Logical size of all files and streams.
+    pub total_bytes: u64,
+    /// Plaintext bytes new to the repository.
+    pub bytes_new: u64,
+    /// Bytes added to the repository (packs, after compression+encryption).
+    pub stored_bytes_added: u64,
+    /// New chunks.
+    pub chunks_new: u64,
+    /// Chunks already stored.
+    pub chunks_reused: u64,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// The outcome of a backup.
+#[derive(Clone, Debug)]
+pub struct BackupResult {
+    /// The new snapshot.
+    pub snapshot_id: SnapshotId,
+    /// Figures.
+    pub stats: BackupStats,
+    /// Skipped files and other warnings.
+    pub warnings: Vec<Warning>,
+}
+
+enum FileOutcome {
+    Stored(Vec<Id>, u64),
+    Skipped(String),
+    Fatal(Error),
+}
+
+fn validate(opts: &BackupOptions, streams: &[StreamSource]) -> Result<()> {
+    if opts.paths.is_empty() && streams.is_empty() {
+        return Err(Error::InvalidArgument {
+            field: "paths",
+            reason: "nothing to back up".into(),
+        });
+    }
+    for p in &opts.paths {
+        if !p.is_absolute() {
+            return Err(Error::InvalidArgument {
+                field: "paths",
+                reason: format!("{} is not absolute", p.display()),
+            });
+        }
+        if std::fs::symlink_metadata(p).is_err() {
+            return Err(Error::InvalidArgument {
+                field: "paths",
+                reason: format!("{} does not exist", p.display()),
+            });
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for s in streams {
+        if s.name.is_empty()
+            || s.name.contains('/')
+            || s.name.contains('\0')
+            || !names.insert(&s.name)
+        {
+            return Err(Error::InvalidArgument {
+                field: "streams",
+                reason: format!("stream name {:?} is empty, has '/' or is repeated", s.name),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Repository {
+    /// Backs up `opts.paths` and `streams` into a new snapshot.
+    ///
+    /// Data is written before the index and the index before the snapshot,
+    /// so the snapshot id returned names durable, readable data (E1).
+    pub fn backup(
+        &self,
+        opts: &BackupOptions,
+        streams: Vec<StreamSource>,
+        ctl: &Control,
+    ) -> Result<BackupResult> {
+        let started = Instant::now();
+        validate(opts, &streams)?;
+        let filters = Filters::new(&opts.include, &opts.exclude)?;
+        let lock = LockGuard::acquire(self.backend.clone(), false)?;
+        let index = Arc::new(self.load_index_recovering()?);
+        let hostname = opts.hostname.clone().unwrap_or_else(crate::lock::hostname);
+        let mut paths: Vec<String> = opts.paths.iter().map(|p| p.display().to_string()).collect();
+        paths.sort();
+        paths.dedup();
+        let (parent_id, parent_tree) = self.parent_tree(opts, &index, &hostname, &paths)?;
+        let parent_map: HashMap<&[u8], &Entry> = parent_tree
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| (e.path.as_slice(), e))
+            .collect();
+
+        let packer = Packer::new(
+            self.backend.clone(),
+            self.keys.clone(),
+            self.config.pack_size as usize,
+        );
+        let store = Arc::new(ChunkStore::new(
+            self.keys.clone(),
+            self.chunker.clone(),
+            index.clone(),
+            packer,
+            ctl.cancel.clone(),
+            self.config.compression_level,
+        ));
+        let stream_threads: Vec<_> = streams
+            .into_iter()
+            .map(|s| {
+                let store = store.clone();
+                std::thread::spawn(move || store_stream(&store, s))
+            })
+            .collect();
+
+        let threads = opts
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
+        let (job_tx, job_rx) = bounded::<(usize, PathBuf)>(1024);
+        let (res_tx, res_rx) = unbounded::<(usize, FileOutcome)>();
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (store, job_rx, res_tx) = (store.clone(), job_rx.clone(), res_tx.clone());
+                std::thread::spawn(move || file_worker(&store, job_rx, res_tx))
+            })
+            .collect();
+        drop(res_tx);
+
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut warnings = Vec::new();
+        let mut unchanged = 0u64;
+        let cancelled = || store.cancelled();
+        let mut walk_err = None;
+        for root in &opts.paths {
+            let r = walk(root, &filters, &mut warnings, &cancelled, |w| {
+                match w {
+                    Walked::Done(e) => entries.push(e),
+                    Walked::File(mut e, path) => {
+                        if !opts.no_files_cache {
+                            if let Some(p) = parent_map.get(e.path.as_slice()) {
+                                if same_file(p, &e) && p.chunks.iter().all(|c| index.contains(c)) {
+                                    e.chunks = p.chunks.clone();
+                                    unchanged += 1;
+                                    store.counters.files_done.fetch_add(1, Ordering::Relaxed);
+                                    entries.push(e);
+                                    return Ok(());
+                                }
+                            }
+                        }
+                        entries.push(e);
+                        job_tx.send((entries.len() - 1, path)).map_err(|_| {
+                            Error::io("backup workers", std::io::Error::other("workers stopped"))
+                        })?;
+                    }
+                }
+                Ok(())
+            });
+            if let Err(e) = r {
+                walk_err = Some(e);
+                break;
+            }
+        }
+        drop(job_tx);
+
+        let mut fatal = walk_err;
+        let mut skipped = vec![false; entries.len()];
+        let mut last_progress = Instant::now();
+        loop {
+            match res_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok((i, FileOutcome::Stored(chunks, size))) => {
+                    entries[i].chunks = chunks;
+                    entries[i].size = size;
+                }
+                Ok((i, FileOutcome::Skipped(msg))) => {
+                    skipped[i] = true;
+                    warnings.push(Warning {
+                        path: PathBuf::from(format!("/{}", entries[i].path_lossy())),
+                        message: msg,
+                    });
+                }
+                Ok((_, FileOutcome::Fatal(e))) => {
+                    store.abort();
+                    fatal.get_or_insert(e);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if let Some(cb) = &ctl.progress {
+                if last_progress.elapsed() >= Duration::from_millis(100) {
+                    last_progress = Instant::now();
+                    cb(&store.progress());
+                }
+            }
+        }
+        for w in workers {
+            w.join().expect("backup worker panicked");
+        }
+        for t in stream_threads {
+            match t.join().expect("stream thread panicked") {
+                Ok(e) => entries.push(e),
+                Err(e) => {
+                    store.abort();
+                    fatal.get_or_insert(e);
+                }
+            }
+        }
+        if store.cancelled() && fatal.is_none() {
+            fatal = Some(Error::Cancelled);
+        }
+        let mut i = 0;
+        entries.retain(|_| {
+            i += 1;
+            skipped.get(i - 1) != Some(&true)
+        });
+        entries.sort_by(|a, b| {
+            (a.kind == EntryKind::Stream, &a.path).cmp(&(b.kind == EntryKind::Stream, &b.path))
+        });
+        entries.dedup_by(|a, b| a.path == b.path && a.kind == b.kind);
+
+        let tree_ids = if fatal.is_none() {
+            let mut sealer = store.sealer();
+            match store.store_bytes(&tree::encode(&entries), &mut sealer) {
+                Ok(ids) => Some(ids),
+                Err(e) => {
+                    fatal = Some(e);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        // Flush packs and index even on failure: the next backup reuses them.
+        let store = Arc::try_unwrap(store).unwrap_or_else(|_| panic!("chunk store still shared"));
+        let c = &store.counters;
+        let (chunks_new, chunks_reused) = (
+            c.chunks_new.load(Ordering::Relaxed),
+            c.chunks_reused.load(Ordering::Relaxed),
+        );
+        let (bytes_read, bytes_new) = (
+            c.bytes_read.load(Ordering::Relaxed),
+            c.bytes_new.load(Ordering::Relaxed),
+        );
+        let outcome = store.packer.finish();
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        let outcome = outcome?;
+        lock.refresh_if_due()?;
+
+        let mut stats = BackupStats {
+            files_unchanged: unchanged,
+            bytes_read,
+            bytes_new,
+            stored_bytes_added: outcome.stored_bytes,
+            chunks_new,
+            chunks_reused,
+            ..Default::default()
+        };
+        let mut stream_names = Vec::new();
+        for e in &entries {
+            match e.kind {
+                EntryKind::File => stats.files += 1,
+                EntryKind::Dir => stats.dirs += 1,
+                EntryKind::Symlink => stats.symlinks += 1,
+                EntryKind::Stream => {
+                    stats.streams += 1;
+                    stream_names.push(e.path_lossy());
+                }
+            }
+            stats.total_bytes += e.size;
+        }
+        let snap = Snapshot {
+            time: opts.time.unwrap_or_else(Utc::now),
+            hostname,
+            paths,
+            tags: opts.tags.clone(),
+            labels: opts.labels.clone(),
+            streams: stream_names,
+            tree: tree_ids.expect("tree stored"),
+            parent: parent_id,
+            summary: SnapshotSummary {
+                files: stats.files,
+                dirs: stats.dirs,
+                symlinks: stats.symlinks,
+                streams: stats.streams,
+                total_bytes: stats.total_bytes,
+                bytes_new: stats.bytes_new,
+                stored_bytes_added: stats.stored_bytes_added,
+            },
+        };
+        let snapshot_id = snapshot::save(&*self.backend, &self.keys, &snap)?;
+        drop(lock);
+        stats.duration = started.elapsed();
+        if let Some(cb) = &ctl.progress {
+            cb(&Progress {
+                bytes_read: stats.bytes_read,
+                files_done: stats.files,
+            });
+        }
+        tracing::info!(snapshot = %snapshot_id, files = stats.files, bytes_new = stats.bytes_new, "backup complete");
+        Ok(BackupResult {
+            snapshot_id,
+            stats,
+            warnings,
+        })
+    }
+
+    fn parent_tree(
+        &self,
+        opts: &BackupOptions,
+        index: &crate::index::Index,
+        hostname: &str,
+        paths: &[String],
+    ) -> Result<(Option<SnapshotId>, Vec<Entry>)> {
+        if opts.no_files_cache {
+            return Ok((None, Vec::new()));
+        }
+        let id = match opts.parent {
+            Some(id) => Some(id),
+            None => self
+                .list_snapshots()?
+                .into_iter()
+                .rev()
+                .find(|s| s.snapshot.hostname == hostname && s.snapshot.paths == paths)
+                .map(|s| s.id),
+        };
+        let Some(id) = id else {
+            return Ok((None, Vec::new()));
+        };
+        let snap = self.snapshot(&id)?;
+        match self.load_tree(index, &snap) {
+            Ok(t) => Ok((Some(id), t)),
+            Err(e) => {
+                tracing::warn!(parent = %id, error = %e, "parent tree unreadable, reading all files");
+                Ok((None, Vec::new()))
+            }
+        }
+    }
+}
+
+fn same_file(p: &Entry, e: &Entry) -> bool {
+    p.ino == e.ino
+        && p.size == e.size
+        && p.mtime == e.mtime
+        && p.mtime_ns == e.mtime_ns
+        && p.ctime == e.ctime
+        && p.ctime_ns == e.ctime_ns
+}
+
+fn file_worker(
+    store: &ChunkStore,
+    jobs: crossbeam_channel::Receiver<(usize, PathBuf)>,
+    results: crossbeam_channel::Sender<(usize, FileOutcome)>,
+) {
+    let mut buf = Vec::new();
+    let mut sealer = store.sealer();
+    for (i, path) in jobs {
+        if store.cancelled() {
+            continue;
+        }
+        let out = match OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+        {
+            Err(e) => FileOutcome::Skipped(format!("cannot open: {e}")),
+            Ok(mut f) => match store.store_reader(&mut f, &mut buf, &mut sealer) {
+                Ok((ids, n)) => FileOutcome::Stored(ids, n),
+                Err(ChunkReadError::Read(e)) => FileOutcome::Skipped(format!("read failed: {e}")),
+                Err(ChunkReadError::Sink(e)) => FileOutcome::Fatal(e),
+            },
+        };
+        store.counters.files_done.fetch_add(1, Ordering::Relaxed);
+        if results.send((i, out)).is_err() {
+            return;
+        }
+    }
+}
+
+fn store_stream(store: &ChunkStore, mut s: StreamSource) -> Result<Entry> {
+    let mut buf = Vec::new();
+    let mut sealer = store.sealer();
+    let (ids, n) = store
+        .store_reader(&mut s.reader, &mut buf, &mut sealer)
+        .map_err(|e| match e {
+            ChunkReadError::Read(e) => Error::io(format!("stream {}", s.name), e),
+            ChunkReadError::Sink(e) => e,
+        })?;
+    let now = Utc::now();
+    let mut e = Entry::new(EntryKind::Stream, s.name.into_bytes());
+    e.mode = 0o100600;
+    e.mtime = now.timestamp();
+    e.mtime_ns = now.timestamp_subsec_nanos();
+    e.size = n;
+    e.chunks = ids;
+    Ok(e)
+}

@@ -1,0 +1,129 @@
+//! Turning chunks into sealed blobs and back.
+//!
+//! Sealing: decide cheaply whether compression helps (compress a 16 KiB
+//! sample from the middle of the chunk), compress with zstd if so, then
+//! encrypt with the chunk id as associated data. Opening reverses this and
+//! re-hashes the plaintext, so any flipped byte is detected (E3).
+
+use crate::crypto::{Keys, RESERVED, SEAL_OVERHEAD};
+use crate::error::{Error, Result};
+use crate::id::Id;
+
+const SAMPLE: usize = 16 << 10;
+/// Store raw when the sample compresses to more than this fraction.
+const SAMPLE_RATIO: f64 = 0.92;
+/// Store raw when the whole chunk compresses to more than this fraction.
+const FULL_RATIO: f64 = 0.97;
+
+/// A sealed chunk ready to be appended to a pack.
+#[derive(Debug)]
+pub struct SealedBlob {
+    /// The chunk id.
+    pub id: Id,
+    /// `nonce || ciphertext || tag`.
+    pub data: Vec<u8>,
+    /// Plaintext length.
+    pub raw_len: u32,
+    /// Whether the payload is compressed.
+    pub compressed: bool,
+}
+
+/// Per-thread compression state.
+pub struct BlobSealer {
+    z: zstd::bulk::Compressor<'static>,
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for BlobSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlobSealer")
+    }
+}
+
+impl BlobSealer {
+    /// A sealer compressing at `level`.
+    pub fn new(level: i32) -> BlobSealer {
+        BlobSealer {
+            z: zstd::bulk::Compressor::new(level).expect("zstd context"),
+            scratch: vec![0u8; zstd::zstd_safe::compress_bound(SAMPLE)],
+        }
+    }
+
+    fn worth_compressing(&mut self, data: &[u8]) -> bool {
+        if data.len() < 64 {
+            return false;
+        }
+        if data.len() <= 2 * SAMPLE {
+            return true;
+        }
+        let mid = data.len() / 2 - SAMPLE / 2;
+        match self
+            .z
+            .compress_to_buffer(&data[mid..mid + SAMPLE], &mut self.scratch[..])
+        {
+            Ok(n) => (n as f64) < SAMPLE as f64 * SAMPLE_RATIO,
+            Err(_) => false,
+        }
+    }
+
+    /// Seals one chunk whose id is `id`.
+    pub fn seal(&mut self, keys: &Keys, id: Id, data: &[u8]) -> SealedBlob {
+        let mut buf = Vec::new();
+        let mut compressed = false;
+        if self.worth_compressing(data) {
+            let bound = zstd::zstd_safe::compress_bound(data.len());
+            buf.resize(RESERVED + bound, 0);
+            if let Ok(n) = self.z.compress_to_buffer(data, &mut buf[RESERVED..]) {
+                if (n as f64) < data.len() as f64 * FULL_RATIO {
+                    buf.truncate(RESERVED + n);
+                    buf.reserve_exact(SEAL_OVERHEAD - RESERVED);
+                    compressed = true;
+                }
+            }
+        }
+        if !compressed {
+            buf.clear();
+            buf.reserve_exact(data.len() + SEAL_OVERHEAD);
+            buf.resize(RESERVED, 0);
+            buf.extend_from_slice(data);
+        }
+        keys.seal_reserved(&id.0, &mut buf);
+        SealedBlob {
+            id,
+            data: buf,
+            raw_len: data.len() as u32,
+            compressed,
+        }
+    }
+}
+
+/// Opens a sealed blob and checks that its plaintext hashes to `id`.
+pub fn open_blob(
+    keys: &Keys,
+    id: &Id,
+    sealed: &mut [u8],
+    compressed: bool,
+    raw_len: u32,
+) -> Result<Vec<u8>> {
+    let what = format!("chunk {id}");
+    let payload = keys.open_in_place(&id.0, sealed, &what)?;
+    let plain = if compressed {
+        let mut out = vec![0u8; raw_len as usize];
+        let n = zstd::bulk::Decompressor::new()
+            .and_then(|mut d| d.decompress_to_buffer(payload, &mut out[..]))
+            .map_err(|e| Error::integrity(&what, format!("decompression failed: {e}")))?;
+        if n != raw_len as usize {
+            return Err(Error::integrity(&what, "decompressed length mismatch"));
+        }
+        out
+    } else {
+        payload.to_vec()
+    };
+    if keys.chunk_id(&plain) != *id {
+        return Err(Error::integrity(
+            &what,
+            "plaintext does not match the chunk id",
+        ));
+    }
+    Ok(plain)
+}

@@ -1,0 +1,142 @@
+//! Repository locks: backups share, prune is exclusive.
+//!
+//! A lock is a small JSON file under `locks/` with a random name. To take a
+//! lock, a process writes its file and then lists the others; if a
+//! conflicting live lock exists it removes its own file and fails, so two
+//! racing exclusive lockers both back off rather than both proceeding.
+//! A lock is stale when it was not refreshed for [`STALE_AFTER`] or when
+//! its process is gone on this host; stale locks are ignored and removed.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, FileKind};
+use crate::error::{Error, Result};
+use crate::id::Id;
+
+/// A lock not refreshed for this long is stale.
+pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+/// Holders refresh their lock this often.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, Serialize, Deserialize)]
+struct LockFile {
+    exclusive: bool,
+    hostname: String,
+    pid: u32,
+    time: u64,
+}
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct LockGuard {
+    backend: Arc<dyn Backend>,
+    name: String,
+    exclusive: bool,
+    refreshed: std::sync::Mutex<SystemTime>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// This host's name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+fn is_stale(l: &LockFile, me: &str) -> bool {
+    if now_secs().saturating_sub(l.time) > STALE_AFTER.as_secs() {
+        return true;
+    }
+    l.hostname == me && !std::path::Path::new(&format!("/proc/{}", l.pid)).exists()
+}
+
+impl LockGuard {
+    /// Takes a shared (`exclusive == false`) or exclusive lock.
+    pub fn acquire(backend: Arc<dyn Backend>, exclusive: bool) -> Result<LockGuard> {
+        let me = hostname();
+        let name = Id::random().to_hex();
+        let mine = LockFile {
+            exclusive,
+            hostname: me.clone(),
+            pid: std::process::id(),
+            time: now_secs(),
+        };
+        let body = serde_json::to_vec(&mine).map_err(|e| Error::Format(e.to_string()))?;
+        backend.put_volatile(FileKind::Lock, &name, &body)?;
+        let guard = LockGuard {
+            backend: backend.clone(),
+            name,
+            exclusive,
+            refreshed: SystemTime::now().into(),
+        };
+        for f in backend.list(FileKind::Lock)? {
+            if f.name == guard.name {
+                continue;
+            }
+            let other: LockFile = match backend.get(FileKind::Lock, &f.name) {
+                Ok(b) => match serde_json::from_slice(&b) {
+                    Ok(l) => l,
+                    Err(_) => continue,
+                },
+                Err(_) => continue,
+            };
+            if is_stale(&other, &me) {
+                tracing::info!(lock = %f.name, "removing stale lock");
+                let _ = backend.delete(FileKind::Lock, &f.name);
+                continue;
+            }
+            if exclusive || other.exclusive {
+                let kind = if other.exclusive {
+                    "an exclusive"
+                } else {
+                    "a shared"
+                };
+                return Err(Error::Locked(format!(
+                    "{kind} lock is held by pid {} on {} (lock {})",
+                    other.pid, other.hostname, f.name
+                )));
+            }
+        }
+        Ok(guard)
+    }
+
+    /// Whether this lock is exclusive.
+    pub fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
+    /// Rewrites the lock file with a fresh time if [`REFRESH_EVERY`] passed.
+    pub fn refresh_if_due(&self) -> Result<()> {
+        let mut last = self.refreshed.lock().expect("lock poisoned");
+        if last.elapsed().unwrap_or_default() < REFRESH_EVERY {
+            return Ok(());
+        }
+        let body = LockFile {
+            exclusive: self.exclusive,
+            hostname: hostname(),
+            pid: std::process::id(),
+            time: now_secs(),
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| Error::Format(e.to_string()))?;
+        self.backend
+            .put_volatile(FileKind::Lock, &self.name, &body)?;
+        *last = SystemTime::now();
+        Ok(())
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = self.backend.delete(FileKind::Lock, &self.name);
+    }
+}
