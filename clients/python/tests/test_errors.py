@@ -20,6 +20,7 @@ from grpc_status import rpc_status
 import vigil
 from vigil.catalog.v1 import catalog_service_pb2 as catalog
 from vigil.catalog.v1 import catalog_service_pb2_grpc
+from vigil.catalog.v1.configuration_pb2 import BackupConfiguration
 from vigil.errors import FieldViolation, error_class, parse_field_message
 
 
@@ -105,17 +106,17 @@ class _FailingCatalog(catalog_service_pb2_grpc.CatalogServiceServicer):
     def ListConfigurations(self, request: Any, context: grpc.ServicerContext) -> Any:
         if request.page_token == "":
             return catalog.ListConfigurationsResponse(
-                configurations=[{"name": "a"}, {"name": "b"}], next_page_token="p2"
+                configurations=[BackupConfiguration(name="a"), BackupConfiguration(name="b")], next_page_token="p2"
             )
         if request.page_token == "p2":
-            return catalog.ListConfigurationsResponse(configurations=[{"name": "c"}], next_page_token="p2")
+            return catalog.ListConfigurationsResponse(configurations=[BackupConfiguration(name="c")], next_page_token="p2")
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token: unknown")
 
 
 @pytest.fixture(scope="module")
 def failing_server() -> Iterator[str]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(_FailingCatalog(), server)
+    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(_FailingCatalog(), server)  # type: ignore[abstract]
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     yield f"http://127.0.0.1:{port}"

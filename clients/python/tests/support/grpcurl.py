@@ -67,8 +67,8 @@ def go_code_name(code: grpc.StatusCode) -> str:
 
 
 def print_error(error: grpc.RpcError) -> NoReturn:
-    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-    print(f"ERROR:\n  Code: {go_code_name(code)}\n  Message: {error.details()}", file=sys.stderr)  # type: ignore[attr-defined]
+    code: grpc.StatusCode = error.code()
+    print(f"ERROR:\n  Code: {go_code_name(code)}\n  Message: {error.details()}", file=sys.stderr)
     sys.exit(64 + int(code.value[0]))
 
 

@@ -28,7 +28,7 @@ class _Stub:
         )
 
 
-class ReflectionDatabase(ProtoReflectionDescriptorDatabase):
+class ReflectionDatabase(ProtoReflectionDescriptorDatabase):  # type: ignore[misc]
     """The grpcio-reflection database, speaking the reflection service named."""
 
     def __init__(self, channel: grpc.Channel, service: str = V1) -> None:

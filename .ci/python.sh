@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The Python SDK in CI, on a machine with Python 3.11+, pip and the Rust
+# toolchain:
+#   1. a fresh virtualenv with the SDK installed from clients/python, with its
+#      test and codegen extras;
+#   2. the checked-in generated code must equal a fresh generation from proto/;
+#   3. mypy --strict over the SDK, its tests and its generator;
+#   4. pytest: unit tests, then the integration and grpcurl cookbook tests
+#      against a real vigild (built here with cargo).
+# Exits non-zero on any failure, including pytest collecting no tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+sdk="$root/clients/python"
+
+log() { printf -- '--> %s\n' "$*"; }
+
+python="${PYTHON:-python3}"
+"$python" - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"the Python SDK needs Python 3.11 or newer, found {sys.version.split()[0]}")
+PY
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/vigil-python-ci.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+venv="${VIGIL_PYTHON_VENV:-$work/venv}"
+
+log "virtualenv at $venv"
+"$python" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+# A regular (not editable) install, as a user gets it: the tests import the
+# installed package, which must carry its generated code and type stubs.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$sdk[test,codegen]"
+
+log "generated code is up to date with proto/"
+"$venv/bin/python" "$sdk/tools/generate.py" --out "$work/generated" 2>"$work/generate.log" || { cat "$work/generate.log" >&2; exit 1; }
+stale=0
+for package in catalog executor scheduler status; do
+  if ! diff -r "$sdk/src/vigil/$package" "$work/generated/vigil/$package" -x __pycache__ >"$work/diff.txt"; then
+    stale=1
+    head -n 40 "$work/diff.txt" >&2
+  fi
+done
+if [ "$stale" -ne 0 ]; then
+  echo "the generated Python code in clients/python/src/vigil is stale: run clients/python/generate.sh and commit the result" >&2
+  exit 1
+fi
+
+log "mypy --strict"
+(cd "$sdk" && "$venv/bin/python" -m mypy)
+
+log "building vigild for the integration tests"
+cargo build -p vigil-server --bin vigild
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+export VIGILD_BIN="$target_dir/debug/vigild"
+
+log "pytest"
+# Run from a directory outside the source tree, so `import vigil` resolves to
+# the installed package and not to clients/python/src.
+set +e
+(cd "$work" && "$venv/bin/python" -m pytest -c "$sdk/pyproject.toml" --rootdir "$sdk" "$sdk/tests" -p no:cacheprovider)
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests" >&2
+  exit 1
+fi
+exit "$status"
