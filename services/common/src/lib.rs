@@ -1,5 +1,21 @@
-//! Shared server plumbing for the Vigil services: configuration layering,
-//! signals, health and reflection, telemetry, and an injectable clock.
+//! Shared server plumbing for the Vigil services.
+//!
+//! - [`settings`]: layered configuration (defaults, TOML file, `VIGIL_`
+//!   environment, flags) with validation that names the bad setting;
+//! - [`signals`]: SIGINT/SIGTERM start a drain bounded by a grace period;
+//! - [`server`]: a gRPC server on an already-bound listener with health,
+//!   reflection and the shared tracing layer;
+//! - [`telemetry`]: logs, OpenTelemetry traces and trace-context propagation;
+//! - [`clock`]: an injectable clock.
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod server;
+pub mod settings;
+pub mod signals;
+pub mod telemetry;
+
+pub use server::{GrpcServer, ServerError, ServerHandle};
+pub use settings::{CatalogArgs, CommonArgs, LoadedSettings, LogFormat, Settings, SettingsLoader};
+pub use signals::Shutdown;
+pub use telemetry::{TelemetryGuard, TelemetryOptions};

@@ -1,0 +1,86 @@
+//! Command-line flags shared by every Vigil server binary.
+//!
+//! Flags are the last layer of the configuration: they beat environment
+//! variables, which beat the TOML file, which beats the defaults. Every flag
+//! is optional here, so an absent flag leaves the lower layers alone. The
+//! environment variables are read by the settings loader, not by clap, so
+//! that an error names the layer a bad value came from.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+/// Flags every server binary takes.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct CommonArgs {
+    /// TOML configuration file
+    #[arg(long, value_name = "FILE", env = "VIGIL_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address to serve gRPC on; port 0 picks a free port [env: VIGIL_LISTEN] [default: 127.0.0.1:50051]
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+
+    /// Directory for the SQLite catalog, the local repository and the repository key [env: VIGIL_DATA_DIR] [default: ./vigil-data]
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+
+    /// PostgreSQL catalog URL, instead of SQLite in the data dir [env: VIGIL_DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+
+    /// Repository: a local path or an s3:// URL [env: VIGIL_REPOSITORY] [default: <data-dir>/repository]
+    #[arg(long, value_name = "URL-or-PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+
+    /// File holding the repository key [env: VIGIL_REPOSITORY_KEY_FILE] [default: <data-dir>/repository.key]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository_key_file: Option<PathBuf>,
+
+    /// Name of an environment variable holding the repository passphrase [env: VIGIL_REPOSITORY_PASSPHRASE_ENV]
+    #[arg(long, value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository_passphrase_env: Option<String>,
+
+    /// Address of the admin HTTP port (Prometheus metrics) [env: VIGIL_ADMIN_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_listen: Option<String>,
+
+    /// Log line format [env: VIGIL_LOG_FORMAT] [default: text]
+    #[arg(long, value_name = "FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+
+    /// How long a graceful drain may take after SIGINT or SIGTERM, e.g. "30s" [env: VIGIL_SHUTDOWN_GRACE] [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace: Option<String>,
+}
+
+/// The `--catalog` flag of the scheduler and the executor.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct CatalogArgs {
+    /// gRPC endpoint of the catalog [env: VIGIL_CATALOG] [default: http://127.0.0.1:50051]
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
+}
+
+/// Format of log lines on standard error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
