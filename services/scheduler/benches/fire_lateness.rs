@@ -1,0 +1,2 @@
+//! Placeholder until the lateness benchmark lands.
+fn main() {}

@@ -1,0 +1,280 @@
+//! Arming (S1) and edits (S7): keep the set of persisted schedule states
+//! equal to the schedules the catalog's enabled configurations ask for.
+//!
+//! - A new schedule is armed with the first due time after the
+//!   configuration version was committed, so a due time that passed while
+//!   no replica was looking is still handled (and recorded) by the tick.
+//! - An edited schedule (its configuration's etag changed) first finishes
+//!   the due runs of the previous version that fell before the edit, then
+//!   continues from the first due time of the new version after the edit
+//!   (and after the last handled due time): no retroactive fire, and no
+//!   run that was due before the edit is swallowed.
+//! - A schedule that cannot be armed is stored UNARMED with the reason.
+//! - A state whose schedule no longer exists is removed.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use vigil_proto::catalog::v1::{ScheduleHealth, ScheduleState};
+
+use crate::engine::{Engine, Snapshot, TickReport, active_runs};
+use crate::error::{Error, Result};
+use crate::spec::{ScheduleDef, Unarmable, time_to_ts, ts_to_time};
+
+/// What reconciling one schedule did.
+enum Armed {
+    Unchanged,
+    Stored(Box<ScheduleState>),
+    Removed,
+}
+
+impl Engine {
+    /// Brings every state in line with the desired schedules, updating the
+    /// snapshot with what was stored.
+    pub(crate) async fn reconcile(
+        &self,
+        snap: &mut Snapshot,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) {
+        enum Work {
+            Arm(
+                String,
+                Result<ScheduleDef, Unarmable>,
+                Option<ScheduleState>,
+                Vec<crate::plan::ActiveRun>,
+            ),
+            Remove(String),
+        }
+        let mut work = Vec::new();
+        for (name, def) in &snap.desired {
+            let state = snap.states.get(name).cloned();
+            let active = snap
+                .active
+                .get(name)
+                .map(|j| active_runs(j))
+                .unwrap_or_default();
+            work.push(Work::Arm(name.clone(), def.clone(), state, active));
+        }
+        for name in snap
+            .states
+            .keys()
+            .filter(|k| !snap.desired.contains_key(*k))
+        {
+            work.push(Work::Remove(name.clone()));
+        }
+
+        let results: Vec<(String, Result<Armed>)> = futures::stream::iter(work)
+            .map(|item| async move {
+                match item {
+                    Work::Arm(name, Ok(def), state, active) => {
+                        let r = self.arm(&def, state, now, &active).await;
+                        (name, r)
+                    }
+                    Work::Arm(name, Err(u), state, _) => {
+                        let r = self.store_unarmed(&u, state, now).await;
+                        (name, r)
+                    }
+                    Work::Remove(name) => {
+                        let r = self
+                            .catalog
+                            .delete_state(&name)
+                            .await
+                            .map(|()| Armed::Removed);
+                        (name, r)
+                    }
+                }
+            })
+            .buffer_unordered(self.settings.fire_concurrency)
+            .collect()
+            .await;
+
+        for (name, result) in results {
+            match result {
+                Ok(Armed::Unchanged) => {}
+                Ok(Armed::Stored(state)) => {
+                    tracing::info!(schedule = %name, next_due = ?state.next_due_time.as_ref().map(ts_to_time), health = ?state.health(), "schedule armed");
+                    report.armed += 1;
+                    snap.states.insert(name, *state);
+                }
+                Ok(Armed::Removed) => {
+                    tracing::info!(schedule = %name, "schedule disarmed and removed");
+                    report.removed += 1;
+                    snap.states.remove(&name);
+                    self.memory().armed.remove(&name);
+                }
+                Err(Error::Conflict(why)) => {
+                    tracing::debug!(schedule = %name, %why, "arming raced with another replica");
+                    report.conflicts += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(schedule = %name, error = %e, "cannot arm schedule");
+                    report.errors.push(format!("{name}: {e}"));
+                }
+            }
+        }
+        let mut memory = self.memory();
+        for (name, def) in &snap.desired {
+            if let (Ok(def), Some(state)) = (def, snap.states.get(name))
+                && state.armed_etag == def.etag
+            {
+                memory.armed.insert(name.clone(), def.clone());
+            }
+        }
+    }
+
+    async fn arm(
+        &self,
+        def: &ScheduleDef,
+        state: Option<ScheduleState>,
+        now: DateTime<Utc>,
+        active: &[crate::plan::ActiveRun],
+    ) -> Result<Armed> {
+        let Some(mut state) = state else {
+            let next = def.schedule.next_after(def.edit_time);
+            let fresh = ScheduleState {
+                schedule: def.name.clone(),
+                configuration: def.key.configuration.clone(),
+                role: def.key.role.to_proto() as i32,
+                ..Default::default()
+            };
+            return self
+                .store_armed(def, fresh, next, now)
+                .await
+                .map(|s| Armed::Stored(Box::new(s)));
+        };
+        if state.armed_etag == def.etag && state.next_due_time.is_some() {
+            return Ok(Armed::Unchanged);
+        }
+        let same_version = state.armed_etag == def.etag;
+        if !same_version {
+            state = self
+                .finish_previous_version(def, state, now, active)
+                .await?;
+        }
+        let last_due = state.last_due_time.as_ref().map(ts_to_time);
+        let anchor = last_due.map_or(def.edit_time, |d| d.max(def.edit_time));
+        let next = def.schedule.next_after(anchor);
+        if same_version && next.is_none() && state.health() == ScheduleHealth::Unarmed {
+            return Ok(Armed::Unchanged);
+        }
+        self.store_armed(def, state, next, now)
+            .await
+            .map(|s| Armed::Stored(Box::new(s)))
+    }
+
+    /// Handles the due runs of the previous version of an edited schedule
+    /// that fell due before the edit (S7), under that version's rules when
+    /// this replica still knows them.
+    async fn finish_previous_version(
+        &self,
+        def: &ScheduleDef,
+        state: ScheduleState,
+        now: DateTime<Utc>,
+        active: &[crate::plan::ActiveRun],
+    ) -> Result<ScheduleState> {
+        let Some(pending) = state.next_due_time.as_ref().map(ts_to_time) else {
+            return Ok(state);
+        };
+        let edit = def.edit_time;
+        if pending > edit || pending > now {
+            return Ok(state);
+        }
+        let previous = self
+            .memory()
+            .armed
+            .get(&def.name)
+            .filter(|d| d.etag == state.armed_etag)
+            .cloned();
+        let until = edit.min(now);
+        let (rules, dues) = match &previous {
+            Some(old) => {
+                let mut dues = vec![pending];
+                dues.extend(old.schedule.fires_between(
+                    pending,
+                    until,
+                    self.settings.max_runs_per_commit - 1,
+                ));
+                (old, dues)
+            }
+            None => (def, vec![pending]),
+        };
+        let runs = crate::plan::plan(
+            &crate::fire::policy(rules, state.paused),
+            &dues,
+            now,
+            active,
+        );
+        let last = runs.last().map(|r| r.due).unwrap_or(pending);
+        let new_next = def.schedule.next_after(last.max(edit));
+        tracing::info!(schedule = %def.name, runs = runs.len(), "finishing due runs of the previous schedule version");
+        let committed = self
+            .commit_runs(def, &state, &runs, new_next, now, None)
+            .await?;
+        Ok(committed.state)
+    }
+
+    async fn store_armed(
+        &self,
+        def: &ScheduleDef,
+        mut state: ScheduleState,
+        next: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<ScheduleState> {
+        state.next_due_time = next.map(time_to_ts);
+        state.armed_etag = def.etag.clone();
+        state.armed_time = Some(time_to_ts(now));
+        state.owner = self.replica.clone();
+        state.role = def.key.role.to_proto() as i32;
+        match next {
+            Some(n) => {
+                if !state.paused
+                    && matches!(
+                        state.health(),
+                        ScheduleHealth::Unspecified | ScheduleHealth::Unarmed
+                    )
+                {
+                    state.set_health(ScheduleHealth::Armed);
+                    state.health_reason = format!("next due at {}", crate::plan::stamp(n));
+                }
+            }
+            None => {
+                state.set_health(ScheduleHealth::Unarmed);
+                state.health_reason = "the schedule has no due time in the future".into();
+            }
+        }
+        self.catalog.put_state(state).await
+    }
+
+    async fn store_unarmed(
+        &self,
+        u: &Unarmable,
+        state: Option<ScheduleState>,
+        now: DateTime<Utc>,
+    ) -> Result<Armed> {
+        if let Some(s) = &state
+            && s.next_due_time.is_none()
+            && s.armed_etag == u.etag
+            && s.health() == ScheduleHealth::Unarmed
+            && s.health_reason == u.reason
+        {
+            return Ok(Armed::Unchanged);
+        }
+        let mut s = state.unwrap_or_else(|| ScheduleState {
+            schedule: u.key.to_string(),
+            configuration: u.key.configuration.clone(),
+            role: u.key.role.to_proto() as i32,
+            ..Default::default()
+        });
+        s.next_due_time = None;
+        s.armed_etag = u.etag.clone();
+        s.armed_time = Some(time_to_ts(now));
+        s.owner = self.replica.clone();
+        s.set_health(ScheduleHealth::Unarmed);
+        s.health_reason = u.reason.clone();
+        tracing::warn!(schedule = %u.key, reason = %u.reason, "schedule cannot be armed");
+        self.catalog
+            .put_state(s)
+            .await
+            .map(|s| Armed::Stored(Box::new(s)))
+    }
+}

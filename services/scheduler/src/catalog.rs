@@ -1,0 +1,343 @@
+//! The scheduler's only way to the catalog: its gRPC services, wrapped in
+//! small typed calls that page through lists and name the RPC on error.
+
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Streaming};
+use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
+use vigil_proto::catalog::v1::coordination_service_client::CoordinationServiceClient;
+use vigil_proto::catalog::v1::{
+    Alert, BackupConfiguration, BackupJob, CommitScheduleTickRequest, CommitScheduleTickResponse,
+    Component, ComponentKind, DeleteScheduleStateRequest, EnqueueJobRequest, EnqueueJobResponse,
+    EventKind, GetConfigurationRequest, GetJobRequest, GetScheduleStateRequest, JobState,
+    ListAlertsRequest, ListComponentsRequest, ListConfigurationsRequest, ListJobsRequest,
+    ListScheduleStatesRequest, PutScheduleStateRequest, RaiseAlertRequest, RaiseAlertResponse,
+    ReportHeartbeatRequest, ResolveAlertRequest, ScheduleOutcome, ScheduleState,
+    SetAlertDeliveryRequest, WatchEventsRequest, WatchEventsResponse,
+};
+
+use crate::error::{Error, Result};
+
+/// Largest page the catalog hands out.
+const PAGE: i32 = 1000;
+
+/// A connection to the catalog's catalog and coordination services.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    coordination: CoordinationServiceClient<Channel>,
+    catalog: CatalogServiceClient<Channel>,
+}
+
+impl Catalog {
+    /// A lazily connecting client for `endpoint` (such as `http://127.0.0.1:50051`).
+    /// Calls fail with UNAVAILABLE while the catalog is down and recover by
+    /// themselves when it is back.
+    pub fn connect_lazy(endpoint: &str) -> Result<Self> {
+        let connect_error = |reason: String| Error::Connect {
+            endpoint: endpoint.to_owned(),
+            reason,
+        };
+        let channel = Endpoint::from_shared(endpoint.to_owned())
+            .map_err(|e| connect_error(e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(20))
+            .keep_alive_while_idle(true)
+            .connect_lazy();
+        Ok(Self::from_channel(channel))
+    }
+
+    /// A client over an existing channel.
+    pub fn from_channel(channel: Channel) -> Self {
+        Self {
+            coordination: CoordinationServiceClient::new(channel.clone())
+                .max_decoding_message_size(64 << 20),
+            catalog: CatalogServiceClient::new(channel).max_decoding_message_size(64 << 20),
+        }
+    }
+
+    /// Every configuration, all pages.
+    pub async fn all_configurations(&self) -> Result<Vec<BackupConfiguration>> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let req = ListConfigurationsRequest {
+                page_size: PAGE,
+                page_token: token,
+                ..Default::default()
+            };
+            let resp = self
+                .catalog
+                .clone()
+                .list_configurations(req)
+                .await
+                .map_err(|s| Error::catalog("ListConfigurations", s))?
+                .into_inner();
+            out.extend(resp.configurations);
+            if resp.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            token = resp.next_page_token;
+        }
+    }
+
+    /// One configuration, `None` if it does not exist.
+    pub async fn configuration(&self, name: &str) -> Result<Option<BackupConfiguration>> {
+        let req = GetConfigurationRequest {
+            name: name.to_owned(),
+        };
+        match self.catalog.clone().get_configuration(req).await {
+            Ok(resp) => Ok(resp.into_inner().configuration),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(Error::catalog("GetConfiguration", s)),
+        }
+    }
+
+    /// Every schedule state, all pages.
+    pub async fn all_states(&self) -> Result<Vec<ScheduleState>> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let req = ListScheduleStatesRequest {
+                page_size: PAGE,
+                page_token: token,
+            };
+            let resp = self
+                .coordination
+                .clone()
+                .list_schedule_states(req)
+                .await
+                .map_err(|s| Error::catalog("ListScheduleStates", s))?
+                .into_inner();
+            out.extend(resp.states);
+            if resp.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            token = resp.next_page_token;
+        }
+    }
+
+    /// One schedule state with its newest `outcomes`, `None` if it does not exist.
+    pub async fn state(
+        &self,
+        key: &str,
+        outcomes: i32,
+    ) -> Result<Option<(ScheduleState, Vec<ScheduleOutcome>)>> {
+        let req = GetScheduleStateRequest {
+            schedule: key.to_owned(),
+            outcome_count: outcomes,
+        };
+        match self.coordination.clone().get_schedule_state(req).await {
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                Ok(resp.state.map(|s| (s, resp.outcomes)))
+            }
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(Error::catalog("GetScheduleState", s)),
+        }
+    }
+
+    /// Creates (empty etag) or replaces (matching etag) a schedule state.
+    /// A lost race is [`Error::Conflict`].
+    pub async fn put_state(&self, state: ScheduleState) -> Result<ScheduleState> {
+        let key = state.schedule.clone();
+        let req = PutScheduleStateRequest { state: Some(state) };
+        match self.coordination.clone().put_schedule_state(req).await {
+            Ok(resp) => resp
+                .into_inner()
+                .state
+                .ok_or_else(|| Error::Internal("PutScheduleState returned no state".into())),
+            Err(s) if is_conflict(s.code()) => Err(Error::Conflict(format!(
+                "schedule {key} changed concurrently"
+            ))),
+            Err(s) => Err(Error::catalog("PutScheduleState", s)),
+        }
+    }
+
+    /// Removes a schedule state; a missing one is fine.
+    pub async fn delete_state(&self, key: &str) -> Result<()> {
+        let req = DeleteScheduleStateRequest {
+            schedule: key.to_owned(),
+        };
+        match self.coordination.clone().delete_schedule_state(req).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == Code::NotFound => Ok(()),
+            Err(s) => Err(Error::catalog("DeleteScheduleState", s)),
+        }
+    }
+
+    /// Commits one tick. ABORTED (another replica moved the schedule first)
+    /// is [`Error::Conflict`].
+    pub async fn commit_tick(
+        &self,
+        req: CommitScheduleTickRequest,
+    ) -> Result<CommitScheduleTickResponse> {
+        let key = req.schedule.clone();
+        match self.coordination.clone().commit_schedule_tick(req).await {
+            Ok(resp) => Ok(resp.into_inner()),
+            Err(s) if is_conflict(s.code()) => Err(Error::Conflict(format!(
+                "schedule {key} was advanced by another replica"
+            ))),
+            Err(s) => Err(Error::catalog("CommitScheduleTick", s)),
+        }
+    }
+
+    /// Queued and running jobs, all pages.
+    pub async fn active_jobs(&self) -> Result<Vec<BackupJob>> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let req = ListJobsRequest {
+                page_size: PAGE,
+                page_token: token,
+                states: vec![JobState::Queued as i32, JobState::Running as i32],
+                ..Default::default()
+            };
+            let resp = self
+                .catalog
+                .clone()
+                .list_jobs(req)
+                .await
+                .map_err(|s| Error::catalog("ListJobs", s))?
+                .into_inner();
+            out.extend(resp.jobs);
+            if resp.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            token = resp.next_page_token;
+        }
+    }
+
+    /// One job by id, `None` if it does not exist.
+    pub async fn job(&self, id: &str) -> Result<Option<BackupJob>> {
+        match self
+            .catalog
+            .clone()
+            .get_job(GetJobRequest { id: id.to_owned() })
+            .await
+        {
+            Ok(resp) => Ok(resp.into_inner().job),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(Error::catalog("GetJob", s)),
+        }
+    }
+
+    /// Queues a job through the idempotent coordination call.
+    pub async fn enqueue(&self, req: EnqueueJobRequest) -> Result<EnqueueJobResponse> {
+        self.coordination
+            .clone()
+            .enqueue_job(req)
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| Error::catalog("EnqueueJob", s))
+    }
+
+    /// Known processes of `kind`.
+    pub async fn components(&self, kind: ComponentKind) -> Result<Vec<Component>> {
+        let req = ListComponentsRequest { kind: kind as i32 };
+        self.coordination
+            .clone()
+            .list_components(req)
+            .await
+            .map(|r| r.into_inner().components)
+            .map_err(|s| Error::catalog("ListComponents", s))
+    }
+
+    /// Records a heartbeat.
+    pub async fn heartbeat(&self, component: Component) -> Result<Component> {
+        let req = ReportHeartbeatRequest {
+            component: Some(component),
+        };
+        self.coordination
+            .clone()
+            .report_heartbeat(req)
+            .await
+            .map_err(|s| Error::catalog("ReportHeartbeat", s))?
+            .into_inner()
+            .component
+            .ok_or_else(|| Error::Internal("ReportHeartbeat returned no component".into()))
+    }
+
+    /// Open alerts, all pages.
+    pub async fn open_alerts(&self) -> Result<Vec<Alert>> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let req = ListAlertsRequest {
+                page_size: PAGE,
+                page_token: token,
+                ..Default::default()
+            };
+            let resp = self
+                .catalog
+                .clone()
+                .list_alerts(req)
+                .await
+                .map_err(|s| Error::catalog("ListAlerts", s))?
+                .into_inner();
+            out.extend(resp.alerts);
+            if resp.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            token = resp.next_page_token;
+        }
+    }
+
+    /// Opens or refreshes an alert.
+    pub async fn raise_alert(&self, alert: Alert) -> Result<RaiseAlertResponse> {
+        self.coordination
+            .clone()
+            .raise_alert(RaiseAlertRequest { alert: Some(alert) })
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| Error::catalog("RaiseAlert", s))
+    }
+
+    /// Resolves the open alert with `dedup_key`; `None` if none was open.
+    pub async fn resolve_alert(&self, dedup_key: &str) -> Result<Option<Alert>> {
+        let req = ResolveAlertRequest {
+            dedup_key: dedup_key.to_owned(),
+        };
+        match self.coordination.clone().resolve_alert(req).await {
+            Ok(resp) => Ok(resp.into_inner().alert),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(Error::catalog("ResolveAlert", s)),
+        }
+    }
+
+    /// Records the webhook delivery state of an alert.
+    pub async fn set_delivery(&self, id: &str, delivery: &str) -> Result<()> {
+        let req = SetAlertDeliveryRequest {
+            id: id.to_owned(),
+            delivery: delivery.to_owned(),
+        };
+        self.coordination
+            .clone()
+            .set_alert_delivery(req)
+            .await
+            .map(|_| ())
+            .map_err(|s| Error::catalog("SetAlertDelivery", s))
+    }
+
+    /// Subscribes to catalog changes of `kinds` (all when empty).
+    pub async fn watch(&self, kinds: &[EventKind]) -> Result<Streaming<WatchEventsResponse>> {
+        let req = WatchEventsRequest {
+            kinds: kinds.iter().map(|k| *k as i32).collect(),
+        };
+        self.coordination
+            .clone()
+            .watch_events(Request::new(req))
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| Error::catalog("WatchEvents", s))
+    }
+}
+
+/// Codes the catalog uses for a lost compare-and-set.
+fn is_conflict(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Aborted | Code::FailedPrecondition | Code::AlreadyExists
+    )
+}

@@ -1,0 +1,255 @@
+//! The engine: one replica's view of the catalog and its `tick(now)`, the
+//! single entry point that arms, fires and checks every schedule.
+//!
+//! A tick reads everything it decides on from the catalog first (schedule
+//! states, then configurations, then active jobs), so an edit committed
+//! before `now` is always seen by the tick that handles a due time after
+//! it (S7). All writes are compare-and-set, so any number of replicas may
+//! tick at once (S3): the loser of a race gets ABORTED and moves on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use vigil_proto::catalog::v1::{BackupJob, ScheduleState};
+use vigil_server_common::clock::SharedClock;
+
+use crate::alerts::Notifier;
+use crate::catalog::Catalog;
+use crate::error::Result;
+use crate::health::JobFact;
+use crate::key::ScheduleKey;
+use crate::plan::{ActiveRun, PlannedRun};
+use crate::settings::SchedulerSettings;
+use crate::spec::{self, ScheduleDef, Unarmable, ts_to_time};
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Schedules that should be armed.
+    pub schedules: usize,
+    /// States created or re-armed.
+    pub armed: usize,
+    /// States removed because their schedule no longer exists.
+    pub removed: usize,
+    /// Due runs that received an outcome.
+    pub outcomes: usize,
+    /// Jobs enqueued.
+    pub enqueued: usize,
+    /// Commits lost to another replica.
+    pub conflicts: usize,
+    /// Alerts opened or resolved by this replica.
+    pub alert_changes: usize,
+    /// Per-schedule failures, already logged.
+    pub errors: Vec<String>,
+    /// The earliest instant at which a schedule becomes ready to fire.
+    pub next_wake: Option<DateTime<Utc>>,
+}
+
+/// What the engine remembers between ticks. Nothing here is needed for
+/// correctness after a restart; it only sharpens health reports.
+#[derive(Debug, Default)]
+pub(crate) struct Memory {
+    /// The last definition armed per schedule key, to finish the due runs of
+    /// the previous version of an edited schedule (S7).
+    pub armed: HashMap<String, ScheduleDef>,
+    /// The newest job seen per schedule key (from commits and job events).
+    pub newest_job: HashMap<String, JobFact>,
+}
+
+/// One replica's scheduling engine. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) catalog: Catalog,
+    pub(crate) clock: SharedClock,
+    pub(crate) settings: SchedulerSettings,
+    pub(crate) replica: String,
+    pub(crate) started: DateTime<Utc>,
+    pub(crate) memory: Mutex<Memory>,
+    pub(crate) notifier: Option<Notifier>,
+    /// Serialises ticks of this replica; other replicas race through CAS.
+    tick_lock: tokio::sync::Mutex<()>,
+}
+
+/// The catalog snapshot a tick works on.
+pub(crate) struct Snapshot {
+    pub states: BTreeMap<String, ScheduleState>,
+    pub desired: BTreeMap<String, Result<ScheduleDef, Unarmable>>,
+    pub active: HashMap<String, Vec<BackupJob>>,
+}
+
+impl Engine {
+    /// An engine talking to `catalog`, reading time from `clock`.
+    pub fn new(
+        catalog: Catalog,
+        clock: SharedClock,
+        settings: SchedulerSettings,
+        replica: impl Into<String>,
+        notifier: Option<Notifier>,
+    ) -> Arc<Self> {
+        let started = clock.now();
+        Arc::new(Self {
+            catalog,
+            clock,
+            settings,
+            replica: replica.into(),
+            started,
+            memory: Mutex::new(Memory::default()),
+            notifier,
+            tick_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The replica id.
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// The catalog client.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &SchedulerSettings {
+        &self.settings
+    }
+
+    /// The current time of the injected clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub(crate) fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Arms, fires and checks every schedule as of `now`.
+    ///
+    /// Fails only when the catalog snapshot cannot be read; failures of
+    /// single schedules are logged and listed in the report.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
+        let _serial = self.tick_lock.lock().await;
+        let mut report = TickReport::default();
+        let mut snapshot = self.snapshot().await?;
+        report.schedules = snapshot.desired.len();
+        self.reconcile(&mut snapshot, now, &mut report).await;
+        let fired = self.fire_due(&mut snapshot, now, &mut report).await;
+        self.detect(&mut snapshot, now, &fired, &mut report).await;
+        report.next_wake = next_wake(&snapshot);
+        Ok(report)
+    }
+
+    /// Reads states, then configurations, then active jobs. States come
+    /// first: a state seen here was created for a configuration that the
+    /// later configuration read still shows, unless it was disabled since.
+    pub(crate) async fn snapshot(&self) -> Result<Snapshot> {
+        let states: BTreeMap<String, ScheduleState> = self
+            .catalog
+            .all_states()
+            .await?
+            .into_iter()
+            .map(|s| (s.schedule.clone(), s))
+            .collect();
+        let configs = self.catalog.all_configurations().await?;
+        let mut desired = BTreeMap::new();
+        for config in &configs {
+            for def in spec::defs_for(config, &self.settings) {
+                let name = match &def {
+                    Ok(d) => d.name.clone(),
+                    Err(u) => u.key.to_string(),
+                };
+                desired.insert(name, def);
+            }
+        }
+        let mut active: HashMap<String, Vec<BackupJob>> = HashMap::new();
+        for job in self.catalog.active_jobs().await? {
+            if let Some(key) = ScheduleKey::of_job(&job) {
+                active.entry(key.to_string()).or_default().push(job);
+            }
+        }
+        Ok(Snapshot {
+            states,
+            desired,
+            active,
+        })
+    }
+
+    /// Remembers the newest known job of each schedule, from job events or
+    /// commit responses.
+    pub fn note_jobs(&self, jobs: &[BackupJob]) {
+        let mut memory = self.memory();
+        for job in jobs {
+            let (Some(key), Some(fact)) = (ScheduleKey::of_job(job), job_fact(job)) else {
+                continue;
+            };
+            let entry = memory.newest_job.entry(key.to_string());
+            match entry {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    if e.get().due <= fact.due {
+                        e.insert(fact);
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(fact);
+                }
+            }
+        }
+    }
+
+    /// Fetches jobs by id (from job events) and remembers them.
+    pub async fn note_job_ids(&self, ids: &[String]) {
+        let mut jobs = Vec::new();
+        for id in ids {
+            match self.catalog.job(id).await {
+                Ok(Some(job)) => jobs.push(job),
+                Ok(None) => {}
+                Err(e) => tracing::debug!(job = %id, error = %e, "cannot read changed job"),
+            }
+        }
+        self.note_jobs(&jobs);
+    }
+}
+
+/// The overlap view of a schedule's active jobs.
+pub(crate) fn active_runs(jobs: &[BackupJob]) -> Vec<ActiveRun> {
+    jobs.iter()
+        .map(|j| ActiveRun {
+            job: j.name.clone(),
+            state: j.state(),
+        })
+        .collect()
+}
+
+/// A job as a health fact; `None` without a due time.
+pub(crate) fn job_fact(job: &BackupJob) -> Option<JobFact> {
+    let due = ts_to_time(job.due_time.as_ref()?);
+    Some(JobFact {
+        name: job.name.clone(),
+        due,
+        queued: job.create_time.as_ref().map(ts_to_time).unwrap_or(due),
+        state: job.state(),
+        started: job.start_time.as_ref().map(ts_to_time),
+    })
+}
+
+/// What a fire did to one schedule, for the detection that follows.
+#[derive(Debug, Default)]
+pub(crate) struct Fired {
+    /// Planned runs per schedule key that was fired this tick.
+    pub runs: HashMap<String, Vec<PlannedRun>>,
+}
+
+/// The earliest ready instant over every armed schedule.
+fn next_wake(snapshot: &Snapshot) -> Option<DateTime<Utc>> {
+    snapshot
+        .desired
+        .iter()
+        .filter_map(|(name, def)| {
+            let def = def.as_ref().ok()?;
+            let state = snapshot.states.get(name)?;
+            let due = ts_to_time(state.next_due_time.as_ref()?);
+            Some(crate::jitter::fire_time(name, due, def.jitter))
+        })
+        .min()
+}

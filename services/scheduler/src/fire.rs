@@ -1,0 +1,311 @@
+//! Firing: every schedule whose next due time (plus its jitter) has come is
+//! planned and committed with CommitScheduleTick, which records an outcome
+//! for every due run (S4), queues the ENQUEUED ones under the catalog's
+//! unique (schedule, due time) key (S3) and moves the next due time, all in
+//! one transaction guarded by the next due time this replica saw.
+//!
+//! A long backlog is committed in slices of at most `max_runs_per_commit`
+//! runs; due times older than the catch-up window are sliced without being
+//! held in memory all at once.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use vigil_proto::catalog::v1::{
+    BackupJob, CommitScheduleTickRequest, EnqueueJobRequest, OutcomeKind, ScheduleState, TickRun,
+};
+
+use crate::engine::{Engine, Fired, Snapshot, TickReport, active_runs, job_fact};
+use crate::error::{Error, Result};
+use crate::health::{Facts, JobFact, assess};
+use crate::jitter;
+use crate::plan::{ActiveRun, Decision, PlannedRun, Policy, plan_slice};
+use crate::spec::{ScheduleDef, time_to_ts, ts_to_time};
+
+/// Most due times of the catch-up window held at once. Larger windows are
+/// planned in slices; only the latest slice can hold the selected runs
+/// because the catch-up cap is far smaller.
+const WINDOW_SLICE: usize = 100_000;
+
+/// The planning policy of a definition.
+pub(crate) fn policy(def: &ScheduleDef, paused: bool) -> Policy {
+    Policy {
+        catch_up: def.catch_up,
+        window: def.window,
+        cap: def.cap,
+        tolerance: def.tolerance(),
+        overlap: def.overlap,
+        paused,
+    }
+}
+
+/// The result of one commit.
+pub(crate) struct Committed {
+    pub state: ScheduleState,
+    pub jobs: Vec<BackupJob>,
+}
+
+/// What firing one schedule did.
+struct FireOutcome {
+    state: ScheduleState,
+    runs: Vec<PlannedRun>,
+    jobs: Vec<BackupJob>,
+    conflict: bool,
+}
+
+impl Engine {
+    /// Fires every ready schedule of the snapshot.
+    pub(crate) async fn fire_due(
+        &self,
+        snap: &mut Snapshot,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Fired {
+        let mut work = Vec::new();
+        for (name, def) in &snap.desired {
+            let (Ok(def), Some(state)) = (def, snap.states.get(name)) else {
+                continue;
+            };
+            if state.armed_etag != def.etag {
+                continue; // not armed for this version yet; reconcile failed or raced
+            }
+            let Some(next) = state.next_due_time.as_ref().map(ts_to_time) else {
+                continue;
+            };
+            if jitter::fire_time(name, next, def.jitter) > now {
+                continue;
+            }
+            let active = snap
+                .active
+                .get(name)
+                .map(|j| active_runs(j))
+                .unwrap_or_default();
+            work.push((def.clone(), state.clone(), active));
+        }
+
+        let results: Vec<(String, Result<FireOutcome>)> = futures::stream::iter(work)
+            .map(|(def, state, active)| async move {
+                let name = def.name.clone();
+                (name, self.fire_one(&def, state, now, &active).await)
+            })
+            .buffer_unordered(self.settings.fire_concurrency)
+            .collect()
+            .await;
+
+        let mut fired = Fired::default();
+        for (name, result) in results {
+            match result {
+                Ok(outcome) => {
+                    report.outcomes += outcome.runs.len();
+                    report.enqueued += outcome.jobs.len();
+                    if outcome.conflict {
+                        report.conflicts += 1;
+                    }
+                    self.note_jobs(&outcome.jobs);
+                    snap.active
+                        .entry(name.clone())
+                        .or_default()
+                        .extend(outcome.jobs);
+                    snap.states.insert(name.clone(), outcome.state);
+                    if !outcome.runs.is_empty() {
+                        fired.runs.insert(name, outcome.runs);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(schedule = %name, error = %e, "cannot fire schedule");
+                    report.errors.push(format!("{name}: {e}"));
+                }
+            }
+        }
+        fired
+    }
+
+    async fn fire_one(
+        &self,
+        def: &ScheduleDef,
+        mut state: ScheduleState,
+        now: DateTime<Utc>,
+        active: &[ActiveRun],
+    ) -> Result<FireOutcome> {
+        let per_commit = self.settings.max_runs_per_commit.max(1);
+        let window = chrono::Duration::from_std(def.window).unwrap_or(chrono::Duration::MAX);
+        let window_start = now
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let policy = policy(def, state.paused);
+        let mut all_runs: Vec<PlannedRun> = Vec::new();
+        let mut all_jobs = Vec::new();
+        while let Some(next) = state.next_due_time.as_ref().map(ts_to_time) {
+            if next > now {
+                break;
+            }
+            let before_window = next < window_start;
+            let (to, limit) = if before_window {
+                (window_start - chrono::Duration::microseconds(1), per_commit)
+            } else {
+                (now, WINDOW_SLICE)
+            };
+            let mut dues = vec![next];
+            dues.extend(def.schedule.fires_between(next, to.max(next), limit - 1));
+            let last = *dues.last().unwrap_or(&next);
+            let superseded = !before_window
+                && dues.len() >= limit
+                && def.schedule.next_after(last).is_some_and(|n| n <= now);
+            let runs = plan_slice(&policy, &dues, now, active, superseded);
+            for chunk in runs.chunks(per_commit) {
+                let last = chunk.last().map(|r| r.due).unwrap_or(next);
+                let new_next = def.schedule.next_after(last);
+                let before = all_runs.len();
+                all_runs.extend_from_slice(chunk);
+                match self
+                    .commit_runs(def, &state, chunk, new_next, now, Some(&all_runs))
+                    .await
+                {
+                    Ok(c) => {
+                        state = c.state;
+                        all_jobs.extend(c.jobs);
+                        keep_bounded(&mut all_runs);
+                    }
+                    Err(Error::Conflict(why)) => {
+                        all_runs.truncate(before);
+                        tracing::debug!(schedule = %def.name, %why, "another replica fired this schedule first");
+                        let current = self
+                            .catalog
+                            .state(&def.name, 0)
+                            .await?
+                            .map(|(s, _)| s)
+                            .unwrap_or(state);
+                        return Ok(FireOutcome {
+                            state: current,
+                            runs: all_runs,
+                            jobs: all_jobs,
+                            conflict: true,
+                        });
+                    }
+                    Err(e) => {
+                        all_runs.truncate(before);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(FireOutcome {
+            state,
+            runs: all_runs,
+            jobs: all_jobs,
+            conflict: false,
+        })
+    }
+
+    /// Commits `runs` of `def` and moves its next due time to `new_next`,
+    /// guarded by the next due time in `state`. `tick_runs` are all the runs
+    /// of this tick so far, for the recorded health.
+    pub(crate) async fn commit_runs(
+        &self,
+        def: &ScheduleDef,
+        state: &ScheduleState,
+        runs: &[PlannedRun],
+        new_next: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        tick_runs: Option<&[PlannedRun]>,
+    ) -> Result<Committed> {
+        let enqueued = runs
+            .iter()
+            .filter(|r| matches!(r.decision, Decision::Enqueue(_)))
+            .count() as u64;
+        let pending: Vec<JobFact> = runs
+            .iter()
+            .filter(|r| matches!(r.decision, Decision::Enqueue(_)))
+            .map(|r| JobFact {
+                name: String::new(),
+                due: r.due,
+                queued: now,
+                state: vigil_proto::catalog::v1::JobState::Queued,
+                started: None,
+            })
+            .collect();
+        let assessment = assess(&Facts {
+            now,
+            paused: state.paused,
+            next_due: new_next,
+            last_due: runs
+                .last()
+                .map(|r| r.due)
+                .or(state.last_due_time.as_ref().map(ts_to_time)),
+            fired_count: state.fired_count + enqueued,
+            armed: state.armed_time.as_ref().map(ts_to_time),
+            tolerance: def.tolerance(),
+            tick: Some(tick_runs.unwrap_or(runs)),
+            jobs: &pending,
+            executor_problem: None,
+            unarmed_reason: None,
+            previous: (state.health(), &state.health_reason),
+        });
+        let request = CommitScheduleTickRequest {
+            schedule: def.name.clone(),
+            expected_next_due_time: state.next_due_time,
+            new_next_due_time: new_next.map(time_to_ts),
+            runs: runs.iter().map(|r| tick_run(def, r)).collect(),
+            owner: self.replica.clone(),
+            health: assessment.health as i32,
+            health_reason: assessment.reason,
+        };
+        let response = self.catalog.commit_tick(request).await?;
+        let state = response
+            .state
+            .ok_or_else(|| Error::Internal("CommitScheduleTick returned no state".into()))?;
+        for job in &response.jobs {
+            if let Some(fact) = job_fact(job) {
+                tracing::info!(schedule = %def.name, job = %job.name, due = %crate::plan::stamp(fact.due), "due run enqueued");
+            }
+        }
+        Ok(Committed {
+            state,
+            jobs: response.jobs,
+        })
+    }
+}
+
+/// Runs kept per schedule and tick for the health report. A backlog longer
+/// than this keeps its first run and its newest ones.
+const KEPT_RUNS: usize = 20_000;
+
+fn keep_bounded(runs: &mut Vec<PlannedRun>) {
+    if runs.len() > KEPT_RUNS {
+        let drop = runs.len() - KEPT_RUNS / 2;
+        runs.drain(1..drop);
+    }
+}
+
+/// One planned run as a tick record, with its job request when enqueued.
+fn tick_run(def: &ScheduleDef, run: &PlannedRun) -> TickRun {
+    let due_time = Some(time_to_ts(run.due));
+    let (outcome, detail, job) = match &run.decision {
+        Decision::Enqueue(detail) => (
+            OutcomeKind::Enqueued,
+            detail.clone(),
+            Some(EnqueueJobRequest {
+                configuration: def.key.configuration.clone(),
+                kind: def.key.role.job_kind() as i32,
+                trigger: def.key.role.trigger() as i32,
+                due_time,
+                schedule: def.name.clone(),
+                params: def.params.clone(),
+                required_capabilities: def.required_capabilities.clone(),
+                request_id: String::new(),
+            }),
+        ),
+        Decision::SkippedOverlap(detail) => (OutcomeKind::SkippedOverlap, detail.clone(), None),
+        Decision::Missed(detail) => (OutcomeKind::Missed, detail.clone(), None),
+        Decision::Paused => (
+            OutcomeKind::Paused,
+            "the schedule is paused".to_owned(),
+            None,
+        ),
+    };
+    TickRun {
+        due_time,
+        outcome: outcome as i32,
+        job,
+        detail,
+    }
+}

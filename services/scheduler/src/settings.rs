@@ -1,0 +1,308 @@
+//! The `[scheduler]` section of the configuration file (plus the webhook
+//! keys of `[alerts]`), with defaults and a `validate()` step.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use vigil_schedule::TimeOfDay;
+
+use crate::error::{Error, Result};
+
+/// Scheduler settings. Every field has a default, so an empty section works.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerSettings {
+    /// How often the reconciler compares the armed set with the catalog even
+    /// without events, and re-checks health.
+    #[serde(with = "duration_text")]
+    pub reconcile_interval: Duration,
+    /// How often the replica reports its heartbeat.
+    #[serde(with = "duration_text")]
+    pub heartbeat_interval: Duration,
+    /// Arm a retention PRUNE and a VERIFY drill schedule for each enabled
+    /// configuration with a retention policy.
+    pub system_schedules: bool,
+    /// Local time of day (`HH:MM`, in the configuration's time zone) of the
+    /// daily retention prune.
+    pub prune_time: String,
+    /// Day of the week of the weekly verify drill (`mon` .. `sun`).
+    pub verify_weekday: String,
+    /// Local time of day of the weekly verify drill.
+    pub verify_time: String,
+    /// Fraction of packs a verify drill reads back; 0 means all.
+    pub verify_sample_fraction: f64,
+    /// Whether the verify drill also restores into a scratch place and compares.
+    pub verify_drill: bool,
+    /// How many schedules are committed concurrently in one tick.
+    pub fire_concurrency: usize,
+    /// Most due runs recorded by one commit; longer backlogs take several.
+    pub max_runs_per_commit: usize,
+    /// How long after start the replica waits for executor heartbeats before
+    /// it reports schedules that no live executor can run.
+    #[serde(with = "duration_text")]
+    pub executor_check_delay: Duration,
+    /// Webhook URLs that receive alert transitions as signed JSON POSTs.
+    pub webhook_urls: Vec<String>,
+    /// Name of the environment variable holding the webhook HMAC secret.
+    pub webhook_secret_env: Option<String>,
+    /// Timeout of one webhook POST.
+    #[serde(with = "duration_text")]
+    pub webhook_timeout: Duration,
+    /// Attempts per webhook delivery before it is recorded as failed.
+    pub webhook_max_attempts: u32,
+    /// Delay before the first webhook retry; doubles on each retry.
+    #[serde(with = "duration_text")]
+    pub webhook_initial_backoff: Duration,
+    /// Longest delay between webhook retries.
+    #[serde(with = "duration_text")]
+    pub webhook_max_backoff: Duration,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            reconcile_interval: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(5),
+            system_schedules: true,
+            prune_time: "03:30".to_owned(),
+            verify_weekday: "sun".to_owned(),
+            verify_time: "04:30".to_owned(),
+            verify_sample_fraction: 0.0,
+            verify_drill: false,
+            fire_concurrency: 32,
+            max_runs_per_commit: 500,
+            executor_check_delay: Duration::from_secs(30),
+            webhook_urls: Vec::new(),
+            webhook_secret_env: None,
+            webhook_timeout: Duration::from_secs(10),
+            webhook_max_attempts: 6,
+            webhook_initial_backoff: Duration::from_secs(1),
+            webhook_max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The webhook keys of the `[alerts]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct AlertSection {
+    webhook_urls: Vec<String>,
+    webhook_secret_env: Option<String>,
+}
+
+impl SchedulerSettings {
+    /// Reads `[scheduler]` and the webhook keys of `[alerts]` from a layered
+    /// configuration, then validates. Keys in `[alerts]` win when both are set.
+    pub fn from_figment(figment: &figment::Figment) -> Result<Self> {
+        let mut settings: SchedulerSettings = if figment.find_value("scheduler").is_ok() {
+            figment
+                .extract_inner("scheduler")
+                .map_err(|e| Error::Settings {
+                    setting: "scheduler".into(),
+                    reason: e.to_string(),
+                })?
+        } else {
+            SchedulerSettings::default()
+        };
+        if figment.find_value("alerts").is_ok() {
+            let alerts: AlertSection =
+                figment
+                    .extract_inner("alerts")
+                    .map_err(|e| Error::Settings {
+                        setting: "alerts".into(),
+                        reason: e.to_string(),
+                    })?;
+            if !alerts.webhook_urls.is_empty() {
+                settings.webhook_urls = alerts.webhook_urls;
+            }
+            if alerts.webhook_secret_env.is_some() {
+                settings.webhook_secret_env = alerts.webhook_secret_env;
+            }
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value, naming the first bad setting.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |setting: &str, reason: String| Error::Settings {
+            setting: format!("scheduler.{setting}"),
+            reason,
+        };
+        for (name, value) in [
+            ("reconcile_interval", self.reconcile_interval),
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("webhook_timeout", self.webhook_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(bad(name, "must be longer than zero".into()));
+            }
+        }
+        self.prune_time_of_day().map_err(|e| bad("prune_time", e))?;
+        self.verify_time_of_day()
+            .map_err(|e| bad("verify_time", e))?;
+        self.verify_day().map_err(|e| bad("verify_weekday", e))?;
+        if !(0.0..=1.0).contains(&self.verify_sample_fraction) {
+            return Err(bad(
+                "verify_sample_fraction",
+                "must be between 0 and 1".into(),
+            ));
+        }
+        if self.fire_concurrency == 0 {
+            return Err(bad("fire_concurrency", "must be at least 1".into()));
+        }
+        if self.max_runs_per_commit == 0 {
+            return Err(bad("max_runs_per_commit", "must be at least 1".into()));
+        }
+        if self.webhook_max_attempts == 0 {
+            return Err(bad("webhook_max_attempts", "must be at least 1".into()));
+        }
+        for (i, url) in self.webhook_urls.iter().enumerate() {
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|e| bad(&format!("webhook_urls[{i}]"), format!("not a URL: {e}")))?;
+            match parsed.scheme() {
+                "http" => {}
+                "https" if cfg!(feature = "https") => {}
+                "https" => {
+                    return Err(bad(
+                        &format!("webhook_urls[{i}]"),
+                        "https webhooks need the scheduler built with its https feature".into(),
+                    ));
+                }
+                _ => {
+                    return Err(bad(
+                        &format!("webhook_urls[{i}]"),
+                        "must be an http or https URL".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(name) = &self.webhook_secret_env
+            && std::env::var_os(name).is_none()
+        {
+            return Err(bad(
+                "webhook_secret_env",
+                format!("environment variable {name} is not set"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The prune time as a time of day.
+    pub fn prune_time_of_day(&self) -> Result<TimeOfDay, String> {
+        self.prune_time
+            .parse::<TimeOfDay>()
+            .map_err(|e| e.reason().to_owned())
+    }
+
+    /// The verify time as a time of day.
+    pub fn verify_time_of_day(&self) -> Result<TimeOfDay, String> {
+        self.verify_time
+            .parse::<TimeOfDay>()
+            .map_err(|e| e.reason().to_owned())
+    }
+
+    /// The verify weekday.
+    pub fn verify_day(&self) -> Result<chrono::Weekday, String> {
+        self.verify_weekday
+            .trim()
+            .parse::<chrono::Weekday>()
+            .map_err(|_| {
+                format!(
+                    "{:?} is not a day of the week; use mon, tue, .., sun",
+                    self.verify_weekday
+                )
+            })
+    }
+}
+
+/// Durations written as text (`"10s"`, `"1h 30m"`) or as whole seconds.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{t:?} is not a duration ({e}); write for example 10s or 5m"
+                ))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
+
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        SchedulerSettings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn toml_sections_are_read_with_text_durations() {
+        let f = Figment::from(Toml::string(
+            r#"
+            [scheduler]
+            reconcile_interval = "5s"
+            heartbeat_interval = 2
+            prune_time = "01:15"
+            [alerts]
+            webhook_urls = ["http://127.0.0.1:9/hook"]
+            "#,
+        ));
+        let s = SchedulerSettings::from_figment(&f).unwrap();
+        assert_eq!(s.reconcile_interval, Duration::from_secs(5));
+        assert_eq!(s.heartbeat_interval, Duration::from_secs(2));
+        assert_eq!(s.prune_time, "01:15");
+        assert_eq!(s.webhook_urls, vec!["http://127.0.0.1:9/hook".to_owned()]);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let f = Figment::from(Toml::string("[scheduler]\nprune_time = \"25:00\"\n"));
+        let e = SchedulerSettings::from_figment(&f).unwrap_err().to_string();
+        assert!(e.contains("scheduler.prune_time"), "{e}");
+        let f = Figment::from(Toml::string("[scheduler]\nverify_weekday = \"someday\"\n"));
+        let e = SchedulerSettings::from_figment(&f).unwrap_err().to_string();
+        assert!(e.contains("scheduler.verify_weekday"), "{e}");
+        let f = Figment::from(Toml::string("[scheduler]\nwebhook_urls = [\"ftp://x\"]\n"));
+        let e = SchedulerSettings::from_figment(&f).unwrap_err().to_string();
+        assert!(e.contains("scheduler.webhook_urls[0]"), "{e}");
+        let f = Figment::from(Toml::string("[scheduler]\nreconcile_interval = \"soon\"\n"));
+        let e = SchedulerSettings::from_figment(&f).unwrap_err().to_string();
+        assert!(e.contains("not a duration"), "{e}");
+        let f = Figment::from(Toml::string(
+            "[scheduler]\nwebhook_secret_env = \"VIGIL_TEST_SURELY_UNSET_SECRET\"\n",
+        ));
+        let e = SchedulerSettings::from_figment(&f).unwrap_err().to_string();
+        assert!(
+            e.contains("VIGIL_TEST_SURELY_UNSET_SECRET is not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let f = Figment::from(Toml::string("[scheduler]\nreconcile_intervall = \"5s\"\n"));
+        assert!(SchedulerSettings::from_figment(&f).is_err());
+    }
+}
