@@ -1,2 +1,11 @@
 //! The Vigil executor: runs backup, restore, verify and prune jobs
 #![forbid(unsafe_code)]
+
+pub mod archive;
+pub mod dburl;
+pub mod error;
+pub mod secret;
+pub mod settings;
+
+pub use error::{Error, Result};
+pub use settings::{ExecutorOptions, ExecutorSettings};
