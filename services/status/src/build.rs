@@ -1,0 +1,126 @@
+//! Assembles the report from its sections.
+
+use vigil_proto::status::v1::{StatusReport, Verdict};
+
+use crate::Inputs;
+use crate::recommend::{Findings, recommend};
+use crate::schedules::{Facts, broken, judge};
+use crate::sections;
+use crate::time::{human, instant, stamp};
+use crate::verdict;
+
+/// Computes the status report from its inputs. Pure: the same inputs give the same report.
+pub fn build_report(inputs: &Inputs) -> StatusReport {
+    let facts: Vec<Facts<'_>> = inputs.configurations.iter().map(Facts::of).collect();
+    let configurations = sections::configurations(&facts);
+    let jobs = sections::history(inputs);
+    let freshness = sections::freshness(inputs, &facts);
+    let adherence = sections::adherence(inputs, &facts);
+    let liveness = sections::liveness(inputs);
+    let retention = sections::retention(inputs, &facts);
+    let schedules: Vec<_> = facts
+        .iter()
+        .filter(|f| f.scheduled_active())
+        .map(|f| {
+            let state = inputs
+                .schedule_states
+                .iter()
+                .find(|s| s.schedule == f.config.name);
+            judge(f, state, &inputs.jobs, inputs.now)
+        })
+        .collect();
+    let judgement = verdict::judge(inputs, &facts, &schedules, &freshness, &jobs, &liveness);
+    let recommendations = recommend(&Findings {
+        inputs,
+        schedules: &schedules,
+        freshness: &freshness,
+        configurations: &configurations,
+        liveness: &liveness,
+        retention: &retention,
+    });
+
+    let mut working = Vec::new();
+    let mut not_working = Vec::new();
+    if configurations.total > 0 {
+        working.push(format!(
+            "{} configurations registered",
+            configurations.total
+        ));
+    }
+    if jobs.manual > 0 && jobs.completed > 0 {
+        working.push(format!(
+            "backups run and complete when triggered ({} completed in the window)",
+            jobs.completed
+        ));
+    }
+    if liveness.scheduler_alive {
+        working.push(format!(
+            "scheduler alive ({} replicas)",
+            liveness.schedulers
+        ));
+    } else if !schedules.is_empty() {
+        let since = instant(&liveness.scheduler_down_since)
+            .map(|t| format!("scheduler down since {}", t.to_rfc3339()))
+            .unwrap_or_else(|| "no scheduler has ever reported".to_owned());
+        not_working.push(since);
+    }
+    if liveness.executors > 0 {
+        working.push(format!("executors alive ({})", liveness.executors));
+    } else if !schedules.is_empty() {
+        not_working.push("no executor alive".to_owned());
+    }
+    for s in schedules.iter().filter(|s| broken(s.health())) {
+        not_working.push(format!(
+            "schedule {} ({}): {}",
+            s.schedule, s.description, s.reason
+        ));
+    }
+    let on_time = schedules
+        .iter()
+        .filter(|s| !broken(s.health()) && !s.never_fired)
+        .count();
+    if on_time > 0 {
+        working.push(format!("{on_time} schedules fire on time"));
+    }
+    for f in freshness.iter().filter(|f| f.state == "STALE") {
+        if let (Some(age), Some(interval)) = (&f.age, &f.expected_interval) {
+            not_working.push(format!(
+                "{}: last success {} ago, expected every {} (a gap of {})",
+                f.configuration,
+                human(chrono::Duration::seconds(age.seconds)),
+                human(chrono::Duration::seconds(interval.seconds)),
+                human(chrono::Duration::seconds(
+                    f.gap.map(|g| g.seconds).unwrap_or(0)
+                ))
+            ));
+        }
+    }
+    let off_schedule = adherence.iter().filter(|a| !a.on_schedule).count();
+    if off_schedule > 0 {
+        not_working.push(format!(
+            "{off_schedule} backups started away from their scheduled time (run by hand?)"
+        ));
+    }
+    if judgement.verdict == Verdict::Healthy && working.is_empty() {
+        working.push("nothing is configured yet".to_owned());
+    }
+
+    StatusReport {
+        generate_time: Some(stamp(inputs.now)),
+        verdict: judgement.verdict as i32,
+        headline: judgement.headline,
+        risk: judgement.risk as i32,
+        risk_reasons: judgement.risk_reasons,
+        configurations: Some(configurations),
+        jobs: Some(jobs),
+        freshness,
+        adherence,
+        schedules,
+        liveness: Some(liveness),
+        retention,
+        open_alerts: inputs.open_alerts.clone(),
+        recommendations,
+        working,
+        not_working,
+    }
+}

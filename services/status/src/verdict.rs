@@ -1,0 +1,195 @@
+//! The verdict and the risk level. The rules are documented in
+//! `docs/STATUS-RULES.md`; each rule that applies adds a reason.
+
+use chrono::Duration;
+use vigil_proto::catalog::v1::{AlertSeverity, ScheduleHealth};
+use vigil_proto::status::v1::{
+    BackupFreshness, JobHistory, Liveness, RiskLevel, ScheduleHealthEntry, Verdict,
+};
+
+use crate::Inputs;
+use crate::schedules::{Facts, broken};
+use crate::time::{human, instant};
+
+/// The findings the verdict and risk are decided from.
+#[derive(Debug)]
+pub struct Judgement {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// One line saying why.
+    pub headline: String,
+    /// The risk.
+    pub risk: RiskLevel,
+    /// Why the risk is what it is.
+    pub risk_reasons: Vec<String>,
+}
+
+/// Decides the verdict and the risk.
+pub fn judge(
+    inputs: &Inputs,
+    facts: &[Facts<'_>],
+    schedules: &[ScheduleHealthEntry],
+    freshness: &[BackupFreshness],
+    history: &JobHistory,
+    liveness: &Liveness,
+) -> Judgement {
+    let scheduled: Vec<&Facts<'_>> = facts.iter().filter(|f| f.scheduled_active()).collect();
+    let broken_schedules: Vec<&ScheduleHealthEntry> =
+        schedules.iter().filter(|s| broken(s.health())).collect();
+    let never_fired = broken_schedules.iter().filter(|s| s.never_fired).count();
+    let finished = history.completed + history.failed;
+    let any_success = history.last_success_time.is_some();
+    let critical_alerts = inputs
+        .open_alerts
+        .iter()
+        .filter(|a| a.severity() == AlertSeverity::Critical)
+        .count();
+
+    // FAILING: backups are not being made at all.
+    let mut failing = Vec::new();
+    if !scheduled.is_empty() && !any_success {
+        failing.push("no backup succeeded in the window".to_owned());
+    }
+    if finished > 0 && history.completed == 0 {
+        failing.push(format!("all {finished} finished jobs in the window failed"));
+    }
+    if !scheduled.is_empty() && liveness.executors == 0 {
+        failing.push("no executor is alive, so no job can run".to_owned());
+    }
+
+    // PARTIALLY WORKING: something is wrong but backups are still being made.
+    let mut partial = Vec::new();
+    if !broken_schedules.is_empty() {
+        let names: Vec<&str> = broken_schedules
+            .iter()
+            .map(|s| s.schedule.as_str())
+            .collect();
+        if never_fired == broken_schedules.len() {
+            partial.push(format!(
+                "scheduled backups are not running: {} never executed ({})",
+                plural(never_fired, "schedule has", "schedules have"),
+                names.join(", ")
+            ));
+        } else {
+            partial.push(format!(
+                "scheduled backups are not running: {} down ({})",
+                plural(broken_schedules.len(), "schedule is", "schedules are"),
+                names.join(", ")
+            ));
+        }
+    }
+    if !scheduled.is_empty() && !liveness.scheduler_alive {
+        partial.push("the scheduler is down".to_owned());
+    }
+    if history.failed > 0 {
+        partial.push(format!(
+            "{} failed in the window",
+            plural(history.failed as usize, "job", "jobs")
+        ));
+    }
+    let stale: Vec<&BackupFreshness> = freshness
+        .iter()
+        .filter(|f| f.state == "STALE" || f.state == "NEVER")
+        .collect();
+    if !stale.is_empty() {
+        partial.push(format!(
+            "{} without a recent successful backup",
+            plural(
+                stale.len(),
+                "scheduled configuration",
+                "scheduled configurations"
+            )
+        ));
+    }
+    if critical_alerts > 0 {
+        partial.push(format!(
+            "{} open",
+            plural(critical_alerts, "critical alert", "critical alerts")
+        ));
+    }
+
+    let (verdict, headline) = if let Some(first) = failing.first() {
+        (
+            Verdict::Failing,
+            format!("backups are not being made: {first}"),
+        )
+    } else if let Some(first) = partial.first() {
+        (Verdict::PartiallyWorking, first.clone())
+    } else {
+        (
+            Verdict::Healthy,
+            "schedules fire on time and backups succeed".to_owned(),
+        )
+    };
+
+    // Risk.
+    let mut high = Vec::new();
+    for f in scheduled.iter().filter(|f| f.production()) {
+        let Some(interval) = f.interval else { continue };
+        let limit = interval * 2;
+        let last = inputs
+            .last_success
+            .get(&f.config.name)
+            .and_then(|j| instant(&j.end_time));
+        let created = instant(&f.config.create_time).unwrap_or(inputs.now);
+        match last {
+            Some(t) if inputs.now - t > limit => high.push(format!(
+                "{}: last successful backup {} ago, more than twice its {} interval",
+                f.config.name,
+                human(inputs.now - t),
+                human(interval)
+            )),
+            None if inputs.now - created > limit => high.push(format!(
+                "{}: no successful backup since it was created {} ago (interval {})",
+                f.config.name,
+                human(inputs.now - created),
+                human(interval)
+            )),
+            _ => {}
+        }
+    }
+    let mut reasons = Vec::new();
+    let risk = if verdict == Verdict::Failing || !high.is_empty() {
+        reasons.extend(failing.iter().cloned());
+        reasons.extend(high);
+        RiskLevel::High
+    } else if verdict == Verdict::PartiallyWorking {
+        reasons.extend(partial.iter().cloned());
+        RiskLevel::Medium
+    } else {
+        reasons.push(
+            "every scheduled configuration has a successful backup within its interval".to_owned(),
+        );
+        RiskLevel::Low
+    };
+    if risk != RiskLevel::Low {
+        if let Some(newest) = history
+            .last_success_time
+            .as_ref()
+            .and_then(|t| instant(&Some(*t)))
+        {
+            reasons.push(format!(
+                "backups still succeed when run: the newest finished {} ago",
+                human((inputs.now - newest).max(Duration::zero()))
+            ));
+        }
+        if history.manual > 0
+            && broken_schedules
+                .iter()
+                .any(|s| s.health() == ScheduleHealth::Down)
+        {
+            reasons.push("protection depends on people running backups by hand".to_owned());
+        }
+    }
+
+    Judgement {
+        verdict,
+        headline,
+        risk,
+        risk_reasons: reasons,
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
