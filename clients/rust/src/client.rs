@@ -151,6 +151,13 @@ impl VigilClient {
                 },
                 None => fut.await.map_err(Error::from),
             };
+            let outcome = outcome.map_err(|e| match (e, timeout) {
+                // A tonic server that enforces our grpc-timeout answers
+                // CANCELLED "Timeout expired"; to the caller that is the
+                // deadline passing, so it is reported (and retried) as such.
+                (Error::Server(s), Some(t)) if is_server_timeout(&s) => Error::Timeout(t),
+                (e, _) => e,
+            });
             match outcome {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(err)
@@ -168,4 +175,10 @@ impl VigilClient {
             }
         }
     }
+}
+
+/// Whether a status is a tonic server's report that the request's
+/// `grpc-timeout` expired (it uses CANCELLED with this fixed message).
+fn is_server_timeout(status: &crate::error::ServerError) -> bool {
+    status.code() == tonic::Code::Cancelled && status.message() == "Timeout expired"
 }
