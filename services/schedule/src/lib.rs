@@ -24,8 +24,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod catch_up;
 pub mod cron;
 mod describe;
+pub mod edit;
 pub mod error;
 pub mod fires;
 pub mod interval;
@@ -35,7 +37,12 @@ pub mod resolve;
 pub mod schedule;
 pub mod zone;
 
+pub use catch_up::{
+    CatchUpMode, CatchUpPlan, CatchUpPolicy, CatchUpWindow, DueOutcome, MissReason, MissedSpan,
+    Outcome, Since, plan_catch_up,
+};
 pub use cron::CronExpr;
+pub use edit::{EditTransition, apply_edit};
 pub use error::{ErrorKind, Result, ScheduleError};
 pub use fires::Fires;
 pub use interval::default_grace;

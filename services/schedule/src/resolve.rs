@@ -11,7 +11,7 @@
 //! This mapping never decreases: a later wall time never maps to an earlier
 //! instant. The fire search relies on that.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// The instant at which the local wall time `local` in `tz` fires.
@@ -37,12 +37,14 @@ pub fn local_of(tz: Tz, instant: DateTime<Utc>) -> NaiveDateTime {
 /// over `local` at a forward transition, so a binary search on whole seconds
 /// finds that transition exactly (transitions fall on whole seconds).
 fn first_instant_after_gap(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    let past = |instant: DateTime<Utc>| local_of(tz, instant) > local;
-    let naive = local.and_utc();
-    let mut lo = naive - Duration::hours(16); // wall time before `local`
-    let mut hi = naive + Duration::hours(16); // wall time after `local`
+    let past = |secs: i64| {
+        DateTime::from_timestamp(secs, 0).is_some_and(|instant| local_of(tz, instant) > local)
+    };
+    let naive = local.and_utc().timestamp();
+    let mut lo = naive - SEARCH_SPAN_SECS; // wall time before `local`
+    let mut hi = naive + SEARCH_SPAN_SECS; // wall time after `local`
     debug_assert!(!past(lo) && past(hi));
-    while hi - lo > Duration::seconds(1) {
+    while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
         if past(mid) {
             hi = mid;
@@ -50,8 +52,11 @@ fn first_instant_after_gap(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
             lo = mid;
         }
     }
-    hi
+    DateTime::from_timestamp(hi, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
+
+/// Half the width of the gap search: more than any UTC offset.
+const SEARCH_SPAN_SECS: i64 = 16 * 3_600;
 
 #[cfg(test)]
 mod tests {
