@@ -12,9 +12,11 @@
 //! broken scheduler cannot report itself healthy.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod build;
 mod error;
 mod gather;
+pub mod metrics;
 mod recommend;
 mod schedules;
 mod sections;
@@ -22,6 +24,7 @@ mod service;
 mod time;
 mod verdict;
 
+pub use admin::serve_metrics;
 pub use build::build_report;
 pub use error::{Error, Result};
 pub use gather::{Inputs, gather};

@@ -411,3 +411,27 @@ fn no_scheduler_heartbeat_says_scheduler_down_since() {
             .any(|l| l.starts_with("scheduler down since 2025-12-19T08:00:00"))
     );
 }
+
+#[test]
+fn metrics_have_series_for_never_fired_schedules_without_absent() {
+    let text = vigil_status::metrics::render(&seed_inputs());
+    assert!(
+        text.contains(r#"vigil_schedule_last_fire_timestamp_seconds{schedule="daily_full_backup",configuration="daily_full_backup"} 0"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"vigil_schedule_state{schedule="daily_full_backup",state="DOWN"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"vigil_schedule_state{schedule="daily_full_backup",state="ARMED"} 0"#),
+        "{text}"
+    );
+    // A scheduled configuration that never succeeded still has its series.
+    assert!(
+        text.contains(r#"vigil_backup_last_success_timestamp_seconds{configuration="production_daily_full"} 0"#),
+        "{text}"
+    );
+    assert!(text.contains("vigil_schedulers_alive 1"), "{text}");
+    assert!(text.trim_end().ends_with("# EOF"));
+}

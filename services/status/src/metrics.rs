@@ -1,0 +1,204 @@
+//! Prometheus metrics computed from the catalog at scrape time.
+//!
+//! Every series comes from the catalog's current content, so a schedule's
+//! series exist from the moment its configuration is created: a schedule
+//! that never fired exports `vigil_backup_last_success_timestamp_seconds 0`
+//! rather than nothing, and no alert rule needs `absent()`.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use vigil_proto::catalog::v1::{JobKind, JobState, ScheduleHealth};
+
+use crate::Inputs;
+use crate::build_report;
+use crate::time::instant;
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScheduleLabels {
+    schedule: String,
+    configuration: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    schedule: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConfigLabels {
+    configuration: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    kind: String,
+    state: String,
+}
+
+const HEALTHS: [ScheduleHealth; 6] = [
+    ScheduleHealth::Armed,
+    ScheduleHealth::Unarmed,
+    ScheduleHealth::Paused,
+    ScheduleHealth::Late,
+    ScheduleHealth::Down,
+    ScheduleHealth::Missed,
+];
+
+/// Renders the metrics for `inputs` in the OpenMetrics text format.
+pub fn render(inputs: &Inputs) -> String {
+    let report = build_report(inputs);
+    let mut registry = Registry::with_prefix("vigil");
+
+    let next_due = Family::<ScheduleLabels, FloatGauge>::default();
+    let last_fire = Family::<ScheduleLabels, FloatGauge>::default();
+    let state = Family::<StateLabels, Gauge>::default();
+    for s in &report.schedules {
+        let labels = ScheduleLabels {
+            schedule: s.schedule.clone(),
+            configuration: s.configuration.clone(),
+        };
+        next_due
+            .get_or_create(&labels)
+            .set(seconds(&s.next_fire_time));
+        last_fire
+            .get_or_create(&labels)
+            .set(seconds(&s.last_fire_time));
+        for h in HEALTHS {
+            let name = h
+                .as_str_name()
+                .trim_start_matches("SCHEDULE_HEALTH_")
+                .to_owned();
+            let value = i64::from(s.health() == h);
+            state
+                .get_or_create(&StateLabels {
+                    schedule: s.schedule.clone(),
+                    state: name,
+                })
+                .set(value);
+        }
+    }
+    registry.register(
+        "schedule_next_due_timestamp_seconds",
+        "Next due time of each enabled schedule; 0 when unarmed",
+        next_due,
+    );
+    registry.register(
+        "schedule_last_fire_timestamp_seconds",
+        "When each schedule last enqueued a job; 0 when it never fired",
+        last_fire,
+    );
+    registry.register(
+        "schedule_state",
+        "1 for the schedule's current health, 0 for the others",
+        state,
+    );
+
+    let last_success = Family::<ConfigLabels, FloatGauge>::default();
+    let expected = Family::<ConfigLabels, FloatGauge>::default();
+    for f in &report.freshness {
+        let labels = ConfigLabels {
+            configuration: f.configuration.clone(),
+        };
+        last_success
+            .get_or_create(&labels)
+            .set(seconds(&f.last_success_time));
+        if let Some(i) = &f.expected_interval {
+            expected.get_or_create(&labels).set(i.seconds as f64);
+        }
+    }
+    registry.register(
+        "backup_last_success_timestamp_seconds",
+        "When the configuration's newest successful backup finished; 0 when never",
+        last_success,
+    );
+    registry.register(
+        "backup_expected_interval_seconds",
+        "Expected time between backups of a scheduled configuration",
+        expected,
+    );
+
+    let jobs = Family::<OutcomeLabels, Gauge>::default();
+    let mut bytes = 0u64;
+    let mut queued = 0i64;
+    let mut lost = 0i64;
+    for j in &inputs.jobs {
+        let kind = j
+            .kind()
+            .as_str_name()
+            .trim_start_matches("JOB_KIND_")
+            .to_owned();
+        let st = j
+            .state()
+            .as_str_name()
+            .trim_start_matches("JOB_STATE_")
+            .to_owned();
+        jobs.get_or_create(&OutcomeLabels { kind, state: st }).inc();
+        if j.kind() == JobKind::Backup && j.state() == JobState::Completed {
+            bytes += j.stats.as_ref().map(|s| s.bytes_read).unwrap_or(0);
+        }
+        if j.state() == JobState::Queued {
+            queued += 1;
+        }
+        if j.attempt > 1 || j.error.contains("executor lost") {
+            lost += 1;
+        }
+    }
+    registry.register(
+        "jobs_in_window",
+        "Jobs created within the report window, by kind and state",
+        jobs,
+    );
+    let bytes_gauge = FloatGauge::default();
+    bytes_gauge.set(bytes as f64);
+    registry.register(
+        "backup_bytes_read_in_window",
+        "Bytes read by completed backups within the report window",
+        bytes_gauge,
+    );
+    let queue = Gauge::<i64>::default();
+    queue.set(queued);
+    registry.register("queue_depth", "Jobs waiting for an executor", queue);
+    let expiries = Gauge::<i64>::default();
+    expiries.set(lost);
+    registry.register(
+        "lease_expiries_in_window",
+        "Jobs within the window whose lease expired at least once",
+        expiries,
+    );
+
+    let live = report.liveness.unwrap_or_default();
+    let schedulers = Gauge::<i64>::default();
+    schedulers.set(i64::from(live.schedulers));
+    registry.register(
+        "schedulers_alive",
+        "Scheduler replicas with a recent heartbeat",
+        schedulers,
+    );
+    let executors = Gauge::<i64>::default();
+    executors.set(i64::from(live.executors));
+    registry.register(
+        "executors_alive",
+        "Executors with a recent heartbeat",
+        executors,
+    );
+    let alerts = Gauge::<i64>::default();
+    alerts.set(inputs.open_alerts.len() as i64);
+    registry.register("alerts_open", "Open alerts", alerts);
+
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    out
+}
+
+fn seconds(ts: &Option<prost_types::Timestamp>) -> f64 {
+    instant(ts).map(|t| t.timestamp() as f64).unwrap_or(0.0)
+}
