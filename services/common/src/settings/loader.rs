@@ -174,8 +174,17 @@ fn describe_source(metadata: &Metadata, path: &[String]) -> Option<String> {
 }
 
 fn map_figment_error(error: figment::Error, section: Option<&str>) -> SettingsError {
-    let mut path: Vec<String> = section.map(|s| vec![s.to_owned()]).unwrap_or_default();
-    path.extend(error.path.iter().cloned());
+    // figment appends the extracted section to the end of the path.
+    let mut inner = error.path.clone();
+    let mut path: Vec<String> = Vec::new();
+    if let Some(section) = section {
+        let section: Vec<String> = section.split('.').map(str::to_owned).collect();
+        if inner.ends_with(&section) {
+            inner.truncate(inner.len() - section.len());
+        }
+        path = section;
+    }
+    path.extend(inner);
     if path.is_empty()
         && let Some(file) = error
             .metadata

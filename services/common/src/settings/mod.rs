@@ -211,3 +211,6 @@ impl fmt::Display for RedactedSettings<'_> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;
