@@ -11,8 +11,8 @@
 //!    has passed. A schedule that never fired is never healthy.
 //! 4. MISSED: the last tick recorded missed due runs (sticky until a tick
 //!    records none).
-//! 5. LATE: the newest run started later than the grace after it could
-//!    start (sticky until a newer run is seen).
+//! 5. LATE: the newest run started, or is still waiting, later than its
+//!    due time plus grace (sticky until a newer run is seen).
 //! 6. ARMED.
 
 use std::time::Duration;
@@ -83,12 +83,17 @@ pub struct Assessment {
     pub reason: String,
 }
 
+/// Longest reason stored; the catalog takes up to 4096 characters.
+const MAX_REASON: usize = 2000;
+
 impl Assessment {
     fn new(health: ScheduleHealth, reason: impl Into<String>) -> Self {
-        Self {
-            health,
-            reason: reason.into(),
+        let mut reason: String = reason.into();
+        if let Some((cut, _)) = reason.char_indices().nth(MAX_REASON) {
+            reason.truncate(cut);
+            reason.push_str("...");
         }
+        Self { health, reason }
     }
 }
 
@@ -192,22 +197,29 @@ fn missed_reason(f: &Facts<'_>) -> Option<String> {
     })
 }
 
-/// `Some(Some(reason))` if the newest known run started late, `Some(None)`
-/// if the newest known run is on time (or waiting within the grace), `None`
-/// if no run is known.
+/// `Some(Some(reason))` if the newest known run started late, or has not
+/// started although its due time plus grace has passed; `Some(None)` if it
+/// is on time; `None` if no run is known. Lateness counts from the due time,
+/// so a catch-up run is late.
 fn late_reason(f: &Facts<'_>, tol: chrono::Duration) -> Option<Option<String>> {
     let newest = f.jobs.iter().max_by_key(|j| j.due)?;
-    let started = newest.started?;
-    let delay = started - newest.ready();
-    Some((delay > tol).then(|| {
-        format!(
-            "job {} started {} after its due time {}, beyond the grace of {}",
+    let grace = human(f.tolerance);
+    Some(match newest.started {
+        Some(started) if started - newest.due > tol => Some(format!(
+            "job {} started {} after its due time {}, beyond the grace of {grace}",
             newest.name,
-            human(delay.to_std().unwrap_or(Duration::ZERO)),
+            human((started - newest.due).to_std().unwrap_or(Duration::ZERO)),
             stamp(newest.due),
-            human(f.tolerance)
-        )
-    }))
+        )),
+        Some(_) => None,
+        None if newest.state == JobState::Queued && f.now - newest.due > tol => Some(format!(
+            "job {} due at {} has not started within the grace of {grace}; it was queued at {}",
+            newest.name,
+            stamp(newest.due),
+            stamp(newest.queued),
+        )),
+        None => None,
+    })
 }
 
 #[cfg(test)]
@@ -309,14 +321,21 @@ mod tests {
     }
 
     #[test]
-    fn a_catch_up_run_is_measured_from_when_it_was_queued() {
+    fn a_catch_up_run_is_late_but_not_down_while_fresh_in_the_queue() {
         let catch_up = [JobFact {
             queued: t(2, 50),
             ..job(JobState::Queued, None)
         }];
+        let a = assess(&facts(t(2, 52), &catch_up));
+        assert_eq!(a.health, ScheduleHealth::Late);
+        assert!(
+            a.reason.contains("has not started within the grace"),
+            "{}",
+            a.reason
+        );
         assert_eq!(
-            assess(&facts(t(2, 52), &catch_up)).health,
-            ScheduleHealth::Armed
+            assess(&facts(t(2, 57), &catch_up)).health,
+            ScheduleHealth::Down
         );
     }
 

@@ -45,6 +45,8 @@ pub struct SchedulerSettings {
     pub webhook_urls: Vec<String>,
     /// Name of the environment variable holding the webhook HMAC secret.
     pub webhook_secret_env: Option<String>,
+    /// Or a file holding it (surrounding whitespace is ignored).
+    pub webhook_secret_file: Option<std::path::PathBuf>,
     /// Timeout of one webhook POST.
     #[serde(with = "duration_text")]
     pub webhook_timeout: Duration,
@@ -74,6 +76,7 @@ impl Default for SchedulerSettings {
             executor_check_delay: Duration::from_secs(30),
             webhook_urls: Vec::new(),
             webhook_secret_env: None,
+            webhook_secret_file: None,
             webhook_timeout: Duration::from_secs(10),
             webhook_max_attempts: 6,
             webhook_initial_backoff: Duration::from_secs(1),
@@ -88,6 +91,7 @@ impl Default for SchedulerSettings {
 struct AlertSection {
     webhook_urls: Vec<String>,
     webhook_secret_env: Option<String>,
+    webhook_secret_file: Option<std::path::PathBuf>,
 }
 
 impl SchedulerSettings {
@@ -117,6 +121,9 @@ impl SchedulerSettings {
             }
             if alerts.webhook_secret_env.is_some() {
                 settings.webhook_secret_env = alerts.webhook_secret_env;
+            }
+            if alerts.webhook_secret_file.is_some() {
+                settings.webhook_secret_file = alerts.webhook_secret_file;
             }
         }
         settings.validate()?;
@@ -177,15 +184,47 @@ impl SchedulerSettings {
                 }
             }
         }
-        if let Some(name) = &self.webhook_secret_env
-            && std::env::var_os(name).is_none()
-        {
+        if self.webhook_secret_env.is_some() && self.webhook_secret_file.is_some() {
             return Err(bad(
-                "webhook_secret_env",
-                format!("environment variable {name} is not set"),
+                "webhook_secret_file",
+                "give webhook_secret_env or webhook_secret_file, not both".into(),
             ));
         }
-        Ok(())
+        self.webhook_secret().map(|_| ())
+    }
+
+    /// The webhook HMAC secret, if one is configured. The value is never
+    /// logged or returned in errors.
+    pub fn webhook_secret(&self) -> Result<Option<Vec<u8>>> {
+        let bad = |setting: &str, reason: String| Error::Settings {
+            setting: format!("scheduler.{setting}"),
+            reason,
+        };
+        let secret = match (&self.webhook_secret_env, &self.webhook_secret_file) {
+            (Some(name), _) => std::env::var(name).map_err(|_| {
+                bad(
+                    "webhook_secret_env",
+                    format!("environment variable {name} is not set"),
+                )
+            })?,
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    bad(
+                        "webhook_secret_file",
+                        format!("cannot read {}: {}", path.display(), e.kind()),
+                    )
+                })?
+                .trim()
+                .to_owned(),
+            (None, None) => return Ok(None),
+        };
+        if secret.is_empty() {
+            return Err(bad(
+                "webhook_secret_env",
+                "the webhook secret is empty".into(),
+            ));
+        }
+        Ok(Some(secret.into_bytes()))
     }
 
     /// The prune time as a time of day.

@@ -110,19 +110,12 @@ pub fn spawn(
     if settings.webhook_urls.is_empty() {
         return Ok(None);
     }
-    let secret = match &settings.webhook_secret_env {
-        Some(name) => {
-            let value = std::env::var(name).map_err(|_| Error::Settings {
-                setting: "scheduler.webhook_secret_env".into(),
-                reason: format!("environment variable {name} is not set"),
-            })?;
-            Some(Secret(Arc::from(value.into_bytes())))
-        }
-        None => {
-            tracing::warn!("webhook_secret_env is not set; webhooks are sent unsigned");
-            None
-        }
-    };
+    let secret = settings
+        .webhook_secret()?
+        .map(|bytes| Secret(Arc::from(bytes)));
+    if secret.is_none() {
+        tracing::warn!("no webhook secret is configured; webhooks are sent unsigned");
+    }
     let http = reqwest::Client::builder()
         .timeout(settings.webhook_timeout)
         .user_agent(concat!("vigil-scheduler/", env!("CARGO_PKG_VERSION")))
