@@ -1,2 +1,119 @@
-//! The Vigil catalog: configurations, jobs, artifacts and alerts on SQLite or PostgreSQL
+//! The Vigil catalog: backup configurations, the job queue and history,
+//! schedule state, artifacts, alerts and component heartbeats, stored with
+//! sqlx on SQLite (the embedded default) or PostgreSQL (shared by replicas).
+//!
+//! Everyone else calls the catalog; it calls nobody. It serves two gRPC
+//! services: the public `CatalogService` and the internal
+//! `CoordinationService` used by schedulers and executors.
+//!
+//! ```no_run
+//! # async fn run() -> vigil_catalog::Result<()> {
+//! use vigil_catalog::{Catalog, CatalogOptions};
+//! let catalog = Catalog::open(CatalogOptions::new("/var/lib/vigil")).await?;
+//! let router = tonic::transport::Server::builder()
+//!     .add_service(catalog.catalog_service())
+//!     .add_service(catalog.coordination_service());
+//! # let _ = router; Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+
+mod background;
+pub mod db;
+pub mod error;
+pub mod events;
+mod grpc;
+pub mod mask;
+pub mod page;
+pub mod redact;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod validate;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use vigil_proto::catalog::v1::catalog_service_server::{CatalogService, CatalogServiceServer};
+use vigil_proto::catalog::v1::coordination_service_server::{
+    CoordinationService, CoordinationServiceServer,
+};
+use vigil_server_common::clock::SharedClock;
+
+pub use error::{Error, Result};
+pub use grpc::{CatalogApi, CoordinationApi};
+pub use store::Store;
+
+/// How the catalog is opened.
+#[derive(Debug, Clone)]
+pub struct CatalogOptions {
+    /// `postgres://...` for a shared catalog; `None` for `catalog.db` in `data_dir`.
+    pub database_url: Option<String>,
+    /// Directory of the SQLite catalog (created if missing).
+    pub data_dir: PathBuf,
+    /// Source of "now" for every stored time.
+    pub clock: SharedClock,
+    /// How often the background task reclaims expired leases.
+    pub lease_reap_interval: Duration,
+    /// A component is alive when its last heartbeat is at most this old.
+    pub component_timeout: Duration,
+}
+
+impl CatalogOptions {
+    /// SQLite in `data_dir`, the wall clock, and default intervals.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            database_url: None,
+            data_dir: data_dir.into(),
+            clock: vigil_server_common::clock::system(),
+            lease_reap_interval: Duration::from_secs(5),
+            component_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// An open catalog: the store plus its services. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    store: Store,
+    options: CatalogOptions,
+}
+
+impl Catalog {
+    /// Connects to the database and applies the migrations.
+    pub async fn open(options: CatalogOptions) -> Result<Catalog> {
+        let db = db::Db::open(options.database_url.as_deref(), &options.data_dir).await?;
+        let store = Store::new(
+            db,
+            options.clock.clone(),
+            events::Events::new(),
+            options.component_timeout,
+        );
+        Ok(Catalog { store, options })
+    }
+
+    /// The public `CatalogService`.
+    pub fn catalog_service(&self) -> CatalogServiceServer<impl CatalogService> {
+        CatalogServiceServer::new(CatalogApi::new(self.store.clone()))
+    }
+
+    /// The internal `CoordinationService`.
+    pub fn coordination_service(&self) -> CoordinationServiceServer<impl CoordinationService> {
+        CoordinationServiceServer::new(CoordinationApi::new(self.store.clone()))
+    }
+
+    /// Typed queries, for the status report.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs the lease reaper and the catalog's own heartbeat until `shutdown`.
+    pub async fn run_background(&self, shutdown: CancellationToken) {
+        background::run(
+            self.store.clone(),
+            self.options.lease_reap_interval,
+            shutdown,
+        )
+        .await;
+    }
+}

@@ -1,0 +1,159 @@
+//! The connection pool, the SQL dialect switch and the embedded migrations.
+//!
+//! One `AnyPool` serves both SQLite and PostgreSQL so every query is written
+//! once, with `$N` placeholders (SQLite accepts them too). The few dialect
+//! differences (row locks, how a write transaction starts) live in
+//! [`Dialect`].
+
+mod sql;
+mod values;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use sql::Sql;
+pub use values::{RowExt, u64_from_db, u64_to_db};
+
+use crate::error::{Error, Result};
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// A write transaction on the catalog database.
+pub type Tx = Transaction<'static, Any>;
+
+/// Which SQL dialect the pool speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The embedded default: a file in the data directory.
+    Sqlite,
+    /// A shared server, for several replicas.
+    Postgres,
+}
+
+impl Dialect {
+    /// Suffix that locks the selected rows for the rest of the transaction.
+    ///
+    /// SQLite needs none: a write transaction there starts with
+    /// `BEGIN IMMEDIATE` and holds the only write lock.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// Suffix that locks the selected rows and skips rows locked by others.
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// Collation that sorts text byte-wise, as SQLite does by default, so
+    /// name order and keyset pagination agree on both backends.
+    pub fn collate_c(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " COLLATE \"C\"",
+        }
+    }
+
+    fn begin_write(self) -> &'static str {
+        match self {
+            // Take the write lock up front, so a transaction that reads and
+            // then writes never fails to upgrade its lock.
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+}
+
+/// The catalog database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl Db {
+    /// Connects to `database_url`, or to `catalog.db` in `data_dir` when no
+    /// URL is given, and applies the migrations.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Db> {
+        install_default_drivers();
+        let (url, dialect) = match database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                (url.to_owned(), Dialect::Postgres)
+            }
+            Some(url) if url.starts_with("sqlite:") => (url.to_owned(), Dialect::Sqlite),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "database_url",
+                    "must start with postgres:// or sqlite:",
+                ));
+            }
+            None => {
+                std::fs::create_dir_all(data_dir).map_err(|e| {
+                    Error::Internal(format!(
+                        "cannot create data directory {}: {e}",
+                        data_dir.display()
+                    ))
+                })?;
+                let path = data_dir.join("catalog.db");
+                (
+                    format!("sqlite://{}?mode=rwc", path.display()),
+                    Dialect::Sqlite,
+                )
+            }
+        };
+        let pool = match dialect {
+            Dialect::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA busy_timeout = 30000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Dialect::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(&url)
+                    .await?
+            }
+        };
+        match dialect {
+            Dialect::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
+            Dialect::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
+        }
+        Ok(Db { pool, dialect })
+    }
+
+    /// The dialect of the pool.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The pool, for single statements outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a transaction that will write.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.pool.begin_with(self.dialect.begin_write()).await?)
+    }
+}

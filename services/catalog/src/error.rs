@@ -1,0 +1,202 @@
+//! The catalog's one error type and its mapping to gRPC status codes.
+//!
+//! Every handler returns [`Result`]; the single exhaustive
+//! `From<Error> for tonic::Status` decides the code. Bad input carries field
+//! violations that become a `google.rpc.BadRequest` detail. Storage errors are
+//! logged here with their detail and leave the process as a generic INTERNAL.
+
+use std::fmt;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Result alias of the catalog.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One bad field: its full path (`configuration.schedule.cron`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Dotted path of the field in the request.
+    pub field: String,
+    /// Lowercase reason without a trailing period.
+    pub reason: String,
+}
+
+impl Violation {
+    /// A violation of `field` for `reason`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+/// A non-empty list of violations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violations(pub Vec<Violation>);
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong in the catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed; nothing was changed.
+    #[error("{0}")]
+    InvalidArgument(Violations),
+    /// No resource has this id or name.
+    #[error("{what} {key:?} not found")]
+    NotFound {
+        /// Kind of resource, for example "configuration".
+        what: &'static str,
+        /// The id or name asked for (shortened).
+        key: String,
+    },
+    /// A resource with this id or name already exists.
+    #[error("{what} {key:?} already exists")]
+    AlreadyExists {
+        /// Kind of resource.
+        what: &'static str,
+        /// The id or name.
+        key: String,
+    },
+    /// The state of the resource does not allow the operation, for example a stale etag.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A concurrent change won: a lost lease or a moved schedule.
+    #[error("{0}")]
+    Aborted(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema failed.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other unexpected failure; the detail is logged, never returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Bad input in one field.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument(Violations(vec![Violation::new(field, reason)]))
+    }
+
+    /// Bad input in several fields; `violations` must not be empty.
+    pub fn invalid_all(violations: Vec<Violation>) -> Self {
+        debug_assert!(!violations.is_empty());
+        Self::InvalidArgument(Violations(violations))
+    }
+
+    /// An unknown id or name (shortened so a huge key is not echoed back).
+    pub fn not_found(what: &'static str, key: &str) -> Self {
+        Self::NotFound {
+            what,
+            key: shorten(key),
+        }
+    }
+
+    /// A duplicate id or name.
+    pub fn already_exists(what: &'static str, key: &str) -> Self {
+        Self::AlreadyExists {
+            what,
+            key: shorten(key),
+        }
+    }
+
+    /// The gRPC code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidArgument(_) => Code::InvalidArgument,
+            Error::NotFound { .. } => Code::NotFound,
+            Error::AlreadyExists { .. } => Code::AlreadyExists,
+            Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::Aborted(_) => Code::Aborted,
+            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+/// Keeps at most 80 characters of a key for messages.
+fn shorten(key: &str) -> String {
+    const MAX: usize = 80;
+    if key.chars().count() <= MAX {
+        key.to_owned()
+    } else {
+        let mut s: String = key.chars().take(MAX).collect();
+        s.push('…');
+        s
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        let code = err.code();
+        match err {
+            Error::InvalidArgument(violations) => {
+                let details = ErrorDetails::with_bad_request(
+                    violations
+                        .0
+                        .iter()
+                        .map(|v| tonic_types::FieldViolation::new(&v.field, &v.reason))
+                        .collect::<Vec<_>>(),
+                );
+                Status::with_error_details(code, violations.to_string(), details)
+            }
+            Error::NotFound { .. }
+            | Error::AlreadyExists { .. }
+            | Error::FailedPrecondition(_)
+            | Error::Aborted(_) => Status::new(code, err.to_string()),
+            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
+                tracing::error!(error = %err, "catalog request failed");
+                Status::new(code, "internal error in the catalog")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_field_violations() {
+        let status: Status = Error::invalid("configuration.name", "must not be empty").into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "configuration.name: must not be empty");
+        let details = status.get_error_details();
+        let bad = details.bad_request().expect("bad request detail");
+        assert_eq!(bad.field_violations[0].field, "configuration.name");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_detail() {
+        let status: Status = Error::Internal("secret sql text".into()).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
+    }
+
+    #[test]
+    fn long_keys_are_shortened() {
+        let key = "x".repeat(1_000_000);
+        let msg = Error::not_found("configuration", &key).to_string();
+        assert!(msg.len() < 200, "{}", msg.len());
+    }
+}

@@ -1,0 +1,108 @@
+//! In-process change notifications.
+//!
+//! Every committed change is published on a broadcast channel (for
+//! `WatchEvents` and `WatchJob`); changes to the queue also bump a watch
+//! counter that wakes long-polling `LeaseJob` calls.
+
+use tokio::sync::{broadcast, watch};
+use vigil_proto::catalog::v1::{EventKind, WatchEventsResponse};
+
+/// How many events a slow subscriber may fall behind before it is cut off.
+const CAPACITY: usize = 4096;
+
+/// One committed change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// What changed.
+    pub kind: EventKind,
+    /// Configuration name or schedule key.
+    pub name: String,
+    /// Job, artifact or alert id.
+    pub id: String,
+    /// When it changed, in microseconds since the epoch.
+    pub time: i64,
+}
+
+impl Event {
+    /// The event as an API message.
+    pub fn to_proto(&self) -> WatchEventsResponse {
+        WatchEventsResponse {
+            kind: self.kind as i32,
+            name: self.name.clone(),
+            id: self.id.clone(),
+            event_time: Some(vigil_proto::timestamp_from_micros(self.time)),
+        }
+    }
+}
+
+/// The publisher side, shared by the store and the services.
+#[derive(Debug, Clone)]
+pub struct Events {
+    changes: broadcast::Sender<Event>,
+    queue: watch::Sender<u64>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Events {
+    /// A publisher with no subscribers yet.
+    pub fn new() -> Self {
+        let (changes, _) = broadcast::channel(CAPACITY);
+        let (queue, _) = watch::channel(0);
+        Self { changes, queue }
+    }
+
+    /// Publishes committed changes; queued or requeued jobs also wake leasers.
+    pub fn publish(&self, events: impl IntoIterator<Item = Event>) {
+        let mut wake = false;
+        for event in events {
+            wake |= event.kind == EventKind::JobQueued;
+            // No subscriber is fine: nobody is watching.
+            let _ = self.changes.send(event);
+        }
+        if wake {
+            self.queue.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// Subscribes to every change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.changes.subscribe()
+    }
+
+    /// A receiver that changes whenever a job becomes runnable.
+    pub fn queue_changes(&self) -> watch::Receiver<u64> {
+        self.queue.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn queued_jobs_wake_leasers() {
+        let events = Events::new();
+        let mut queue = events.queue_changes();
+        let mut all = events.subscribe();
+        let event = Event {
+            kind: EventKind::JobQueued,
+            name: "c".into(),
+            id: "j".into(),
+            time: 1,
+        };
+        events.publish([event.clone()]);
+        assert!(queue.has_changed().unwrap());
+        queue.mark_unchanged();
+        assert_eq!(all.recv().await.unwrap(), event);
+        events.publish([Event {
+            kind: EventKind::AlertChanged,
+            ..event
+        }]);
+        assert!(!queue.has_changed().unwrap());
+    }
+}

@@ -1,0 +1,217 @@
+//! Alerts: one open alert per dedup key (a partial unique index), raised
+//! again to count occurrences, resolved when the condition clears.
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use vigil_proto::catalog::v1::{
+    Alert, AlertKind, AlertSeverity, AlertState, EventKind, ListAlertsRequest, ListAlertsResponse,
+};
+use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
+
+use super::Store;
+use crate::db::{RowExt, Sql};
+use crate::error::{Error, Result};
+use crate::page::Page;
+use crate::validate::{Checker, check_key};
+
+const COLUMNS: &str = "id, kind, severity, configuration, message, state, dedup_key, open_time, \
+     last_seen_time, resolve_time, occurrences, delivery";
+
+fn from_row(row: &AnyRow) -> Result<Alert> {
+    Ok(Alert {
+        id: row.text("id")?,
+        kind: row.int("kind")? as i32,
+        severity: row.int("severity")? as i32,
+        configuration: row.text("configuration")?,
+        message: row.text("message")?,
+        state: row.int("state")? as i32,
+        dedup_key: row.text("dedup_key")?,
+        open_time: Some(timestamp_from_micros(row.int("open_time")?)),
+        last_seen_time: Some(timestamp_from_micros(row.int("last_seen_time")?)),
+        resolve_time: row.opt_int("resolve_time")?.map(timestamp_from_micros),
+        occurrences: row.int("occurrences")? as u32,
+        delivery: row.text("delivery")?,
+    })
+}
+
+fn check_alert(a: &Alert) -> Result<()> {
+    let mut v = Checker::new();
+    check_key(&mut v, "alert.dedup_key", &a.dedup_key, 255);
+    match AlertKind::try_from(a.kind) {
+        Ok(AlertKind::Unspecified) => v.add("alert.kind", "must be set"),
+        Err(_) => v.add("alert.kind", format!("unknown value {}", a.kind)),
+        Ok(_) => {}
+    }
+    if AlertSeverity::try_from(a.severity).is_err() {
+        v.add("alert.severity", format!("unknown value {}", a.severity));
+    }
+    if a.message.chars().count() > 4096 {
+        v.add("alert.message", "must be at most 4096 characters");
+    }
+    if a.configuration.chars().count() > 200 {
+        v.add("alert.configuration", "must be at most 200 characters");
+    }
+    v.finish()
+}
+
+/// Opens `alert`, or refreshes the open alert with its dedup key. True when opened.
+pub(crate) async fn raise_in(
+    store: &Store,
+    conn: &mut AnyConnection,
+    alert: &Alert,
+) -> Result<(Alert, bool)> {
+    let now = store.now();
+    let severity = if alert.severity == 0 {
+        AlertSeverity::Warning as i32
+    } else {
+        alert.severity
+    };
+    let message = crate::redact::redact_secrets(&alert.message);
+    for _ in 0..4 {
+        let mut refresh =
+            Sql::new("UPDATE alerts SET occurrences = occurrences + 1, last_seen_time = ");
+        refresh
+            .int(now)
+            .push(", message = ")
+            .text(&message)
+            .push(", severity = ")
+            .int(i64::from(severity));
+        refresh.push(" WHERE dedup_key = ").text(&alert.dedup_key);
+        refresh
+            .push(" AND state = ")
+            .int(AlertState::Open as i64)
+            .push(&format!(" RETURNING {COLUMNS}"));
+        if let Some(row) = refresh.query().fetch_optional(&mut *conn).await? {
+            return Ok((from_row(&row)?, false));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut insert = Sql::new(&format!("INSERT INTO alerts ({COLUMNS}) VALUES ("));
+        insert
+            .text(&id)
+            .push(", ")
+            .int(i64::from(alert.kind))
+            .push(", ")
+            .int(i64::from(severity));
+        insert
+            .push(", ")
+            .text(&alert.configuration)
+            .push(", ")
+            .text(&message);
+        insert
+            .push(", ")
+            .int(AlertState::Open as i64)
+            .push(", ")
+            .text(&alert.dedup_key);
+        insert
+            .push(", ")
+            .int(now)
+            .push(", ")
+            .int(now)
+            .push(", NULL, 1, ''");
+        insert.push(&format!(") ON CONFLICT DO NOTHING RETURNING {COLUMNS}"));
+        if let Some(row) = insert.query().fetch_optional(&mut *conn).await? {
+            return Ok((from_row(&row)?, true));
+        }
+        // Another writer opened the same key in between; refresh that one.
+    }
+    Err(Error::Aborted(
+        "alert.dedup_key: changed concurrently, raise again".into(),
+    ))
+}
+
+impl Store {
+    /// Opens an alert or refreshes the open one with the same dedup key.
+    pub async fn raise_alert(&self, alert: &Alert) -> Result<(Alert, bool)> {
+        check_alert(alert)?;
+        let mut tx = self.db.begin().await?;
+        let (stored, opened) = raise_in(self, &mut tx, alert).await?;
+        tx.commit().await?;
+        self.events.publish([self.event(
+            EventKind::AlertChanged,
+            &stored.configuration,
+            &stored.id,
+        )]);
+        Ok((stored, opened))
+    }
+
+    /// Resolves the open alert with `dedup_key`, if any.
+    pub async fn resolve_alert(&self, dedup_key: &str) -> Result<Option<Alert>> {
+        let mut v = Checker::new();
+        check_key(&mut v, "dedup_key", dedup_key, 255);
+        v.finish()?;
+        let now = self.now();
+        let mut sql = Sql::new("UPDATE alerts SET state = ");
+        sql.int(AlertState::Resolved as i64)
+            .push(", resolve_time = ")
+            .int(now);
+        sql.push(" WHERE dedup_key = ")
+            .text(dedup_key)
+            .push(" AND state = ")
+            .int(AlertState::Open as i64);
+        sql.push(&format!(" RETURNING {COLUMNS}"));
+        let mut tx = self.db.begin().await?;
+        let row = sql.query().fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        let alert = row.as_ref().map(from_row).transpose()?;
+        if let Some(a) = &alert {
+            self.events
+                .publish([self.event(EventKind::AlertChanged, &a.configuration, &a.id)]);
+        }
+        Ok(alert)
+    }
+
+    /// Records the webhook delivery state of an alert.
+    pub async fn set_alert_delivery(&self, id: &str, delivery: &str) -> Result<()> {
+        let mut v = Checker::new();
+        check_key(&mut v, "id", id, 128);
+        if delivery.chars().count() > 1024 {
+            v.add("delivery", "must be at most 1024 characters");
+        }
+        v.finish()?;
+        let mut sql = Sql::new("UPDATE alerts SET delivery = ");
+        sql.text(delivery).push(" WHERE id = ").text(id);
+        let mut tx = self.db.begin().await?;
+        let n = sql.query().execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        if n == 0 {
+            return Err(Error::not_found("alert", id));
+        }
+        Ok(())
+    }
+
+    /// One page of alerts, newest first.
+    pub async fn list_alerts(&self, req: &ListAlertsRequest) -> Result<ListAlertsResponse> {
+        let page = Page::parse("alerts", req.page_size, &req.page_token)?;
+        let collate = self.db.dialect().collate_c();
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM alerts WHERE 1 = 1"));
+        if !req.include_resolved {
+            sql.push(" AND state = ").int(AlertState::Open as i64);
+        }
+        if !req.configuration.is_empty() {
+            sql.push(" AND configuration = ").text(&req.configuration);
+        }
+        if let Some(after) = &page.after {
+            sql.push(" AND (open_time < ").int(after.time);
+            sql.push(" OR (open_time = ").int(after.time);
+            sql.push(&format!(" AND id{collate} < "))
+                .text(&after.key)
+                .push("))");
+        }
+        sql.push(&format!(
+            " ORDER BY open_time DESC, id{collate} DESC LIMIT "
+        ))
+        .int(page.limit());
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        let alerts = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        let (alerts, next_page_token) = page.finish(alerts, |a| {
+            (
+                a.id.clone(),
+                a.open_time.as_ref().map(timestamp_to_micros).unwrap_or(0),
+            )
+        });
+        Ok(ListAlertsResponse {
+            alerts,
+            next_page_token,
+        })
+    }
+}

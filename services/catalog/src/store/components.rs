@@ -1,0 +1,119 @@
+//! Heartbeats of schedulers, executors and catalogs. A component is alive
+//! when its last heartbeat is within the configured timeout.
+
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+use vigil_proto::catalog::v1::{Component, ComponentKind};
+use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
+
+use super::Store;
+use crate::db::{RowExt, Sql};
+use crate::error::{Error, Result};
+use crate::validate::{Checker, check_key};
+
+const COLUMNS: &str = "id, kind, capabilities, version, host, start_time, heartbeat_time, details";
+
+impl Store {
+    fn component_from_row(&self, row: &AnyRow, now: i64) -> Result<Component> {
+        let heartbeat = row.int("heartbeat_time")?;
+        let timeout = i64::try_from(self.component_timeout.as_micros()).unwrap_or(i64::MAX);
+        Ok(Component {
+            id: row.text("id")?,
+            kind: row.int("kind")? as i32,
+            capabilities: serde_json::from_str(&row.text("capabilities")?).unwrap_or_default(),
+            version: row.text("version")?,
+            host: row.text("host")?,
+            start_time: row.opt_int("start_time")?.map(timestamp_from_micros),
+            heartbeat_time: Some(timestamp_from_micros(heartbeat)),
+            alive: now.saturating_sub(heartbeat) <= timeout,
+            details: serde_json::from_str::<HashMap<String, String>>(&row.text("details")?)
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Records a heartbeat of `component`, stamped with the catalog's clock.
+    pub async fn report_heartbeat(&self, component: &Component) -> Result<Component> {
+        let mut v = Checker::new();
+        check_key(&mut v, "component.id", &component.id, 255);
+        match ComponentKind::try_from(component.kind) {
+            Ok(ComponentKind::Unspecified) => v.add("component.kind", "must be set"),
+            Err(_) => v.add(
+                "component.kind",
+                format!("unknown value {}", component.kind),
+            ),
+            Ok(_) => {}
+        }
+        if component.capabilities.len() > 64 || component.capabilities.iter().any(|c| c.len() > 64)
+        {
+            v.add(
+                "component.capabilities",
+                "must hold at most 64 items of 64 characters",
+            );
+        }
+        if component.version.len() > 128 {
+            v.add("component.version", "must be at most 128 characters");
+        }
+        if component.host.len() > 255 {
+            v.add("component.host", "must be at most 255 characters");
+        }
+        if component.details.len() > 64
+            || component
+                .details
+                .iter()
+                .any(|(k, val)| k.len() > 63 || val.len() > 1024)
+        {
+            v.add(
+                "component.details",
+                "must hold at most 64 entries of 63-character keys and 1024-character values",
+            );
+        }
+        v.finish()?;
+        let now = self.now();
+        let start = component.start_time.as_ref().map(timestamp_to_micros);
+        let caps = serde_json::to_string(&component.capabilities).unwrap_or_default();
+        let details = serde_json::to_string(&component.details).unwrap_or_default();
+        let mut sql = Sql::new(&format!("INSERT INTO components ({COLUMNS}) VALUES ("));
+        sql.text(&component.id)
+            .push(", ")
+            .int(i64::from(component.kind))
+            .push(", ")
+            .text(caps);
+        sql.push(", ")
+            .text(&component.version)
+            .push(", ")
+            .text(&component.host);
+        sql.push(", ")
+            .int(start)
+            .push(", ")
+            .int(now)
+            .push(", ")
+            .text(details);
+        sql.push(") ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, capabilities = excluded.capabilities, \
+                  version = excluded.version, host = excluded.host, \
+                  start_time = COALESCE(excluded.start_time, components.start_time), \
+                  heartbeat_time = excluded.heartbeat_time, details = excluded.details");
+        sql.push(&format!(" RETURNING {COLUMNS}"));
+        let mut tx = self.db.begin().await?;
+        let row = sql.query().fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        self.component_from_row(&row, now)
+    }
+
+    /// Every known component, optionally of one kind, alive ones first by id.
+    pub async fn list_components(&self, kind: i32) -> Result<Vec<Component>> {
+        if ComponentKind::try_from(kind).is_err() {
+            return Err(Error::invalid("kind", format!("unknown value {kind}")));
+        }
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM components"));
+        if kind != ComponentKind::Unspecified as i32 {
+            sql.push(" WHERE kind = ").int(i64::from(kind));
+        }
+        sql.push(" ORDER BY id");
+        let now = self.now();
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        rows.iter()
+            .map(|r| self.component_from_row(r, now))
+            .collect()
+    }
+}

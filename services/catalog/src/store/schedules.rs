@@ -1,0 +1,428 @@
+//! Schedule state owned by the scheduler and stored here: compare-and-set
+//! puts, and the guarded tick that records outcomes and enqueues due runs in
+//! one transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use vigil_proto::catalog::v1::{
+    BackupJob, CommitScheduleTickRequest, EventKind, JobTrigger, ListScheduleStatesRequest,
+    ListScheduleStatesResponse, OutcomeKind, ScheduleHealth, ScheduleOutcome, ScheduleRole,
+    ScheduleState,
+};
+use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
+
+use super::Store;
+use super::queue::check_enqueue;
+use crate::db::{RowExt, Sql, u64_from_db, u64_to_db};
+use crate::error::{Error, Result};
+use crate::page::Page;
+use crate::validate::{Checker, check_key};
+
+const COLUMNS: &str = "schedule, configuration, role, health, next_due_time, last_due_time, \
+     last_fire_time, armed_time, armed_etag, paused, fired_count, skipped_count, missed_count, \
+     owner, health_reason, revision, update_time";
+
+const OUTCOME_COLUMNS: &str = "schedule, due_time, outcome, job, record_time, detail";
+
+/// Most runs in one tick.
+const MAX_RUNS: usize = 1000;
+
+fn from_row(row: &AnyRow) -> Result<ScheduleState> {
+    let ts = |col: &str| -> Result<_> { Ok(row.opt_int(col)?.map(timestamp_from_micros)) };
+    Ok(ScheduleState {
+        schedule: row.text("schedule")?,
+        configuration: row.text("configuration")?,
+        role: row.int("role")? as i32,
+        health: row.int("health")? as i32,
+        next_due_time: ts("next_due_time")?,
+        last_due_time: ts("last_due_time")?,
+        last_fire_time: ts("last_fire_time")?,
+        armed_time: ts("armed_time")?,
+        armed_etag: row.text("armed_etag")?,
+        paused: row.flag("paused")?,
+        fired_count: u64_from_db(row.int("fired_count")?),
+        skipped_count: u64_from_db(row.int("skipped_count")?),
+        missed_count: u64_from_db(row.int("missed_count")?),
+        owner: row.text("owner")?,
+        health_reason: row.text("health_reason")?,
+        etag: row.int("revision")?.to_string(),
+        update_time: ts("update_time")?,
+    })
+}
+
+fn outcome_from_row(row: &AnyRow) -> Result<ScheduleOutcome> {
+    Ok(ScheduleOutcome {
+        schedule: row.text("schedule")?,
+        due_time: Some(timestamp_from_micros(row.int("due_time")?)),
+        outcome: row.int("outcome")? as i32,
+        job: row.text_or_empty("job")?,
+        record_time: Some(timestamp_from_micros(row.int("record_time")?)),
+        detail: row.text("detail")?,
+    })
+}
+
+fn check_schedule_key(field: &str, key: &str) -> Result<()> {
+    let mut v = Checker::new();
+    check_key(&mut v, field, key, 200);
+    v.finish()
+}
+
+fn check_state(s: &ScheduleState) -> Result<()> {
+    let mut v = Checker::new();
+    check_key(&mut v, "state.schedule", &s.schedule, 200);
+    if s.configuration.chars().count() > 200 {
+        v.add("state.configuration", "must be at most 200 characters");
+    }
+    if ScheduleRole::try_from(s.role).is_err() {
+        v.add("state.role", format!("unknown value {}", s.role));
+    }
+    if ScheduleHealth::try_from(s.health).is_err() {
+        v.add("state.health", format!("unknown value {}", s.health));
+    }
+    for (name, text, max) in [
+        ("armed_etag", &s.armed_etag, 128),
+        ("owner", &s.owner, 255),
+        ("health_reason", &s.health_reason, 4096),
+    ] {
+        if text.chars().count() > max {
+            v.add(
+                format!("state.{name}"),
+                format!("must be at most {max} characters"),
+            );
+        }
+    }
+    v.finish()
+}
+
+async fn find(
+    store: &Store,
+    conn: &mut AnyConnection,
+    key: &str,
+    lock: bool,
+) -> Result<Option<ScheduleState>> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {COLUMNS} FROM schedule_states WHERE schedule = "
+    ));
+    sql.text(key);
+    if lock {
+        sql.push(store.db.dialect().for_update());
+    }
+    let row = sql.query().fetch_optional(&mut *conn).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn ts(t: &Option<prost_types::Timestamp>) -> Option<i64> {
+    t.as_ref().map(timestamp_to_micros)
+}
+
+impl Store {
+    /// One page of schedule states in key order.
+    pub async fn list_schedule_states(
+        &self,
+        req: &ListScheduleStatesRequest,
+    ) -> Result<ListScheduleStatesResponse> {
+        let page = Page::parse("schedule_states", req.page_size, &req.page_token)?;
+        let collate = self.db.dialect().collate_c();
+        let mut sql = Sql::new(&format!(
+            "SELECT {COLUMNS} FROM schedule_states WHERE 1 = 1"
+        ));
+        if let Some(after) = &page.after {
+            sql.push(&format!(" AND schedule{collate} > "))
+                .text(&after.key);
+        }
+        sql.push(&format!(" ORDER BY schedule{collate} LIMIT "))
+            .int(page.limit());
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        let states = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        let (states, next_page_token) = page.finish(states, |s| (s.schedule.clone(), 0));
+        Ok(ListScheduleStatesResponse {
+            states,
+            next_page_token,
+        })
+    }
+
+    /// Every schedule state (for reports).
+    pub async fn all_schedule_states(&self) -> Result<Vec<ScheduleState>> {
+        let mut out = Vec::new();
+        let mut req = ListScheduleStatesRequest {
+            page_size: 1000,
+            ..Default::default()
+        };
+        loop {
+            let page = self.list_schedule_states(&req).await?;
+            out.extend(page.states);
+            if page.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            req.page_token = page.next_page_token;
+        }
+    }
+
+    /// One schedule state and its `outcome_count` most recent outcomes (0 means 10).
+    pub async fn get_schedule_state(
+        &self,
+        key: &str,
+        outcome_count: i32,
+    ) -> Result<(ScheduleState, Vec<ScheduleOutcome>)> {
+        check_schedule_key("schedule", key)?;
+        let count = match outcome_count {
+            n if n < 0 => return Err(Error::invalid("outcome_count", "must not be negative")),
+            0 => 10,
+            n => n.min(1000),
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        let state = find(self, &mut conn, key, false)
+            .await?
+            .ok_or_else(|| Error::not_found("schedule", key))?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {OUTCOME_COLUMNS} FROM schedule_outcomes WHERE schedule = "
+        ));
+        sql.text(key)
+            .push(" ORDER BY due_time DESC LIMIT ")
+            .int(i64::from(count));
+        let rows = sql.query().fetch_all(&mut *conn).await?;
+        let outcomes = rows
+            .iter()
+            .map(outcome_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((state, outcomes))
+    }
+
+    /// Creates (empty etag) or replaces (matching etag) a schedule state.
+    pub async fn put_schedule_state(&self, state: &ScheduleState) -> Result<ScheduleState> {
+        check_state(state)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let stored = find(self, &mut tx, &state.schedule, true).await?;
+        let revision = match (&stored, state.etag.as_str()) {
+            (None, "") => 1,
+            (Some(_), "") => return Err(Error::already_exists("schedule", &state.schedule)),
+            (None, _) => return Err(Error::not_found("schedule", &state.schedule)),
+            (Some(s), etag) if s.etag != etag => {
+                return Err(Error::FailedPrecondition(
+                    "state.etag: does not match the stored etag, read the schedule state again"
+                        .into(),
+                ));
+            }
+            (Some(s), _) => s.etag.parse::<i64>().unwrap_or(0) + 1,
+        };
+        let mut sql = Sql::new("");
+        if stored.is_none() {
+            sql.push(&format!("INSERT INTO schedule_states ({COLUMNS}) VALUES ("));
+            sql.text(&state.schedule).push(", ");
+        } else {
+            sql.push("UPDATE schedule_states SET (");
+            sql.push(COLUMNS.trim_start_matches("schedule, "));
+            sql.push(") = (");
+        }
+        sql.text(&state.configuration)
+            .push(", ")
+            .int(i64::from(state.role));
+        sql.push(", ")
+            .int(i64::from(state.health))
+            .push(", ")
+            .int(ts(&state.next_due_time));
+        sql.push(", ")
+            .int(ts(&state.last_due_time))
+            .push(", ")
+            .int(ts(&state.last_fire_time));
+        sql.push(", ")
+            .int(ts(&state.armed_time))
+            .push(", ")
+            .text(&state.armed_etag);
+        sql.push(", ")
+            .int(i64::from(state.paused))
+            .push(", ")
+            .int(u64_to_db(state.fired_count));
+        sql.push(", ")
+            .int(u64_to_db(state.skipped_count))
+            .push(", ")
+            .int(u64_to_db(state.missed_count));
+        sql.push(", ")
+            .text(&state.owner)
+            .push(", ")
+            .text(&state.health_reason);
+        sql.push(", ").int(revision).push(", ").int(now).push(")");
+        if stored.is_some() {
+            sql.push(" WHERE schedule = ").text(&state.schedule);
+        }
+        sql.push(&format!(" RETURNING {COLUMNS}"));
+        let row = sql.query().fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        let stored = from_row(&row)?;
+        self.events
+            .publish([self.event(EventKind::ScheduleChanged, &stored.schedule, "")]);
+        Ok(stored)
+    }
+
+    /// Removes a schedule state and its outcomes; jobs stay in the history.
+    pub async fn delete_schedule_state(&self, key: &str) -> Result<()> {
+        check_schedule_key("schedule", key)?;
+        let mut tx = self.db.begin().await?;
+        let mut sql = Sql::new("DELETE FROM schedule_states WHERE schedule = ");
+        sql.text(key);
+        if sql.query().execute(&mut *tx).await?.rows_affected() == 0 {
+            return Err(Error::not_found("schedule", key));
+        }
+        let mut sql = Sql::new("DELETE FROM schedule_outcomes WHERE schedule = ");
+        sql.text(key);
+        sql.query().execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.events
+            .publish([self.event(EventKind::ScheduleChanged, key, "")]);
+        Ok(())
+    }
+
+    /// Records the outcomes of due runs, enqueues ENQUEUED ones and moves the
+    /// next due time, guarded by the next due time the caller saw.
+    pub async fn commit_schedule_tick(
+        &self,
+        req: &CommitScheduleTickRequest,
+    ) -> Result<(ScheduleState, Vec<BackupJob>)> {
+        check_tick(req)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let state = find(self, &mut tx, &req.schedule, true)
+            .await?
+            .ok_or_else(|| Error::not_found("schedule", &req.schedule))?;
+        if ts(&state.next_due_time) != ts(&req.expected_next_due_time) {
+            return Err(Error::Aborted(
+                "expected_next_due_time: the schedule was moved by another tick, read it again"
+                    .into(),
+            ));
+        }
+        let mut jobs = Vec::new();
+        let mut created = Vec::new();
+        let (mut fired, mut skipped, mut missed) = (0u64, 0u64, 0u64);
+        let mut last_due = ts(&state.last_due_time);
+        for (i, run) in req.runs.iter().enumerate() {
+            let due = ts(&run.due_time).unwrap_or_default();
+            last_due = Some(last_due.map_or(due, |d| d.max(due)));
+            let mut job_id = None;
+            match run.outcome() {
+                OutcomeKind::Enqueued => {
+                    let mut job = run.job.clone().unwrap_or_default();
+                    job.schedule = req.schedule.clone();
+                    job.due_time = run.due_time;
+                    if job.trigger == JobTrigger::Unspecified as i32 {
+                        job.trigger = JobTrigger::Scheduled as i32;
+                    }
+                    let out = self
+                        .enqueue_in(&mut tx, &job, &format!("runs[{i}].job."), &HashMap::new())
+                        .await?;
+                    job_id = Some(out.job.id.clone());
+                    fired += 1;
+                    if out.created {
+                        created.push(out.job.clone());
+                    }
+                    jobs.push(out.job);
+                }
+                OutcomeKind::SkippedOverlap => skipped += 1,
+                OutcomeKind::Missed => missed += 1,
+                OutcomeKind::Paused | OutcomeKind::Unspecified => {}
+            }
+            let mut sql = Sql::new(&format!(
+                "INSERT INTO schedule_outcomes ({OUTCOME_COLUMNS}) VALUES ("
+            ));
+            sql.text(&req.schedule)
+                .push(", ")
+                .int(due)
+                .push(", ")
+                .int(i64::from(run.outcome));
+            sql.push(", ")
+                .opt_text(job_id)
+                .push(", ")
+                .int(now)
+                .push(", ")
+                .text(&run.detail);
+            sql.push(") ON CONFLICT DO NOTHING");
+            sql.query().execute(&mut *tx).await?;
+        }
+        let mut sql = Sql::new("UPDATE schedule_states SET next_due_time = ");
+        sql.int(ts(&req.new_next_due_time))
+            .push(", last_due_time = ")
+            .int(last_due);
+        if fired > 0 {
+            sql.push(", last_fire_time = ").int(now);
+        }
+        sql.push(", fired_count = fired_count + ")
+            .int(u64_to_db(fired));
+        sql.push(", skipped_count = skipped_count + ")
+            .int(u64_to_db(skipped));
+        sql.push(", missed_count = missed_count + ")
+            .int(u64_to_db(missed));
+        if !req.owner.is_empty() {
+            sql.push(", owner = ").text(&req.owner);
+        }
+        if req.health != ScheduleHealth::Unspecified as i32 {
+            sql.push(", health = ").int(i64::from(req.health));
+            sql.push(", health_reason = ").text(&req.health_reason);
+        }
+        sql.push(", revision = revision + 1, update_time = ")
+            .int(now);
+        sql.push(" WHERE schedule = ")
+            .text(&req.schedule)
+            .push(&format!(" RETURNING {COLUMNS}"));
+        let row = sql.query().fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        let state = from_row(&row)?;
+        let mut events: Vec<_> = created
+            .iter()
+            .map(|j| self.event(EventKind::JobQueued, &j.configuration, &j.id))
+            .collect();
+        events.push(self.event(EventKind::ScheduleChanged, &state.schedule, ""));
+        self.events.publish(events);
+        Ok((state, jobs))
+    }
+}
+
+fn check_tick(req: &CommitScheduleTickRequest) -> Result<()> {
+    let mut v = Checker::new();
+    check_key(&mut v, "schedule", &req.schedule, 200);
+    if req.owner.chars().count() > 255 {
+        v.add("owner", "must be at most 255 characters");
+    }
+    if ScheduleHealth::try_from(req.health).is_err() {
+        v.add("health", format!("unknown value {}", req.health));
+    }
+    if req.health_reason.chars().count() > 4096 {
+        v.add("health_reason", "must be at most 4096 characters");
+    }
+    if req.runs.len() > MAX_RUNS {
+        v.add("runs", format!("must hold at most {MAX_RUNS} runs"));
+    }
+    let mut seen = HashSet::new();
+    for (i, run) in req.runs.iter().enumerate().take(MAX_RUNS) {
+        let f = |name: &str| format!("runs[{i}].{name}");
+        match &run.due_time {
+            None => v.add(f("due_time"), "is required"),
+            Some(t) if !seen.insert(timestamp_to_micros(t)) => {
+                v.add(f("due_time"), "appears twice in this tick")
+            }
+            Some(_) => {}
+        }
+        match OutcomeKind::try_from(run.outcome) {
+            Ok(OutcomeKind::Unspecified) => v.add(f("outcome"), "must be set"),
+            Err(_) => v.add(f("outcome"), format!("unknown value {}", run.outcome)),
+            Ok(OutcomeKind::Enqueued) => match &run.job {
+                None => v.add(f("job"), "is required for an ENQUEUED run"),
+                Some(job) => {
+                    let mut job = job.clone();
+                    job.schedule = req.schedule.clone();
+                    job.due_time = run.due_time;
+                    if job.trigger == JobTrigger::Unspecified as i32 {
+                        job.trigger = JobTrigger::Scheduled as i32;
+                    }
+                    check_enqueue(&mut v, &f("job."), &job);
+                }
+            },
+            Ok(_) => {}
+        }
+        if run.detail.chars().count() > 4096 {
+            v.add(f("detail"), "must be at most 4096 characters");
+        }
+    }
+    v.finish()
+}

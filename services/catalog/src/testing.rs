@@ -1,0 +1,140 @@
+//! Test helpers (feature `testing`): a real catalog serving both services on
+//! an ephemeral loopback port, on SQLite or on a fresh PostgreSQL database.
+//!
+//! ```no_run
+//! # async fn t() {
+//! use vigil_catalog::testing;
+//! let dir = tempfile::tempdir().unwrap();
+//! let cat = testing::spawn(testing::sqlite_options(dir.path())).await;
+//! let mut client = cat.coordination_client().await;
+//! # let _ = &mut client; }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::Connection;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
+use vigil_proto::catalog::v1::coordination_service_client::CoordinationServiceClient;
+
+use crate::{Catalog, CatalogOptions};
+
+/// Environment variable with the URL of a PostgreSQL server for tests.
+pub const POSTGRES_ENV: &str = "VIGIL_TEST_POSTGRES_URL";
+
+/// A running catalog. Dropping it stops the server and its background task.
+#[derive(Debug)]
+pub struct TestCatalog {
+    /// Where the gRPC services listen.
+    pub addr: SocketAddr,
+    /// The catalog behind the server, for direct store access.
+    pub catalog: Catalog,
+    shutdown: CancellationToken,
+    server: JoinHandle<()>,
+}
+
+impl TestCatalog {
+    /// `http://127.0.0.1:port`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A connected `CatalogService` client.
+    pub async fn catalog_client(&self) -> CatalogServiceClient<Channel> {
+        CatalogServiceClient::connect(self.endpoint())
+            .await
+            .expect("connect to the test catalog")
+    }
+
+    /// A connected `CoordinationService` client.
+    pub async fn coordination_client(&self) -> CoordinationServiceClient<Channel> {
+        CoordinationServiceClient::connect(self.endpoint())
+            .await
+            .expect("connect to the test catalog")
+    }
+
+    /// Stops the server and waits until it has drained.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        let server = std::mem::replace(&mut self.server, tokio::spawn(async {}));
+        let _ = server.await;
+    }
+}
+
+impl Drop for TestCatalog {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Opens a catalog with `options` and serves both services on `127.0.0.1:0`,
+/// with the background lease reaper running.
+pub async fn spawn(options: CatalogOptions) -> TestCatalog {
+    let catalog = Catalog::open(options).await.expect("open the test catalog");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    let shutdown = CancellationToken::new();
+    let router = tonic::transport::Server::builder()
+        .add_service(catalog.catalog_service())
+        .add_service(catalog.coordination_service());
+    let background = {
+        let catalog = catalog.clone();
+        let token = shutdown.clone();
+        tokio::spawn(async move { catalog.run_background(token).await })
+    };
+    let token = shutdown.clone();
+    let server = tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "test catalog server failed");
+        }
+        let _ = background.await;
+    });
+    TestCatalog {
+        addr,
+        catalog,
+        shutdown,
+        server,
+    }
+}
+
+/// SQLite in `dir`, the wall clock, a one-second lease reaper.
+pub fn sqlite_options(dir: &Path) -> CatalogOptions {
+    let mut options = CatalogOptions::new(dir);
+    options.lease_reap_interval = Duration::from_secs(1);
+    options
+}
+
+/// Options for a fresh, uniquely named database on the PostgreSQL server of
+/// `VIGIL_TEST_POSTGRES_URL`; `None` (with a loud SKIPPED line on stderr)
+/// when the variable is unset.
+pub async fn postgres_options_from_env() -> Option<CatalogOptions> {
+    let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
+        eprintln!("SKIPPED: {POSTGRES_ENV} not set");
+        return None;
+    };
+    let name = format!("vigil_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to VIGIL_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let _ = admin.close().await;
+    let mut url = url::Url::parse(&admin_url).expect("VIGIL_TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    let mut options = CatalogOptions::new(std::env::temp_dir());
+    options.database_url = Some(url.to_string());
+    options.lease_reap_interval = Duration::from_secs(1);
+    Some(options)
+}
