@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod dburl;
+pub mod engines;
 pub mod error;
 pub mod secret;
 pub mod settings;
