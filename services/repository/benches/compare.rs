@@ -15,7 +15,6 @@ mod dataset;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Instant;
 
 use vigil_repository::{
@@ -148,11 +147,14 @@ fn have(tool: &str) -> bool {
             .is_ok_and(|s| s.success())
 }
 
+type BackupFn = Box<dyn Fn(&Path, &Path, usize) -> Measure>;
+type RestoreFn = Box<dyn Fn(&Path, &Path) -> Measure>;
+
 struct Tool {
     name: &'static str,
     init: Box<dyn Fn(&Path)>,
-    backup: Box<dyn Fn(&Path, &Path, usize) -> Measure>,
-    restore: Box<dyn Fn(&Path, &Path) -> Measure>,
+    backup: BackupFn,
+    restore: RestoreFn,
 }
 
 fn tools(bench: &Path) -> Vec<Tool> {
@@ -311,10 +313,10 @@ fn run() {
     let bench = bench.canonicalize().unwrap();
     let data = bench.join("data");
     let specs = dataset::plan(&data, size);
-    let marker = bench.join(format!("dataset-{size}.ok"));
+    let marker = bench.join(format!("dataset-v2-{size}.ok"));
     if !marker.exists() {
         eprintln!("generating {size} MiB dataset in {}", data.display());
-        let _ = std::fs::remove_file(bench.join(format!("dataset-{size}.ok")));
+        let _ = std::fs::remove_file(bench.join(format!("dataset-v2-{size}.ok")));
         dataset::generate(&data, &specs);
         std::fs::write(&marker, b"").unwrap();
     }
@@ -338,6 +340,9 @@ fn run() {
         n as f64 / 1048576.0 / read_s
     );
 
+    for t in ["vigil", "restic", "borg", "cp"] {
+        let _ = std::fs::remove_dir_all(bench.join(format!("restore-{t}")));
+    }
     let tools = tools(&bench);
     let mut res: BTreeMap<(&str, &str), Measure> = BTreeMap::new();
     let mut sizes = BTreeMap::new();
@@ -362,7 +367,6 @@ fn run() {
         sizes.insert(tool.name, dir_size(&repo));
     }
     let cp_dst = bench.join("restore-cp");
-    let _ = std::fs::remove_dir_all(&cp_dst);
     eprintln!("cp -a");
     let cp = measure(
         &[
@@ -374,11 +378,9 @@ fn run() {
         &[],
         None,
     );
-    let _ = std::fs::remove_dir_all(&cp_dst);
     for tool in &tools {
         let repo = bench.join(format!("repo-{}", tool.name));
         let dst = bench.join(format!("restore-{}", tool.name));
-        let _ = std::fs::remove_dir_all(&dst);
         eprintln!("{}: restore", tool.name);
         res.insert((tool.name, "4 restore"), (tool.restore)(&repo, &dst));
         let restored = dir_size(&dst);
@@ -387,11 +389,12 @@ fn run() {
             "{} restored {restored} of {total} bytes",
             tool.name
         );
-        let _ = std::fs::remove_dir_all(&dst);
+    }
+    for t in tools.iter().map(|t| t.name).chain(["cp"]) {
+        let _ = std::fs::remove_dir_all(bench.join(format!("restore-{t}")));
     }
     dataset::unmodify(&specs, &which);
     report(&tools, &res, &sizes, mib, cp, read_s);
-    let _ = Arc::new(());
 }
 
 fn report(

@@ -73,12 +73,12 @@ impl BlobSealer {
         if self.worth_compressing(data) {
             let bound = zstd::zstd_safe::compress_bound(data.len());
             buf.resize(RESERVED + bound, 0);
-            if let Ok(n) = self.z.compress_to_buffer(data, &mut buf[RESERVED..]) {
-                if (n as f64) < data.len() as f64 * FULL_RATIO {
-                    buf.truncate(RESERVED + n);
-                    buf.reserve_exact(SEAL_OVERHEAD - RESERVED);
-                    compressed = true;
-                }
+            if let Ok(n) = self.z.compress_to_buffer(data, &mut buf[RESERVED..])
+                && (n as f64) < data.len() as f64 * FULL_RATIO
+            {
+                buf.truncate(RESERVED + n);
+                buf.reserve_exact(SEAL_OVERHEAD - RESERVED);
+                compressed = true;
             }
         }
         if !compressed {
@@ -97,6 +97,11 @@ impl BlobSealer {
     }
 }
 
+thread_local! {
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Opens a sealed blob and checks that its plaintext hashes to `id`.
 pub fn open_blob(
     keys: &Keys,
@@ -109,8 +114,16 @@ pub fn open_blob(
     let payload = keys.open_in_place(&id.0, sealed, &what)?;
     let plain = if compressed {
         let mut out = vec![0u8; raw_len as usize];
-        let n = zstd::bulk::Decompressor::new()
-            .and_then(|mut d| d.decompress_to_buffer(payload, &mut out[..]))
+        let n = DECOMPRESSOR
+            .with(|d| match &mut *d.borrow_mut() {
+                Some(d) => d.decompress_to_buffer(payload, &mut out[..]),
+                slot @ None => {
+                    let mut d = zstd::bulk::Decompressor::new()?;
+                    let n = d.decompress_to_buffer(payload, &mut out[..]);
+                    *slot = Some(d);
+                    n
+                }
+            })
             .map_err(|e| Error::integrity(&what, format!("decompression failed: {e}")))?;
         if n != raw_len as usize {
             return Err(Error::integrity(&what, "decompressed length mismatch"));

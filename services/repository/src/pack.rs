@@ -70,7 +70,7 @@ pub fn encode_entries(entries: &[BlobEntry]) -> Vec<u8> {
 
 /// Decodes a list of entries.
 pub fn decode_entries(b: &[u8], what: &str) -> Result<Vec<BlobEntry>> {
-    if b.len() % ENTRY_LEN != 0 {
+    if !b.len().is_multiple_of(ENTRY_LEN) {
         return Err(Error::integrity(what, "entry table has a partial entry"));
     }
     Ok(b.chunks_exact(ENTRY_LEN).map(BlobEntry::decode).collect())

@@ -20,6 +20,10 @@ use crate::id::Id;
 use crate::index::write_index_file;
 use crate::pack::{BlobEntry, PACK_MAGIC, trailer};
 
+/// Writer threads: while one waits for `fsync`, another fills the page
+/// cache, so the disk and the CPUs both stay busy.
+pub const WRITERS: usize = 3;
+
 /// Packs per index file while a backup runs.
 pub const INDEX_EVERY: usize = 16;
 
@@ -34,6 +38,13 @@ pub struct PackerOutcome {
     pub stored_bytes: u64,
 }
 
+#[derive(Default)]
+struct Shared {
+    out: PackerOutcome,
+    unindexed: Vec<(Id, Vec<BlobEntry>)>,
+    err: Option<Error>,
+}
+
 struct Current {
     blobs: Vec<SealedBlob>,
     size: usize,
@@ -44,7 +55,10 @@ pub struct Packer {
     current: Mutex<Current>,
     pack_size: usize,
     tx: Option<Sender<Vec<SealedBlob>>>,
-    writer: Option<JoinHandle<Result<PackerOutcome>>>,
+    writers: Vec<JoinHandle<()>>,
+    shared: Arc<Mutex<Shared>>,
+    backend: Arc<dyn Backend>,
+    keys: Arc<Keys>,
     failed: Arc<AtomicBool>,
     written: Arc<AtomicU64>,
 }
@@ -56,50 +70,48 @@ impl std::fmt::Debug for Packer {
 }
 
 impl Packer {
-    /// Starts the writer thread.
+    /// Starts [`WRITERS`] writer threads.
     pub fn new(backend: Arc<dyn Backend>, keys: Arc<Keys>, pack_size: usize) -> Packer {
         let (tx, rx) = bounded::<Vec<SealedBlob>>(1);
         let failed = Arc::new(AtomicBool::new(false));
         let written = Arc::new(AtomicU64::new(0));
-        let (f2, w2) = (failed.clone(), written.clone());
-        let writer = std::thread::Builder::new()
-            .name("vigil-pack-writer".into())
-            .spawn(move || {
-                let mut out = PackerOutcome::default();
-                let mut unindexed: Vec<(Id, Vec<BlobEntry>)> = Vec::new();
-                let mut err = None;
-                for blobs in rx {
-                    if err.is_some() {
-                        continue;
-                    }
-                    let res =
-                        write_pack(&*backend, &keys, &blobs).and_then(|(name, entries, size)| {
-                            w2.fetch_add(size, Ordering::Relaxed);
-                            out.stored_bytes += size;
-                            unindexed.push((name, entries.clone()));
-                            out.packs.push((name, entries));
-                            if unindexed.len() >= INDEX_EVERY {
-                                out.index_files
-                                    .push(write_index_file(&*backend, &keys, &unindexed)?);
-                                unindexed.clear();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let writers = (0..WRITERS)
+            .map(|_| {
+                let (rx, backend, keys, shared) =
+                    (rx.clone(), backend.clone(), keys.clone(), shared.clone());
+                let (failed, written) = (failed.clone(), written.clone());
+                std::thread::Builder::new()
+                    .name("vigil-pack-writer".into())
+                    .spawn(move || {
+                        for blobs in rx {
+                            if failed.load(Ordering::Relaxed) {
+                                continue;
                             }
-                            Ok(())
-                        });
-                    if let Err(e) = res {
-                        f2.store(true, Ordering::SeqCst);
-                        err = Some(e);
-                    }
-                }
-                if let Some(e) = err {
-                    return Err(e);
-                }
-                if !unindexed.is_empty() {
-                    out.index_files
-                        .push(write_index_file(&*backend, &keys, &unindexed)?);
-                }
-                Ok(out)
+                            let res = write_pack(&*backend, &keys, &blobs).and_then(
+                                |(name, entries, size)| {
+                                    written.fetch_add(size, Ordering::Relaxed);
+                                    let mut sh = shared.lock().expect("packer state");
+                                    sh.out.stored_bytes += size;
+                                    sh.unindexed.push((name, entries.clone()));
+                                    sh.out.packs.push((name, entries));
+                                    if sh.unindexed.len() >= INDEX_EVERY {
+                                        let f = write_index_file(&*backend, &keys, &sh.unindexed)?;
+                                        sh.out.index_files.push(f);
+                                        sh.unindexed.clear();
+                                    }
+                                    Ok(())
+                                },
+                            );
+                            if let Err(e) = res {
+                                failed.store(true, Ordering::SeqCst);
+                                shared.lock().expect("packer state").err.get_or_insert(e);
+                            }
+                        }
+                    })
+                    .expect("spawn pack writer")
             })
-            .expect("spawn pack writer");
+            .collect();
         Packer {
             current: Mutex::new(Current {
                 blobs: Vec::new(),
@@ -107,7 +119,10 @@ impl Packer {
             }),
             pack_size,
             tx: Some(tx),
-            writer: Some(writer),
+            writers,
+            shared,
+            backend,
+            keys,
             failed,
             written,
         }
@@ -149,7 +164,8 @@ impl Packer {
         self.written.load(Ordering::Relaxed)
     }
 
-    /// Flushes the last pack, waits for the writer and its index files.
+    /// Flushes the last pack, waits for the writers, writes the index for
+    /// the remaining packs.
     pub fn finish(mut self) -> Result<PackerOutcome> {
         let rest = std::mem::take(&mut self.current.lock().expect("packer poisoned").blobs);
         let sent = if rest.is_empty() {
@@ -158,20 +174,26 @@ impl Packer {
             self.send(rest)
         };
         drop(self.tx.take());
-        let out = self
-            .writer
-            .take()
-            .expect("writer")
-            .join()
-            .expect("pack writer panicked");
-        sent.and(out)
+        for w in self.writers.drain(..) {
+            w.join().expect("pack writer panicked");
+        }
+        let mut sh = std::mem::take(&mut *self.shared.lock().expect("packer state"));
+        if let Some(e) = sh.err.take() {
+            return Err(e);
+        }
+        if !sh.unindexed.is_empty() {
+            sh.out
+                .index_files
+                .push(write_index_file(&*self.backend, &self.keys, &sh.unindexed)?);
+        }
+        sent.map(|_| sh.out)
     }
 }
 
 impl Drop for Packer {
     fn drop(&mut self) {
         drop(self.tx.take());
-        if let Some(w) = self.writer.take() {
+        for w in self.writers.drain(..) {
             let _ = w.join();
         }
     }

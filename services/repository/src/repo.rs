@@ -24,7 +24,8 @@ pub struct InitOptions {
     pub cipher: CipherKind,
     /// Chunking parameters.
     pub chunker: ChunkerParams,
-    /// zstd level for chunks (1-3 recommended).
+    /// zstd level for chunks (2 measured: nearly level 3's ratio at
+    /// 1.4x its speed; level 1 made repositories larger than restic's).
     pub compression_level: i32,
     /// Target pack size in bytes.
     pub pack_size: u32,
@@ -37,7 +38,7 @@ impl Default for InitOptions {
         InitOptions {
             cipher: CipherKind::Aes256Gcm,
             chunker: ChunkerParams::default(),
-            compression_level: 1,
+            compression_level: 2,
             pack_size: 16 << 20,
             kdf: KdfParams::default(),
         }

@@ -113,7 +113,6 @@ impl Repository {
                 Err(err) => fail(e, err, &mut report),
             }
         }
-
         let mut files: Vec<&Entry> = entries
             .iter()
             .copied()

@@ -243,7 +243,8 @@ pub struct Meta {
     pub mode: u32,
     /// Modification time (seconds, nanoseconds).
     pub mtime: (i64, u32),
-    /// Owner to set, if any.
+    /// Owner to set, if any (only when running as root, so new files
+    /// start out owned by 0:0 and that case needs no call).
     pub owner: Option<(u32, u32)>,
 }
 

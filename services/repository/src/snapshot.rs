@@ -87,11 +87,11 @@ pub fn load(backend: &dyn Backend, keys: &Keys, id: &SnapshotId) -> Result<Snaps
     serde_json::from_slice(&json).map_err(|e| Error::integrity(&what, e))
 }
 
+/// A damaged object: its name and why.
+pub type Damaged = (String, String);
+
 /// Loads every snapshot, oldest first. Damaged ones are returned separately.
-pub fn list(
-    backend: &dyn Backend,
-    keys: &Keys,
-) -> Result<(Vec<SnapshotInfo>, Vec<(String, String)>)> {
+pub fn list(backend: &dyn Backend, keys: &Keys) -> Result<(Vec<SnapshotInfo>, Vec<Damaged>)> {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for f in backend.list(FileKind::Snapshot)? {

@@ -39,11 +39,11 @@ impl Repository {
             .iter()
             .chain(tree.iter().flat_map(|e| e.chunks.iter()))
         {
-            if seen.insert(*id) {
-                if let Some(l) = index.get(id) {
-                    st.unique_bytes += l.raw_len as u64;
-                    st.stored_bytes += l.len as u64;
-                }
+            if seen.insert(*id)
+                && let Some(l) = index.get(id)
+            {
+                st.unique_bytes += l.raw_len as u64;
+                st.stored_bytes += l.len as u64;
             }
         }
         st.unique_chunks = seen.len() as u64;

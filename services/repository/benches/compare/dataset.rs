@@ -90,7 +90,7 @@ fn text(rng: &mut SmallRng, out: &mut Vec<u8>, len: usize, vocab: &[Vec<u8>]) {
     while out.len() < len {
         let w = &vocab[(rng.next_u32() as usize) % WORDS];
         out.extend_from_slice(w);
-        out.push(if rng.next_u32() % 12 == 0 {
+        out.push(if rng.next_u32().is_multiple_of(12) {
             b'\n'
         } else {
             b' '

@@ -86,13 +86,16 @@ pub struct Progress {
     pub files_done: u64,
 }
 
+/// A progress callback.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
 /// Cancellation flag and progress callback for long operations.
 #[derive(Clone, Default)]
 pub struct Control {
     /// Set to `true` to stop; the operation returns [`Error::Cancelled`].
     pub cancel: Option<Arc<AtomicBool>>,
     /// Called from the calling thread about every 100 ms.
-    pub progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+    pub progress: Option<ProgressFn>,
 }
 
 impl std::fmt::Debug for Control {
@@ -267,16 +270,16 @@ impl Repository {
                 match w {
                     Walked::Done(e) => entries.push(e),
                     Walked::File(mut e, path) => {
-                        if !opts.no_files_cache {
-                            if let Some(p) = parent_map.get(e.path.as_slice()) {
-                                if same_file(p, &e) && p.chunks.iter().all(|c| index.contains(c)) {
-                                    e.chunks = p.chunks.clone();
-                                    unchanged += 1;
-                                    store.counters.files_done.fetch_add(1, Ordering::Relaxed);
-                                    entries.push(e);
-                                    return Ok(());
-                                }
-                            }
+                        if !opts.no_files_cache
+                            && let Some(p) = parent_map.get(e.path.as_slice())
+                            && same_file(p, &e)
+                            && p.chunks.iter().all(|c| index.contains(c))
+                        {
+                            e.chunks = p.chunks.clone();
+                            unchanged += 1;
+                            store.counters.files_done.fetch_add(1, Ordering::Relaxed);
+                            entries.push(e);
+                            return Ok(());
                         }
                         entries.push(e);
                         job_tx.send((entries.len() - 1, path)).map_err(|_| {
@@ -316,11 +319,11 @@ impl Repository {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if let Some(cb) = &ctl.progress {
-                if last_progress.elapsed() >= Duration::from_millis(100) {
-                    last_progress = Instant::now();
-                    cb(&store.progress());
-                }
+            if let Some(cb) = &ctl.progress
+                && last_progress.elapsed() >= Duration::from_millis(100)
+            {
+                last_progress = Instant::now();
+                cb(&store.progress());
             }
         }
         for w in workers {
@@ -434,6 +437,47 @@ impl Repository {
             stats,
             warnings,
         })
+    }
+
+    /// Stores `entries` as a new snapshot without reading any files
+    /// (entries' chunk lists must already be stored). Meant for tests and
+    /// tools that rewrite snapshots.
+    #[doc(hidden)]
+    pub fn commit_entries(
+        &self,
+        mut entries: Vec<Entry>,
+        opts: BackupOptions,
+    ) -> Result<SnapshotId> {
+        let _lock = LockGuard::acquire(self.backend.clone(), false)?;
+        let index = Arc::new(self.load_index()?);
+        let packer = Packer::new(
+            self.backend.clone(),
+            self.keys.clone(),
+            self.config.pack_size as usize,
+        );
+        let store = ChunkStore::new(
+            self.keys.clone(),
+            self.chunker.clone(),
+            index,
+            packer,
+            None,
+            1,
+        );
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let tree = store.store_bytes(&tree::encode(&entries), &mut store.sealer())?;
+        store.packer.finish()?;
+        let snap = Snapshot {
+            time: opts.time.unwrap_or_else(Utc::now),
+            hostname: opts.hostname.unwrap_or_else(crate::lock::hostname),
+            paths: Vec::new(),
+            tags: opts.tags,
+            labels: opts.labels,
+            streams: Vec::new(),
+            tree,
+            parent: None,
+            summary: SnapshotSummary::default(),
+        };
+        snapshot::save(&*self.backend, &self.keys, &snap)
     }
 
     fn parent_tree(
