@@ -15,7 +15,7 @@
 //!
 //! | mode | enqueued | the others |
 //! |---|---|---|
-//! | `skip` | the latest due time, if it is on time (at most one grace period old) | older: `OutsideWindow`; on time but not the latest: `Coalesced` |
+//! | `skip` | the latest due time, if it is on time (at most one grace period old, [`CatchUpPolicy::grace_for`]) | older: `OutsideWindow`; on time but not the latest: `Coalesced` |
 //! | `once` (default) | the latest due time inside the window | older ones inside: `Coalesced`; outside: `OutsideWindow` |
 //! | `all` | the latest `max_runs` due times inside the window, oldest first | older ones inside: `OverCap`; outside: `OutsideWindow` |
 //!
@@ -110,6 +110,9 @@ pub struct CatchUpPolicy {
     pub window: CatchUpWindow,
     /// Most runs one plan enqueues (`all`); 1 to [`MAX_RUNS_LIMIT`].
     pub max_runs: u32,
+    /// How late a run may start and still be on time; `None` means
+    /// [`Schedule::grace_period`].
+    pub grace: Option<Duration>,
 }
 
 impl Default for CatchUpPolicy {
@@ -119,6 +122,7 @@ impl Default for CatchUpPolicy {
             mode: CatchUpMode::Once,
             window: CatchUpWindow::Interval,
             max_runs: 1,
+            grace: None,
         }
     }
 }
@@ -132,6 +136,7 @@ impl CatchUpPolicy {
             mode,
             window: CatchUpWindow::Interval,
             max_runs,
+            grace: None,
         }
     }
 
@@ -157,9 +162,15 @@ impl CatchUpPolicy {
         Ok(())
     }
 
+    /// The grace period in force: the configured one, else the schedule's
+    /// default.
+    pub fn grace_for(&self, schedule: &Schedule) -> Duration {
+        self.grace.unwrap_or_else(|| schedule.grace_period())
+    }
+
     /// The effective window for `schedule`: see the [module docs](self).
     pub fn effective_window(&self, schedule: &Schedule) -> Duration {
-        let grace = schedule.grace_period();
+        let grace = self.grace_for(schedule);
         match (self.mode, self.window) {
             (CatchUpMode::Skip, _) => grace,
             (_, CatchUpWindow::Interval) => schedule.expected_interval().max(grace),

@@ -159,8 +159,13 @@ mod tests {
     #[test]
     fn rare_but_real_dates_are_accepted() {
         Schedule::cron("0 0 29 2 *", "UTC").unwrap();
-        // The fifth Monday of February needs a leap year starting on a Monday in February.
-        Schedule::cron("0 0 * 2 1#5", "UTC").unwrap();
+        // A fifth Monday in February needs 29 February to be a Monday: 2044.
+        let fifth_monday = Schedule::cron("0 0 * 2 1#5", "UTC").unwrap();
+        let from = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let next = fifth_monday.next_after(from).unwrap();
+        assert_eq!(next.to_rfc3339(), "2044-02-29T00:00:00+00:00");
     }
 
     #[test]

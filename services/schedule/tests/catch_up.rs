@@ -24,6 +24,7 @@ fn policy(mode: CatchUpMode, window: Option<u64>, max_runs: u32) -> CatchUpPolic
             CatchUpWindow::Fixed(Duration::from_secs(h * 3_600))
         }),
         max_runs,
+        grace: None,
     }
 }
 
@@ -138,11 +139,28 @@ fn skip_runs_only_on_time() {
 }
 
 #[test]
+fn skip_uses_a_configured_grace_as_its_window() {
+    let p = CatchUpPolicy {
+        grace: Some(Duration::from_secs(9 * 3_600)),
+        ..CatchUpPolicy::new(CatchUpMode::Skip)
+    };
+    // Eight hours late is on time under a nine-hour grace.
+    let plan = plan_catch_up(
+        &daily(),
+        Since::LastDue(utc("2025-01-03T02:00:00Z")),
+        utc("2025-01-04T10:00:00Z"),
+        &p,
+    );
+    assert_eq!(summary(&plan), [("04 02:00".into(), Outcome::Enqueue)]);
+}
+
+#[test]
 fn skip_ignores_a_configured_window() {
     let p = CatchUpPolicy {
         mode: CatchUpMode::Skip,
         window: CatchUpWindow::Fixed(Duration::from_secs(7 * 86_400)),
         max_runs: 5,
+        grace: None,
     };
     let plan = plan_catch_up(
         &daily(),
