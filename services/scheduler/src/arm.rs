@@ -18,6 +18,7 @@ use vigil_proto::catalog::v1::{ScheduleHealth, ScheduleState};
 
 use crate::engine::{Engine, Snapshot, TickReport, active_runs};
 use crate::error::{Error, Result};
+use crate::plan::{Decision, PlannedRun};
 use crate::spec::{ScheduleDef, Unarmable, time_to_ts, ts_to_time};
 
 /// What reconciling one schedule did.
@@ -186,31 +187,46 @@ impl Engine {
             .filter(|d| d.etag == state.armed_etag)
             .cloned();
         let until = edit.min(now);
-        let (rules, dues) = match &previous {
+        let runs: Vec<PlannedRun> = match &previous {
             Some(old) => {
-                let mut dues = vec![pending];
-                dues.extend(old.schedule.fires_between(
-                    pending,
-                    until,
-                    self.settings.max_runs_per_commit - 1,
-                ));
-                (old, dues)
+                let policy = crate::fire::policy(old, state.paused);
+                let due = crate::plan::plan(&old.schedule, &policy, pending, until, active);
+                let mut runs = Vec::new();
+                for span in &due.earlier {
+                    let decision = crate::plan::span_decision(span, &policy);
+                    let from = span.first - chrono::Duration::microseconds(1);
+                    runs.extend(
+                        old.schedule
+                            .fires_between(from, span.last, span.count as usize)
+                            .map(|due| PlannedRun {
+                                due,
+                                decision: decision.clone(),
+                            }),
+                    );
+                }
+                runs.extend(due.runs);
+                runs
             }
-            None => (def, vec![pending]),
+            // This process never saw the previous version: the pending due
+            // time is the one run it knows of; it is handled, not dropped.
+            None => vec![single_run(def, &state, pending, now, active)],
         };
-        let runs = crate::plan::plan(
-            &crate::fire::policy(rules, state.paused),
-            &dues,
-            now,
-            active,
-        );
-        let last = runs.last().map(|r| r.due).unwrap_or(pending);
-        let new_next = def.schedule.next_after(last.max(edit));
         tracing::info!(schedule = %def.name, runs = runs.len(), "finishing due runs of the previous schedule version");
-        let committed = self
-            .commit_runs(def, &state, &runs, new_next, now, None)
-            .await?;
-        Ok(committed.state)
+        let per_commit = self.settings.max_runs_per_commit.max(1);
+        let slices: Vec<&[PlannedRun]> = runs.chunks(per_commit).collect();
+        let mut state = state;
+        for (i, slice) in slices.iter().enumerate() {
+            let last = slice.last().map(|r| r.due).unwrap_or(pending);
+            let new_next = match slices.get(i + 1) {
+                Some(next) => next.first().map(|r| r.due),
+                None => def.schedule.next_after(last.max(edit)),
+            };
+            state = self
+                .commit_runs(def, &state, slice, new_next, now, None)
+                .await?
+                .state;
+        }
+        Ok(state)
     }
 
     async fn store_armed(
@@ -277,4 +293,31 @@ impl Engine {
             .await
             .map(|s| Armed::Stored(Box::new(s)))
     }
+}
+
+/// The decision for the one pending due time of a previous version this
+/// process knows nothing else about, under the current version's policy.
+fn single_run(
+    def: &ScheduleDef,
+    state: &ScheduleState,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+    active: &[crate::plan::ActiveRun],
+) -> PlannedRun {
+    let window =
+        chrono::Duration::from_std(def.window + def.jitter).unwrap_or(chrono::Duration::MAX);
+    let decision = if state.paused {
+        Decision::Paused
+    } else if now - due > window {
+        Decision::Missed(format!(
+            "outside the catch-up window of {}",
+            crate::plan::human(def.window)
+        ))
+    } else {
+        match crate::plan::overlap_reason(def.overlap, active) {
+            Some(why) => Decision::SkippedOverlap(why),
+            None => Decision::Enqueue("due under the previous version of the schedule".into()),
+        }
+    };
+    PlannedRun { due, decision }
 }

@@ -5,8 +5,8 @@
 //! one transaction guarded by the next due time this replica saw.
 //!
 //! A long backlog is committed in slices of at most `max_runs_per_commit`
-//! runs; due times older than the catch-up window are sliced without being
-//! held in memory all at once.
+//! runs; the summarised older part of a long outage is expanded slice by
+//! slice, never all at once.
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -18,19 +18,14 @@ use crate::engine::{Engine, Fired, Snapshot, TickReport, active_runs, job_fact};
 use crate::error::{Error, Result};
 use crate::health::{Facts, JobFact, assess};
 use crate::jitter;
-use crate::plan::{ActiveRun, Decision, PlannedRun, Policy, plan_slice};
+use crate::plan::{self, ActiveRun, Decision, PlannedRun, Policy};
 use crate::spec::{ScheduleDef, time_to_ts, ts_to_time};
-
-/// Most due times of the catch-up window held at once. Larger windows are
-/// planned in slices; only the latest slice can hold the selected runs
-/// because the catch-up cap is far smaller.
-const WINDOW_SLICE: usize = 100_000;
 
 /// The planning policy of a definition.
 pub(crate) fn policy(def: &ScheduleDef, paused: bool) -> Policy {
     Policy {
         catch_up: def.catch_up,
-        window: def.window,
+        window: def.window + def.jitter,
         cap: def.cap,
         tolerance: def.tolerance(),
         overlap: def.overlap,
@@ -126,74 +121,105 @@ impl Engine {
         now: DateTime<Utc>,
         active: &[ActiveRun],
     ) -> Result<FireOutcome> {
+        let mut outcome = FireOutcome {
+            state: state.clone(),
+            runs: Vec::new(),
+            jobs: Vec::new(),
+            conflict: false,
+        };
+        let Some(first) = state.next_due_time.as_ref().map(ts_to_time) else {
+            return Ok(outcome);
+        };
+        if first > now {
+            return Ok(outcome);
+        }
         let per_commit = self.settings.max_runs_per_commit.max(1);
-        let window = chrono::Duration::from_std(def.window).unwrap_or(chrono::Duration::MAX);
-        let window_start = now
-            .checked_sub_signed(window)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let policy = policy(def, state.paused);
-        let mut all_runs: Vec<PlannedRun> = Vec::new();
-        let mut all_jobs = Vec::new();
-        while let Some(next) = state.next_due_time.as_ref().map(ts_to_time) {
-            if next > now {
-                break;
-            }
-            let before_window = next < window_start;
-            let (to, limit) = if before_window {
-                (window_start - chrono::Duration::microseconds(1), per_commit)
-            } else {
-                (now, WINDOW_SLICE)
-            };
-            let mut dues = vec![next];
-            dues.extend(def.schedule.fires_between(next, to.max(next), limit - 1));
-            let last = *dues.last().unwrap_or(&next);
-            let superseded = !before_window
-                && dues.len() >= limit
-                && def.schedule.next_after(last).is_some_and(|n| n <= now);
-            let runs = plan_slice(&policy, &dues, now, active, superseded);
-            for chunk in runs.chunks(per_commit) {
-                let last = chunk.last().map(|r| r.due).unwrap_or(next);
-                let new_next = def.schedule.next_after(last);
-                let before = all_runs.len();
-                all_runs.extend_from_slice(chunk);
-                match self
-                    .commit_runs(def, &state, chunk, new_next, now, Some(&all_runs))
-                    .await
+        let due = plan::plan(&def.schedule, &policy, first, now, active);
+
+        // Summarised older due times of a long outage, committed in slices
+        // without holding them all in memory; then the listed newest ones.
+        for span in &due.earlier {
+            let decision = plan::span_decision(span, &policy);
+            let from = span.first - chrono::Duration::microseconds(1);
+            let mut fires = def
+                .schedule
+                .fires_between(from, span.last, span.count as usize)
+                .peekable();
+            while fires.peek().is_some() {
+                let slice: Vec<PlannedRun> = fires
+                    .by_ref()
+                    .take(per_commit)
+                    .map(|due| PlannedRun {
+                        due,
+                        decision: decision.clone(),
+                    })
+                    .collect();
+                if !self
+                    .commit_slice(def, &mut state, &slice, now, &mut outcome)
+                    .await?
                 {
-                    Ok(c) => {
-                        state = c.state;
-                        all_jobs.extend(c.jobs);
-                        keep_bounded(&mut all_runs);
-                    }
-                    Err(Error::Conflict(why)) => {
-                        all_runs.truncate(before);
-                        tracing::debug!(schedule = %def.name, %why, "another replica fired this schedule first");
-                        let current = self
-                            .catalog
-                            .state(&def.name, 0)
-                            .await?
-                            .map(|(s, _)| s)
-                            .unwrap_or(state);
-                        return Ok(FireOutcome {
-                            state: current,
-                            runs: all_runs,
-                            jobs: all_jobs,
-                            conflict: true,
-                        });
-                    }
-                    Err(e) => {
-                        all_runs.truncate(before);
-                        return Err(e);
-                    }
+                    return Ok(outcome);
                 }
             }
         }
-        Ok(FireOutcome {
-            state,
-            runs: all_runs,
-            jobs: all_jobs,
-            conflict: false,
-        })
+        for slice in due.runs.chunks(per_commit) {
+            if !self
+                .commit_slice(def, &mut state, slice, now, &mut outcome)
+                .await?
+            {
+                return Ok(outcome);
+            }
+        }
+        outcome.state = state;
+        Ok(outcome)
+    }
+
+    /// Commits one slice of runs and moves the next due time to the fire
+    /// after its last run. Returns `false` when another replica got there
+    /// first (the outcome then holds the state as it is now).
+    async fn commit_slice(
+        &self,
+        def: &ScheduleDef,
+        state: &mut ScheduleState,
+        slice: &[PlannedRun],
+        now: DateTime<Utc>,
+        outcome: &mut FireOutcome,
+    ) -> Result<bool> {
+        let Some(last) = slice.last().map(|r| r.due) else {
+            return Ok(true);
+        };
+        let new_next = def.schedule.next_after(last);
+        let before = outcome.runs.len();
+        outcome.runs.extend_from_slice(slice);
+        match self
+            .commit_runs(def, state, slice, new_next, now, Some(&outcome.runs))
+            .await
+        {
+            Ok(c) => {
+                *state = c.state;
+                outcome.state = state.clone();
+                outcome.jobs.extend(c.jobs);
+                keep_bounded(&mut outcome.runs);
+                Ok(true)
+            }
+            Err(Error::Conflict(why)) => {
+                outcome.runs.truncate(before);
+                tracing::debug!(schedule = %def.name, %why, "another replica fired this schedule first");
+                outcome.state = self
+                    .catalog
+                    .state(&def.name, 0)
+                    .await?
+                    .map(|(s, _)| s)
+                    .unwrap_or(state.clone());
+                outcome.conflict = true;
+                Ok(false)
+            }
+            Err(e) => {
+                outcome.runs.truncate(before);
+                Err(e)
+            }
+        }
     }
 
     /// Commits `runs` of `def` and moves its next due time to `new_next`,
