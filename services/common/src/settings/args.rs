@@ -84,3 +84,13 @@ pub enum LogFormat {
     /// One JSON object per line.
     Json,
 }
+
+impl LogFormat {
+    /// The name used in flags and files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}

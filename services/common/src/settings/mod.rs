@@ -193,7 +193,7 @@ impl fmt::Display for RedactedSettings<'_> {
         write!(
             f,
             "listen={} data_dir={} database={} repository={} repository_key={} catalog={} \
-             admin_listen={} log_format={:?} shutdown_grace={}",
+             admin_listen={} log_format={} shutdown_grace={}",
             s.listen,
             s.data_dir.display(),
             database,
@@ -206,7 +206,7 @@ impl fmt::Display for RedactedSettings<'_> {
             s.admin_listen
                 .map(|a| a.to_string())
                 .unwrap_or_else(|| "-".to_owned()),
-            s.log_format,
+            s.log_format.as_str(),
             humantime::format_duration(s.shutdown_grace),
         )
     }

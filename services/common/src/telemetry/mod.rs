@@ -108,7 +108,13 @@ pub fn init(options: &TelemetryOptions) -> anyhow::Result<TelemetryGuard> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let (text, json) = match options.log_format {
-        LogFormat::Text => (Some(fmt::layer().with_writer(std::io::stderr)), None),
+        LogFormat::Text => {
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            (
+                Some(fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)),
+                None,
+            )
+        }
         LogFormat::Json => (
             None,
             Some(

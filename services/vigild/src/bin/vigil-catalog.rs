@@ -1,0 +1,37 @@
+//! `vigil-catalog`: the catalog alone.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vigil_server::cli::CatalogBinArgs;
+use vigil_server::host;
+use vigil_server::host::catalog::CatalogSection;
+use vigil_server::run::{self, Process};
+use vigil_server_common::GrpcServer;
+use vigil_server_common::settings::{LoadedSettings, SettingsLoader};
+
+const NAME: &str = "vigil-catalog";
+
+fn main() -> ExitCode {
+    let args = CatalogBinArgs::parse();
+    let loaded = match run::load_settings(NAME, SettingsLoader::new(&args.common)) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let section = match CatalogSection::from_settings(&loaded) {
+        Ok(section) => section,
+        Err(e) => return run::usage_error(NAME, &e),
+    };
+    run::block_on(NAME, serve(loaded, section))
+}
+
+async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Result<()> {
+    let process = Process::start(NAME, &loaded)?;
+    let catalog = host::catalog::open(&loaded, &section).await?;
+    let listener = run::bind(loaded.settings.listen).await?;
+    let handle = host::catalog::register(GrpcServer::builder(), &catalog)
+        .spawn(listener, &process.shutdown)?;
+    run::announce(NAME, handle.local_addr(), &loaded);
+    let background = vec![host::catalog::spawn_background(&catalog, &process.shutdown)];
+    process.finish(handle, background).await
+}

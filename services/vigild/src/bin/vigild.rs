@@ -1,0 +1,45 @@
+//! `vigild`: catalog, scheduler and executor in one process, on one port.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vigil_server::cli::VigildArgs;
+use vigil_server::host;
+use vigil_server::host::catalog::CatalogSection;
+use vigil_server::run::{self, Process};
+use vigil_server_common::GrpcServer;
+use vigil_server_common::settings::{LoadedSettings, SettingsLoader};
+
+const NAME: &str = "vigild";
+
+fn main() -> ExitCode {
+    let args = VigildArgs::parse();
+    let loaded = match run::load_settings(NAME, SettingsLoader::new(&args.common)) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let section = match CatalogSection::from_settings(&loaded) {
+        Ok(section) => section,
+        Err(e) => return run::usage_error(NAME, &e),
+    };
+    run::block_on(NAME, serve(loaded, section))
+}
+
+async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Result<()> {
+    let process = Process::start(NAME, &loaded)?;
+    let catalog = host::catalog::open(&loaded, &section).await?;
+    let listener = run::bind(loaded.settings.listen).await?;
+    let server = host::catalog::register(GrpcServer::builder(), &catalog);
+
+    // SCHEDULER (lead): build it here against the catalog at
+    // `vigil_server_common::server::endpoint_for(listener.local_addr()?)` with
+    // a lazily connecting channel, register `SchedulerService` on `server`,
+    // and push its task onto `background` below. See `host::scheduler`.
+
+    // EXECUTOR (lead): likewise, see `host::executor`.
+
+    let handle = server.spawn(listener, &process.shutdown)?;
+    run::announce(NAME, handle.local_addr(), &loaded);
+    let background = vec![host::catalog::spawn_background(&catalog, &process.shutdown)];
+    process.finish(handle, background).await
+}

@@ -1,0 +1,89 @@
+//! Hosting the catalog: open the store from the settings, serve its two
+//! services, and run its background work (lease reaping) until shutdown.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+use tracing::info;
+use vigil_catalog::{Catalog, CatalogOptions};
+use vigil_server_common::settings::{LoadedSettings, SettingsError, duration, redact::redact_url};
+use vigil_server_common::{GrpcServer, Shutdown};
+
+/// The `[catalog]` section of the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogSection {
+    /// How often expired job leases are reclaimed.
+    #[serde(with = "duration")]
+    pub lease_reap_interval: Duration,
+    /// A scheduler or executor is alive while its last heartbeat is younger.
+    #[serde(with = "duration")]
+    pub component_timeout: Duration,
+}
+
+impl Default for CatalogSection {
+    fn default() -> Self {
+        let defaults = CatalogOptions::new("");
+        Self {
+            lease_reap_interval: defaults.lease_reap_interval,
+            component_timeout: defaults.component_timeout,
+        }
+    }
+}
+
+impl CatalogSection {
+    /// Extracts and checks the `[catalog]` section.
+    pub fn from_settings(loaded: &LoadedSettings) -> Result<Self, SettingsError> {
+        let section: Self = loaded.section("catalog")?;
+        if section.lease_reap_interval.is_zero() {
+            return Err(SettingsError::invalid(
+                "catalog.lease_reap_interval",
+                "must be longer than zero",
+            ));
+        }
+        if section.component_timeout.is_zero() {
+            return Err(SettingsError::invalid(
+                "catalog.component_timeout",
+                "must be longer than zero",
+            ));
+        }
+        Ok(section)
+    }
+}
+
+/// Opens the catalog named by the settings: PostgreSQL when `database_url`
+/// is set, SQLite in the data dir otherwise.
+pub async fn open(loaded: &LoadedSettings, section: &CatalogSection) -> anyhow::Result<Catalog> {
+    let settings = &loaded.settings;
+    let options = CatalogOptions {
+        database_url: settings.database_url.clone(),
+        lease_reap_interval: section.lease_reap_interval,
+        component_timeout: section.component_timeout,
+        ..CatalogOptions::new(&settings.data_dir)
+    };
+    let where_ = match &settings.database_url {
+        Some(url) => redact_url(url),
+        None => format!("sqlite in {}", settings.data_dir.display()),
+    };
+    let catalog = Catalog::open(options)
+        .await
+        .with_context(|| format!("catalog database {where_} cannot be opened"))?;
+    info!(database = %where_, "catalog open");
+    Ok(catalog)
+}
+
+/// Adds the catalog's services to the server.
+pub fn register(server: GrpcServer, catalog: &Catalog) -> GrpcServer {
+    server
+        .add_service(catalog.catalog_service())
+        .add_service(catalog.coordination_service())
+}
+
+/// Runs the catalog's background work until shutdown.
+pub fn spawn_background(catalog: &Catalog, shutdown: &Shutdown) -> JoinHandle<()> {
+    let catalog = catalog.clone();
+    let token = shutdown.token();
+    tokio::spawn(async move { catalog.run_background(token).await })
+}
