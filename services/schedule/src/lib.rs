@@ -55,3 +55,7 @@ pub use zone::Zone;
 mod from_proto;
 #[cfg(feature = "proto")]
 pub use from_proto::schedule_from_proto;
+#[cfg(feature = "proto")]
+mod catch_up_proto;
+#[cfg(feature = "proto")]
+pub use catch_up_proto::catch_up_policy_from_proto;

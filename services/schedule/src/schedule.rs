@@ -196,6 +196,20 @@ mod tests {
     }
 
     #[test]
+    fn spec_reads_the_configuration_block_and_ignores_caller_keys() {
+        let json = r#"{"cron": "0 2 * * *", "timezone": "Europe/Berlin", "catch_up": "once", "overlap": "skip"}"#;
+        let spec: ScheduleSpec = serde_json::from_str(json).unwrap();
+        let s = Schedule::from_spec(&spec).unwrap();
+        assert_eq!(s.describe(), "daily at 02:00 Europe/Berlin");
+        let json = r#"{"preset": {"every": "monthly", "day": 1, "at": "04:00"}}"#;
+        let spec: ScheduleSpec = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            Schedule::from_spec(&spec).unwrap().describe(),
+            "monthly on day 1 at 04:00 UTC"
+        );
+    }
+
+    #[test]
     fn spec_errors_name_their_field() {
         let spec = ScheduleSpec {
             cron: Some("0 2 * * *".into()),
