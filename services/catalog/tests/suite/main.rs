@@ -6,6 +6,8 @@
 #[macro_use]
 mod common;
 
+mod alerts;
 mod configurations;
 mod jobs;
 mod queue;
+mod schedules;
