@@ -140,7 +140,11 @@ fn have(tool: &str) -> bool {
     let skip = std::env::var("VIGIL_BENCH_SKIP").unwrap_or_default();
     !skip.split(',').any(|s| s == tool)
         && Command::new(tool)
-            .arg("--version")
+            .arg(if tool == "restic" {
+                "version"
+            } else {
+                "--version"
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()

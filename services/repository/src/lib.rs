@@ -113,7 +113,7 @@ pub mod stats;
 pub mod tree;
 pub mod verify;
 
-pub use backend::{Backend, FileKind, LocalBackend, ObjectInfo};
+pub use backend::{Backend, FileKind, LocalBackend, MemoryBackend, ObjectInfo};
 pub use backup::{
     BackupOptions, BackupResult, BackupStats, Control, Progress, StreamSource, Warning,
 };

@@ -7,8 +7,10 @@
 //! format. Async callers run repository operations in `spawn_blocking`.
 
 mod local;
+mod memory;
 
 pub use local::LocalBackend;
+pub use memory::MemoryBackend;
 
 use crate::error::Result;
 
