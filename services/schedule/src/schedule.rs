@@ -139,6 +139,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn schedule_can_be_shared_across_tasks() {
+        fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+        let s = Schedule::cron("0 2 * * *", "UTC").unwrap();
+        assert_send_sync(&s);
+        // The clone keeps the cached interval and compares equal.
+        let interval = s.expected_interval();
+        let copy = s.clone();
+        assert_eq!((copy.expected_interval(), &copy), (interval, &s));
+    }
+
+    #[test]
     fn never_firing_cron_is_rejected() {
         for expr in [
             "0 0 30 2 *",
