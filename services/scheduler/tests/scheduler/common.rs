@@ -132,6 +132,26 @@ impl Harness {
         Engine::new(catalog, self.shared_clock(), settings, replica, None)
     }
 
+    /// An engine that delivers alert webhooks with `settings`.
+    pub fn engine_with_webhooks(
+        &self,
+        replica: &str,
+        settings: SchedulerSettings,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Arc<Engine> {
+        let catalog = Catalog::connect_lazy(&self.catalog.endpoint()).unwrap();
+        let notifier = vigil_scheduler::webhook::spawn(
+            &settings,
+            catalog.clone(),
+            self.shared_clock(),
+            replica,
+            shutdown,
+        )
+        .unwrap();
+        assert!(notifier.is_some(), "webhook settings without URLs");
+        Engine::new(catalog, self.shared_clock(), settings, replica, notifier)
+    }
+
     /// Moves the shared clock to `to`.
     pub fn set(&self, to: &str) {
         self.clock.set(t(to));
@@ -346,4 +366,18 @@ pub fn outcome_kinds(outcomes: &[ScheduleOutcome]) -> Vec<pb::OutcomeKind> {
     let mut o: Vec<_> = outcomes.to_vec();
     o.sort_by_key(|o| o.due_time.as_ref().map(at));
     o.iter().map(|o| o.outcome()).collect()
+}
+
+/// Settings that deliver webhooks to `url`, signed with the secret written
+/// to a file in `dir`, retrying after 1 ms.
+pub fn webhook_settings(url: &str, dir: &std::path::Path, secret: &str) -> SchedulerSettings {
+    let path = dir.join("webhook.secret");
+    std::fs::write(&path, format!("{secret}\n")).unwrap();
+    SchedulerSettings {
+        webhook_urls: vec![url.to_owned()],
+        webhook_secret_file: Some(path),
+        webhook_initial_backoff: Duration::from_millis(1),
+        webhook_max_backoff: Duration::from_millis(4),
+        ..settings()
+    }
 }

@@ -6,6 +6,9 @@ mod common;
 
 mod arming;
 mod catch_up;
+mod detection;
 mod dst;
 mod edits;
 mod firing;
+mod receiver;
+mod webhooks;
