@@ -11,7 +11,12 @@ use vigil_catalog::{Catalog, CatalogOptions};
 use vigil_server_common::settings::{LoadedSettings, SettingsError, duration, redact::redact_url};
 use vigil_server_common::{GrpcServer, Shutdown};
 
-/// The `[catalog]` section of the configuration file.
+/// Name of the catalog's own section in the configuration.
+pub const SECTION: &str = "catalog_server";
+
+/// The `[catalog_server]` section of the configuration file: how the
+/// catalog itself behaves. (The top-level `catalog` key is the endpoint a
+/// scheduler or executor calls, so the section has its own name.)
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CatalogSection {
@@ -34,18 +39,18 @@ impl Default for CatalogSection {
 }
 
 impl CatalogSection {
-    /// Extracts and checks the `[catalog]` section.
+    /// Extracts and checks the `[catalog_server]` section.
     pub fn from_settings(loaded: &LoadedSettings) -> Result<Self, SettingsError> {
-        let section: Self = loaded.section("catalog")?;
+        let section: Self = loaded.section(SECTION)?;
         if section.lease_reap_interval.is_zero() {
             return Err(SettingsError::invalid(
-                "catalog.lease_reap_interval",
+                "catalog_server.lease_reap_interval",
                 "must be longer than zero",
             ));
         }
         if section.component_timeout.is_zero() {
             return Err(SettingsError::invalid(
-                "catalog.component_timeout",
+                "catalog_server.component_timeout",
                 "must be longer than zero",
             ));
         }
