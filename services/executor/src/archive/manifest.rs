@@ -228,6 +228,11 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
     path.match_indices('/').map(move |(i, _)| &path[..i])
 }
 
+/// Checks one symlink of a set whose kinds are known; see [`Manifest::validate`].
+pub fn check_symlink_member(path: &str, target: &str, kinds: &HashMap<&str, MemberKind>) -> std::result::Result<(), String> {
+    check_symlink(path, target, kinds)
+}
+
 /// A symlink must resolve inside the archive root, lexically, without its
 /// resolution passing through another symlink of the archive (whose own
 /// target could move the walk somewhere a lexical `..` does not expect).

@@ -1,0 +1,120 @@
+//! Starting and stopping an executor.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::Endpoint;
+use vigil_proto::executor::v1::executor_service_server::{ExecutorService, ExecutorServiceServer};
+
+use crate::engines::Engines;
+use crate::error::{Error, Result};
+use crate::service::ExecutorApi;
+use crate::settings::ExecutorOptions;
+use crate::state::Shared;
+use crate::{repo, report, runner};
+
+/// Prefixes of staging leftovers that no job can still need after a restart.
+const TEMPORARY: [&str; 5] = ["render-", "archive-", "drill-", "sqlite-copy-", ".tmp"];
+
+/// A running executor: its job loop, its heartbeat to the catalog, and the
+/// state its gRPC service serves from.
+#[derive(Debug)]
+pub struct Executor {
+    shared: Arc<Shared>,
+    tasks: TaskTracker,
+}
+
+impl Executor {
+    /// Opens (or creates) the repository, probes the dump tools, and starts
+    /// leasing jobs from the catalog at `opts.catalog_endpoint`. The catalog
+    /// may come up later: the connection is made lazily and retried.
+    /// Everything stops when `shutdown` is cancelled; see [`Executor::join`].
+    pub async fn start(opts: ExecutorOptions, shutdown: CancellationToken) -> Result<Executor> {
+        opts.validate()?;
+        let staging = opts.staging_dir();
+        std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        clean_staging(&staging);
+        let repo = {
+            let opts = opts.clone();
+            tokio::task::spawn_blocking(move || repo::open_or_create(&opts))
+                .await
+                .map_err(|e| Error::Internal(format!("opening the repository: {e}")))??
+        };
+        let engines = Engines::probe(None).await;
+        let own_capability = format!("executor:{}", &blake3::hash(opts.executor_id.as_bytes()).to_hex()[..16]);
+        let mut capabilities = engines.capabilities();
+        capabilities.push(own_capability.clone());
+        let channel = Endpoint::from_shared(opts.catalog_endpoint.clone())
+            .map_err(|e| Error::invalid("catalog", format!("not a valid endpoint: {e}")))?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect_lazy();
+        let shared = Arc::new(Shared {
+            opts,
+            repo,
+            engines,
+            capabilities,
+            own_capability,
+            channel,
+            staging,
+            start_time: SystemTime::now(),
+            running: Mutex::new(BTreeMap::new()),
+            waiters: Mutex::new(HashMap::new()),
+            shutdown,
+        });
+        tracing::info!(
+            executor = %shared.opts.executor_id,
+            repository = %shared.repo.path.display(),
+            capabilities = ?shared.capabilities,
+            concurrency = shared.opts.settings.concurrency,
+            "executor started"
+        );
+        let tasks = TaskTracker::new();
+        tasks.spawn(report::report_loop(shared.clone()));
+        tasks.spawn(runner::lease_loop(shared.clone()));
+        tasks.close();
+        Ok(Executor { shared, tasks })
+    }
+
+    /// The gRPC service to add to a server.
+    pub fn service(&self) -> ExecutorServiceServer<impl ExecutorService> {
+        ExecutorServiceServer::new(ExecutorApi::new(self.shared.clone()))
+            .max_decoding_message_size(8 << 20)
+            .max_encoding_message_size(8 << 20)
+    }
+
+    /// This executor's id.
+    pub fn id(&self) -> &str {
+        &self.shared.opts.executor_id
+    }
+
+    /// The capabilities it advertises.
+    pub fn capabilities(&self) -> &[String] {
+        &self.shared.capabilities
+    }
+
+    /// Waits until the job loop and the heartbeat have stopped (after the
+    /// shutdown token was cancelled). Running jobs end first: each stops at
+    /// its next check and is put back in the queue for another executor.
+    pub async fn join(self) {
+        self.tasks.wait().await;
+    }
+}
+
+fn clean_staging(staging: &std::path::Path) {
+    let Ok(dir) = std::fs::read_dir(staging) else { return };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if TEMPORARY.iter().any(|p| name.starts_with(p)) {
+            let path = entry.path();
+            let removed =
+                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            if removed.is_ok() {
+                tracing::info!(path = %path.display(), "removed a staging leftover");
+            }
+        }
+    }
+}

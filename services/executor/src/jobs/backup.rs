@@ -1,0 +1,208 @@
+//! BACKUP: FULL (database and file trees in one snapshot), DATABASE (the
+//! dump alone) and EXPORT (a snapshot from which the portable archive is
+//! rendered; see `docs/EXPORT-FORMAT.md`).
+//!
+//! The dump streams from the tool's stdout into the repository. The
+//! repository writes data, then index, then snapshot (E1); the snapshot's
+//! tree is read back before the job reports the artifact to the catalog,
+//! which is the last step.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use vigil_proto::catalog::v1::{Artifact, ArtifactFormat, ArtifactState, BackupKind, DatabaseSource, JobStats};
+use vigil_repository::{BackupOptions, Control, StreamSource};
+
+use super::{JobCtx, Outcome, blocking, labels, render};
+use crate::dburl::{DbUrl, engine_name};
+use crate::engines::{self, EngineCtx, mysql, postgres, sqlite};
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// A dump being taken.
+struct DumpSource {
+    engine: &'static str,
+    stream: StreamSource,
+    tables: Arc<AtomicU64>,
+    failure: Arc<Mutex<Option<Error>>>,
+    /// SQLite's copy, removed once stored.
+    _copy: Option<sqlite::Copy>,
+}
+
+/// Runs a BACKUP job.
+pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
+    let config = ctx.config()?.clone();
+    let kind = match BackupKind::try_from(ctx.job.backup_kind) {
+        Ok(BackupKind::Unspecified) | Err(_) => config.kind(),
+        Ok(k) => k,
+    };
+    if kind == BackupKind::Unspecified {
+        return Err(Error::invalid("kind", "the configuration has no backup kind"));
+    }
+    let source = config.source.clone().unwrap_or_default();
+    let database = source.database.clone().filter(|d| d.engine != 0 || !d.url.is_empty());
+    if kind == BackupKind::Database && database.is_none() {
+        return Err(Error::invalid("source.database", "is required for a DATABASE backup"));
+    }
+    let paths: Vec<PathBuf> =
+        if kind == BackupKind::Database { Vec::new() } else { source.paths.iter().map(PathBuf::from).collect() };
+    if paths.is_empty() && database.is_none() {
+        return Err(Error::invalid("source", "names neither a database nor paths"));
+    }
+
+    ctx.progress.phase(if paths.is_empty() { "dumping database" } else { "backing up" });
+    let dump = match &database {
+        Some(db) => Some(start_dump(&ctx, db).await?),
+        None => None,
+    };
+    let mut snapshot_labels = BTreeMap::new();
+    snapshot_labels.insert(labels::CONFIGURATION.to_owned(), config.name.clone());
+    snapshot_labels.insert(labels::JOB.to_owned(), ctx.job.id.clone());
+    snapshot_labels.insert(labels::KIND.to_owned(), kind_label(kind).to_owned());
+    snapshot_labels.insert(labels::FORMAT.to_owned(), labels::FORMAT_SNAPSHOT.to_owned());
+    let opts = BackupOptions {
+        paths,
+        include: source.include.clone(),
+        exclude: source.exclude.clone(),
+        labels: snapshot_labels,
+        ..Default::default()
+    };
+    let progress = ctx.progress.clone();
+    let ctl = Control {
+        cancel: Some(ctx.cancel.clone()),
+        progress: Some(Arc::new(move |p: &vigil_repository::Progress| progress.set(p.bytes_read, p.files_done))),
+    };
+    let (stream, dump_meta) = match dump {
+        Some(d) => (Some(d.stream), Some((d.engine, d.tables, d.failure, d._copy))),
+        None => (None, None),
+    };
+    let repo = ctx.shared.repo.repository.clone();
+    let outcome = blocking(move || Ok(repo.backup(&opts, stream.into_iter().collect(), &ctl))).await?;
+    let result = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            // The tool's own (scrubbed) error says more than the repository's wrapping of it.
+            if let Some(f) = dump_meta.as_ref().and_then(|(_, _, f, _)| f.lock().ok().and_then(|mut f| f.take())) {
+                return Err(f);
+            }
+            return Err(ctx.repo_err(e));
+        }
+    };
+    for w in &result.warnings {
+        ctx.warn(format!("{}: {}", w.path.display(), w.message));
+    }
+
+    ctx.progress.phase("reading back");
+    let repo = ctx.shared.repo.repository.clone();
+    let id = result.snapshot_id;
+    let entries = blocking(move || repo.snapshot_entries(&id).map_err(Error::from)).await?;
+    tracing::debug!(snapshot = %id, entries = entries.len(), "snapshot tree read back");
+
+    let s = &result.stats;
+    let mut artifact_labels: HashMap<String, String> = config.labels.iter().take(48).map(|(k, v)| (k.clone(), v.clone())).collect();
+    artifact_labels.insert(labels::REPOSITORY.into(), ctx.shared.repo.repository.id().to_owned());
+    if let Some((engine, tables, _, _)) = &dump_meta {
+        artifact_labels.insert(labels::DB_ENGINE.into(), (*engine).into());
+        artifact_labels.insert(labels::DB_TABLES.into(), tables.load(Ordering::Relaxed).to_string());
+        artifact_labels.insert(labels::DB_STREAM.into(), stream_of(engine).into());
+    }
+    let mut artifact = Artifact {
+        configuration: config.name.clone(),
+        backup_kind: kind as i32,
+        format: ArtifactFormat::Snapshot as i32,
+        location: id.to_hex(),
+        size_bytes: s.total_bytes,
+        stored_bytes: s.stored_bytes_added,
+        file_count: s.files,
+        checksum: format!("blake3:{}", id.to_hex()),
+        state: ArtifactState::Available as i32,
+        labels: artifact_labels,
+        ..Default::default()
+    };
+    if kind == BackupKind::Export {
+        ctx.progress.phase("rendering export archive");
+        let (rendered, warnings) = render::render_snapshot(&ctx.shared, id, &artifact, ctx.cancel.clone(), ctx.progress.clone()).await?;
+        for w in warnings {
+            ctx.warn(w);
+        }
+        artifact.format = ArtifactFormat::Archive as i32;
+        artifact.checksum = rendered.checksum.clone();
+        artifact.labels.insert(labels::ARCHIVE_SIZE.into(), rendered.size.to_string());
+    }
+    ctx.progress.phase("recording artifact");
+    Ok(Outcome {
+        stats: JobStats {
+            files: s.files,
+            bytes_read: s.bytes_read,
+            bytes_new: s.bytes_new,
+            stored_bytes_added: s.stored_bytes_added,
+            chunks_new: s.chunks_new,
+            chunks_reused: s.chunks_reused,
+            duration: Some(vigil_proto::duration_to_proto(s.duration)),
+            ..Default::default()
+        },
+        artifact: Some(artifact),
+    })
+}
+
+fn kind_label(kind: BackupKind) -> &'static str {
+    match kind {
+        BackupKind::Full => "full",
+        BackupKind::Database => "database",
+        BackupKind::Export => "export",
+        BackupKind::Unspecified => "unspecified",
+    }
+}
+
+fn stream_of(engine: &str) -> &'static str {
+    crate::dburl::engine_from_name(engine).map(engines::stream_name).unwrap_or("db.dump")
+}
+
+async fn start_dump(ctx: &JobCtx, db: &DatabaseSource) -> Result<DumpSource> {
+    let engine = db.engine();
+    let url = DbUrl::parse("source.database.url", &db.url)?;
+    if engine != url.engine() {
+        return Err(Error::invalid(
+            "source.database.url",
+            format!("is a {} URL but the engine is {}", engine_name(url.engine()), engine_name(engine)),
+        ));
+    }
+    let shared = &ctx.shared;
+    if !shared.engines.supports(engine) {
+        return Err(Error::Unsupported(format!(
+            "source.database.engine: the {} tools are not installed on this executor",
+            engine_name(engine)
+        )));
+    }
+    let password = Secret::resolve("source.database.password", db.password.as_ref())?;
+    let ectx = EngineCtx { password, cancel: ctx.cancel.clone(), timeout: shared.opts.settings.tool_timeout };
+    let name = engines::stream_name(engine).to_owned();
+    let (reader, tables, failure, copy): (Box<dyn std::io::Read + Send>, _, _, _) = match &url {
+        DbUrl::Postgres(u) => {
+            let tools = shared.engines.postgres.as_ref().ok_or_else(|| Error::Internal("postgres tools".into()))?;
+            let d = postgres::dump(tools, u, &ectx)?;
+            (Box::new(d.reader), d.tables, d.failure, None)
+        }
+        DbUrl::Mysql(u) => {
+            let tools = shared.engines.mysql.as_ref().ok_or_else(|| Error::Internal("mysql tools".into()))?;
+            let d = mysql::dump(tools, u, &ectx)?;
+            (Box::new(d.reader), d.tables, d.failure, None)
+        }
+        DbUrl::Sqlite(path) => {
+            ctx.progress.phase("copying sqlite database");
+            let copy = sqlite::copy_for_backup(path, &shared.staging).await?;
+            let file = std::fs::File::open(&copy.path).map_err(|e| Error::io(&copy.path, e))?;
+            let tables = Arc::new(AtomicU64::new(copy.tables));
+            (Box::new(file), tables, Arc::new(Mutex::new(None)), Some(copy))
+        }
+    };
+    Ok(DumpSource {
+        engine: engine_name(engine),
+        stream: StreamSource { name, reader },
+        tables,
+        failure,
+        _copy: copy,
+    })
+}

@@ -1,0 +1,104 @@
+//! Keeping a job's lease: a heartbeat every `heartbeat_interval` extends it
+//! and reports progress. The heartbeat's answer stops the work when a cancel
+//! was requested, and a lost lease (ABORTED, or no successful heartbeat for
+//! a whole lease length) stops it at once: another executor may own the job
+//! by then, so this one must not keep writing or report an outcome.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use vigil_proto::catalog::v1::HeartbeatJobRequest;
+
+use crate::progress::Progress;
+use crate::state::Shared;
+
+/// Why a job was told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// A cancel was requested through the catalog.
+    CancelRequested,
+    /// The lease is gone.
+    LeaseLost,
+    /// The executor is shutting down.
+    Shutdown,
+}
+
+/// The stop reason, set once.
+#[derive(Debug, Default, Clone)]
+pub struct Stop(Arc<Mutex<Option<StopReason>>>);
+
+impl Stop {
+    /// Records `reason` unless one is already recorded.
+    pub fn set(&self, reason: StopReason) {
+        if let Ok(mut r) = self.0.lock() {
+            r.get_or_insert(reason);
+        }
+    }
+
+    /// The recorded reason.
+    pub fn get(&self) -> Option<StopReason> {
+        self.0.lock().ok().and_then(|r| *r)
+    }
+}
+
+/// Sends heartbeats for `job_id` until `done` is cancelled; cancels `stop`
+/// (with a reason in `why`) when the job must stop.
+pub async fn heartbeat(
+    shared: Arc<Shared>,
+    job_id: String,
+    progress: Arc<Progress>,
+    stop: CancellationToken,
+    why: Stop,
+    done: CancellationToken,
+) {
+    let settings = &shared.opts.settings;
+    let mut ticks = tokio::time::interval_at(Instant::now() + settings.heartbeat_interval, settings.heartbeat_interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_ok = Instant::now();
+    let mut client = shared.coordination();
+    loop {
+        tokio::select! {
+            _ = done.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let req = HeartbeatJobRequest {
+            job_id: job_id.clone(),
+            executor_id: shared.opts.executor_id.clone(),
+            progress: Some(progress.report()),
+            lease_duration: Some(vigil_proto::duration_to_proto(settings.lease_duration)),
+        };
+        let answer = tokio::time::timeout(settings.heartbeat_interval.max(Duration::from_secs(1)), client.heartbeat_job(req)).await;
+        match answer {
+            Ok(Ok(resp)) => {
+                last_ok = Instant::now();
+                if resp.into_inner().job.is_some_and(|j| j.cancel_requested) && !stop.is_cancelled() {
+                    tracing::info!(job = %job_id, "cancel requested; stopping the job");
+                    why.set(StopReason::CancelRequested);
+                    stop.cancel();
+                }
+            }
+            Ok(Err(status)) if matches!(status.code(), Code::Aborted | Code::NotFound | Code::FailedPrecondition) => {
+                tracing::warn!(job = %job_id, reason = %status.message(), "lease lost; stopping the job");
+                why.set(StopReason::LeaseLost);
+                stop.cancel();
+                return;
+            }
+            other => {
+                let reason = match other {
+                    Ok(Err(s)) => s.message().to_owned(),
+                    _ => "timed out".to_owned(),
+                };
+                tracing::warn!(job = %job_id, %reason, "heartbeat failed");
+                if last_ok.elapsed() >= settings.lease_duration {
+                    tracing::warn!(job = %job_id, "no heartbeat got through for a whole lease; stopping the job");
+                    why.set(StopReason::LeaseLost);
+                    stop.cancel();
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The job loop: lease jobs the executor can run, up to `concurrency` at a
+//! time, run each under its heartbeat, and report how it ended.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use vigil_proto::catalog::v1::{
+    BackupConfiguration, BackupJob, CompleteJobRequest, FailJobRequest, JobKind, LeaseJobRequest, job_params,
+};
+
+use crate::error::Error;
+use crate::jobs::{self, JobCtx, Outcome};
+use crate::lease::{Stop, StopReason, heartbeat};
+use crate::progress::Progress;
+use crate::state::Shared;
+
+/// Longest error text sent to the catalog.
+const MAX_ERROR: usize = 3500;
+
+/// Leases and runs jobs until shutdown, then waits for the running ones.
+pub async fn lease_loop(shared: Arc<Shared>) {
+    let settings = &shared.opts.settings;
+    let slots = Arc::new(Semaphore::new(settings.concurrency));
+    let mut client = shared.coordination();
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shared.shutdown.cancelled() => break,
+        };
+        let req = LeaseJobRequest {
+            executor_id: shared.opts.executor_id.clone(),
+            capabilities: shared.capabilities.clone(),
+            lease_duration: Some(vigil_proto::duration_to_proto(settings.lease_duration)),
+            wait: Some(vigil_proto::duration_to_proto(settings.lease_wait)),
+        };
+        let answer = tokio::select! {
+            a = client.lease_job(req) => a,
+            _ = shared.shutdown.cancelled() => break,
+        };
+        match answer {
+            Ok(resp) => {
+                backoff = Duration::from_millis(500);
+                let resp = resp.into_inner();
+                if let Some(job) = resp.job {
+                    tokio::spawn(run_job(shared.clone(), job, resp.configuration, Some(permit)));
+                }
+            }
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), error = %status.message(), "leasing a job failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shared.shutdown.cancelled() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(15));
+            }
+        }
+    }
+    // Running jobs hold permits; they stop on the shutdown token and report.
+    let _ = slots.acquire_many(settings.concurrency as u32).await;
+}
+
+/// Runs one leased job to its reported end.
+pub async fn run_job(
+    shared: Arc<Shared>,
+    job: BackupJob,
+    config: Option<BackupConfiguration>,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    let stop = shared.shutdown.child_token();
+    let done = CancellationToken::new();
+    let why = Stop::default();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(Progress::default());
+    if let Ok(mut r) = shared.running.lock() {
+        r.insert(job.id.clone(), stop.clone());
+    }
+    let beat = tokio::spawn(heartbeat(shared.clone(), job.id.clone(), progress.clone(), stop.clone(), why.clone(), done.clone()));
+    let bridge = {
+        let (stop, cancel, done) = (stop.clone(), cancel.clone(), done.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => cancel.store(true, Ordering::Relaxed),
+                _ = done.cancelled() => {}
+            }
+        })
+    };
+    let span = tracing::info_span!("job", id = %job.id, name = %job.name, kind = ?job.kind(), configuration = %job.configuration);
+    vigil_server_common::telemetry::propagation::continue_from_map(&span, &job.trace_context);
+    let ctx = Arc::new(JobCtx {
+        shared: shared.clone(),
+        job: job.clone(),
+        config,
+        progress,
+        cancel,
+        warnings: Default::default(),
+        fail_stats: Default::default(),
+    });
+    let result = async {
+        tracing::info!(attempt = job.attempt, "job started");
+        jobs::run(ctx.clone()).await
+    }
+    .instrument(span.clone())
+    .await;
+    done.cancel();
+    let _ = beat.await;
+    let _ = bridge.await;
+    let reason = why.get().or_else(|| shared.shutdown.is_cancelled().then_some(StopReason::Shutdown));
+    report(&shared, &ctx, result, reason).instrument(span).await;
+    if let Ok(mut r) = shared.running.lock() {
+        r.remove(&job.id);
+    }
+    drop(permit);
+}
+
+fn upload_key(job: &BackupJob) -> Option<&str> {
+    match job.params.as_ref().and_then(|p| p.params.as_ref()) {
+        Some(job_params::Params::Upload(u)) if job.kind() == JobKind::Upload => Some(&u.staging_path),
+        _ => None,
+    }
+}
+
+async fn report(shared: &Arc<Shared>, ctx: &JobCtx, result: crate::Result<Outcome>, reason: Option<StopReason>) {
+    let job = &ctx.job;
+    let warnings = ctx.warnings.lock().map(|w| w.clone()).unwrap_or_default();
+    let key = upload_key(job).map(str::to_owned);
+    if reason == Some(StopReason::LeaseLost) {
+        tracing::warn!("lease lost: the job's outcome is not reported; the catalog retries or fails it");
+        if let Some(k) = key {
+            shared.notify(&k, Err(Error::LeaseLost.into()));
+        }
+        return;
+    }
+    let mut client = shared.coordination();
+    let executor_id = shared.opts.executor_id.clone();
+    match result {
+        Ok(outcome) => {
+            let req = CompleteJobRequest {
+                job_id: job.id.clone(),
+                executor_id,
+                stats: Some(outcome.stats),
+                artifact: outcome.artifact,
+                warnings,
+            };
+            let answer = with_retries(|| {
+                let (mut c, r) = (client.clone(), req.clone());
+                async move { c.complete_job(r).await }
+            })
+            .await;
+            match answer {
+                Ok(resp) => {
+                    let resp = resp.into_inner();
+                    tracing::info!(artifact = resp.artifact.as_ref().map(|a| a.id.as_str()).unwrap_or(""), "job completed");
+                    if let (Some(k), Some(j)) = (key, resp.job) {
+                        shared.notify(&k, Ok((j, resp.artifact)));
+                    }
+                }
+                Err(status) => {
+                    tracing::error!(code = ?status.code(), error = %status.message(), "could not record the job's completion");
+                    if let Some(k) = key {
+                        shared.notify(&k, Err(status));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            let (error, retryable, cancelled) = match (&e, reason) {
+                (Error::Cancelled, Some(StopReason::Shutdown)) => ("executor shutting down".to_owned(), true, false),
+                (Error::Cancelled, _) => ("cancelled on request".to_owned(), false, true),
+                _ => (truncate(&e.to_string()), e.retryable(), false),
+            };
+            tracing::warn!(%error, retryable, cancelled, "job failed");
+            let stats = ctx.fail_stats.lock().ok().and_then(|mut s| s.take());
+            let req = FailJobRequest { job_id: job.id.clone(), executor_id, error, retryable, cancelled, stats, warnings };
+            let answer = with_retries(|| {
+                let (mut c, r) = (client.clone(), req.clone());
+                async move { c.fail_job(r).await }
+            })
+            .await;
+            if let Err(status) = &answer {
+                tracing::error!(code = ?status.code(), error = %status.message(), "could not record the job's failure");
+            }
+            if let Some(k) = key {
+                shared.notify(&k, Err(e.into()));
+            }
+        }
+    }
+    let _ = &mut client;
+}
+
+/// Retries a catalog call that failed for want of the catalog, a few times.
+async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let mut wait = Duration::from_millis(200);
+    for _ in 0..6 {
+        match call().await {
+            Err(s) if matches!(s.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded) => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() <= MAX_ERROR {
+        return s.to_owned();
+    }
+    let mut end = MAX_ERROR;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
