@@ -67,15 +67,32 @@ async fn reflection_v1_and_v1alpha_list_catalog_services_and_health() {
     let scratch = tempfile::tempdir().unwrap();
     let server = start_vigild(scratch.path(), &scratch.path().join("data"), &[]);
     let channel = server.channel().await;
-    let expected = vec![
-        "grpc.health.v1.Health".to_owned(),
-        "grpc.reflection.v1.ServerReflection".to_owned(),
-        "grpc.reflection.v1alpha.ServerReflection".to_owned(),
-        CATALOG.to_owned(),
-        COORDINATION.to_owned(),
-    ];
-    assert_eq!(grpc::list_v1(&channel).await, expected);
-    assert_eq!(grpc::list_v1alpha(&channel).await, expected);
+    let v1 = grpc::list_v1(&channel).await;
+    for required in [
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+        CATALOG,
+        COORDINATION,
+    ] {
+        assert!(
+            v1.iter().any(|s| s == required),
+            "{required} missing from {v1:?}"
+        );
+    }
+    assert_eq!(
+        grpc::list_v1alpha(&channel).await,
+        v1,
+        "v1alpha lists what v1 lists"
+    );
+    // Everything advertised is actually served.
+    for service in v1.iter().filter(|s| s.starts_with("vigil.")) {
+        assert_eq!(
+            grpc::health(&channel, service).await.unwrap(),
+            SERVING,
+            "{service}"
+        );
+    }
 }
 
 #[tokio::test]
