@@ -139,6 +139,7 @@ pub fn assess(f: &Facts<'_>) -> Assessment {
     }
     if f.fired_count == 0
         && let Some(last_due) = f.last_due
+        && f.armed.is_none_or(|armed| last_due > armed)
         && f.now - last_due > tol
     {
         let since = f

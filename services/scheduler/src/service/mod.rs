@@ -311,11 +311,15 @@ impl SchedulerService for Service {
         request: Request<ResumeScheduleRequest>,
     ) -> Result<Response<ResumeScheduleResponse>, Status> {
         let key = ScheduleKey::parse(&request.into_inner().schedule, "schedule")?;
+        let now = self.engine.now();
         self.update_state(&key, |s| {
             if !s.paused {
                 return;
             }
             s.paused = false;
+            // Due runs while paused were recorded as PAUSED, not missed:
+            // "never fired" counts from here.
+            s.armed_time = Some(time_to_ts(now));
             if s.next_due_time.is_some() {
                 s.set_health(ScheduleHealth::Armed);
                 s.health_reason = "resumed".into();
