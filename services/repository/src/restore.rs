@@ -96,6 +96,7 @@ impl Repository {
             .map(|p| crate::backup::rel_path(p))
             .collect();
         let owner = rustix::process::geteuid().is_root();
+        let umask = crate::safe_fs::current_umask();
         let target = Target::open(target)?;
         let mut report = RestoreReport::default();
         let entries: Vec<&Entry> = tree.iter().filter(|e| selected(e, &sel)).collect();
@@ -141,7 +142,7 @@ impl Repository {
                         {
                             break;
                         }
-                        match self.restore_file(&index, &target, e, opts.overwrite, owner) {
+                        match self.restore_file(&index, &target, e, opts.overwrite, owner, umask) {
                             Ok(n) => {
                                 bytes.fetch_add(n, Ordering::Relaxed);
                                 done.fetch_add(1, Ordering::Relaxed);
@@ -187,7 +188,7 @@ impl Repository {
         for e in dirs.iter().rev() {
             let r = components(&e.path)
                 .and_then(|c| target.dir(&c))
-                .and_then(|fd| Target::apply_meta(&*fd, &meta_of(e, owner), &e.path));
+                .and_then(|fd| Target::apply_meta(&*fd, &meta_of(e, owner), &e.path, false));
             match r {
                 Ok(()) => report.dirs += 1,
                 Err(err) => fail(e, err, &mut report),
@@ -204,8 +205,10 @@ impl Repository {
         e: &Entry,
         overwrite: bool,
         owner: bool,
+        umask: Option<u32>,
     ) -> Result<u64> {
-        let mut f = target.create_file(&e.path, overwrite)?;
+        let (mode, mode_set) = crate::safe_fs::creation_mode(e.mode, umask);
+        let mut f = target.create_file(&e.path, overwrite, mode)?;
         let res = (|| -> Result<u64> {
             let mut n = 0u64;
             for id in &e.chunks {
@@ -214,7 +217,7 @@ impl Repository {
                     .map_err(|err| Error::io(e.path_lossy(), err))?;
                 n += data.len() as u64;
             }
-            Target::apply_meta(&f, &meta_of(e, owner), &e.path)?;
+            Target::apply_meta(&f, &meta_of(e, owner), &e.path, mode_set)?;
             Ok(n)
         })();
         if res.is_err() {

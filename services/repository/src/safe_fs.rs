@@ -146,16 +146,17 @@ impl Target {
         }
     }
 
-    /// Creates a new regular file (mode 0600 until metadata is applied).
-    /// Refuses an existing entry unless `overwrite`.
-    pub fn create_file(&self, path: &[u8], overwrite: bool) -> Result<File> {
+    /// Creates a new regular file with permission bits `mode` (the caller
+    /// passes 0600 when the final mode has special bits or the umask would
+    /// change it). Refuses an existing entry unless `overwrite`.
+    pub fn create_file(&self, path: &[u8], overwrite: bool, mode: u32) -> Result<File> {
         let comps = components(path)?;
         let parent = self.dir(&comps[..comps.len() - 1])?;
         let name = comps[comps.len() - 1];
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         for attempt in 0..2 {
-            match rustix::fs::openat(&*parent, name, flags, Mode::from_raw_mode(0o600)) {
+            match rustix::fs::openat(&*parent, name, flags, Mode::from_raw_mode(mode & 0o777)) {
                 Ok(fd) => return Ok(File::from(fd)),
                 Err(Errno::EXIST) if overwrite && attempt == 0 => {
                     self.clear(&parent, name, path)?
@@ -221,18 +222,46 @@ impl Target {
             .map_err(|e| errno(path, e))
     }
 
-    /// Applies mode, owner and times to an open file or directory.
-    pub fn apply_meta(fd: &impl std::os::fd::AsFd, meta: &Meta, path: &[u8]) -> Result<()> {
-        if let Some((uid, gid)) = meta.owner {
+    /// Applies mode (unless `mode_set`), owner and times to an open file
+    /// or directory. Files this process creates start out owned by it, so
+    /// owner `(0, 0)` when running as root needs no call.
+    pub fn apply_meta(
+        fd: &impl std::os::fd::AsFd,
+        meta: &Meta,
+        path: &[u8],
+        mode_set: bool,
+    ) -> Result<()> {
+        let chowned = meta.owner.filter(|o| *o != (0, 0));
+        if let Some((uid, gid)) = chowned {
             let _ = rustix::fs::fchown(
                 fd,
                 Some(rustix::fs::Uid::from_raw(uid)),
                 Some(rustix::fs::Gid::from_raw(gid)),
             );
         }
-        rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode & 0o7777))
-            .map_err(|e| errno(path, e))?;
+        // chown clears set-id bits, so the mode is applied after it.
+        if !mode_set || chowned.is_some() {
+            rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode & 0o7777))
+                .map_err(|e| errno(path, e))?;
+        }
         rustix::fs::futimens(fd, &meta.times()).map_err(|e| errno(path, e))
+    }
+}
+
+/// The process umask, read without changing it (Linux `/proc`); `None`
+/// when unknown, in which case modes are always applied explicitly.
+pub fn current_umask() -> Option<u32> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let v = s.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(v.trim(), 8).ok()
+}
+
+/// The mode to create a file with, and whether it is already final.
+pub fn creation_mode(mode: u32, umask: Option<u32>) -> (u32, bool) {
+    let perm = mode & 0o7777;
+    match umask {
+        Some(u) if perm & 0o7000 == 0 && perm & u == 0 => (perm, true),
+        _ => (0o600, false),
     }
 }
 

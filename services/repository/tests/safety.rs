@@ -31,7 +31,7 @@ fn traversal_and_absolute_paths_are_refused() {
     );
     let dir = tempfile::tempdir().unwrap();
     let t = Target::open(&dir.path().join("t")).unwrap();
-    assert!(t.create_file(b"../escape", false).is_err());
+    assert!(t.create_file(b"../escape", false, 0o600).is_err());
     assert!(!dir.path().join("escape").exists());
 }
 

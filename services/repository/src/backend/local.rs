@@ -4,10 +4,12 @@
 //! renamed over the final name, and then the directory is fsynced, so a
 //! kill -9 or power loss leaves either the old state or the complete object.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::{Backend, FileKind, ObjectInfo};
 use crate::error::{Error, Result};
@@ -15,10 +17,14 @@ use crate::id::Id;
 
 const TMP_PREFIX: &str = ".tmp-";
 
+/// Open pack files kept for ranged reads (restore reads many small ranges).
+const PACK_FD_CACHE: usize = 64;
+
 /// A repository in a local directory.
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     root: PathBuf,
+    packs: Arc<Mutex<HashMap<String, Arc<File>>>>,
 }
 
 impl LocalBackend {
@@ -34,7 +40,10 @@ impl LocalBackend {
             let d = root.join(kind.dir());
             fs::create_dir_all(&d).map_err(|e| Error::io(d.display(), e))?;
         }
-        Ok(LocalBackend { root })
+        Ok(LocalBackend {
+            root,
+            packs: Arc::default(),
+        })
     }
 
     /// A backend for an existing repository directory.
@@ -59,6 +68,24 @@ impl LocalBackend {
             FileKind::Config => self.root.join("config"),
             _ => self.root.join(kind.dir()).join(name),
         }
+    }
+
+    /// Opens a pack for ranged reads, reusing a recently opened handle
+    /// (packs are immutable once named, so a cached handle stays valid).
+    fn open_cached(&self, kind: FileKind, name: &str, p: &Path) -> Result<Arc<File>> {
+        if kind != FileKind::Pack {
+            return Ok(Arc::new(File::open(p).map_err(|e| not_found_or_io(p, e))?));
+        }
+        if let Some(f) = self.packs.lock().expect("pack cache").get(name) {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(File::open(p).map_err(|e| not_found_or_io(p, e))?);
+        let mut cache = self.packs.lock().expect("pack cache");
+        if cache.len() >= PACK_FD_CACHE {
+            cache.clear();
+        }
+        cache.insert(name.to_string(), f.clone());
+        Ok(f)
     }
 
     fn write(&self, kind: FileKind, name: &str, parts: &[&[u8]], durable: bool) -> Result<()> {
@@ -141,7 +168,7 @@ impl Backend for LocalBackend {
 
     fn get_range(&self, kind: FileKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         let p = self.path(kind, name);
-        let f = File::open(&p).map_err(|e| not_found_or_io(&p, e))?;
+        let f = self.open_cached(kind, name, &p)?;
         let mut buf = vec![0u8; len as usize];
         f.read_exact_at(&mut buf, offset)
             .map_err(|e| Error::io(p.display(), e))?;
@@ -158,6 +185,9 @@ impl Backend for LocalBackend {
 
     fn delete(&self, kind: FileKind, name: &str) -> Result<()> {
         let p = self.path(kind, name);
+        if kind == FileKind::Pack {
+            self.packs.lock().expect("pack cache").remove(name);
+        }
         match fs::remove_file(&p) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),

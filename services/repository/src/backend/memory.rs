@@ -9,10 +9,12 @@ use std::sync::{Arc, RwLock};
 use super::{Backend, FileKind, ObjectInfo};
 use crate::error::{Error, Result};
 
+type Objects = HashMap<FileKind, BTreeMap<String, Arc<Vec<u8>>>>;
+
 /// A repository held in memory (lost when dropped).
 #[derive(Debug, Default, Clone)]
 pub struct MemoryBackend {
-    objects: Arc<RwLock<HashMap<FileKind, BTreeMap<String, Arc<Vec<u8>>>>>>,
+    objects: Arc<RwLock<Objects>>,
 }
 
 impl MemoryBackend {
