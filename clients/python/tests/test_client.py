@@ -86,8 +86,21 @@ def test_bad_input_is_invalid_argument_naming_the_field(client: vigil.Client, it
     assert error.field is not None and error.field.startswith(field), f"{error.field!r} does not name {field}"
     assert error.reason and error.reason != error.message
     assert "secret" not in str(error)
-    with pytest.raises(vigil.NotFound):
-        client.get_configuration(str(item["name"]))
+    assert item["name"] not in {c.name for c in client.list_configurations()}
+
+
+def test_a_password_in_a_database_url_is_refused_without_repeating_it(client: vigil.Client) -> None:
+    # A message built by hand skips the SDK's own check: the catalog must refuse it too.
+    leaky = cfg.BackupConfiguration(
+        name="leaky",
+        kind=cfg.BACKUP_KIND_DATABASE,
+        source=cfg.Source(database=cfg.DatabaseSource(engine=cfg.DATABASE_ENGINE_POSTGRES, url="postgres://edms:hunter2@db/edms")),
+    )
+    with pytest.raises(vigil.InvalidArgument) as caught:
+        client.create_configuration(leaky)
+    assert caught.value.field == "configuration.source.database.url"
+    assert "hunter2" not in str(caught.value)
+    assert all("hunter2" not in v.reason for v in caught.value.violations)
 
 
 def test_unknown_names_are_not_found(client: vigil.Client) -> None:

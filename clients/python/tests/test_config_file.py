@@ -69,11 +69,17 @@ def test_the_brief_example_becomes_the_expected_message(tmp_path: Path) -> None:
     assert config == expected
 
 
-def test_an_on_demand_configuration_has_no_schedule_and_defaults_to_enabled() -> None:
-    config = vigil.configuration_from_dict({"name": "test_config", "kind": "full", "purpose": "test"})
-    assert not config.HasField("schedule")
-    assert config.enabled is True
-    assert config.purpose == cfg.PURPOSE_TEST
+def test_defaults_are_those_of_the_cli() -> None:
+    on_demand = vigil.configuration_from_dict({"name": "test_config", "kind": "full"})
+    assert not on_demand.HasField("schedule")
+    assert on_demand.enabled is True
+    assert on_demand.purpose == cfg.PURPOSE_PRODUCTION
+    scheduled = vigil.configuration_from_dict({"name": "nightly", "kind": "db", "purpose": "temp", "schedule": {"cron": "0 2 * * *"}})
+    assert scheduled.kind == cfg.BACKUP_KIND_DATABASE
+    assert scheduled.purpose == cfg.PURPOSE_TEMPORARY
+    assert scheduled.schedule.catch_up == cfg.CATCH_UP_POLICY_ONCE
+    assert scheduled.schedule.overlap == cfg.OVERLAP_POLICY_SKIP
+    assert scheduled.schedule.timezone == ""
 
 
 def test_presets_durations_and_password_files() -> None:
@@ -107,23 +113,43 @@ def test_presets_durations_and_password_files() -> None:
     assert weekly.schedule.preset.day_of_week == cfg.WEEKDAY_SUNDAY
 
 
+def full(**fields: Any) -> dict[str, Any]:
+    return {"name": "x", "kind": "FULL", **fields}
+
+
 @pytest.mark.parametrize(
     ("item", "field", "reason"),
     [
-        ({"name": "x", "schedule": {"cronn": "0 2 * * *"}}, "configuration.schedule.cronn", "unknown field"),
-        ({"name": "x", "kind": "INCREMENTAL"}, "configuration.kind", "unknown value 'INCREMENTAL'"),
-        ({"name": "x", "enabled": "yes"}, "configuration.enabled", "must be true or false"),
-        ({"name": 7}, "configuration.name", "must be a string"),
-        ({"name": "x", "source": {"paths": "/srv"}}, "configuration.source.paths", "must be a list of strings"),
-        ({"name": "x", "source": {"paths": ["/srv", 3]}}, "configuration.source.paths[1]", "must be a string"),
-        ({"name": "x", "schedule": {"cron": "* * * * *", "grace": "soon"}}, "configuration.schedule.grace", "cannot read"),
-        ({"name": "x", "schedule": {"cron": "* * * * *", "jitter": -5}}, "configuration.schedule.jitter", "must not be negative"),
-        ({"name": "x", "schedule": {"cron": "* * * * *", "preset": {"frequency": "daily"}}}, "configuration.schedule", "not both"),
-        ({"name": "x", "retention": {"keep_daily": "7"}}, "configuration.retention.keep_daily", "must be an integer"),
+        ({"kind": "FULL"}, "configuration.name", "missing"),
+        ({"name": "x"}, "configuration.kind", "missing"),
+        (full(schedule={"cronn": "0 2 * * *"}), "configuration.schedule.cronn", "unknown field"),
+        (full(kind="INCREMENTAL"), "configuration.kind", "unknown value 'INCREMENTAL'"),
+        (full(enabled="yes"), "configuration.enabled", "must be true or false"),
+        (full(name=7), "configuration.name", "must be a string"),
+        (full(source={"paths": "/srv"}), "configuration.source.paths", "must be a list of strings"),
+        (full(source={"paths": ["/srv", 3]}), "configuration.source.paths[1]", "must be a string"),
+        (full(schedule={"cron": "* * * * *", "grace": "soon"}), "configuration.schedule.grace", "cannot read"),
+        (full(schedule={"cron": "* * * * *", "jitter": -5}), "configuration.schedule.jitter", "must not be negative"),
+        (full(schedule={"cron": "* * * * *", "preset": {"frequency": "daily"}}), "configuration.schedule", "exclusive"),
+        (full(schedule={"timezone": "UTC"}), "configuration.schedule", "needs cron or preset"),
+        (full(schedule={"preset": {"time": "02:00"}}), "configuration.schedule.preset.frequency", "missing"),
+        (full(retention={"keep_daily": "7"}), "configuration.retention.keep_daily", "must be an integer"),
+        (full(labels={"tier": 1}), "configuration.labels.tier", "strings"),
+        (full(source={"database": {"url": "postgres://u@h/db"}}), "configuration.source.database.engine", "missing"),
         (
-            {"name": "x", "source": {"database": {"engine": "postgres", "url": "postgres://u@h/db", "password": "hunter2"}}},
+            full(source={"database": {"engine": "postgres", "url": "postgres://u@h/db", "password": "hunter2"}}),
             "configuration.source.database.password",
             "never goes into a configuration",
+        ),
+        (
+            full(source={"database": {"engine": "postgres", "url": "postgres://u:hunter2@h/db"}}),
+            "configuration.source.database.url",
+            "must not contain a password",
+        ),
+        (
+            full(source={"database": {"engine": "mysql", "url": "mysql://h/db?user=u&Password=hunter2"}}),
+            "configuration.source.database.url",
+            "must not contain a password",
         ),
     ],
 )

@@ -30,8 +30,9 @@ by the catalog, which answers with the same kind of error.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -40,9 +41,17 @@ from vigil.catalog.v1 import configuration_pb2 as cfg
 from vigil.errors import FieldViolation, InvalidArgument
 
 Configuration = cfg.BackupConfiguration
+_Enum = TypeVar("_Enum", bound=int)
 
-_KINDS = {"full": cfg.BACKUP_KIND_FULL, "database": cfg.BACKUP_KIND_DATABASE, "export": cfg.BACKUP_KIND_EXPORT}
-_PURPOSES = {"production": cfg.PURPOSE_PRODUCTION, "test": cfg.PURPOSE_TEST, "temporary": cfg.PURPOSE_TEMPORARY}
+# The words of the CLI (clients/cli/src/vocab.rs), so a file means the same to both.
+_KINDS = {"full": cfg.BACKUP_KIND_FULL, "database": cfg.BACKUP_KIND_DATABASE, "db": cfg.BACKUP_KIND_DATABASE, "export": cfg.BACKUP_KIND_EXPORT}
+_PURPOSES = {
+    "production": cfg.PURPOSE_PRODUCTION,
+    "prod": cfg.PURPOSE_PRODUCTION,
+    "test": cfg.PURPOSE_TEST,
+    "temporary": cfg.PURPOSE_TEMPORARY,
+    "temp": cfg.PURPOSE_TEMPORARY,
+}
 _CATCH_UP = {"skip": cfg.CATCH_UP_POLICY_SKIP, "once": cfg.CATCH_UP_POLICY_ONCE, "all": cfg.CATCH_UP_POLICY_ALL}
 _OVERLAP = {"skip": cfg.OVERLAP_POLICY_SKIP, "queue": cfg.OVERLAP_POLICY_QUEUE, "allow": cfg.OVERLAP_POLICY_ALLOW}
 _ENGINES = {
@@ -51,6 +60,7 @@ _ENGINES = {
     "mysql": cfg.DATABASE_ENGINE_MYSQL,
     "mariadb": cfg.DATABASE_ENGINE_MYSQL,
     "sqlite": cfg.DATABASE_ENGINE_SQLITE,
+    "sqlite3": cfg.DATABASE_ENGINE_SQLITE,
 }
 _FREQUENCIES = {
     "hourly": cfg.FREQUENCY_HOURLY,
@@ -59,13 +69,20 @@ _FREQUENCIES = {
     "monthly": cfg.FREQUENCY_MONTHLY,
 }
 _WEEKDAYS = {
-    name: value
-    for value, names in enumerate(
-        (("monday", "mon"), ("tuesday", "tue"), ("wednesday", "wed"), ("thursday", "thu"),
-         ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun")),
-        start=1,
-    )
-    for name in names
+    "monday": cfg.WEEKDAY_MONDAY,
+    "mon": cfg.WEEKDAY_MONDAY,
+    "tuesday": cfg.WEEKDAY_TUESDAY,
+    "tue": cfg.WEEKDAY_TUESDAY,
+    "wednesday": cfg.WEEKDAY_WEDNESDAY,
+    "wed": cfg.WEEKDAY_WEDNESDAY,
+    "thursday": cfg.WEEKDAY_THURSDAY,
+    "thu": cfg.WEEKDAY_THURSDAY,
+    "friday": cfg.WEEKDAY_FRIDAY,
+    "fri": cfg.WEEKDAY_FRIDAY,
+    "saturday": cfg.WEEKDAY_SATURDAY,
+    "sat": cfg.WEEKDAY_SATURDAY,
+    "sunday": cfg.WEEKDAY_SUNDAY,
+    "sun": cfg.WEEKDAY_SUNDAY,
 }
 
 
@@ -92,6 +109,11 @@ class _Node:
 
     def has(self, key: str) -> bool:
         return self.value.get(key) is not None
+
+    def require(self, *keys: str) -> None:
+        for key in keys:
+            if not self.has(key):
+                raise _bad(self.at(key), "missing")
 
     def get(self, key: str) -> Any:
         return self.value.get(key)
@@ -126,7 +148,7 @@ class _Node:
                 raise _bad(f"{self.at(key)}[{index}]", f"must be a string, not {_type_name(item)}")
         return list(value)
 
-    def choice(self, key: str, choices: Mapping[str, int]) -> int:
+    def choice(self, key: str, choices: Mapping[str, _Enum]) -> _Enum:
         text = self.string(key).strip().lower()
         if text not in choices:
             names = " | ".join(dict.fromkeys(choices))
@@ -151,18 +173,17 @@ def _bad(field: str, reason: str) -> InvalidArgument:
 def configuration_from_dict(data: Mapping[str, Any], *, path: str = "configuration") -> Configuration:
     """Builds a ``BackupConfiguration`` from one item of the YAML shape.
 
-    ``enabled`` defaults to true: a configuration written down to run should run.
+    Defaults are those of ``vigil config apply``: ``enabled`` true, ``purpose``
+    production, and for a schedule ``catch_up`` once and ``overlap`` skip, so
+    the same file gives the same configuration whichever client applies it.
     Raises :class:`vigil.InvalidArgument` naming the field for a malformed item.
     """
     node = _Node(data, path)
     node.check_keys(("name", "kind", "purpose", "enabled", "description", "schedule", "source", "retention", "labels"))
-    config = Configuration()
-    if node.has("name"):
-        config.name = node.string("name")
-    if node.has("kind"):
-        config.kind = node.choice("kind", _KINDS)  # type: ignore[assignment]
-    if node.has("purpose"):
-        config.purpose = node.choice("purpose", _PURPOSES)  # type: ignore[assignment]
+    node.require("name", "kind")
+    config = Configuration(name=node.string("name"))
+    config.kind = node.choice("kind", _KINDS)
+    config.purpose = node.choice("purpose", _PURPOSES) if node.has("purpose") else cfg.PURPOSE_PRODUCTION
     config.enabled = node.boolean("enabled") if node.has("enabled") else True
     if node.has("description"):
         config.description = node.string("description")
@@ -175,9 +196,9 @@ def configuration_from_dict(data: Mapping[str, Any], *, path: str = "configurati
     if node.has("labels"):
         labels = node.child("labels")
         for key, value in labels.value.items():
-            if not isinstance(key, str) or not isinstance(value, (str, int, float, bool)):
-                raise _bad(labels.at(str(key)), "labels map strings to strings")
-            config.labels[key] = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise _bad(labels.at(str(key)), "labels map strings to strings; quote the value")
+            config.labels[key] = value
     return config
 
 
@@ -185,15 +206,16 @@ def _schedule(node: _Node) -> cfg.Schedule:
     node.check_keys(("cron", "preset", "timezone", "catch_up", "catch_up_window", "catch_up_cap", "overlap", "jitter", "grace"))
     schedule = cfg.Schedule()
     if node.has("cron") and node.has("preset"):
-        raise _bad(node.path, "give either cron or preset, not both")
+        raise _bad(node.path, "cron and preset are exclusive; give one")
     if node.has("cron"):
         schedule.cron = node.string("cron")
     elif node.has("preset"):
         schedule.preset.CopyFrom(_preset(node.child("preset")))
+    else:
+        raise _bad(node.path, "needs cron or preset; leave schedule out for on-demand")
     if node.has("timezone"):
         schedule.timezone = node.string("timezone")
-    if node.has("catch_up"):
-        schedule.catch_up = node.choice("catch_up", _CATCH_UP)  # type: ignore[assignment]
+    schedule.catch_up = node.choice("catch_up", _CATCH_UP) if node.has("catch_up") else cfg.CATCH_UP_POLICY_ONCE
     if node.has("catch_up_window"):
         schedule.catch_up_window.CopyFrom(node.duration("catch_up_window"))
     if node.has("catch_up_cap"):
@@ -201,8 +223,7 @@ def _schedule(node: _Node) -> cfg.Schedule:
         if cap < 0:
             raise _bad(node.at("catch_up_cap"), "must not be negative")
         schedule.catch_up_cap = cap
-    if node.has("overlap"):
-        schedule.overlap = node.choice("overlap", _OVERLAP)  # type: ignore[assignment]
+    schedule.overlap = node.choice("overlap", _OVERLAP) if node.has("overlap") else cfg.OVERLAP_POLICY_SKIP
     if node.has("jitter"):
         schedule.jitter.CopyFrom(node.duration("jitter"))
     if node.has("grace"):
@@ -212,13 +233,13 @@ def _schedule(node: _Node) -> cfg.Schedule:
 
 def _preset(node: _Node) -> cfg.Preset:
     node.check_keys(("frequency", "time", "day_of_week", "day_of_month"))
+    node.require("frequency")
     preset = cfg.Preset()
-    if node.has("frequency"):
-        preset.frequency = node.choice("frequency", _FREQUENCIES)  # type: ignore[assignment]
+    preset.frequency = node.choice("frequency", _FREQUENCIES)
     if node.has("time"):
         preset.time_of_day = node.string("time")
     if node.has("day_of_week"):
-        preset.day_of_week = node.choice("day_of_week", _WEEKDAYS)  # type: ignore[assignment]
+        preset.day_of_week = node.choice("day_of_week", _WEEKDAYS)
     if node.has("day_of_month"):
         day = node.integer("day_of_month")
         if not 1 <= day <= 31:
@@ -233,22 +254,34 @@ def _source(node: _Node) -> cfg.Source:
     if node.has("database"):
         database = node.child("database")
         database.check_keys(("engine", "url", "password_env", "password_file"))
-        if database.has("engine"):
-            source.database.engine = database.choice("engine", _ENGINES)  # type: ignore[assignment]
-        if database.has("url"):
-            source.database.url = database.string("url")
+        database.require("engine", "url")
+        source.database.engine = database.choice("engine", _ENGINES)
+        source.database.url = database.string("url")
+        if url_has_password(source.database.url):
+            # Refused here so that the password never travels to the server.
+            raise _bad(database.at("url"), "must not contain a password; use password_env or password_file")
         if database.has("password_env") and database.has("password_file"):
-            raise _bad(database.path, "give either password_env or password_file, not both")
+            raise _bad(database.path, "password_env and password_file are exclusive; give one")
         if database.has("password_env"):
             source.database.password.env = database.string("password_env")
         elif database.has("password_file"):
             source.database.password.file = database.string("password_file")
-        if not source.HasField("database"):
-            source.database.SetInParent()
     for key in ("paths", "include", "exclude"):
         if node.has(key):
             getattr(source, key).extend(node.strings(key))
     return source
+
+
+def url_has_password(url: str) -> bool:
+    """Whether a database URL carries a password, in its user info or as ``password=``."""
+    _, separator, rest = url.partition("://")
+    if separator:
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        userinfo, at, _ = authority.rpartition("@")
+        if at and ":" in userinfo:
+            return True
+    query = url.partition("?")[2]
+    return any(part.lower().startswith("password=") for part in query.split("&"))
 
 
 def _retention(node: _Node) -> cfg.Retention:
