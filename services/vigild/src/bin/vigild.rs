@@ -29,7 +29,10 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     let process = Process::start(NAME, &loaded)?;
     let catalog = host::catalog::open(&loaded, &section).await?;
     let listener = run::bind(loaded.settings.listen).await?;
+    let self_endpoint = vigil_server_common::server::endpoint_for(listener.local_addr()?);
+    let catalog_channel = host::status::catalog_channel(&self_endpoint)?;
     let server = host::catalog::register(GrpcServer::builder(), &catalog);
+    let server = host::status::register(server, catalog_channel.clone());
 
     // SCHEDULER (lead): build it here against the catalog at
     // `vigil_server_common::server::endpoint_for(listener.local_addr()?)` with
@@ -40,6 +43,8 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
 
     let handle = server.spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);
-    let background = vec![host::catalog::spawn_background(&catalog, &process.shutdown)];
+    let mut background = vec![host::catalog::spawn_background(&catalog, &process.shutdown)];
+    background
+        .extend(host::status::spawn_metrics(&loaded, catalog_channel, &process.shutdown).await?);
     process.finish(handle, background).await
 }

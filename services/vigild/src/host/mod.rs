@@ -10,3 +10,4 @@ pub mod catalog;
 pub mod data_dir;
 pub mod executor;
 pub mod scheduler;
+pub mod status;
