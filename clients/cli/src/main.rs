@@ -1,1 +1,68 @@
-fn main() {}
+//! `vigil`, the command-line client of the Vigil backup suite.
+//!
+//! Parsing lives in `cli`, each command group in `commands`, renderings in
+//! `render` and `output`, and the configuration file format in `yaml`.
+//! See `vigil --help` for the exit codes and the JSON mapping.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod ctx;
+mod error;
+mod flags;
+mod output;
+mod progress;
+mod render;
+mod vocab;
+mod yaml;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::commands::{alerts, archive, backup, config, jobs, restore, schedules, status};
+use crate::ctx::Ctx;
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(error::EXIT_FAILURE);
+        }
+    };
+    let ctx = Ctx::new(cli.endpoint.clone(), cli.json, cli.timeout);
+    let service = cli.command.service();
+    match runtime.block_on(dispatch(&ctx, cli.command)) {
+        Ok(()) => ExitCode::from(error::EXIT_OK),
+        Err(e) => {
+            for line in e.render(service, &ctx.endpoint) {
+                eprintln!("{line}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Config(cmd) => config::run(ctx, cmd).await,
+        Command::Backup(cmd) => backup::run(ctx, cmd).await,
+        Command::Jobs(cmd) => jobs::run(ctx, cmd).await,
+        Command::Artifacts(cmd) => archive::artifacts(ctx, cmd).await,
+        Command::Restore(args) => restore::run(ctx, args).await,
+        Command::Verify(args) => backup::verify(ctx, args).await,
+        Command::Prune(args) => backup::prune(ctx, args).await,
+        Command::Upload(args) => archive::upload(ctx, args).await,
+        Command::Download(args) => archive::download(ctx, args).await,
+        Command::Schedules(cmd) => schedules::run(ctx, cmd).await,
+        Command::Status(args) => status::run(ctx, args).await,
+        Command::Alerts(args) => alerts::run(ctx, args).await,
+    }
+}

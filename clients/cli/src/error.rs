@@ -1,0 +1,182 @@
+//! The CLI's errors, how they are printed, and the exit codes.
+//!
+//! Exit codes:
+//! - `0`: success;
+//! - `1`: any other failure: the server is unreachable or failed, a service
+//!   is not served (UNIMPLEMENTED), or a job waited on with `--wait` ended
+//!   FAILED or CANCELLED;
+//! - `2`: bad input: a usage error, an unreadable or malformed file, or the
+//!   server answered INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+//!   FAILED_PRECONDITION or OUT_OF_RANGE.
+//!
+//! Every error is printed on standard error as `error: FIELD: REASON` (one
+//! line per rejected field), or `error: MESSAGE` when no field applies.
+
+use tonic::Code;
+use vigil_client::code_name;
+
+/// Exit code for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code for failures that are not the caller's input.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for bad input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Everything a command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A call to a server failed.
+    #[error("{0}")]
+    Client(#[from] vigil_client::Error),
+    /// Local input was rejected before anything was sent.
+    #[error("{field}: {reason}")]
+    Input {
+        /// The flag, file or YAML path.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// A job waited on ended without completing.
+    #[error("job {job} ended {state}{}", if error.is_empty() { String::new() } else { format!(": {error}") })]
+    JobFailed {
+        /// The job's readable name.
+        job: String,
+        /// FAILED or CANCELLED.
+        state: &'static str,
+        /// The job's error.
+        error: String,
+    },
+}
+
+impl CliError {
+    /// Local bad input at `field`.
+    pub fn input(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        CliError::Input {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Client(e) if e.is_bad_input() => EXIT_BAD_INPUT,
+            CliError::Client(_) => EXIT_FAILURE,
+            CliError::Input { .. } => EXIT_BAD_INPUT,
+            CliError::JobFailed { .. } => EXIT_FAILURE,
+        }
+    }
+
+    /// The lines to print on standard error, each starting with `error: `.
+    ///
+    /// `service` names the API the command talks to and `endpoint` where, so
+    /// that UNIMPLEMENTED and UNAVAILABLE say what is missing.
+    pub fn render(&self, service: &str, endpoint: &str) -> Vec<String> {
+        let CliError::Client(e) = self else {
+            return vec![format!("error: {self}")];
+        };
+        let violations = e.field_violations();
+        if !violations.is_empty() {
+            return violations
+                .iter()
+                .map(|v| format!("error: {}: {}", v.field, v.reason))
+                .collect();
+        }
+        match e.code() {
+            Code::Unimplemented => vec![format!(
+                "error: the {service} service is not available at {endpoint} (UNIMPLEMENTED): \
+                 this server does not serve it yet, or the endpoint points at another service"
+            )],
+            Code::Unavailable if matches!(e, vigil_client::Error::Connect { .. }) => vec![format!(
+                "error: {e}\nhint: start the server (vigild) or set --endpoint / VIGIL_ENDPOINT"
+            )],
+            code
+            @ (Code::Unavailable | Code::DeadlineExceeded | Code::Internal | Code::Unknown) => {
+                vec![format!("error: {e} ({})", code_name(code))]
+            }
+            _ => vec![format!("error: {e}")],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    fn from_status(status: tonic::Status) -> CliError {
+        CliError::Client(vigil_client::Error::from(status))
+    }
+
+    #[test]
+    fn bad_input_codes_exit_2_and_others_exit_1() {
+        for code in [
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::FailedPrecondition,
+        ] {
+            assert_eq!(
+                from_status(tonic::Status::new(code, "x")).exit_code(),
+                2,
+                "{code:?}"
+            );
+        }
+        for code in [
+            Code::Unavailable,
+            Code::Internal,
+            Code::Unimplemented,
+            Code::DeadlineExceeded,
+        ] {
+            assert_eq!(
+                from_status(tonic::Status::new(code, "x")).exit_code(),
+                1,
+                "{code:?}"
+            );
+        }
+        assert_eq!(CliError::input("file", "missing").exit_code(), 2);
+        let failed = CliError::JobFailed {
+            job: "j".into(),
+            state: "FAILED",
+            error: "disk full".into(),
+        };
+        assert_eq!(failed.exit_code(), 1);
+        assert_eq!(failed.to_string(), "job j ended FAILED: disk full");
+    }
+
+    #[test]
+    fn field_violations_print_one_line_each() {
+        let details = ErrorDetails::with_bad_request(vec![
+            tonic_types::FieldViolation::new(
+                "configuration.schedule.cron",
+                "expected 5 or 6 fields",
+            ),
+            tonic_types::FieldViolation::new(
+                "configuration.schedule.timezone",
+                "unknown time zone \"Mars/Base\"",
+            ),
+        ]);
+        let e = from_status(tonic::Status::with_error_details(
+            Code::InvalidArgument,
+            "bad",
+            details,
+        ));
+        assert_eq!(
+            e.render("catalog", "http://x"),
+            [
+                "error: configuration.schedule.cron: expected 5 or 6 fields",
+                "error: configuration.schedule.timezone: unknown time zone \"Mars/Base\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn unimplemented_names_the_missing_service() {
+        let e = from_status(tonic::Status::unimplemented(""));
+        let lines = e.render("scheduler", "http://127.0.0.1:50051");
+        assert!(
+            lines[0].contains("the scheduler service is not available at http://127.0.0.1:50051"),
+            "{lines:?}"
+        );
+    }
+}

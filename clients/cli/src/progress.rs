@@ -1,0 +1,159 @@
+//! Waiting for a job: a progress bar on a terminal (phase, bytes, rate,
+//! ETA), one line per change otherwise, and nothing extra with `--json`.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use vigil_proto::catalog::v1::{BackupJob, JobState};
+
+use crate::ctx::Ctx;
+use crate::error::CliError;
+use crate::output::Short;
+use crate::output::format;
+
+/// Waits for `job` to finish and returns its final state; a job that ends
+/// FAILED or CANCELLED is returned too (the caller decides the exit code).
+pub async fn wait(ctx: &Ctx, job: &BackupJob) -> Result<BackupJob, CliError> {
+    let client = ctx.client().await?;
+    let bar = (!ctx.json && std::io::stderr().is_terminal()).then(new_bar);
+    let mut last_line = String::new();
+    let result = client
+        .wait_for_job(&job.id, |j| match &bar {
+            Some(bar) => update_bar(bar, j),
+            None if !ctx.json => {
+                let line = status_line(j);
+                if line != last_line {
+                    eprintln!("{line}");
+                    last_line = line;
+                }
+            }
+            None => {}
+        })
+        .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(result?)
+}
+
+/// The error for a job that did not complete, if it did not.
+pub fn outcome(job: &BackupJob) -> Result<(), CliError> {
+    match job.state() {
+        JobState::Failed | JobState::Cancelled => Err(CliError::JobFailed {
+            job: if job.name.is_empty() {
+                job.id.clone()
+            } else {
+                job.name.clone()
+            },
+            state: job.state().short(),
+            error: job.error.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn new_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(spinner_style());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} [{bar:30}] {percent:>3}% {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+fn update_bar(bar: &ProgressBar, j: &BackupJob) {
+    let total = j.progress.as_ref().map_or(0, |p| p.bytes_total);
+    if total > 0 {
+        if bar.length() != Some(total) {
+            bar.set_style(bar_style());
+            bar.set_length(total);
+        }
+        bar.set_position(j.progress.as_ref().map_or(0, |p| p.bytes_done).min(total));
+    }
+    bar.set_message(status_line(j));
+}
+
+/// `daily_full_backup_20251220_222305 RUNNING reading files 1.2 GiB of 4.0 GiB, 210.0 MiB/s, ETA 13s`.
+pub fn status_line(j: &BackupJob) -> String {
+    let mut line = format!(
+        "{} {}",
+        if j.name.is_empty() { &j.id } else { &j.name },
+        j.state().short()
+    );
+    if let Some(p) = &j.progress {
+        if !p.phase.is_empty() {
+            line.push_str(&format!(" {}", p.phase));
+        }
+        if p.bytes_done > 0 || p.bytes_total > 0 {
+            line.push_str(&format!(" {}", format::bytes(p.bytes_done)));
+            if p.bytes_total > 0 {
+                line.push_str(&format!(" of {}", format::bytes(p.bytes_total)));
+            }
+        }
+        if p.bytes_per_second > 0.0 {
+            line.push_str(&format!(", {}/s", format::bytes(p.bytes_per_second as u64)));
+        }
+        if p.eta.is_some() {
+            line.push_str(&format!(", ETA {}", format::duration(p.eta.as_ref())));
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_proto::catalog::v1::JobProgress;
+
+    #[test]
+    fn status_line_shows_phase_bytes_rate_and_eta() {
+        let j = BackupJob {
+            name: "daily_full_backup_20251220_222305".into(),
+            state: JobState::Running as i32,
+            progress: Some(JobProgress {
+                phase: "reading files".into(),
+                bytes_done: 1024 * 1024,
+                bytes_total: 4 * 1024 * 1024,
+                bytes_per_second: 2.0 * 1024.0 * 1024.0,
+                eta: Some(prost_types::Duration {
+                    seconds: 13,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            status_line(&j),
+            "daily_full_backup_20251220_222305 RUNNING reading files 1.0 MiB of 4.0 MiB, 2.0 MiB/s, ETA 13s"
+        );
+    }
+
+    #[test]
+    fn failed_and_cancelled_jobs_are_errors() {
+        let mut j = BackupJob {
+            name: "n".into(),
+            state: JobState::Failed as i32,
+            error: "disk full".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            outcome(&j).unwrap_err().to_string(),
+            "job n ended FAILED: disk full"
+        );
+        j.state = JobState::Cancelled as i32;
+        assert!(outcome(&j).is_err());
+        j.state = JobState::Completed as i32;
+        assert!(outcome(&j).is_ok());
+    }
+}
