@@ -36,8 +36,9 @@ log "virtualenv at $venv"
 log "generated code is up to date with proto/"
 "$venv/bin/python" "$sdk/tools/generate.py" --out "$work/generated" 2>"$work/generate.log" || { cat "$work/generate.log" >&2; exit 1; }
 stale=0
-for package in catalog executor scheduler status; do
-  if ! diff -r "$sdk/src/vigil/$package" "$work/generated/vigil/$package" -x __pycache__ >"$work/diff.txt"; then
+for generated in "$work"/generated/vigil/*/; do
+  package="$(basename "$generated")"
+  if ! diff -r "$sdk/src/vigil/$package" "$generated" -x __pycache__ >"$work/diff.txt" 2>&1; then
     stale=1
     head -n 40 "$work/diff.txt" >&2
   fi

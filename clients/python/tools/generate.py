@@ -32,9 +32,13 @@ REPO_ROOT = PYTHON_ROOT.parent.parent
 PROTO_ROOT = REPO_ROOT / "proto"
 DEFAULT_OUT = PYTHON_ROOT / "src"
 
-# Proto packages under ``vigil/`` whose Python packages are generated. The
-# hand-written modules of the SDK must never use these names.
-GENERATED_PACKAGES = ("catalog", "executor", "scheduler", "status")
+
+def generated_packages() -> list[str]:
+    """The proto areas under ``proto/vigil`` (catalog, scheduler, ...), each a generated package.
+
+    The hand-written modules of the SDK must never use these names.
+    """
+    return sorted(p.name for p in (PROTO_ROOT / "vigil").iterdir() if p.is_dir())
 
 INIT_TEXT = '"""Generated from the Vigil protos by tools/generate.py. Do not edit."""\n'
 
@@ -90,8 +94,11 @@ def generate(out: Path) -> None:
     from grpc_tools import protoc
 
     check_generator_versions()
+    packages = generated_packages()
     vigil_out = out / "vigil"
-    for package in GENERATED_PACKAGES:
+    for package in packages:
+        if (DEFAULT_OUT / "vigil" / f"{package}.py").exists():
+            raise SystemExit(f"src/vigil/{package}.py would shadow the generated package vigil.{package}; rename it")
         shutil.rmtree(vigil_out / package, ignore_errors=True)
     vigil_out.mkdir(parents=True, exist_ok=True)
 
@@ -112,7 +119,7 @@ def generate(out: Path) -> None:
     if code != 0:
         raise SystemExit(f"protoc failed with exit code {code}")
 
-    for package in GENERATED_PACKAGES:
+    for package in packages:
         root = vigil_out / package
         if not root.is_dir():
             raise SystemExit(f"expected generated package {root} is missing")
@@ -125,7 +132,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="root to write the vigil package into")
     options = parser.parse_args()
     generate(options.out.resolve())
-    print(f"generated {', '.join('vigil.' + p for p in GENERATED_PACKAGES)} into {options.out}")
+    print(f"generated {', '.join('vigil.' + p for p in generated_packages())} into {options.out}")
 
 
 if __name__ == "__main__":
