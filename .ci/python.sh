@@ -6,7 +6,8 @@
 #   2. the checked-in generated code must equal a fresh generation from proto/;
 #   3. mypy --strict over the SDK, its tests and its generator;
 #   4. pytest: unit tests, then the integration and grpcurl cookbook tests
-#      against a real vigild (built here with cargo).
+#      against a real vigild, and the SDK-versus-CLI file reading check
+#      (both binaries built here with cargo).
 # Exits non-zero on any failure, including pytest collecting no tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,10 +52,11 @@ fi
 log "mypy --strict"
 (cd "$sdk" && "$venv/bin/python" -m mypy)
 
-log "building vigild for the integration tests"
-cargo build -p vigil-server --bin vigild
+log "building vigild and the vigil CLI for the integration tests"
+cargo build -p vigil-server --bin vigild -p vigil-cli --bin vigil
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 export VIGILD_BIN="$target_dir/debug/vigild"
+export VIGIL_CLI_BIN="$target_dir/debug/vigil"
 
 log "pytest"
 # Run from a directory outside the source tree, so `import vigil` resolves to

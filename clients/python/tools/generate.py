@@ -40,6 +40,7 @@ def generated_packages() -> list[str]:
     """
     return sorted(p.name for p in (PROTO_ROOT / "vigil").iterdir() if p.is_dir())
 
+
 INIT_TEXT = '"""Generated from the Vigil protos by tools/generate.py. Do not edit."""\n'
 
 

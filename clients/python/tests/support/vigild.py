@@ -2,7 +2,7 @@
 
 The binary is ``$VIGILD_BIN`` when set; otherwise it is built once per test run
 with ``cargo build -p vigil-server --bin vigild`` and taken from the cargo target
-directory. Each server gets its own data directory, is started with
+directory (likewise the ``vigil`` CLI and ``$VIGIL_CLI_BIN``). Each server gets its own data directory, is started with
 ``--listen 127.0.0.1:0`` and is found through the address it prints.
 """
 
@@ -37,26 +37,32 @@ def cargo_target_dir() -> Path:
     return Path(configured) if configured else REPO_ROOT / "target"
 
 
-def vigild_binary() -> Path:
-    """The vigild binary to test, building it when ``VIGILD_BIN`` is not set."""
-    configured = os.environ.get("VIGILD_BIN")
+def cargo_binary(package: str, binary: str, env_var: str) -> Path:
+    """A workspace binary: ``$env_var`` when set, else built with cargo (a no-op when fresh)."""
+    configured = os.environ.get(env_var)
     if configured:
         path = Path(configured)
         if not path.is_file():
-            raise RuntimeError(f"VIGILD_BIN={configured} is not a file")
+            raise RuntimeError(f"{env_var}={configured} is not a file")
         return path
-    build = subprocess.run(
-        ["cargo", "build", "-p", "vigil-server", "--bin", "vigild"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    )
+    command = ["cargo", "build", "-p", package, "--bin", binary]
+    build = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
     if build.returncode != 0:
-        raise RuntimeError(f"cargo build -p vigil-server --bin vigild failed:\n{build.stderr[-6000:]}")
-    path = cargo_target_dir() / "debug" / "vigild"
+        raise RuntimeError(f"{' '.join(command)} failed:\n{build.stderr[-6000:]}")
+    path = cargo_target_dir() / "debug" / binary
     if not path.is_file():
-        raise RuntimeError(f"cargo built vigil-server but {path} does not exist")
+        raise RuntimeError(f"cargo built {package} but {path} does not exist")
     return path
+
+
+def vigild_binary() -> Path:
+    """The vigild binary to test (``$VIGILD_BIN``, or built)."""
+    return cargo_binary("vigil-server", "vigild", "VIGILD_BIN")
+
+
+def vigil_cli_binary() -> Path:
+    """The vigil CLI (``$VIGIL_CLI_BIN``, or built)."""
+    return cargo_binary("vigil-cli", "vigil", "VIGIL_CLI_BIN")
 
 
 @dataclass
