@@ -5,18 +5,28 @@ use std::process::ExitCode;
 use clap::Parser;
 use vigil_server::cli::SchedulerBinArgs;
 use vigil_server::host;
-use vigil_server::run;
-use vigil_server_common::settings::SettingsLoader;
+use vigil_server::run::{self, Process};
+use vigil_server_common::GrpcServer;
+use vigil_server_common::settings::{LoadedSettings, SettingsLoader};
 
 const NAME: &str = "vigil-scheduler";
 
 fn main() -> ExitCode {
     let args = SchedulerBinArgs::parse();
     let loader = SettingsLoader::new(&args.common).with_catalog_args(&args.catalog);
-    if let Err(code) = run::load_settings(NAME, loader) {
-        return code;
+    match run::load_settings(NAME, loader) {
+        Ok(loaded) => run::block_on(NAME, serve(loaded)),
+        Err(code) => code,
     }
-    // The lead wires the scheduler through `host::scheduler`.
-    eprintln!("{NAME}: {}", host::scheduler::NOT_AVAILABLE);
-    ExitCode::from(run::EXIT_UNAVAILABLE)
+}
+
+async fn serve(loaded: LoadedSettings) -> anyhow::Result<()> {
+    let process = Process::start(NAME, &loaded)?;
+    let catalog = loaded.settings.catalog_endpoint();
+    let scheduler = host::scheduler::start(&loaded, &catalog, &process.shutdown).await?;
+    let listener = run::bind(loaded.settings.listen).await?;
+    let handle = host::scheduler::register(GrpcServer::builder(), &scheduler)
+        .spawn(listener, &process.shutdown)?;
+    run::announce(NAME, handle.local_addr(), &loaded);
+    process.finish(handle, Vec::new()).await
 }

@@ -34,16 +34,20 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     let server = host::catalog::register(GrpcServer::builder(), &catalog);
     let server = host::status::register(server, catalog_channel.clone());
 
-    // SCHEDULER (lead): build it here against the catalog at
-    // `vigil_server_common::server::endpoint_for(listener.local_addr()?)` with
-    // a lazily connecting channel, register `SchedulerService` on `server`,
-    // and push its task onto `background` below. See `host::scheduler`.
-
-    // EXECUTOR (lead): likewise, see `host::executor`.
+    // The scheduler and the executor reach the catalog through this
+    // process's own port, exactly as they would from another machine; their
+    // connections are lazy, so they start before the server accepts.
+    let scheduler = host::scheduler::start(&loaded, &self_endpoint, &process.shutdown).await?;
+    let server = host::scheduler::register(server, &scheduler);
+    let executor = host::executor::start(&loaded, &self_endpoint, &process.shutdown).await?;
+    let server = host::executor::register(server, &executor);
 
     let handle = server.spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);
-    let mut background = vec![host::catalog::spawn_background(&catalog, &process.shutdown)];
+    let mut background = vec![
+        host::catalog::spawn_background(&catalog, &process.shutdown),
+        host::executor::spawn_join(executor),
+    ];
     background
         .extend(host::status::spawn_metrics(&loaded, catalog_channel, &process.shutdown).await?);
     process.finish(handle, background).await

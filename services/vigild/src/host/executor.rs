@@ -1,13 +1,59 @@
-//! Hosting the executor.
-//!
-//! TO WIRE (lead): once `vigil-executor` exposes its host API, this module
-//! opens it from `LoadedSettings::section("executor")` and the repository
-//! settings (`Settings::repository_location`, `Settings::repository_key`),
-//! connects it to the catalog at the given endpoint (in `vigild`, the bound
-//! address of this process; alone, `--catalog`), registers
-//! `ExecutorService` on the server and spawns its lease loop with the
-//! shutdown token. Until then the `vigil-executor` binary reports that it is
-//! not available.
+//! Hosting the executor: options from the settings and the `[executor]`
+//! section, the catalog at an endpoint (in `vigild`, this process's own
+//! port), its `ExecutorService` and its lease loop.
 
-/// Why the executor is not hosted yet.
-pub const NOT_AVAILABLE: &str = "the executor is not yet available in this build";
+use anyhow::Context as _;
+use tokio::task::JoinHandle;
+use vigil_executor::{Executor, ExecutorOptions, ExecutorSettings};
+use vigil_server_common::settings::{LoadedSettings, RepositoryKeySource};
+use vigil_server_common::{GrpcServer, Shutdown};
+
+/// Starts an executor against the catalog at `catalog_endpoint`.
+pub async fn start(
+    loaded: &LoadedSettings,
+    catalog_endpoint: &str,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Executor> {
+    let settings: ExecutorSettings = loaded.section("executor")?;
+    let s = &loaded.settings;
+    let (repository_key_file, repository_passphrase_env) = match s.repository_key() {
+        // The executor generates the default key file on first start.
+        RepositoryKeySource::File {
+            is_default: true, ..
+        } => (None, None),
+        RepositoryKeySource::File { path, .. } => (Some(path), None),
+        RepositoryKeySource::PassphraseEnv(name) => (None, Some(name)),
+    };
+    let options = ExecutorOptions {
+        catalog_endpoint: catalog_endpoint.to_owned(),
+        executor_id: executor_id(),
+        data_dir: s.data_dir.clone(),
+        repository: s.repository_location(),
+        repository_key_file,
+        repository_passphrase_env,
+        settings,
+    };
+    Executor::start(options, shutdown.token())
+        .await
+        .context("the executor cannot start")
+}
+
+/// Adds `ExecutorService` to the server.
+pub fn register(server: GrpcServer, executor: &Executor) -> GrpcServer {
+    server.add_service(executor.service())
+}
+
+/// Waits for the executor's running jobs to stop after shutdown.
+pub fn spawn_join(executor: Executor) -> JoinHandle<()> {
+    tokio::spawn(executor.join())
+}
+
+/// `host-pid`: unique among live processes, readable in job records.
+fn executor_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("executor-{host}-{}", std::process::id())
+}

@@ -1,11 +1,31 @@
-//! Hosting the scheduler.
-//!
-//! TO WIRE (lead): once `vigil-scheduler` exposes its host API, this module
-//! opens it from `LoadedSettings::section("scheduler")`, connects it to the
-//! catalog at the given endpoint (in `vigild`, the bound address of this
-//! process; alone, `--catalog`), registers `SchedulerService` on the server
-//! and spawns its loop with the shutdown token. Until then the
-//! `vigil-scheduler` binary reports that it is not available.
+//! Hosting the scheduler: options from the `[scheduler]` section, the
+//! catalog at an endpoint (in `vigild`, this process's own port), its
+//! `SchedulerService` and its loops.
 
-/// Why the scheduler is not hosted yet.
-pub const NOT_AVAILABLE: &str = "the scheduler is not yet available in this build";
+use anyhow::Context as _;
+use vigil_scheduler::{Scheduler, SchedulerOptions, SchedulerSettings};
+use vigil_server_common::settings::LoadedSettings;
+use vigil_server_common::{GrpcServer, Shutdown, clock};
+
+/// Starts a scheduler replica against the catalog at `catalog_endpoint`.
+pub async fn start(
+    loaded: &LoadedSettings,
+    catalog_endpoint: &str,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Scheduler> {
+    let settings: SchedulerSettings = loaded.section("scheduler")?;
+    let options = SchedulerOptions {
+        catalog_endpoint: catalog_endpoint.to_owned(),
+        replica_id: String::new(),
+        clock: clock::system(),
+        settings,
+    };
+    Scheduler::start(options, shutdown.token())
+        .await
+        .context("the scheduler cannot start")
+}
+
+/// Adds `SchedulerService` to the server.
+pub fn register(server: GrpcServer, scheduler: &Scheduler) -> GrpcServer {
+    server.add_service(scheduler.service())
+}
