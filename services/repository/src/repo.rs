@@ -6,7 +6,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::backend::{Backend, FileKind, LocalBackend};
-use crate::blob::open_blob;
+use crate::blob::open_blob_with;
 use crate::chunker::Chunker;
 use crate::config::{ChunkerParams, Config, FORMAT_VERSION, KdfParams, KeySource};
 use crate::crypto::{CipherKind, Keys};
@@ -185,6 +185,11 @@ impl Repository {
 
     /// Reads, decrypts, decompresses and checks one chunk.
     pub(crate) fn read_chunk(&self, index: &Index, id: &Id) -> Result<Vec<u8>> {
+        self.read_chunk_with(index, id, true)
+    }
+
+    /// Reads one chunk; `rehash` as in [`crate::blob::open_blob_with`].
+    pub(crate) fn read_chunk_with(&self, index: &Index, id: &Id, rehash: bool) -> Result<Vec<u8>> {
         let loc = index
             .get(id)
             .ok_or_else(|| Error::integrity(format!("chunk {id}"), "missing from the index"))?;
@@ -192,7 +197,14 @@ impl Repository {
         let mut sealed =
             self.backend
                 .get_range(FileKind::Pack, &pack, loc.offset as u64, loc.len as u64)?;
-        open_blob(&self.keys, id, &mut sealed, loc.compressed, loc.raw_len)
+        open_blob_with(
+            &self.keys,
+            id,
+            &mut sealed,
+            loc.compressed,
+            loc.raw_len,
+            rehash,
+        )
     }
 
     /// Loads the tree of a snapshot.

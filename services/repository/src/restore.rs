@@ -119,11 +119,21 @@ impl Repository {
             .copied()
             .filter(|e| e.kind == EntryKind::File)
             .collect();
-        files.sort_by_key(|e| {
-            e.chunks
-                .first()
-                .and_then(|c| index.get(c))
-                .map(|l| (l.pack, l.offset))
+        // Work is handed out one directory at a time: creating files in one
+        // directory from several threads serialises on its lock in the
+        // kernel, while different directories proceed in parallel.
+        let parent =
+            |e: &Entry| e.path[..e.path.iter().rposition(|&b| b == b'/').unwrap_or(0)].to_vec();
+        files.sort_by_cached_key(|e| parent(e));
+        let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+        for (i, e) in files.iter().enumerate() {
+            match groups.last_mut() {
+                Some(g) if parent(files[g.start]) == parent(e) => g.end = i + 1,
+                _ => groups.push(i..i + 1),
+            }
+        }
+        groups.sort_by_key(|g| {
+            std::cmp::Reverse(files[g.clone()].iter().map(|e| e.size).sum::<u64>())
         });
         let next = AtomicUsize::new(0);
         let (bytes, done) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -132,9 +142,16 @@ impl Repository {
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
+                    let mut mine = 0..0;
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(e) = files.get(i) else { break };
+                        if mine.is_empty() {
+                            match groups.get(next.fetch_add(1, Ordering::Relaxed)) {
+                                Some(g) => mine = g.clone(),
+                                None => break,
+                            }
+                        }
+                        let e = files[mine.start];
+                        mine.start += 1;
                         if ctl
                             .cancel
                             .as_ref()
@@ -156,7 +173,7 @@ impl Repository {
                 });
             }
             if let Some(cb) = &ctl.progress {
-                while next.load(Ordering::Relaxed) < files.len() {
+                while next.load(Ordering::Relaxed) < groups.len() {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                     cb(&Progress {
                         bytes_read: bytes.load(Ordering::Relaxed),
@@ -212,7 +229,7 @@ impl Repository {
         let res = (|| -> Result<u64> {
             let mut n = 0u64;
             for id in &e.chunks {
-                let data = self.read_chunk(index, id)?;
+                let data = self.read_chunk_with(index, id, false)?;
                 f.write_all(&data)
                     .map_err(|err| Error::io(e.path_lossy(), err))?;
                 n += data.len() as u64;
