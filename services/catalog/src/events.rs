@@ -1,14 +1,19 @@
-//! In-process change notifications.
+//! Change notifications.
 //!
 //! Every committed change is published on a broadcast channel (for
 //! `WatchEvents` and `WatchJob`); changes to the queue also bump a watch
-//! counter that wakes long-polling `LeaseJob` calls.
+//! counter that wakes long-polling `LeaseJob` calls. On PostgreSQL the
+//! changes are also relayed to the other catalog replicas (see `relay`).
 
-use tokio::sync::{broadcast, watch};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, watch};
 use vigil_proto::catalog::v1::{EventKind, WatchEventsResponse};
 
 /// How many events a slow subscriber may fall behind before it is cut off.
 const CAPACITY: usize = 4096;
+/// How many events may wait for the relay to other replicas.
+const RELAY_CAPACITY: usize = 4096;
 
 /// One committed change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +45,8 @@ impl Event {
 pub struct Events {
     changes: broadcast::Sender<Event>,
     queue: watch::Sender<u64>,
+    origin: Arc<str>,
+    relay: Option<mpsc::Sender<Event>>,
 }
 
 impl Default for Events {
@@ -53,17 +60,46 @@ impl Events {
     pub fn new() -> Self {
         let (changes, _) = broadcast::channel(CAPACITY);
         let (queue, _) = watch::channel(0);
-        Self { changes, queue }
+        let origin = uuid::Uuid::new_v4().simple().to_string().into();
+        Self {
+            changes,
+            queue,
+            origin,
+            relay: None,
+        }
+    }
+
+    /// A publisher that also hands every local change to the returned
+    /// receiver, for relaying to other replicas.
+    pub fn with_relay() -> (Self, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel(RELAY_CAPACITY);
+        let mut events = Self::new();
+        events.relay = Some(tx);
+        (events, rx)
+    }
+
+    /// Identifies this process among the replicas.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Publishes committed changes; queued or requeued jobs also wake leasers.
     pub fn publish(&self, events: impl IntoIterator<Item = Event>) {
-        let mut wake = false;
         for event in events {
-            wake |= event.kind == EventKind::JobQueued;
-            // No subscriber is fine: nobody is watching.
-            let _ = self.changes.send(event);
+            if let Some(relay) = &self.relay
+                && relay.try_send(event.clone()).is_err()
+            {
+                tracing::warn!(kind = ?event.kind, "event relay is full, other replicas will poll");
+            }
+            self.publish_local(event);
         }
+    }
+
+    /// Publishes a change that another replica made, without relaying it back.
+    pub fn publish_local(&self, event: Event) {
+        let wake = event.kind == EventKind::JobQueued;
+        // No subscriber is fine: nobody is watching.
+        let _ = self.changes.send(event);
         if wake {
             self.queue.send_modify(|n| *n = n.wrapping_add(1));
         }

@@ -25,12 +25,14 @@ mod grpc;
 pub mod mask;
 pub mod page;
 pub mod redact;
+mod relay;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod validate;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -77,19 +79,28 @@ impl CatalogOptions {
 pub struct Catalog {
     store: Store,
     options: CatalogOptions,
+    /// Local changes waiting to be relayed to other replicas (PostgreSQL only),
+    /// taken by the first `run_background`.
+    relay: Arc<Mutex<Option<tokio::sync::mpsc::Receiver<events::Event>>>>,
 }
 
 impl Catalog {
     /// Connects to the database and applies the migrations.
     pub async fn open(options: CatalogOptions) -> Result<Catalog> {
         let db = db::Db::open(options.database_url.as_deref(), &options.data_dir).await?;
-        let store = Store::new(
-            db,
-            options.clock.clone(),
-            events::Events::new(),
-            options.component_timeout,
-        );
-        Ok(Catalog { store, options })
+        let (events, relay) = match db.dialect() {
+            db::Dialect::Postgres => {
+                let (events, rx) = events::Events::with_relay();
+                (events, Some(rx))
+            }
+            db::Dialect::Sqlite => (events::Events::new(), None),
+        };
+        let store = Store::new(db, options.clock.clone(), events, options.component_timeout);
+        Ok(Catalog {
+            store,
+            options,
+            relay: Arc::new(Mutex::new(relay)),
+        })
     }
 
     /// The public `CatalogService`.
@@ -107,13 +118,20 @@ impl Catalog {
         &self.store
     }
 
-    /// Runs the lease reaper and the catalog's own heartbeat until `shutdown`.
+    /// Runs the lease reaper, the catalog's own heartbeat and, on PostgreSQL,
+    /// the relay of changes between replicas, until `shutdown`.
     pub async fn run_background(&self, shutdown: CancellationToken) {
-        background::run(
+        let relay = self.relay.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let relay = async {
+            if let (Some(rx), Some(url)) = (relay, self.options.database_url.clone()) {
+                relay::run(url, self.store.events().clone(), rx, shutdown.clone()).await;
+            }
+        };
+        let reaper = background::run(
             self.store.clone(),
             self.options.lease_reap_interval,
-            shutdown,
-        )
-        .await;
+            shutdown.clone(),
+        );
+        tokio::join!(relay, reaper);
     }
 }

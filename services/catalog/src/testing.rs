@@ -122,10 +122,16 @@ pub async fn postgres_options_from_env() -> Option<CatalogOptions> {
         eprintln!("SKIPPED: {POSTGRES_ENV} not set");
         return None;
     };
-    let name = format!("vigil_test_{}", uuid::Uuid::new_v4().simple());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let name = format!("{DB_PREFIX}{now}_{}", &suffix[..12]);
     let mut admin = sqlx::PgConnection::connect(&admin_url)
         .await
         .expect("connect to VIGIL_TEST_POSTGRES_URL");
+    drop_stale_databases(&mut admin, now).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
         .execute(&mut admin)
         .await
@@ -137,4 +143,35 @@ pub async fn postgres_options_from_env() -> Option<CatalogOptions> {
     options.database_url = Some(url.to_string());
     options.lease_reap_interval = Duration::from_secs(1);
     Some(options)
+}
+
+/// Prefix of the databases made by [`postgres_options_from_env`].
+const DB_PREFIX: &str = "vigil_cat_test_";
+
+/// Drops databases this helper made more than an hour ago, best effort, so
+/// repeated runs do not pile up databases on the server. Only names of the
+/// helper's exact shape are touched, and a database still in use is kept.
+async fn drop_stale_databases(admin: &mut sqlx::PgConnection, now: u64) {
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database")
+        .fetch_all(&mut *admin)
+        .await
+        .unwrap_or_default();
+    for name in names {
+        let Some(rest) = name.strip_prefix(DB_PREFIX) else {
+            continue;
+        };
+        let Some((stamp, suffix)) = rest.split_once('_') else {
+            continue;
+        };
+        let shaped = suffix.len() == 12 && suffix.chars().all(|c| c.is_ascii_hexdigit());
+        let old = stamp
+            .parse::<u64>()
+            .is_ok_and(|t| now.saturating_sub(t) > 3600);
+        if shaped && old {
+            let drop = format!("DROP DATABASE IF EXISTS \"{name}\"");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut *admin)
+                .await;
+        }
+    }
 }

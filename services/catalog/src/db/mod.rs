@@ -152,8 +152,29 @@ impl Db {
         &self.pool
     }
 
-    /// Starts a transaction that will write.
+    /// Starts a transaction that will write. End it with [`Db::finish`].
     pub async fn begin(&self) -> Result<Tx> {
         Ok(self.pool.begin_with(self.dialect.begin_write()).await?)
+    }
+
+    /// Commits `tx` when `result` is `Ok`, rolls it back otherwise.
+    ///
+    /// The rollback is explicit: a dropped transaction only rolls back when
+    /// its connection is next used, and until then its row locks (which
+    /// `SKIP LOCKED` honours) and SQLite's write lock would outlive the
+    /// request that failed.
+    pub async fn finish<T>(tx: Tx, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback failed");
+                }
+                Err(e)
+            }
+        }
     }
 }

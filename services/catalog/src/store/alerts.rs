@@ -9,7 +9,7 @@ use vigil_proto::catalog::v1::{
 use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
 
 use super::Store;
-use crate::db::{RowExt, Sql};
+use crate::db::{Db, RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::page::Page;
 use crate::validate::{Checker, check_key};
@@ -124,8 +124,8 @@ impl Store {
     pub async fn raise_alert(&self, alert: &Alert) -> Result<(Alert, bool)> {
         check_alert(alert)?;
         let mut tx = self.db.begin().await?;
-        let (stored, opened) = raise_in(self, &mut tx, alert).await?;
-        tx.commit().await?;
+        let result = raise_in(self, &mut tx, alert).await;
+        let (stored, opened) = Db::finish(tx, result).await?;
         self.events.publish([self.event(
             EventKind::AlertChanged,
             &stored.configuration,

@@ -15,7 +15,7 @@ use vigil_proto::catalog::v1::{
 use vigil_proto::timestamp_from_micros;
 
 use super::Store;
-use crate::db::{RowExt, Sql};
+use crate::db::{Db, RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::mask::{apply_mask, check_mask};
 use crate::page::Page;
@@ -206,10 +206,12 @@ impl Store {
         let now = self.now();
         let etag = content_etag(&c);
         let mut tx = self.db.begin().await?;
-        if !insert_row(&mut tx, &c, &etag, now).await? {
-            return Err(Error::already_exists("configuration", &c.name));
-        }
-        tx.commit().await?;
+        let result = match insert_row(&mut tx, &c, &etag, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::already_exists("configuration", &c.name)),
+            Err(e) => Err(e),
+        };
+        Db::finish(tx, result).await?;
         self.events
             .publish([self.event(EventKind::ConfigurationChanged, &c.name, "")]);
         Ok(stored_view(&c, etag, now, now))
@@ -314,47 +316,57 @@ impl Store {
         f: impl FnOnce(&BackupConfiguration) -> Result<BackupConfiguration>,
     ) -> Result<BackupConfiguration> {
         let mut tx = self.db.begin().await?;
-        let stored = find_for_update(self, &mut tx, name)
-            .await?
-            .ok_or_else(|| Error::not_found("configuration", name))?;
-        if !expected_etag.is_empty() && expected_etag != stored.etag {
-            return Err(stale_etag());
+        let result: Result<(BackupConfiguration, bool)> = async {
+            let stored = find_for_update(self, &mut tx, name)
+                .await?
+                .ok_or_else(|| Error::not_found("configuration", name))?;
+            if !expected_etag.is_empty() && expected_etag != stored.etag {
+                return Err(stale_etag());
+            }
+            let mut merged = f(&stored)?;
+            prepare(&mut merged, "configuration")?;
+            let etag = content_etag(&merged);
+            if etag == stored.etag {
+                return Ok((stored, false));
+            }
+            let now = self.now();
+            update_row(&mut tx, &merged, &etag, now).await?;
+            let create = stored
+                .create_time
+                .as_ref()
+                .map(vigil_proto::timestamp_to_micros)
+                .unwrap_or(now);
+            Ok((stored_view(&merged, etag, create, now), true))
         }
-        let mut merged = f(&stored)?;
-        prepare(&mut merged, "configuration")?;
-        let etag = content_etag(&merged);
-        if etag == stored.etag {
-            return Ok(stored);
+        .await;
+        let (config, changed) = Db::finish(tx, result).await?;
+        if changed {
+            self.events
+                .publish([self.event(EventKind::ConfigurationChanged, name, "")]);
         }
-        let now = self.now();
-        update_row(&mut tx, &merged, &etag, now).await?;
-        tx.commit().await?;
-        self.events
-            .publish([self.event(EventKind::ConfigurationChanged, name, "")]);
-        let create = stored
-            .create_time
-            .as_ref()
-            .map(vigil_proto::timestamp_to_micros)
-            .unwrap_or(now);
-        Ok(stored_view(&merged, etag, create, now))
+        Ok(config)
     }
 
     /// Removes the configuration called `name`; its jobs and artifacts stay.
     pub async fn delete_configuration(&self, name: &str, expected_etag: &str) -> Result<()> {
         check_name_field("name", name)?;
         let mut tx = self.db.begin().await?;
-        let stored = find_for_update(self, &mut tx, name)
-            .await?
-            .ok_or_else(|| Error::not_found("configuration", name))?;
-        if !expected_etag.is_empty() && expected_etag != stored.etag {
-            return Err(Error::FailedPrecondition(
-                "etag: does not match the stored etag, read the configuration again".into(),
-            ));
+        let result = async {
+            let stored = find_for_update(self, &mut tx, name)
+                .await?
+                .ok_or_else(|| Error::not_found("configuration", name))?;
+            if !expected_etag.is_empty() && expected_etag != stored.etag {
+                return Err(Error::FailedPrecondition(
+                    "etag: does not match the stored etag, read the configuration again".into(),
+                ));
+            }
+            let mut sql = Sql::new("DELETE FROM configurations WHERE name = ");
+            sql.text(name);
+            sql.query().execute(&mut *tx).await?;
+            Ok(())
         }
-        let mut sql = Sql::new("DELETE FROM configurations WHERE name = ");
-        sql.text(name);
-        sql.query().execute(&mut *tx).await?;
-        tx.commit().await?;
+        .await;
+        Db::finish(tx, result).await?;
         self.events
             .publish([self.event(EventKind::ConfigurationChanged, name, "")]);
         Ok(())
@@ -390,44 +402,48 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let mut results = Vec::with_capacity(items.len());
         let mut changed = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let mut c = item.clone();
-            normalize_configuration(&mut c);
-            let etag = content_etag(&c);
-            let (action, stored) = match find_for_update(self, &mut tx, &c.name).await? {
-                None => {
-                    if !insert_row(&mut tx, &c, &etag, now).await? {
-                        return Err(Error::Aborted(format!(
-                            "configurations[{i}]: created concurrently, apply again"
-                        )));
+        let result: Result<()> = async {
+            for (i, item) in items.iter().enumerate() {
+                let mut c = item.clone();
+                normalize_configuration(&mut c);
+                let etag = content_etag(&c);
+                let (action, stored) = match find_for_update(self, &mut tx, &c.name).await? {
+                    None => {
+                        if !insert_row(&mut tx, &c, &etag, now).await? {
+                            return Err(Error::Aborted(format!(
+                                "configurations[{i}]: created concurrently, apply again"
+                            )));
+                        }
+                        (ApplyAction::Created, stored_view(&c, etag, now, now))
                     }
-                    (ApplyAction::Created, stored_view(&c, etag, now, now))
+                    Some(stored) if stored.etag == etag => (ApplyAction::Unchanged, stored),
+                    Some(stored) => {
+                        update_row(&mut tx, &c, &etag, now).await?;
+                        let create = stored
+                            .create_time
+                            .as_ref()
+                            .map(vigil_proto::timestamp_to_micros)
+                            .unwrap_or(now);
+                        (ApplyAction::Updated, stored_view(&c, etag, create, now))
+                    }
+                };
+                if action != ApplyAction::Unchanged {
+                    changed.push(c.name.clone());
                 }
-                Some(stored) if stored.etag == etag => (ApplyAction::Unchanged, stored),
-                Some(stored) => {
-                    update_row(&mut tx, &c, &etag, now).await?;
-                    let create = stored
-                        .create_time
-                        .as_ref()
-                        .map(vigil_proto::timestamp_to_micros)
-                        .unwrap_or(now);
-                    (ApplyAction::Updated, stored_view(&c, etag, create, now))
-                }
-            };
-            if action != ApplyAction::Unchanged {
-                changed.push(c.name.clone());
+                results.push(ApplyResult {
+                    name: c.name,
+                    action: action as i32,
+                    configuration: Some(stored),
+                });
             }
-            results.push(ApplyResult {
-                name: c.name,
-                action: action as i32,
-                configuration: Some(stored),
-            });
+            Ok(())
         }
+        .await;
         if dry_run {
             tx.rollback().await?;
-            return Ok(results);
+            return result.map(|()| results);
         }
-        tx.commit().await?;
+        Db::finish(tx, result).await?;
         self.events.publish(
             changed
                 .iter()

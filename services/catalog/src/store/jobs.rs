@@ -15,7 +15,7 @@ use vigil_proto::catalog::v1::{
 use vigil_proto::timestamp_from_micros;
 
 use super::Store;
-use crate::db::{RowExt, Sql};
+use crate::db::{Db, RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::page::Page;
 use crate::validate::{Checker, check_key};
@@ -167,42 +167,47 @@ impl Store {
     pub async fn cancel_job(&self, id_or_name: &str) -> Result<BackupJob> {
         check_job_id("id", id_or_name)?;
         let mut tx = self.db.begin().await?;
-        let lock = self.db.dialect().for_update();
-        let job = find(&mut tx, id_or_name, lock)
-            .await?
-            .ok_or_else(|| Error::not_found("job", id_or_name))?;
-        let now = self.now();
-        let mut sql = match JobState::try_from(job.state) {
-            Ok(JobState::Queued) => {
-                let mut sql = Sql::new("UPDATE jobs SET state = ");
-                sql.int(JobState::Cancelled as i64)
-                    .push(", end_time = ")
-                    .int(now);
-                sql.push(", error = ").text("cancelled before it started");
-                sql
-            }
-            Ok(JobState::Running) if !job.cancel_requested => {
-                Sql::new("UPDATE jobs SET cancel_requested = 1")
-            }
-            Ok(JobState::Running | JobState::Cancelled) => return Ok(job),
-            _ => {
-                let state = JobState::try_from(job.state)
-                    .map(|s| s.as_str_name())
-                    .unwrap_or("UNKNOWN");
-                return Err(Error::FailedPrecondition(format!(
-                    "id: job is already finished ({state})"
-                )));
-            }
-        };
-        sql.push(", update_time = ").int(now);
-        sql.push(" WHERE id = ")
-            .text(&job.id)
-            .push(&format!(" RETURNING {COLUMNS}"));
-        let row = sql.query().fetch_one(&mut *tx).await?;
-        let job = from_row(&row)?;
-        tx.commit().await?;
-        self.events
-            .publish([self.event(EventKind::JobChanged, &job.configuration, &job.id)]);
+        let result: Result<(BackupJob, bool)> = async {
+            let lock = self.db.dialect().for_update();
+            let job = find(&mut tx, id_or_name, lock)
+                .await?
+                .ok_or_else(|| Error::not_found("job", id_or_name))?;
+            let now = self.now();
+            let mut sql = match JobState::try_from(job.state) {
+                Ok(JobState::Queued) => {
+                    let mut sql = Sql::new("UPDATE jobs SET state = ");
+                    sql.int(JobState::Cancelled as i64)
+                        .push(", end_time = ")
+                        .int(now);
+                    sql.push(", error = ").text("cancelled before it started");
+                    sql
+                }
+                Ok(JobState::Running) if !job.cancel_requested => {
+                    Sql::new("UPDATE jobs SET cancel_requested = 1")
+                }
+                Ok(JobState::Running | JobState::Cancelled) => return Ok((job, false)),
+                _ => {
+                    let state = JobState::try_from(job.state)
+                        .map(|s| s.as_str_name())
+                        .unwrap_or("UNKNOWN");
+                    return Err(Error::FailedPrecondition(format!(
+                        "id: job is already finished ({state})"
+                    )));
+                }
+            };
+            sql.push(", update_time = ").int(now);
+            sql.push(" WHERE id = ")
+                .text(&job.id)
+                .push(&format!(" RETURNING {COLUMNS}"));
+            let row = sql.query().fetch_one(&mut *tx).await?;
+            Ok((from_row(&row)?, true))
+        }
+        .await;
+        let (job, changed) = Db::finish(tx, result).await?;
+        if changed {
+            self.events
+                .publish([self.event(EventKind::JobChanged, &job.configuration, &job.id)]);
+        }
         Ok(job)
     }
 }

@@ -17,7 +17,7 @@ use vigil_proto::catalog::v1::{
 use vigil_proto::timestamp_from_micros;
 
 use super::{DEFAULT_LEASE, Store, alerts, artifacts, configurations, jobs};
-use crate::db::Sql;
+use crate::db::{Db, RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::redact::redact_secrets;
 use crate::validate::{Checker, check_key};
@@ -256,64 +256,70 @@ impl Store {
         check_warnings(&mut v, &req.warnings);
         v.finish()?;
         let mut tx = self.db.begin().await?;
-        let lock = self.db.dialect().for_update();
-        let current = jobs::find(&mut tx, &req.job_id, lock).await?;
-        // A retried CompleteJob after a lost response returns the same result.
-        if let Some(job) = current
-            .filter(|j| j.state == JobState::Completed as i32 && j.lease_owner == req.executor_id)
-        {
-            let artifact = if job.artifact.is_empty() {
-                None
-            } else {
-                artifacts::find(&mut tx, &job.artifact).await?
-            };
-            return Ok((job, artifact));
-        }
-        let job = held(self, &mut tx, &req.job_id, &req.executor_id).await?;
-        let now = self.now();
-        let artifact = match &req.artifact {
-            None => None,
-            Some(a) => {
-                let mut a = a.clone();
-                if a.id.is_empty() {
-                    a.id = uuid::Uuid::now_v7().to_string();
-                }
-                if a.configuration.is_empty() {
-                    a.configuration = job.configuration.clone();
-                }
-                a.job = job.id.clone();
-                if a.backup_kind == 0 {
-                    a.backup_kind = job.backup_kind;
-                }
-                a.create_time
-                    .get_or_insert_with(|| timestamp_from_micros(now));
-                if a.state == ArtifactState::Unspecified as i32 {
-                    a.state = ArtifactState::Available as i32;
-                }
-                if !artifacts::insert(&mut tx, &a).await? {
-                    return Err(Error::already_exists("artifact", &a.id));
-                }
-                Some(a)
+        let result: Result<(BackupJob, Option<Artifact>, bool)> = async {
+            let lock = self.db.dialect().for_update();
+            let current = jobs::find(&mut tx, &req.job_id, lock).await?;
+            // A retried CompleteJob after a lost response returns the same result.
+            if let Some(job) = current.filter(|j| {
+                j.state == JobState::Completed as i32 && j.lease_owner == req.executor_id
+            }) {
+                let artifact = if job.artifact.is_empty() {
+                    None
+                } else {
+                    artifacts::find(&mut tx, &job.artifact).await?
+                };
+                return Ok((job, artifact, false));
             }
-        };
-        let mut sql = Sql::new("UPDATE jobs SET state = ");
-        sql.int(JobState::Completed as i64)
-            .push(", end_time = ")
-            .int(now)
-            .push(", update_time = ")
-            .int(now);
-        sql.push(", lease_expire_time = NULL, error = '', artifact = ")
-            .opt_text(artifact.as_ref().map(|a| a.id.clone()));
-        sql.push(", stats = ")
-            .blob(req.stats.as_ref().map(Message::encode_to_vec));
-        sql.push(", warnings = ").text(warnings_json(&req.warnings));
-        sql.push(" WHERE id = ")
-            .text(&job.id)
-            .push(&format!(" RETURNING {}", jobs::COLUMNS));
-        let job = jobs::from_row(&sql.query().fetch_one(&mut *tx).await?)?;
-        tx.commit().await?;
-        self.events
-            .publish([self.event(EventKind::JobChanged, &job.configuration, &job.id)]);
+            let job = held(self, &mut tx, &req.job_id, &req.executor_id).await?;
+            let now = self.now();
+            let artifact = match &req.artifact {
+                None => None,
+                Some(a) => {
+                    let mut a = a.clone();
+                    if a.id.is_empty() {
+                        a.id = uuid::Uuid::now_v7().to_string();
+                    }
+                    if a.configuration.is_empty() {
+                        a.configuration = job.configuration.clone();
+                    }
+                    a.job = job.id.clone();
+                    if a.backup_kind == 0 {
+                        a.backup_kind = job.backup_kind;
+                    }
+                    a.create_time
+                        .get_or_insert_with(|| timestamp_from_micros(now));
+                    if a.state == ArtifactState::Unspecified as i32 {
+                        a.state = ArtifactState::Available as i32;
+                    }
+                    if !artifacts::insert(&mut tx, &a).await? {
+                        return Err(Error::already_exists("artifact", &a.id));
+                    }
+                    Some(a)
+                }
+            };
+            let mut sql = Sql::new("UPDATE jobs SET state = ");
+            sql.int(JobState::Completed as i64)
+                .push(", end_time = ")
+                .int(now)
+                .push(", update_time = ")
+                .int(now);
+            sql.push(", lease_expire_time = NULL, error = '', artifact = ")
+                .opt_text(artifact.as_ref().map(|a| a.id.clone()));
+            sql.push(", stats = ")
+                .blob(req.stats.as_ref().map(Message::encode_to_vec));
+            sql.push(", warnings = ").text(warnings_json(&req.warnings));
+            sql.push(" WHERE id = ")
+                .text(&job.id)
+                .push(&format!(" RETURNING {}", jobs::COLUMNS));
+            let job = jobs::from_row(&sql.query().fetch_one(&mut *tx).await?)?;
+            Ok((job, artifact, true))
+        }
+        .await;
+        let (job, artifact, changed) = Db::finish(tx, result).await?;
+        if changed {
+            self.events
+                .publish([self.event(EventKind::JobChanged, &job.configuration, &job.id)]);
+        }
         Ok((job, artifact))
     }
 
@@ -329,40 +335,44 @@ impl Store {
         check_warnings(&mut v, &req.warnings);
         v.finish()?;
         let mut tx = self.db.begin().await?;
-        let job = held(self, &mut tx, &req.job_id, &req.executor_id).await?;
-        let now = self.now();
-        let error = redact_secrets(req.error.trim());
-        let state = if req.cancelled || job.cancel_requested {
-            JobState::Cancelled
-        } else if req.retryable && job.attempt < job.max_attempts {
-            JobState::Queued
-        } else {
-            JobState::Failed
-        };
-        let mut sql = Sql::new("UPDATE jobs SET state = ");
-        sql.int(state as i64)
-            .push(", update_time = ")
-            .int(now)
-            .push(", error = ");
-        sql.text(if error.is_empty() {
-            "cancelled".to_owned()
-        } else {
-            error
-        });
-        sql.push(", lease_expire_time = NULL");
-        if state == JobState::Queued {
-            sql.push(", lease_owner = NULL");
-        } else {
-            sql.push(", end_time = ").int(now);
+        let result: Result<(BackupJob, JobState)> = async {
+            let job = held(self, &mut tx, &req.job_id, &req.executor_id).await?;
+            let now = self.now();
+            let error = redact_secrets(req.error.trim());
+            let state = if req.cancelled || job.cancel_requested {
+                JobState::Cancelled
+            } else if req.retryable && job.attempt < job.max_attempts {
+                JobState::Queued
+            } else {
+                JobState::Failed
+            };
+            let mut sql = Sql::new("UPDATE jobs SET state = ");
+            sql.int(state as i64)
+                .push(", update_time = ")
+                .int(now)
+                .push(", error = ");
+            sql.text(if error.is_empty() {
+                "cancelled".to_owned()
+            } else {
+                error
+            });
+            sql.push(", lease_expire_time = NULL");
+            if state == JobState::Queued {
+                sql.push(", lease_owner = NULL");
+            } else {
+                sql.push(", end_time = ").int(now);
+            }
+            sql.push(", stats = ")
+                .blob(req.stats.as_ref().map(Message::encode_to_vec));
+            sql.push(", warnings = ").text(warnings_json(&req.warnings));
+            sql.push(" WHERE id = ")
+                .text(&job.id)
+                .push(&format!(" RETURNING {}", jobs::COLUMNS));
+            let job = jobs::from_row(&sql.query().fetch_one(&mut *tx).await?)?;
+            Ok((job, state))
         }
-        sql.push(", stats = ")
-            .blob(req.stats.as_ref().map(Message::encode_to_vec));
-        sql.push(", warnings = ").text(warnings_json(&req.warnings));
-        sql.push(" WHERE id = ")
-            .text(&job.id)
-            .push(&format!(" RETURNING {}", jobs::COLUMNS));
-        let job = jobs::from_row(&sql.query().fetch_one(&mut *tx).await?)?;
-        tx.commit().await?;
+        .await;
+        let (job, state) = Db::finish(tx, result).await?;
         let kind = if state == JobState::Queued {
             EventKind::JobQueued
         } else {
@@ -377,63 +387,67 @@ impl Store {
     pub async fn reclaim_expired_leases(&self) -> Result<Reclaimed> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let expired = |sql: &mut Sql| {
-            sql.push(" WHERE state = ").int(JobState::Running as i64);
-            sql.push(" AND lease_expire_time < ").int(now);
-        };
-        // A job whose cancel was pending ends CANCELLED.
-        let mut cancel = Sql::new("UPDATE jobs SET state = ");
-        cancel
-            .int(JobState::Cancelled as i64)
-            .push(", end_time = ")
-            .int(now)
-            .push(", update_time = ")
-            .int(now);
-        cancel
-            .push(", lease_expire_time = NULL, error = ")
-            .text(format!("cancelled; {EXECUTOR_LOST}"));
-        expired(&mut cancel);
-        cancel.push(" AND cancel_requested = 1 RETURNING id, name, configuration");
-        let cancelled = cancel.query().fetch_all(&mut *tx).await?;
-        // After the last attempt: FAILED with "executor lost".
-        let mut fail = Sql::new("UPDATE jobs SET state = ");
-        fail.int(JobState::Failed as i64)
-            .push(", end_time = ")
-            .int(now)
-            .push(", update_time = ")
-            .int(now);
-        fail.push(", lease_expire_time = NULL, error = ")
-            .text(EXECUTOR_LOST);
-        expired(&mut fail);
-        fail.push(" AND attempt >= max_attempts RETURNING id, name, configuration");
-        let failed = fail.query().fetch_all(&mut *tx).await?;
-        // Everything else goes back in the queue.
-        let mut requeue = Sql::new("UPDATE jobs SET state = ");
-        requeue
-            .int(JobState::Queued as i64)
-            .push(", update_time = ")
-            .int(now);
-        requeue.push(", lease_owner = NULL, lease_expire_time = NULL");
-        expired(&mut requeue);
-        requeue.push(" RETURNING id, name, configuration");
-        let requeued = requeue.query().fetch_all(&mut *tx).await?;
-
-        use crate::db::RowExt;
-        let mut events = Vec::new();
-        for row in &failed {
-            let (name, configuration) = (row.text("name")?, row.text("configuration")?);
-            let alert = Alert {
-                kind: AlertKind::ExecutorLost as i32,
-                severity: AlertSeverity::Critical as i32,
-                configuration: configuration.clone(),
-                message: format!("job {name} failed: its executor stopped sending heartbeats"),
-                dedup_key: format!("executor_lost:{name}"),
-                ..Default::default()
+        let result: Result<_> = async {
+            let expired = |sql: &mut Sql| {
+                sql.push(" WHERE state = ").int(JobState::Running as i64);
+                sql.push(" AND lease_expire_time < ").int(now);
             };
-            let (stored, _) = alerts::raise_in(self, &mut tx, &alert).await?;
-            events.push(self.event(EventKind::AlertChanged, &configuration, &stored.id));
+            // A job whose cancel was pending ends CANCELLED.
+            let mut cancel = Sql::new("UPDATE jobs SET state = ");
+            cancel
+                .int(JobState::Cancelled as i64)
+                .push(", end_time = ")
+                .int(now)
+                .push(", update_time = ")
+                .int(now);
+            cancel
+                .push(", lease_expire_time = NULL, error = ")
+                .text(format!("cancelled; {EXECUTOR_LOST}"));
+            expired(&mut cancel);
+            cancel.push(" AND cancel_requested = 1 RETURNING id, name, configuration");
+            let cancelled = cancel.query().fetch_all(&mut *tx).await?;
+            // After the last attempt: FAILED with "executor lost".
+            let mut fail = Sql::new("UPDATE jobs SET state = ");
+            fail.int(JobState::Failed as i64)
+                .push(", end_time = ")
+                .int(now)
+                .push(", update_time = ")
+                .int(now);
+            fail.push(", lease_expire_time = NULL, error = ")
+                .text(EXECUTOR_LOST);
+            expired(&mut fail);
+            fail.push(" AND attempt >= max_attempts RETURNING id, name, configuration");
+            let failed = fail.query().fetch_all(&mut *tx).await?;
+            // Everything else goes back in the queue.
+            let mut requeue = Sql::new("UPDATE jobs SET state = ");
+            requeue
+                .int(JobState::Queued as i64)
+                .push(", update_time = ")
+                .int(now);
+            requeue.push(", lease_owner = NULL, lease_expire_time = NULL");
+            expired(&mut requeue);
+            requeue.push(" RETURNING id, name, configuration");
+            let requeued = requeue.query().fetch_all(&mut *tx).await?;
+
+            use crate::db::RowExt;
+            let mut events = Vec::new();
+            for row in &failed {
+                let (name, configuration) = (row.text("name")?, row.text("configuration")?);
+                let alert = Alert {
+                    kind: AlertKind::ExecutorLost as i32,
+                    severity: AlertSeverity::Critical as i32,
+                    configuration: configuration.clone(),
+                    message: format!("job {name} failed: its executor stopped sending heartbeats"),
+                    dedup_key: format!("executor_lost:{name}"),
+                    ..Default::default()
+                };
+                let (stored, _) = alerts::raise_in(self, &mut tx, &alert).await?;
+                events.push(self.event(EventKind::AlertChanged, &configuration, &stored.id));
+            }
+            Ok((cancelled, failed, requeued, events))
         }
-        tx.commit().await?;
+        .await;
+        let (cancelled, failed, requeued, mut events) = Db::finish(tx, result).await?;
         for (rows, kind) in [
             (&cancelled, EventKind::JobChanged),
             (&failed, EventKind::JobChanged),

@@ -20,7 +20,7 @@ use vigil_proto::catalog::v1::{
 };
 
 use super::{Store, configurations, jobs};
-use crate::db::{RowExt, Sql};
+use crate::db::{Db, RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::validate::{Checker, check_job_params, check_key, check_name, restore_engine};
 
@@ -232,8 +232,8 @@ impl Store {
         check_enqueue(&mut v, "", req);
         v.finish()?;
         let mut tx = self.db.begin().await?;
-        let outcome = self.enqueue_in(&mut tx, req, "", &trace_context).await?;
-        tx.commit().await?;
+        let result = self.enqueue_in(&mut tx, req, "", &trace_context).await;
+        let outcome = Db::finish(tx, result).await?;
         if outcome.created {
             self.events.publish([self.event(
                 EventKind::JobQueued,

@@ -15,7 +15,7 @@ use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
 
 use super::Store;
 use super::queue::check_enqueue;
-use crate::db::{RowExt, Sql, u64_from_db, u64_to_db};
+use crate::db::{Db, RowExt, Sql, u64_from_db, u64_to_db};
 use crate::error::{Error, Result};
 use crate::page::Page;
 use crate::validate::{Checker, check_key};
@@ -195,62 +195,70 @@ impl Store {
         check_state(state)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let stored = find(self, &mut tx, &state.schedule, true).await?;
-        let revision = match (&stored, state.etag.as_str()) {
-            (None, "") => 1,
-            (Some(_), "") => return Err(Error::already_exists("schedule", &state.schedule)),
-            (None, _) => return Err(Error::not_found("schedule", &state.schedule)),
-            (Some(s), etag) if s.etag != etag => {
-                return Err(Error::FailedPrecondition(
-                    "state.etag: does not match the stored etag, read the schedule state again"
-                        .into(),
-                ));
+        let result: Result<_> = async {
+            let stored = find(self, &mut tx, &state.schedule, true).await?;
+            let revision = match (&stored, state.etag.as_str()) {
+                (None, "") => 1,
+                (Some(_), "") => return Err(Error::already_exists("schedule", &state.schedule)),
+                (None, _) => return Err(Error::not_found("schedule", &state.schedule)),
+                (Some(s), etag) if s.etag != etag => {
+                    return Err(Error::FailedPrecondition(
+                        "state.etag: does not match the stored etag, read the schedule state again"
+                            .into(),
+                    ));
+                }
+                (Some(s), _) => s.etag.parse::<i64>().unwrap_or(0) + 1,
+            };
+            let mut sql = Sql::new("");
+            if stored.is_none() {
+                sql.push(&format!("INSERT INTO schedule_states ({COLUMNS}) VALUES ("));
+                sql.text(&state.schedule).push(", ");
+            } else {
+                sql.push("UPDATE schedule_states SET (");
+                sql.push(COLUMNS.trim_start_matches("schedule, "));
+                sql.push(") = (");
             }
-            (Some(s), _) => s.etag.parse::<i64>().unwrap_or(0) + 1,
-        };
-        let mut sql = Sql::new("");
-        if stored.is_none() {
-            sql.push(&format!("INSERT INTO schedule_states ({COLUMNS}) VALUES ("));
-            sql.text(&state.schedule).push(", ");
-        } else {
-            sql.push("UPDATE schedule_states SET (");
-            sql.push(COLUMNS.trim_start_matches("schedule, "));
-            sql.push(") = (");
+            sql.text(&state.configuration)
+                .push(", ")
+                .int(i64::from(state.role));
+            sql.push(", ")
+                .int(i64::from(state.health))
+                .push(", ")
+                .int(ts(&state.next_due_time));
+            sql.push(", ")
+                .int(ts(&state.last_due_time))
+                .push(", ")
+                .int(ts(&state.last_fire_time));
+            sql.push(", ")
+                .int(ts(&state.armed_time))
+                .push(", ")
+                .text(&state.armed_etag);
+            sql.push(", ")
+                .int(i64::from(state.paused))
+                .push(", ")
+                .int(u64_to_db(state.fired_count));
+            sql.push(", ")
+                .int(u64_to_db(state.skipped_count))
+                .push(", ")
+                .int(u64_to_db(state.missed_count));
+            sql.push(", ")
+                .text(&state.owner)
+                .push(", ")
+                .text(&state.health_reason);
+            sql.push(", ").int(revision).push(", ").int(now).push(")");
+            if stored.is_some() {
+                sql.push(" WHERE schedule = ").text(&state.schedule);
+            }
+            if stored.is_none() {
+                // Two creators racing: the loser finds the key taken.
+                sql.push(" ON CONFLICT DO NOTHING");
+            }
+            sql.push(&format!(" RETURNING {COLUMNS}"));
+            let row = sql.query().fetch_optional(&mut *tx).await?;
+            row.ok_or_else(|| Error::already_exists("schedule", &state.schedule))
         }
-        sql.text(&state.configuration)
-            .push(", ")
-            .int(i64::from(state.role));
-        sql.push(", ")
-            .int(i64::from(state.health))
-            .push(", ")
-            .int(ts(&state.next_due_time));
-        sql.push(", ")
-            .int(ts(&state.last_due_time))
-            .push(", ")
-            .int(ts(&state.last_fire_time));
-        sql.push(", ")
-            .int(ts(&state.armed_time))
-            .push(", ")
-            .text(&state.armed_etag);
-        sql.push(", ")
-            .int(i64::from(state.paused))
-            .push(", ")
-            .int(u64_to_db(state.fired_count));
-        sql.push(", ")
-            .int(u64_to_db(state.skipped_count))
-            .push(", ")
-            .int(u64_to_db(state.missed_count));
-        sql.push(", ")
-            .text(&state.owner)
-            .push(", ")
-            .text(&state.health_reason);
-        sql.push(", ").int(revision).push(", ").int(now).push(")");
-        if stored.is_some() {
-            sql.push(" WHERE schedule = ").text(&state.schedule);
-        }
-        sql.push(&format!(" RETURNING {COLUMNS}"));
-        let row = sql.query().fetch_one(&mut *tx).await?;
-        tx.commit().await?;
+        .await;
+        let row = Db::finish(tx, result).await?;
         let stored = from_row(&row)?;
         self.events
             .publish([self.event(EventKind::ScheduleChanged, &stored.schedule, "")]);
@@ -261,15 +269,19 @@ impl Store {
     pub async fn delete_schedule_state(&self, key: &str) -> Result<()> {
         check_schedule_key("schedule", key)?;
         let mut tx = self.db.begin().await?;
-        let mut sql = Sql::new("DELETE FROM schedule_states WHERE schedule = ");
-        sql.text(key);
-        if sql.query().execute(&mut *tx).await?.rows_affected() == 0 {
-            return Err(Error::not_found("schedule", key));
+        let result: Result<()> = async {
+            let mut sql = Sql::new("DELETE FROM schedule_states WHERE schedule = ");
+            sql.text(key);
+            if sql.query().execute(&mut *tx).await?.rows_affected() == 0 {
+                return Err(Error::not_found("schedule", key));
+            }
+            let mut sql = Sql::new("DELETE FROM schedule_outcomes WHERE schedule = ");
+            sql.text(key);
+            sql.query().execute(&mut *tx).await?;
+            Ok(())
         }
-        let mut sql = Sql::new("DELETE FROM schedule_outcomes WHERE schedule = ");
-        sql.text(key);
-        sql.query().execute(&mut *tx).await?;
-        tx.commit().await?;
+        .await;
+        Db::finish(tx, result).await?;
         self.events
             .publish([self.event(EventKind::ScheduleChanged, key, "")]);
         Ok(())
@@ -284,89 +296,93 @@ impl Store {
         check_tick(req)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let state = find(self, &mut tx, &req.schedule, true)
-            .await?
-            .ok_or_else(|| Error::not_found("schedule", &req.schedule))?;
-        if ts(&state.next_due_time) != ts(&req.expected_next_due_time) {
-            return Err(Error::Aborted(
-                "expected_next_due_time: the schedule was moved by another tick, read it again"
-                    .into(),
-            ));
-        }
-        let mut jobs = Vec::new();
-        let mut created = Vec::new();
-        let (mut fired, mut skipped, mut missed) = (0u64, 0u64, 0u64);
-        let mut last_due = ts(&state.last_due_time);
-        for (i, run) in req.runs.iter().enumerate() {
-            let due = ts(&run.due_time).unwrap_or_default();
-            last_due = Some(last_due.map_or(due, |d| d.max(due)));
-            let mut job_id = None;
-            match run.outcome() {
-                OutcomeKind::Enqueued => {
-                    let mut job = run.job.clone().unwrap_or_default();
-                    job.schedule = req.schedule.clone();
-                    job.due_time = run.due_time;
-                    if job.trigger == JobTrigger::Unspecified as i32 {
-                        job.trigger = JobTrigger::Scheduled as i32;
-                    }
-                    let out = self
-                        .enqueue_in(&mut tx, &job, &format!("runs[{i}].job."), &HashMap::new())
-                        .await?;
-                    job_id = Some(out.job.id.clone());
-                    fired += 1;
-                    if out.created {
-                        created.push(out.job.clone());
-                    }
-                    jobs.push(out.job);
-                }
-                OutcomeKind::SkippedOverlap => skipped += 1,
-                OutcomeKind::Missed => missed += 1,
-                OutcomeKind::Paused | OutcomeKind::Unspecified => {}
+        let result: Result<_> = async {
+            let state = find(self, &mut tx, &req.schedule, true)
+                .await?
+                .ok_or_else(|| Error::not_found("schedule", &req.schedule))?;
+            if ts(&state.next_due_time) != ts(&req.expected_next_due_time) {
+                return Err(Error::Aborted(
+                    "expected_next_due_time: the schedule was moved by another tick, read it again"
+                        .into(),
+                ));
             }
-            let mut sql = Sql::new(&format!(
-                "INSERT INTO schedule_outcomes ({OUTCOME_COLUMNS}) VALUES ("
-            ));
-            sql.text(&req.schedule)
-                .push(", ")
-                .int(due)
-                .push(", ")
-                .int(i64::from(run.outcome));
-            sql.push(", ")
-                .opt_text(job_id)
-                .push(", ")
-                .int(now)
-                .push(", ")
-                .text(&run.detail);
-            sql.push(") ON CONFLICT DO NOTHING");
-            sql.query().execute(&mut *tx).await?;
+            let mut jobs = Vec::new();
+            let mut created = Vec::new();
+            let (mut fired, mut skipped, mut missed) = (0u64, 0u64, 0u64);
+            let mut last_due = ts(&state.last_due_time);
+            for (i, run) in req.runs.iter().enumerate() {
+                let due = ts(&run.due_time).unwrap_or_default();
+                last_due = Some(last_due.map_or(due, |d| d.max(due)));
+                let mut job_id = None;
+                match run.outcome() {
+                    OutcomeKind::Enqueued => {
+                        let mut job = run.job.clone().unwrap_or_default();
+                        job.schedule = req.schedule.clone();
+                        job.due_time = run.due_time;
+                        if job.trigger == JobTrigger::Unspecified as i32 {
+                            job.trigger = JobTrigger::Scheduled as i32;
+                        }
+                        let out = self
+                            .enqueue_in(&mut tx, &job, &format!("runs[{i}].job."), &HashMap::new())
+                            .await?;
+                        job_id = Some(out.job.id.clone());
+                        fired += 1;
+                        if out.created {
+                            created.push(out.job.clone());
+                        }
+                        jobs.push(out.job);
+                    }
+                    OutcomeKind::SkippedOverlap => skipped += 1,
+                    OutcomeKind::Missed => missed += 1,
+                    OutcomeKind::Paused | OutcomeKind::Unspecified => {}
+                }
+                let mut sql = Sql::new(&format!(
+                    "INSERT INTO schedule_outcomes ({OUTCOME_COLUMNS}) VALUES ("
+                ));
+                sql.text(&req.schedule)
+                    .push(", ")
+                    .int(due)
+                    .push(", ")
+                    .int(i64::from(run.outcome));
+                sql.push(", ")
+                    .opt_text(job_id)
+                    .push(", ")
+                    .int(now)
+                    .push(", ")
+                    .text(&run.detail);
+                sql.push(") ON CONFLICT DO NOTHING");
+                sql.query().execute(&mut *tx).await?;
+            }
+            let mut sql = Sql::new("UPDATE schedule_states SET next_due_time = ");
+            sql.int(ts(&req.new_next_due_time))
+                .push(", last_due_time = ")
+                .int(last_due);
+            if fired > 0 {
+                sql.push(", last_fire_time = ").int(now);
+            }
+            sql.push(", fired_count = fired_count + ")
+                .int(u64_to_db(fired));
+            sql.push(", skipped_count = skipped_count + ")
+                .int(u64_to_db(skipped));
+            sql.push(", missed_count = missed_count + ")
+                .int(u64_to_db(missed));
+            if !req.owner.is_empty() {
+                sql.push(", owner = ").text(&req.owner);
+            }
+            if req.health != ScheduleHealth::Unspecified as i32 {
+                sql.push(", health = ").int(i64::from(req.health));
+                sql.push(", health_reason = ").text(&req.health_reason);
+            }
+            sql.push(", revision = revision + 1, update_time = ")
+                .int(now);
+            sql.push(" WHERE schedule = ")
+                .text(&req.schedule)
+                .push(&format!(" RETURNING {COLUMNS}"));
+            let row = sql.query().fetch_one(&mut *tx).await?;
+            Ok((row, jobs, created))
         }
-        let mut sql = Sql::new("UPDATE schedule_states SET next_due_time = ");
-        sql.int(ts(&req.new_next_due_time))
-            .push(", last_due_time = ")
-            .int(last_due);
-        if fired > 0 {
-            sql.push(", last_fire_time = ").int(now);
-        }
-        sql.push(", fired_count = fired_count + ")
-            .int(u64_to_db(fired));
-        sql.push(", skipped_count = skipped_count + ")
-            .int(u64_to_db(skipped));
-        sql.push(", missed_count = missed_count + ")
-            .int(u64_to_db(missed));
-        if !req.owner.is_empty() {
-            sql.push(", owner = ").text(&req.owner);
-        }
-        if req.health != ScheduleHealth::Unspecified as i32 {
-            sql.push(", health = ").int(i64::from(req.health));
-            sql.push(", health_reason = ").text(&req.health_reason);
-        }
-        sql.push(", revision = revision + 1, update_time = ")
-            .int(now);
-        sql.push(" WHERE schedule = ")
-            .text(&req.schedule)
-            .push(&format!(" RETURNING {COLUMNS}"));
-        let row = sql.query().fetch_one(&mut *tx).await?;
-        tx.commit().await?;
+        .await;
+        let (row, jobs, created) = Db::finish(tx, result).await?;
         let state = from_row(&row)?;
         let mut events: Vec<_> = created
             .iter()

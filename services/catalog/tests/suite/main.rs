@@ -8,6 +8,7 @@ mod common;
 
 mod alerts;
 mod configurations;
+mod events;
 mod jobs;
 mod queue;
 mod schedules;
