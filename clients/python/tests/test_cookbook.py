@@ -305,7 +305,8 @@ def check_list_schedules(book: Cookbook, result: Result) -> None:
 
 def check_preview_schedule(book: Cookbook, result: Result) -> None:
     skip_if_unimplemented(result, "vigil.scheduler.v1.SchedulerService")
-    fire_times = result.one()["fireTimes"]
+    response = result.one()
+    fire_times = response.get("fireTimes") or response.get("fire_times")  # grpcurl prints lowerCamelCase
     assert len(fire_times) == 3
     # Sunday 03:00 in Berlin is 01:00 or 02:00 UTC on the same Sunday.
     from datetime import datetime
