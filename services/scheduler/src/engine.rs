@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use vigil_proto::catalog::v1::{BackupJob, ScheduleState};
+use vigil_proto::catalog::v1::{BackupConfiguration, BackupJob, ScheduleState};
 use vigil_server_common::clock::SharedClock;
 
 use crate::alerts::Notifier;
@@ -55,6 +55,10 @@ pub(crate) struct Memory {
     pub armed: HashMap<String, ScheduleDef>,
     /// The newest job seen per schedule key (from commits and job events).
     pub newest_job: HashMap<String, JobFact>,
+    /// Definitions per configuration name, for the configuration etag (and
+    /// enabled flag) they were derived from. Deriving one computes the
+    /// schedule's expected interval, which is worth doing once per version.
+    pub defs: HashMap<String, (String, bool, Vec<Result<ScheduleDef, Unarmable>>)>,
 }
 
 /// One replica's scheduling engine. Cheap to share behind an `Arc`.
@@ -153,14 +157,12 @@ impl Engine {
             .collect();
         let configs = self.catalog.all_configurations().await?;
         let mut desired = BTreeMap::new();
-        for config in &configs {
-            for def in spec::defs_for(config, &self.settings) {
-                let name = match &def {
-                    Ok(d) => d.name.clone(),
-                    Err(u) => u.key.to_string(),
-                };
-                desired.insert(name, def);
-            }
+        for def in self.defs_of(&configs) {
+            let name = match &def {
+                Ok(d) => d.name.clone(),
+                Err(u) => u.key.to_string(),
+            };
+            desired.insert(name, def);
         }
         let mut active: HashMap<String, Vec<BackupJob>> = HashMap::new();
         for job in self.catalog.active_jobs().await? {
@@ -173,6 +175,42 @@ impl Engine {
             desired,
             active,
         })
+    }
+
+    /// The schedule definitions of `configs` (none for disabled ones),
+    /// derived once per configuration version and cached. Configurations
+    /// not in `configs` are forgotten.
+    pub fn defs_of(&self, configs: &[BackupConfiguration]) -> Vec<Result<ScheduleDef, Unarmable>> {
+        let mut memory = self.memory();
+        let mut out = Vec::new();
+        let mut fresh = HashMap::with_capacity(configs.len());
+        for config in configs {
+            let entry = match memory.defs.remove(&config.name) {
+                Some(cached) if cached.0 == config.etag && cached.1 == config.enabled => cached,
+                _ => (
+                    config.etag.clone(),
+                    config.enabled,
+                    spec::defs_for(config, &self.settings),
+                ),
+            };
+            out.extend(entry.2.iter().cloned());
+            fresh.insert(config.name.clone(), entry);
+        }
+        memory.defs = fresh;
+        out
+    }
+
+    /// The definitions of one configuration as if it were enabled, from the
+    /// cache when its version is known.
+    pub fn defs_of_one(&self, config: &BackupConfiguration) -> Vec<Result<ScheduleDef, Unarmable>> {
+        let mut enabled = config.clone();
+        enabled.enabled = true;
+        if let Some((etag, true, defs)) = self.memory().defs.get(&config.name)
+            && *etag == config.etag
+        {
+            return defs.clone();
+        }
+        spec::defs_for(&enabled, &self.settings)
     }
 
     /// Remembers the newest known job of each schedule, from job events or

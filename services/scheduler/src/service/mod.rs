@@ -21,7 +21,7 @@ use vigil_proto::scheduler::v1::{
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::key::{Role, ScheduleKey};
-use crate::spec::{self, ScheduleDef, Unarmable, has_retention, time_to_ts};
+use crate::spec::{ScheduleDef, Unarmable, has_retention, time_to_ts};
 
 use self::view::ViewInput;
 
@@ -46,9 +46,8 @@ impl Service {
         config: &BackupConfiguration,
         key: &ScheduleKey,
     ) -> Option<Result<ScheduleDef, Unarmable>> {
-        let mut enabled = config.clone();
-        enabled.enabled = true;
-        spec::defs_for(&enabled, self.engine.settings())
+        self.engine
+            .defs_of_one(config)
             .into_iter()
             .find(|d| match d {
                 Ok(d) => d.key == *key,
@@ -127,8 +126,8 @@ impl Service {
             .collect();
         let configs = catalog.all_configurations().await?;
         let mut defs: BTreeMap<String, (Result<ScheduleDef, Unarmable>, bool)> = BTreeMap::new();
-        for config in &configs {
-            for def in spec::defs_for(config, self.engine.settings()) {
+        for config in configs.iter().filter(|c| c.enabled) {
+            for def in self.engine.defs_of_one(config) {
                 let name = match &def {
                     Ok(d) => d.name.clone(),
                     Err(u) => u.key.to_string(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
-use vigil_catalog::testing::{self, TestCatalog};
+use vigil_catalog::testing;
 use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use vigil_proto::catalog::v1::coordination_service_client::CoordinationServiceClient;
 use vigil_proto::catalog::v1::{
@@ -77,6 +77,48 @@ pub fn with_retention(mut c: BackupConfiguration) -> BackupConfiguration {
     c
 }
 
+/// A catalog served on 127.0.0.1:0 with TCP_NODELAY on accepted
+/// connections (without it every small gRPC answer waits for a delayed ACK).
+pub struct TestCatalog {
+    pub addr: std::net::SocketAddr,
+    _stop: tokio_util::sync::DropGuard,
+}
+
+impl TestCatalog {
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+async fn serve_catalog(options: vigil_catalog::CatalogOptions) -> TestCatalog {
+    let catalog = vigil_catalog::Catalog::open(options)
+        .await
+        .expect("open the test catalog");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let background = {
+        let (catalog, stop) = (catalog.clone(), stop.clone());
+        tokio::spawn(async move { catalog.run_background(stop).await })
+    };
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        tonic::transport::Server::builder()
+            .add_service(catalog.catalog_service())
+            .add_service(catalog.coordination_service())
+            .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
+            .await
+            .unwrap();
+        let _ = background.await;
+    });
+    TestCatalog {
+        addr,
+        _stop: stop.drop_guard(),
+    }
+}
+
 /// A real catalog plus a manual clock.
 pub struct Harness {
     pub clock: ManualClock,
@@ -109,9 +151,15 @@ impl Harness {
         clock: ManualClock,
         dir: Option<tempfile::TempDir>,
     ) -> Harness {
-        let catalog = testing::spawn(options).await;
-        let cat = catalog.catalog_client().await;
-        let coord = catalog.coordination_client().await;
+        let catalog = serve_catalog(options).await;
+        let channel = tonic::transport::Endpoint::from_shared(catalog.endpoint())
+            .unwrap()
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .unwrap();
+        let cat = CatalogServiceClient::new(channel.clone());
+        let coord = CoordinationServiceClient::new(channel);
         Harness {
             clock,
             catalog,
