@@ -32,6 +32,7 @@ pub struct SealedBlob {
 pub struct BlobSealer {
     z: zstd::bulk::Compressor<'static>,
     scratch: Vec<u8>,
+    out: Vec<u8>,
 }
 
 impl std::fmt::Debug for BlobSealer {
@@ -60,6 +61,7 @@ impl BlobSealer {
         BlobSealer {
             z,
             scratch: vec![0u8; zstd::zstd_safe::compress_bound(SAMPLE)],
+            out: Vec::new(),
         }
     }
 
@@ -82,25 +84,26 @@ impl BlobSealer {
 
     /// Seals one chunk whose id is `id`.
     pub fn seal(&mut self, keys: &Keys, id: Id, data: &[u8]) -> SealedBlob {
-        let mut buf = Vec::new();
+        // Compress into reusable scratch space, then copy into an exactly
+        // sized buffer: packs hold many blobs, so slack capacity would be
+        // held (and counted in RSS) until the pack is written.
+        let mut payload: &[u8] = data;
         let mut compressed = false;
         if self.worth_compressing(data) {
             let bound = zstd::zstd_safe::compress_bound(data.len());
-            buf.resize(RESERVED + bound, 0);
-            if let Ok(n) = self.z.compress_to_buffer(data, &mut buf[RESERVED..])
+            if self.out.len() < bound {
+                self.out.resize(bound, 0);
+            }
+            if let Ok(n) = self.z.compress_to_buffer(data, &mut self.out[..bound])
                 && (n as f64) < data.len() as f64 * FULL_RATIO
             {
-                buf.truncate(RESERVED + n);
-                buf.reserve_exact(SEAL_OVERHEAD - RESERVED);
+                payload = &self.out[..n];
                 compressed = true;
             }
         }
-        if !compressed {
-            buf.clear();
-            buf.reserve_exact(data.len() + SEAL_OVERHEAD);
-            buf.resize(RESERVED, 0);
-            buf.extend_from_slice(data);
-        }
+        let mut buf = Vec::with_capacity(payload.len() + SEAL_OVERHEAD);
+        buf.resize(RESERVED, 0);
+        buf.extend_from_slice(payload);
         keys.seal_reserved(&id.0, &mut buf);
         SealedBlob {
             id,
