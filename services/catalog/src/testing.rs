@@ -43,18 +43,24 @@ impl TestCatalog {
         format!("http://{}", self.addr)
     }
 
-    /// A connected `CatalogService` client.
-    pub async fn catalog_client(&self) -> CatalogServiceClient<Channel> {
-        CatalogServiceClient::connect(self.endpoint())
+    /// A channel to the catalog, with TCP_NODELAY.
+    pub async fn channel(&self) -> Channel {
+        tonic::transport::Endpoint::from_shared(self.endpoint())
+            .expect("a valid endpoint")
+            .tcp_nodelay(true)
+            .connect()
             .await
             .expect("connect to the test catalog")
     }
 
+    /// A connected `CatalogService` client.
+    pub async fn catalog_client(&self) -> CatalogServiceClient<Channel> {
+        CatalogServiceClient::new(self.channel().await)
+    }
+
     /// A connected `CoordinationService` client.
     pub async fn coordination_client(&self) -> CoordinationServiceClient<Channel> {
-        CoordinationServiceClient::connect(self.endpoint())
-            .await
-            .expect("connect to the test catalog")
+        CoordinationServiceClient::new(self.channel().await)
     }
 
     /// Stops the server and waits until it has drained.
@@ -90,7 +96,9 @@ pub async fn spawn(options: CatalogOptions) -> TestCatalog {
     };
     let token = shutdown.clone();
     let server = tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Without TCP_NODELAY every small answer waits for a delayed ACK.
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         if let Err(e) = router
             .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
             .await
