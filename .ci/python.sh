@@ -58,6 +58,17 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 export VIGILD_BIN="$target_dir/debug/vigild"
 export VIGIL_CLI_BIN="$target_dir/debug/vigil"
 
+log "the installed package carries its generated code and type information"
+(cd "$work" && "$venv/bin/python" - <<'PY'
+import importlib.resources, vigil
+from vigil.status.v1 import status_service_pb2_grpc  # noqa: F401
+assert "site-packages" in vigil.__file__, vigil.__file__
+files = importlib.resources.files("vigil")
+assert files.joinpath("py.typed").is_file()
+assert files.joinpath("catalog/v1/configuration_pb2.pyi").is_file()
+PY
+)
+
 log "pytest"
 # Run from a directory outside the source tree, so `import vigil` resolves to
 # the installed package and not to clients/python/src.
