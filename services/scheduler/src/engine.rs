@@ -58,8 +58,12 @@ pub(crate) struct Memory {
     /// Definitions per configuration name, for the configuration etag (and
     /// enabled flag) they were derived from. Deriving one computes the
     /// schedule's expected interval, which is worth doing once per version.
-    pub defs: HashMap<String, (String, bool, Vec<Result<ScheduleDef, Unarmable>>)>,
+    pub defs: HashMap<String, CachedDefs>,
 }
+
+/// The definitions of one configuration version: its etag, whether it was
+/// enabled, and what [`spec::defs_for`] derived.
+pub(crate) type CachedDefs = (String, bool, Vec<Result<ScheduleDef, Unarmable>>);
 
 /// One replica's scheduling engine. Cheap to share behind an `Arc`.
 #[derive(Debug)]
