@@ -77,6 +77,38 @@ async fn concurrent_leasers_each_get_distinct_jobs(options: CatalogOptions) {
         .filter(|j| j.state == JobState::Running as i32)
         .count();
     assert_eq!(running, JOBS);
+
+    // Pages are clamped to 1000 rows: with 1001 jobs a page of 5000 is not the last.
+    store
+        .enqueue_job(
+            &scheduled("daily", t0() - chrono::Duration::days(1)),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let page = h
+        .catalog
+        .list_jobs(ListJobsRequest {
+            page_size: 5000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.jobs.len(), 1000);
+    assert!(!page.next_page_token.is_empty());
+    let rest = h
+        .catalog
+        .list_jobs(ListJobsRequest {
+            page_size: 5000,
+            page_token: page.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.jobs.len(), 1);
+    assert!(rest.next_page_token.is_empty());
 }
 
 both_backends!(expired_leases_are_retried_then_fail_as_executor_lost);
@@ -455,4 +487,138 @@ async fn waiting_lease_returns_a_job_queued_during_the_wait(options: CatalogOpti
         .unwrap()
         .into_inner();
     assert!(none.job.is_none());
+}
+
+both_backends!(background_reaper_reclaims_without_being_asked);
+async fn background_reaper_reclaims_without_being_asked(options: CatalogOptions) {
+    let (mut options, clock) = manual(options);
+    options.lease_reap_interval = Duration::from_millis(50);
+    let mut h = start(options).await;
+    h.catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(full("daily")),
+        })
+        .await
+        .unwrap();
+    let job = h
+        .coord
+        .enqueue_job(scheduled("daily", t0()))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    h.coord
+        .lease_job(LeaseJobRequest {
+            executor_id: "e".into(),
+            capabilities: all_capabilities(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The default lease is 30 s; once the clock passes it the reaper requeues the job.
+    clock.advance(chrono::Duration::seconds(31));
+    let requeued = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let j = h
+                .catalog
+                .get_job(GetJobRequest { id: job.id.clone() })
+                .await
+                .unwrap()
+                .into_inner()
+                .job
+                .unwrap();
+            if j.state == JobState::Queued as i32 {
+                return j;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the background reaper requeued the expired job");
+    assert!(requeued.lease_owner.is_empty());
+    assert_eq!(requeued.attempt, 1);
+}
+
+both_backends!(every_list_refuses_a_bad_page_token);
+async fn every_list_refuses_a_bad_page_token(options: CatalogOptions) {
+    let mut h = start(options).await;
+    let bad = "bm90LWEtdG9rZW4".to_owned();
+    let errors = [
+        h.catalog
+            .list_jobs(ListJobsRequest {
+                page_token: bad.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        h.catalog
+            .list_artifacts(ListArtifactsRequest {
+                page_token: bad.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        h.catalog
+            .list_alerts(ListAlertsRequest {
+                page_token: bad.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        h.catalog
+            .list_configurations(ListConfigurationsRequest {
+                page_token: bad.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        h.coord
+            .list_schedule_states(ListScheduleStatesRequest {
+                page_token: bad.clone(),
+                page_size: 0,
+            })
+            .await
+            .unwrap_err(),
+    ];
+    for err in errors {
+        assert_eq!(bad_field(&err), "page_token");
+    }
+    // A token of one list is refused by another.
+    for name in ["a", "b", "c"] {
+        h.catalog
+            .create_configuration(CreateConfigurationRequest {
+                configuration: Some(full(name)),
+            })
+            .await
+            .unwrap();
+    }
+    let token = h
+        .catalog
+        .list_configurations(ListConfigurationsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .next_page_token;
+    let err = h
+        .catalog
+        .list_jobs(ListJobsRequest {
+            page_token: token,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&err), "page_token");
+    let err = h
+        .catalog
+        .list_jobs(ListJobsRequest {
+            page_size: -5,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&err), "page_size");
 }
