@@ -23,6 +23,19 @@ use crate::error::{Error, Result};
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
+/// `path` percent-encoded for a `sqlite://` URL, whose path is decoded.
+fn encode_path(path: &Path) -> String {
+    let mut out = String::new();
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A write transaction on the catalog database.
 pub type Tx = Transaction<'static, Any>;
 
@@ -106,7 +119,7 @@ impl Db {
                 })?;
                 let path = data_dir.join("catalog.db");
                 (
-                    format!("sqlite://{}?mode=rwc", path.display()),
+                    format!("sqlite://{}?mode=rwc", encode_path(&path)),
                     Dialect::Sqlite,
                 )
             }

@@ -518,3 +518,21 @@ async fn passwords_never_enter_the_catalog(options: CatalogOptions) {
     let listed = format!("{:?}", all_configurations(&mut h).await);
     assert!(!listed.contains("hunter2"));
 }
+
+/// The SQLite catalog opens in a data directory whose path needs quoting.
+#[tokio::test]
+async fn sqlite_catalog_opens_in_an_awkward_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let awkward = dir.path().join("my data #1 %20");
+    let mut h = start(vigil_catalog::testing::sqlite_options(&awkward)).await;
+    h.catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(full("daily")),
+        })
+        .await
+        .unwrap();
+    assert!(
+        awkward.join("catalog.db").exists(),
+        "the catalog file is where it was asked to be"
+    );
+}
