@@ -347,6 +347,7 @@ fn run() {
     for t in ["vigil", "restic", "borg", "cp"] {
         let _ = std::fs::remove_dir_all(bench.join(format!("restore-{t}")));
     }
+    let load_start = loadavg();
     let tools = tools(&bench);
     let mut res: BTreeMap<(&str, &str), Measure> = BTreeMap::new();
     let mut sizes = BTreeMap::new();
@@ -398,7 +399,17 @@ fn run() {
         let _ = std::fs::remove_dir_all(bench.join(format!("restore-{t}")));
     }
     dataset::unmodify(&specs, &which);
+    println!(
+        "\nload average (1/5/15 min) at start: {load_start}; at end: {}",
+        loadavg()
+    );
     report(&tools, &res, &sizes, mib, cp, read_s);
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn report(

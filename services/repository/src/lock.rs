@@ -36,6 +36,7 @@ pub struct LockGuard {
     name: String,
     exclusive: bool,
     refreshed: std::sync::Mutex<SystemTime>,
+    refresher: Option<(crossbeam_channel::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 fn now_secs() -> u64 {
@@ -78,6 +79,7 @@ impl LockGuard {
             name,
             exclusive,
             refreshed: SystemTime::now().into(),
+            refresher: None,
         };
         for f in backend.list(FileKind::Lock)? {
             if f.name == guard.name {
@@ -107,7 +109,39 @@ impl LockGuard {
                 )));
             }
         }
+        let mut guard = guard;
+        guard.start_refresher();
         Ok(guard)
+    }
+
+    /// Refreshes the lock file every [`REFRESH_EVERY`] on a background
+    /// thread for as long as the guard lives, so long operations never
+    /// look stale to other processes.
+    fn start_refresher(&mut self) {
+        let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+        let (backend, name, exclusive) = (self.backend.clone(), self.name.clone(), self.exclusive);
+        let handle = std::thread::Builder::new()
+            .name("vigil-lock-refresh".into())
+            .spawn(move || {
+                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                    rx.recv_timeout(REFRESH_EVERY)
+                {
+                    let body = LockFile {
+                        exclusive,
+                        hostname: hostname(),
+                        pid: std::process::id(),
+                        time: now_secs(),
+                    };
+                    if let Ok(b) = serde_json::to_vec(&body)
+                        && let Err(e) = backend.put_volatile(FileKind::Lock, &name, &b)
+                    {
+                        tracing::warn!(lock = %name, error = %e, "lock refresh failed");
+                    }
+                }
+            });
+        if let Ok(h) = handle {
+            self.refresher = Some((tx, h));
+        }
     }
 
     /// Whether this lock is exclusive.
@@ -137,6 +171,10 @@ impl LockGuard {
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
+        if let Some((tx, h)) = self.refresher.take() {
+            drop(tx);
+            let _ = h.join();
+        }
         let _ = self.backend.delete(FileKind::Lock, &self.name);
     }
 }
