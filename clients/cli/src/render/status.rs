@@ -88,10 +88,10 @@ pub fn blocks(r: &StatusReport, icons: bool) -> Vec<Block> {
     }
     recommendations(&mut b, r);
     b.push(Rule);
-    b.push(Para(format!(
-        "**Status:** {}{v_words}  \n**Risk:** {r_words}",
-        icon(v_icon)
-    )));
+    b.push(Bullets(vec![
+        format!("**Status:** {}{v_words}", icon(v_icon)),
+        format!("**Risk:** {r_words}"),
+    ]));
     b
 }
 
