@@ -70,7 +70,15 @@ pub fn check_job_params(v: &mut Checker, field: &str, kind: JobKind, params: Opt
                     "must be a plain file name of 1 to 255 characters",
                 );
             }
-            check_absolute_path(v, &f("staging_path"), &u.staging_path);
+            // Where the executor staged the file: its own business, maybe relative
+            // to its data directory, so only its shape is checked.
+            let staged = &u.staging_path;
+            if staged.is_empty() || staged.contains('\0') || char_len(staged) > 4096 {
+                v.add(
+                    f("staging_path"),
+                    "must be a non-empty path without NUL bytes",
+                );
+            }
         }
         (JobKind::Upload, _) => v.add(format!("{field}.upload"), "is required for an UPLOAD job"),
         (JobKind::Verify | JobKind::Prune, Some(_)) => {
