@@ -74,7 +74,8 @@ impl MyUrl {
 impl DbUrl {
     /// Parses `text`; `field` names it in errors.
     pub fn parse(field: &str, text: &str) -> Result<DbUrl> {
-        let url = Url::parse(text).map_err(|e| Error::invalid(field, format!("not a valid URL: {e}")))?;
+        let url =
+            Url::parse(text).map_err(|e| Error::invalid(field, format!("not a valid URL: {e}")))?;
         if url.password().is_some() {
             return Err(Error::invalid(
                 field,
@@ -90,15 +91,26 @@ impl DbUrl {
                 let database = single_segment(field, &url)?;
                 let host = url.host_str().filter(|h| !h.is_empty()).map(str::to_owned);
                 let user = Some(decode(url.username())).filter(|u| !u.is_empty());
-                Ok(DbUrl::Mysql(MyUrl { host, port: url.port().unwrap_or(3306), user, database }))
+                Ok(DbUrl::Mysql(MyUrl {
+                    host,
+                    port: url.port().unwrap_or(3306),
+                    user,
+                    database,
+                }))
             }
             "sqlite" => {
                 if url.host_str().is_some_and(|h| !h.is_empty()) {
-                    return Err(Error::invalid(field, "sqlite URLs take an absolute path: sqlite:///path/to/file.db"));
+                    return Err(Error::invalid(
+                        field,
+                        "sqlite URLs take an absolute path: sqlite:///path/to/file.db",
+                    ));
                 }
                 let path = PathBuf::from(decode(url.path()));
                 if !path.is_absolute() || path.file_name().is_none() {
-                    return Err(Error::invalid(field, "sqlite URLs take an absolute file path: sqlite:///path/to/file.db"));
+                    return Err(Error::invalid(
+                        field,
+                        "sqlite URLs take an absolute file path: sqlite:///path/to/file.db",
+                    ));
                 }
                 Ok(DbUrl::Sqlite(path))
             }
@@ -145,17 +157,25 @@ fn single_segment(field: &str, url: &Url) -> Result<String> {
         return Err(Error::invalid(field, "must name a database: .../dbname"));
     }
     if path.contains('/') {
-        return Err(Error::invalid(field, "the path must be just the database name"));
+        return Err(Error::invalid(
+            field,
+            "the path must be just the database name",
+        ));
     }
     let name = decode(path);
     if name.contains('\0') || name.len() > 63 {
-        return Err(Error::invalid(field, "the database name must be 1 to 63 characters without NUL"));
+        return Err(Error::invalid(
+            field,
+            "the database name must be 1 to 63 characters without NUL",
+        ));
     }
     Ok(name)
 }
 
 fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn encode_segment(s: &str) -> String {
@@ -168,27 +188,50 @@ mod tests {
 
     #[test]
     fn postgres_urls_keep_their_parameters() {
-        let DbUrl::Postgres(p) = DbUrl::parse("u", "postgres://edms@127.0.0.1:5432/edms?sslmode=disable").unwrap() else {
+        let DbUrl::Postgres(p) =
+            DbUrl::parse("u", "postgres://edms@127.0.0.1:5432/edms?sslmode=disable").unwrap()
+        else {
             panic!("not postgres")
         };
         assert_eq!(p.database, "edms");
-        assert_eq!(p.uri_for("postgres"), "postgres://edms@127.0.0.1:5432/postgres?sslmode=disable");
+        assert_eq!(
+            p.uri_for("postgres"),
+            "postgres://edms@127.0.0.1:5432/postgres?sslmode=disable"
+        );
     }
 
     #[test]
     fn passwords_are_refused_without_echoing_them() {
-        let e = DbUrl::parse("source.database.url", "postgres://u:hunter2@h/db").unwrap_err().to_string();
-        assert!(e.starts_with("source.database.url: must not contain a password"), "{e}");
+        let e = DbUrl::parse("source.database.url", "postgres://u:hunter2@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("source.database.url: must not contain a password"),
+            "{e}"
+        );
         assert!(!e.contains("hunter2"));
     }
 
     #[test]
     fn mysql_and_sqlite_parse() {
-        let DbUrl::Mysql(m) = DbUrl::parse("u", "mysql://root@127.0.0.1/shop").unwrap() else { panic!() };
-        assert_eq!((m.port, m.database.as_str(), m.user.as_deref()), (3306, "shop", Some("root")));
-        assert_eq!(DbUrl::parse("u", "sqlite:///tmp/a%20b.db").unwrap(), DbUrl::Sqlite("/tmp/a b.db".into()));
+        let DbUrl::Mysql(m) = DbUrl::parse("u", "mysql://root@127.0.0.1/shop").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (m.port, m.database.as_str(), m.user.as_deref()),
+            (3306, "shop", Some("root"))
+        );
+        assert_eq!(
+            DbUrl::parse("u", "sqlite:///tmp/a%20b.db").unwrap(),
+            DbUrl::Sqlite("/tmp/a b.db".into())
+        );
         assert!(DbUrl::parse("u", "sqlite://relative.db").is_err());
         assert!(DbUrl::parse("u", "mysql://h/").is_err());
-        assert!(DbUrl::parse("u", "oracle://h/x").unwrap_err().to_string().contains("unsupported scheme"));
+        assert!(
+            DbUrl::parse("u", "oracle://h/x")
+                .unwrap_err()
+                .to_string()
+                .contains("unsupported scheme")
+        );
     }
 }

@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use vigil_proto::catalog::v1::{Artifact, ArtifactState, GetArtifactRequest};
-use vigil_proto::executor::v1::{DownloadArchiveResponse, DownloadMetadata, download_archive_response};
+use vigil_proto::executor::v1::{
+    DownloadArchiveResponse, DownloadMetadata, download_archive_response,
+};
 use vigil_repository::EntryKind;
 
 use crate::archive::EXTENSION;
@@ -39,8 +41,12 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        let msg = DownloadArchiveResponse { part: Some(download_archive_response::Part::Chunk(chunk)) };
-        self.tx.blocking_send(Ok(msg)).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+        let msg = DownloadArchiveResponse {
+            part: Some(download_archive_response::Part::Chunk(chunk)),
+        };
+        self.tx
+            .blocking_send(Ok(msg))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
     }
 }
 
@@ -69,7 +75,11 @@ fn file_name(artifact: &Artifact) -> String {
         .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
         .map(|t| t.format("%Y%m%d_%H%M%S").to_string())
         .unwrap_or_else(|| "undated".into());
-    let base = if artifact.configuration.is_empty() { "vigil" } else { &artifact.configuration };
+    let base = if artifact.configuration.is_empty() {
+        "vigil"
+    } else {
+        &artifact.configuration
+    };
     format!("{base}_{stamp}.{EXTENSION}")
 }
 
@@ -79,14 +89,18 @@ async fn artifact(shared: &Shared, id: &str) -> Result<Artifact> {
         .get_artifact(GetArtifactRequest { id: id.to_owned() })
         .await
         .map_err(|s| match s.code() {
-            tonic::Code::NotFound => Error::NotFound { what: format!("artifact {id}") },
+            tonic::Code::NotFound => Error::NotFound {
+                what: format!("artifact {id}"),
+            },
             _ => Error::Catalog(s),
         })?
         .into_inner()
         .artifact
         .ok_or_else(|| Error::Internal("catalog sent no artifact".into()))?;
     if a.state() == ArtifactState::Pruned {
-        return Err(Error::FailedPrecondition(format!("artifact: {id} was pruned")));
+        return Err(Error::FailedPrecondition(format!(
+            "artifact: {id} was pruned"
+        )));
     }
     check_repository(shared, &a)?;
     Ok(a)
@@ -105,7 +119,8 @@ pub async fn start(
         move || Ok((repo.snapshot(&snap_id)?, repo.snapshot_entries(&snap_id)?))
     })
     .await?;
-    let stored = snap.labels.get(labels::FORMAT).map(String::as_str) == Some(labels::FORMAT_ARCHIVE);
+    let stored =
+        snap.labels.get(labels::FORMAT).map(String::as_str) == Some(labels::FORMAT_ARCHIVE);
     let (tx, rx) = mpsc::channel::<Item>(8);
     let name = file_name(&artifact);
     if stored {
@@ -113,25 +128,52 @@ pub async fn start(
             .iter()
             .find(|e| e.kind == EntryKind::Stream && e.path == labels::ARCHIVE_STREAM.as_bytes())
             .map(|e| e.size)
-            .ok_or_else(|| Error::Internal(format!("snapshot {} holds no archive stream", snap_id.short())))?;
-        let meta = DownloadMetadata { file_name: name, size_bytes: size, checksum: artifact.checksum.clone() };
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "snapshot {} holds no archive stream",
+                    snap_id.short()
+                ))
+            })?;
+        let meta = DownloadMetadata {
+            file_name: name,
+            size_bytes: size,
+            checksum: artifact.checksum.clone(),
+        };
         send_meta(&tx, meta).await?;
         tokio::task::spawn_blocking(move || {
-            let mut w = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
-            let sent = repo.restore_entry(&snap_id, labels::ARCHIVE_STREAM, &mut w).map_err(Error::from);
+            let mut w = ChannelWriter {
+                tx: tx.clone(),
+                buf: Vec::with_capacity(CHUNK),
+            };
+            let sent = repo
+                .restore_entry(&snap_id, labels::ARCHIVE_STREAM, &mut w)
+                .map_err(Error::from);
             finish(&tx, sent.map(drop));
         });
     } else {
         let cancel = Arc::new(AtomicBool::new(false));
-        let (mut rendered, warnings) =
-            render::render_snapshot(&shared, snap_id, &artifact, cancel, Arc::new(Progress::default())).await?;
+        let (mut rendered, warnings) = render::render_snapshot(
+            &shared,
+            snap_id,
+            &artifact,
+            cancel,
+            Arc::new(Progress::default()),
+        )
+        .await?;
         for w in warnings {
             tracing::warn!(artifact = %artifact.id, warning = %w, "download");
         }
-        let meta = DownloadMetadata { file_name: name, size_bytes: rendered.size, checksum: rendered.checksum.clone() };
+        let meta = DownloadMetadata {
+            file_name: name,
+            size_bytes: rendered.size,
+            checksum: rendered.checksum.clone(),
+        };
         send_meta(&tx, meta).await?;
         tokio::task::spawn_blocking(move || {
-            let mut w = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
+            let mut w = ChannelWriter {
+                tx: tx.clone(),
+                buf: Vec::with_capacity(CHUNK),
+            };
             let sent = rendered
                 .reader()
                 .and_then(|mut r| io::copy(&mut r, &mut w).map_err(|e| Error::io("archive", e)))
@@ -142,9 +184,16 @@ pub async fn start(
     Ok(Box::pin(ReceiverStream::new(rx)))
 }
 
-async fn send_meta(tx: &mpsc::Sender<Item>, meta: DownloadMetadata) -> std::result::Result<(), Status> {
-    let msg = DownloadArchiveResponse { part: Some(download_archive_response::Part::Metadata(meta)) };
-    tx.send(Ok(msg)).await.map_err(|_| Status::cancelled("the client went away"))
+async fn send_meta(
+    tx: &mpsc::Sender<Item>,
+    meta: DownloadMetadata,
+) -> std::result::Result<(), Status> {
+    let msg = DownloadArchiveResponse {
+        part: Some(download_archive_response::Part::Metadata(meta)),
+    };
+    tx.send(Ok(msg))
+        .await
+        .map_err(|_| Status::cancelled("the client went away"))
 }
 
 fn finish(tx: &mpsc::Sender<Item>, sent: Result<()>) {

@@ -79,12 +79,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An [`Error::InvalidArgument`].
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
-        Error::InvalidArgument { field: field.into(), reason: reason.into() }
+        Error::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// An [`Error::Io`] on `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Error {
-        Error::Io { path: path.as_ref().display().to_string(), source }
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
     }
 
     /// An [`Error::InvalidArchive`].
@@ -94,7 +100,10 @@ impl Error {
 
     /// An [`Error::Engine`].
     pub fn engine(tool: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Engine { tool: tool.into(), message: message.into() }
+        Error::Engine {
+            tool: tool.into(),
+            message: message.into(),
+        }
     }
 
     /// The gRPC code for this error. Exhaustive on purpose: a new variant
@@ -179,9 +188,15 @@ mod tests {
 
     #[test]
     fn invalid_argument_names_the_field() {
-        let s = Status::from(Error::invalid("params.restore.target_dir", "must be an absolute path"));
+        let s = Status::from(Error::invalid(
+            "params.restore.target_dir",
+            "must be an absolute path",
+        ));
         assert_eq!(s.code(), Code::InvalidArgument);
-        assert_eq!(s.message(), "params.restore.target_dir: must be an absolute path");
+        assert_eq!(
+            s.message(),
+            "params.restore.target_dir: must be an absolute path"
+        );
     }
 
     #[test]

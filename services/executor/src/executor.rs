@@ -44,7 +44,10 @@ impl Executor {
                 .map_err(|e| Error::Internal(format!("opening the repository: {e}")))??
         };
         let engines = Engines::probe(None).await;
-        let own_capability = format!("executor:{}", &blake3::hash(opts.executor_id.as_bytes()).to_hex()[..16]);
+        let own_capability = format!(
+            "executor:{}",
+            &blake3::hash(opts.executor_id.as_bytes()).to_hex()[..16]
+        );
         let mut capabilities = engines.capabilities();
         capabilities.push(own_capability.clone());
         let channel = Endpoint::from_shared(opts.catalog_endpoint.clone())
@@ -104,14 +107,19 @@ impl Executor {
 }
 
 fn clean_staging(staging: &std::path::Path) {
-    let Ok(dir) = std::fs::read_dir(staging) else { return };
+    let Ok(dir) = std::fs::read_dir(staging) else {
+        return;
+    };
     for entry in dir.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if TEMPORARY.iter().any(|p| name.starts_with(p)) {
             let path = entry.path();
-            let removed =
-                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
             if removed.is_ok() {
                 tracing::info!(path = %path.display(), "removed a staging leftover");
             }

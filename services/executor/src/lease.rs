@@ -55,7 +55,10 @@ pub async fn heartbeat(
     done: CancellationToken,
 ) {
     let settings = &shared.opts.settings;
-    let mut ticks = tokio::time::interval_at(Instant::now() + settings.heartbeat_interval, settings.heartbeat_interval);
+    let mut ticks = tokio::time::interval_at(
+        Instant::now() + settings.heartbeat_interval,
+        settings.heartbeat_interval,
+    );
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_ok = Instant::now();
     let mut client = shared.coordination();
@@ -70,17 +73,27 @@ pub async fn heartbeat(
             progress: Some(progress.report()),
             lease_duration: Some(vigil_proto::duration_to_proto(settings.lease_duration)),
         };
-        let answer = tokio::time::timeout(settings.heartbeat_interval.max(Duration::from_secs(1)), client.heartbeat_job(req)).await;
+        let answer = tokio::time::timeout(
+            settings.heartbeat_interval.max(Duration::from_secs(1)),
+            client.heartbeat_job(req),
+        )
+        .await;
         match answer {
             Ok(Ok(resp)) => {
                 last_ok = Instant::now();
-                if resp.into_inner().job.is_some_and(|j| j.cancel_requested) && !stop.is_cancelled() {
+                if resp.into_inner().job.is_some_and(|j| j.cancel_requested) && !stop.is_cancelled()
+                {
                     tracing::info!(job = %job_id, "cancel requested; stopping the job");
                     why.set(StopReason::CancelRequested);
                     stop.cancel();
                 }
             }
-            Ok(Err(status)) if matches!(status.code(), Code::Aborted | Code::NotFound | Code::FailedPrecondition) => {
+            Ok(Err(status))
+                if matches!(
+                    status.code(),
+                    Code::Aborted | Code::NotFound | Code::FailedPrecondition
+                ) =>
+            {
                 tracing::warn!(job = %job_id, reason = %status.message(), "lease lost; stopping the job");
                 why.set(StopReason::LeaseLost);
                 stop.cancel();

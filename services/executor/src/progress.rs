@@ -33,7 +33,11 @@ impl Default for Progress {
             bytes_total: AtomicU64::new(0),
             files_done: AtomicU64::new(0),
             files_total: AtomicU64::new(0),
-            rate: Mutex::new(Rate { at: Instant::now(), bytes: 0, per_second: 0.0 }),
+            rate: Mutex::new(Rate {
+                at: Instant::now(),
+                bytes: 0,
+                per_second: 0.0,
+            }),
         }
     }
 }
@@ -49,7 +53,11 @@ impl Progress {
         self.bytes_total.store(0, Ordering::Relaxed);
         self.files_total.store(0, Ordering::Relaxed);
         if let Ok(mut r) = self.rate.lock() {
-            *r = Rate { at: Instant::now(), bytes: 0, per_second: 0.0 };
+            *r = Rate {
+                at: Instant::now(),
+                bytes: 0,
+                per_second: 0.0,
+            };
         }
     }
 
@@ -85,7 +93,11 @@ impl Progress {
                 let elapsed = r.at.elapsed().as_secs_f64();
                 if elapsed >= 0.5 {
                     let now = bytes_done.saturating_sub(r.bytes) as f64 / elapsed;
-                    r.per_second = if r.per_second == 0.0 { now } else { 0.5 * r.per_second + 0.5 * now };
+                    r.per_second = if r.per_second == 0.0 {
+                        now
+                    } else {
+                        0.5 * r.per_second + 0.5 * now
+                    };
                     r.at = Instant::now();
                     r.bytes = bytes_done;
                 }
@@ -106,7 +118,9 @@ impl Progress {
             files_total: self.files_total.load(Ordering::Relaxed),
             bytes_per_second: per_second,
             eta,
-            update_time: Some(vigil_proto::timestamp_from_system(std::time::SystemTime::now())),
+            update_time: Some(vigil_proto::timestamp_from_system(
+                std::time::SystemTime::now(),
+            )),
         }
     }
 }
@@ -127,7 +141,11 @@ mod tests {
         p.set(1_000, 1);
         let r = p.report();
         assert_eq!(r.phase, "reading files");
-        assert!((900.0..=1_100.0).contains(&r.bytes_per_second), "{}", r.bytes_per_second);
+        assert!(
+            (900.0..=1_100.0).contains(&r.bytes_per_second),
+            "{}",
+            r.bytes_per_second
+        );
         let eta = vigil_proto::duration_from_proto(r.eta.as_ref().unwrap()).unwrap();
         assert!((1.5..=2.5).contains(&eta.as_secs_f64()), "{eta:?}");
         p.phase("done");

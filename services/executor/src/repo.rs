@@ -37,8 +37,14 @@ fn key_source(opts: &ExecutorOptions, repo_exists: bool) -> Result<KeySource> {
     if let Some(var) = &opts.repository_passphrase_env {
         return match std::env::var(var) {
             Ok(p) if !p.is_empty() => Ok(KeySource::passphrase(p)),
-            Ok(_) => Err(Error::invalid("repository_passphrase_env", format!("environment variable {var} is empty"))),
-            Err(_) => Err(Error::invalid("repository_passphrase_env", format!("environment variable {var} is not set"))),
+            Ok(_) => Err(Error::invalid(
+                "repository_passphrase_env",
+                format!("environment variable {var} is empty"),
+            )),
+            Err(_) => Err(Error::invalid(
+                "repository_passphrase_env",
+                format!("environment variable {var} is not set"),
+            )),
         };
     }
     let default = opts.data_dir.join(DEFAULT_KEY_FILE);
@@ -96,7 +102,10 @@ mod tests {
         let opts = ExecutorOptions::new("http://127.0.0.1:1", dir.path());
         let first = open_or_create(&opts).unwrap();
         let key = dir.path().join(DEFAULT_KEY_FILE);
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let again = open_or_create(&opts).unwrap();
         assert_eq!(first.repository.id(), again.repository.id());
         std::fs::remove_file(&key).unwrap();
@@ -110,6 +119,9 @@ mod tests {
         let mut opts = ExecutorOptions::new("http://127.0.0.1:1", dir.path());
         opts.repository_passphrase_env = Some("VIGIL_TEST_UNSET_PASSPHRASE_7".into());
         let e = open_or_create(&opts).unwrap_err().to_string();
-        assert!(e.contains("VIGIL_TEST_UNSET_PASSPHRASE_7 is not set"), "{e}");
+        assert!(
+            e.contains("VIGIL_TEST_UNSET_PASSPHRASE_7 is not set"),
+            "{e}"
+        );
     }
 }

@@ -13,9 +13,18 @@ use crate::state::Shared;
 pub fn component(shared: &Shared) -> Component {
     let mut details: HashMap<String, String> = shared.engines.versions().into_iter().collect();
     details.insert("repository".into(), shared.repo.path.display().to_string());
-    details.insert("repository_id".into(), shared.repo.repository.id().to_owned());
-    details.insert("running_jobs".into(), shared.running_jobs().len().to_string());
-    details.insert("concurrency".into(), shared.opts.settings.concurrency.to_string());
+    details.insert(
+        "repository_id".into(),
+        shared.repo.repository.id().to_owned(),
+    );
+    details.insert(
+        "running_jobs".into(),
+        shared.running_jobs().len().to_string(),
+    );
+    details.insert(
+        "concurrency".into(),
+        shared.opts.settings.concurrency.to_string(),
+    );
     Component {
         id: shared.opts.executor_id.clone(),
         kind: ComponentKind::Executor as i32,
@@ -33,7 +42,9 @@ pub async fn report_loop(shared: Arc<Shared>) {
     let mut client = shared.coordination();
     let mut failing = false;
     loop {
-        let req = ReportHeartbeatRequest { component: Some(component(&shared)) };
+        let req = ReportHeartbeatRequest {
+            component: Some(component(&shared)),
+        };
         match client.report_heartbeat(req).await {
             Ok(_) => {
                 if failing {

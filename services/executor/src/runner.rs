@@ -9,7 +9,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use vigil_proto::catalog::v1::{
-    BackupConfiguration, BackupJob, CompleteJobRequest, FailJobRequest, JobKind, LeaseJobRequest, job_params,
+    BackupConfiguration, BackupJob, CompleteJobRequest, FailJobRequest, JobKind, LeaseJobRequest,
+    job_params,
 };
 
 use crate::error::Error;
@@ -47,7 +48,12 @@ pub async fn lease_loop(shared: Arc<Shared>) {
                 backoff = Duration::from_millis(500);
                 let resp = resp.into_inner();
                 if let Some(job) = resp.job {
-                    tokio::spawn(run_job(shared.clone(), job, resp.configuration, Some(permit)));
+                    tokio::spawn(run_job(
+                        shared.clone(),
+                        job,
+                        resp.configuration,
+                        Some(permit),
+                    ));
                 }
             }
             Err(status) => {
@@ -79,7 +85,14 @@ pub async fn run_job(
     if let Ok(mut r) = shared.running.lock() {
         r.insert(job.id.clone(), stop.clone());
     }
-    let beat = tokio::spawn(heartbeat(shared.clone(), job.id.clone(), progress.clone(), stop.clone(), why.clone(), done.clone()));
+    let beat = tokio::spawn(heartbeat(
+        shared.clone(),
+        job.id.clone(),
+        progress.clone(),
+        stop.clone(),
+        why.clone(),
+        done.clone(),
+    ));
     let bridge = {
         let (stop, cancel, done) = (stop.clone(), cancel.clone(), done.clone());
         tokio::spawn(async move {
@@ -109,7 +122,12 @@ pub async fn run_job(
     done.cancel();
     let _ = beat.await;
     let _ = bridge.await;
-    let reason = why.get().or_else(|| shared.shutdown.is_cancelled().then_some(StopReason::Shutdown));
+    let reason = why.get().or_else(|| {
+        shared
+            .shutdown
+            .is_cancelled()
+            .then_some(StopReason::Shutdown)
+    });
     report(&shared, &ctx, result, reason).instrument(span).await;
     if let Ok(mut r) = shared.running.lock() {
         r.remove(&job.id);
@@ -119,17 +137,26 @@ pub async fn run_job(
 
 fn upload_key(job: &BackupJob) -> Option<&str> {
     match job.params.as_ref().and_then(|p| p.params.as_ref()) {
-        Some(job_params::Params::Upload(u)) if job.kind() == JobKind::Upload => Some(&u.staging_path),
+        Some(job_params::Params::Upload(u)) if job.kind() == JobKind::Upload => {
+            Some(&u.staging_path)
+        }
         _ => None,
     }
 }
 
-async fn report(shared: &Arc<Shared>, ctx: &JobCtx, result: crate::Result<Outcome>, reason: Option<StopReason>) {
+async fn report(
+    shared: &Arc<Shared>,
+    ctx: &JobCtx,
+    result: crate::Result<Outcome>,
+    reason: Option<StopReason>,
+) {
     let job = &ctx.job;
     let warnings = ctx.warnings.lock().map(|w| w.clone()).unwrap_or_default();
     let key = upload_key(job).map(str::to_owned);
     if reason == Some(StopReason::LeaseLost) {
-        tracing::warn!("lease lost: the job's outcome is not reported; the catalog retries or fails it");
+        tracing::warn!(
+            "lease lost: the job's outcome is not reported; the catalog retries or fails it"
+        );
         if let Some(k) = key {
             shared.notify(&k, Err(Error::LeaseLost.into()));
         }
@@ -154,7 +181,10 @@ async fn report(shared: &Arc<Shared>, ctx: &JobCtx, result: crate::Result<Outcom
             match answer {
                 Ok(resp) => {
                     let resp = resp.into_inner();
-                    tracing::info!(artifact = resp.artifact.as_ref().map(|a| a.id.as_str()).unwrap_or(""), "job completed");
+                    tracing::info!(
+                        artifact = resp.artifact.as_ref().map(|a| a.id.as_str()).unwrap_or(""),
+                        "job completed"
+                    );
                     if let (Some(k), Some(j)) = (key, resp.job) {
                         shared.notify(&k, Ok((j, resp.artifact)));
                     }
@@ -169,13 +199,23 @@ async fn report(shared: &Arc<Shared>, ctx: &JobCtx, result: crate::Result<Outcom
         }
         Err(e) => {
             let (error, retryable, cancelled) = match (&e, reason) {
-                (Error::Cancelled, Some(StopReason::Shutdown)) => ("executor shutting down".to_owned(), true, false),
+                (Error::Cancelled, Some(StopReason::Shutdown)) => {
+                    ("executor shutting down".to_owned(), true, false)
+                }
                 (Error::Cancelled, _) => ("cancelled on request".to_owned(), false, true),
                 _ => (truncate(&e.to_string()), e.retryable(), false),
             };
             tracing::warn!(%error, retryable, cancelled, "job failed");
             let stats = ctx.fail_stats.lock().ok().and_then(|mut s| s.take());
-            let req = FailJobRequest { job_id: job.id.clone(), executor_id, error, retryable, cancelled, stats, warnings };
+            let req = FailJobRequest {
+                job_id: job.id.clone(),
+                executor_id,
+                error,
+                retryable,
+                cancelled,
+                stats,
+                warnings,
+            };
             let answer = with_retries(|| {
                 let (mut c, r) = (client.clone(), req.clone());
                 async move { c.fail_job(r).await }
@@ -201,7 +241,12 @@ where
     let mut wait = Duration::from_millis(200);
     for _ in 0..6 {
         match call().await {
-            Err(s) if matches!(s.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded) => {
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+                ) =>
+            {
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }

@@ -59,11 +59,18 @@ impl Secret {
                     return Err(Error::invalid(format!("{field}.file"), "must not be empty"));
                 }
                 let raw = std::fs::read(path).map_err(|e| {
-                    Error::invalid(format!("{field}.file"), format!("cannot read {path}: {}", e.kind()))
+                    Error::invalid(
+                        format!("{field}.file"),
+                        format!("cannot read {path}: {}", e.kind()),
+                    )
                 })?;
                 let raw = Zeroizing::new(raw);
-                let text = std::str::from_utf8(&raw)
-                    .map_err(|_| Error::invalid(format!("{field}.file"), format!("{path} is not valid UTF-8")))?;
+                let text = std::str::from_utf8(&raw).map_err(|_| {
+                    Error::invalid(
+                        format!("{field}.file"),
+                        format!("{path} is not valid UTF-8"),
+                    )
+                })?;
                 // A trailing newline is what editors and `echo` leave; it is not part of the password.
                 let text = text.strip_suffix('\n').unwrap_or(text);
                 let text = text.strip_suffix('\r').unwrap_or(text);
@@ -84,7 +91,8 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
         }
         out = out.replace(v, "***");
         let form: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
-        let percent = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let percent = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
         for encoded in [form, percent] {
             if encoded != v {
                 out = out.replace(&encoded, "***");
@@ -109,15 +117,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pw");
         std::fs::write(&p, "p4ss word\n").unwrap();
-        let r = SecretRef { source: Some(secret_ref::Source::File(p.display().to_string())) };
+        let r = SecretRef {
+            source: Some(secret_ref::Source::File(p.display().to_string())),
+        };
         let s = Secret::resolve("password", Some(&r)).unwrap().unwrap();
         assert_eq!(s.expose(), "p4ss word");
     }
 
     #[test]
     fn missing_sources_name_the_reference_not_a_value() {
-        let r = SecretRef { source: Some(secret_ref::Source::Env("VIGIL_TEST_NO_SUCH_VAR_91".into())) };
-        let e = Secret::resolve("source.database.password", Some(&r)).unwrap_err().to_string();
+        let r = SecretRef {
+            source: Some(secret_ref::Source::Env("VIGIL_TEST_NO_SUCH_VAR_91".into())),
+        };
+        let e = Secret::resolve("source.database.password", Some(&r))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("source.database.password.env:"), "{e}");
         assert!(e.contains("VIGIL_TEST_NO_SUCH_VAR_91"));
         assert!(Secret::resolve("x", None).unwrap().is_none());

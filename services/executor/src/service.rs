@@ -9,14 +9,16 @@ use futures::Stream;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tonic::{Request, Response, Status, Streaming};
-use vigil_proto::catalog::v1::{
-    EnqueueJobRequest, GetConfigurationRequest, JobKind, JobParams, JobTrigger, LeaseJobRequest, UploadParams, job_params,
-};
 use vigil_proto::capabilities;
+use vigil_proto::catalog::v1::{
+    EnqueueJobRequest, GetConfigurationRequest, JobKind, JobParams, JobTrigger, LeaseJobRequest,
+    UploadParams, job_params,
+};
 use vigil_proto::executor::v1::executor_service_server::ExecutorService;
 use vigil_proto::executor::v1::{
-    DownloadArchiveRequest, DownloadArchiveResponse, GetExecutorInfoRequest, GetExecutorInfoResponse,
-    UploadArchiveRequest, UploadArchiveResponse, UploadMetadata, upload_archive_request,
+    DownloadArchiveRequest, DownloadArchiveResponse, GetExecutorInfoRequest,
+    GetExecutorInfoResponse, UploadArchiveRequest, UploadArchiveResponse, UploadMetadata,
+    upload_archive_request,
 };
 
 use crate::archive::ArchiveReader;
@@ -63,17 +65,28 @@ impl ExecutorService for ExecutorApi {
     ) -> Result<Response<UploadArchiveResponse>, Status> {
         let mut stream = request.into_inner();
         let meta = match stream.message().await? {
-            Some(UploadArchiveRequest { part: Some(upload_archive_request::Part::Metadata(m)) }) => m,
-            _ => return Err(Error::invalid("metadata", "must be the first message of an upload").into()),
+            Some(UploadArchiveRequest {
+                part: Some(upload_archive_request::Part::Metadata(m)),
+            }) => m,
+            _ => {
+                return Err(
+                    Error::invalid("metadata", "must be the first message of an upload").into(),
+                );
+            }
         };
         check_metadata(&meta)?;
         if !meta.configuration.is_empty() {
             self.shared
                 .catalog()
-                .get_configuration(GetConfigurationRequest { name: meta.configuration.clone() })
+                .get_configuration(GetConfigurationRequest {
+                    name: meta.configuration.clone(),
+                })
                 .await?;
         }
-        let staged = self.shared.staging.join(format!("{STAGED_PREFIX}{}.vgx", uuid::Uuid::new_v4().simple()));
+        let staged = self.shared.staging.join(format!(
+            "{STAGED_PREFIX}{}.vgx",
+            uuid::Uuid::new_v4().simple()
+        ));
         let received = match self.receive(&mut stream, &staged).await {
             Ok(n) => n,
             Err(e) => {
@@ -85,7 +98,10 @@ impl ExecutorService for ExecutorApi {
             let _ = tokio::fs::remove_file(&staged).await;
             return Err(Error::invalid(
                 "metadata.size_bytes",
-                format!("declared {} bytes but {received} arrived; the upload is truncated or padded", meta.size_bytes),
+                format!(
+                    "declared {} bytes but {received} arrived; the upload is truncated or padded",
+                    meta.size_bytes
+                ),
             )
             .into());
         }
@@ -93,12 +109,17 @@ impl ExecutorService for ExecutorApi {
             false => meta.configuration.clone(),
             true => self.configuration_from_manifest(&staged).await,
         };
-        let outcome = self.run_upload(&meta, configuration, &staged, received).await;
+        let outcome = self
+            .run_upload(&meta, configuration, &staged, received)
+            .await;
         if outcome.is_err() {
             let _ = tokio::fs::remove_file(&staged).await;
         }
         let (job, artifact) = outcome?;
-        Ok(Response::new(UploadArchiveResponse { job: Some(job), artifact }))
+        Ok(Response::new(UploadArchiveResponse {
+            job: Some(job),
+            artifact,
+        }))
     }
 
     type DownloadArchiveStream = DownloadStream;
@@ -118,17 +139,34 @@ impl ExecutorService for ExecutorApi {
 
 fn check_metadata(m: &UploadMetadata) -> Result<()> {
     let name = &m.file_name;
-    if name.is_empty() || name.len() > 255 || name.contains(['/', '\0']) || name == "." || name == ".." {
-        return Err(Error::invalid("metadata.file_name", "must be a plain file name of 1 to 255 bytes"));
+    if name.is_empty()
+        || name.len() > 255
+        || name.contains(['/', '\0'])
+        || name == "."
+        || name == ".."
+    {
+        return Err(Error::invalid(
+            "metadata.file_name",
+            "must be a plain file name of 1 to 255 bytes",
+        ));
     }
     Ok(())
 }
 
 impl ExecutorApi {
     /// Writes the chunks to the staging file; returns the bytes received.
-    async fn receive(&self, stream: &mut Streaming<UploadArchiveRequest>, path: &std::path::Path) -> Result<u64, Status> {
+    async fn receive(
+        &self,
+        stream: &mut Streaming<UploadArchiveRequest>,
+        path: &std::path::Path,
+    ) -> Result<u64, Status> {
         let limit = self.shared.opts.settings.max_upload_bytes;
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(path).await.map_err(|e| Error::io(path, e))?;
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .await
+            .map_err(|e| Error::io(path, e))?;
         let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
         let mut received: u64 = 0;
         while let Some(msg) = stream.message().await? {
@@ -136,18 +174,31 @@ impl ExecutorApi {
                 Some(upload_archive_request::Part::Chunk(bytes)) => {
                     received += bytes.len() as u64;
                     if received > limit {
-                        return Err(Error::invalid("chunk", format!("the upload exceeds the limit of {limit} bytes")).into());
+                        return Err(Error::invalid(
+                            "chunk",
+                            format!("the upload exceeds the limit of {limit} bytes"),
+                        )
+                        .into());
                     }
-                    out.write_all(&bytes).await.map_err(|e| Error::io(path, e))?;
+                    out.write_all(&bytes)
+                        .await
+                        .map_err(|e| Error::io(path, e))?;
                 }
                 Some(upload_archive_request::Part::Metadata(_)) => {
-                    return Err(Error::invalid("metadata", "must be sent once, as the first message").into());
+                    return Err(Error::invalid(
+                        "metadata",
+                        "must be sent once, as the first message",
+                    )
+                    .into());
                 }
                 None => return Err(Error::invalid("part", "must be metadata or chunk").into()),
             }
         }
         out.flush().await.map_err(|e| Error::io(path, e))?;
-        out.get_ref().sync_all().await.map_err(|e| Error::io(path, e))?;
+        out.get_ref()
+            .sync_all()
+            .await
+            .map_err(|e| Error::io(path, e))?;
         Ok(received)
     }
 
@@ -156,7 +207,9 @@ impl ExecutorApi {
         let p = path.to_path_buf();
         let named = tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&p).ok()?;
-            ArchiveReader::open(std::io::BufReader::new(f)).ok().map(|r| r.manifest().configuration.clone())
+            ArchiveReader::open(std::io::BufReader::new(f))
+                .ok()
+                .map(|r| r.manifest().configuration.clone())
         })
         .await
         .ok()
@@ -165,7 +218,13 @@ impl ExecutorApi {
         if named.is_empty() {
             return named;
         }
-        let known = self.shared.catalog().get_configuration(GetConfigurationRequest { name: named.clone() }).await;
+        let known = self
+            .shared
+            .catalog()
+            .get_configuration(GetConfigurationRequest {
+                name: named.clone(),
+            })
+            .await;
         if known.is_ok() { named } else { String::new() }
     }
 
@@ -176,14 +235,23 @@ impl ExecutorApi {
         configuration: String,
         staged: &std::path::Path,
         size: u64,
-    ) -> Result<(vigil_proto::catalog::v1::BackupJob, Option<vigil_proto::catalog::v1::Artifact>), Status> {
+    ) -> Result<
+        (
+            vigil_proto::catalog::v1::BackupJob,
+            Option<vigil_proto::catalog::v1::Artifact>,
+        ),
+        Status,
+    > {
         let shared = &self.shared;
         let key = staged.display().to_string();
         let (tx, mut rx) = oneshot::channel();
         if let Ok(mut w) = shared.waiters.lock() {
             w.insert(key.clone(), tx);
         }
-        let own = vec![capabilities::UPLOAD.to_owned(), shared.own_capability.clone()];
+        let own = vec![
+            capabilities::UPLOAD.to_owned(),
+            shared.own_capability.clone(),
+        ];
         let enqueue = EnqueueJobRequest {
             configuration,
             kind: JobKind::Upload as i32,
@@ -214,7 +282,9 @@ impl ExecutorApi {
             let lease = LeaseJobRequest {
                 executor_id: shared.opts.executor_id.clone(),
                 capabilities: own.clone(),
-                lease_duration: Some(vigil_proto::duration_to_proto(shared.opts.settings.lease_duration)),
+                lease_duration: Some(vigil_proto::duration_to_proto(
+                    shared.opts.settings.lease_duration,
+                )),
                 wait: Some(vigil_proto::duration_to_proto(Duration::from_secs(2))),
             };
             tokio::select! {
@@ -234,6 +304,7 @@ impl ExecutorApi {
                 _ = shared.shutdown.cancelled() => return Err(Status::unavailable("the executor is shutting down")),
             }
         }
-        rx.await.map_err(|_| Status::internal("the upload job ended without a result"))?
+        rx.await
+            .map_err(|_| Status::internal("the upload job ended without a result"))?
     }
 }

@@ -66,10 +66,16 @@ impl ExecutorSettings {
     /// Checks the values; the error names the field and the reason.
     pub fn validate(&self) -> Result<()> {
         if self.concurrency == 0 || self.concurrency > 256 {
-            return Err(Error::invalid("executor.concurrency", "must be between 1 and 256"));
+            return Err(Error::invalid(
+                "executor.concurrency",
+                "must be between 1 and 256",
+            ));
         }
         if self.lease_duration < Duration::from_secs(2) {
-            return Err(Error::invalid("executor.lease_duration", "must be at least 2s"));
+            return Err(Error::invalid(
+                "executor.lease_duration",
+                "must be at least 2s",
+            ));
         }
         if self.heartbeat_interval.is_zero() || self.heartbeat_interval * 2 > self.lease_duration {
             return Err(Error::invalid(
@@ -78,16 +84,28 @@ impl ExecutorSettings {
             ));
         }
         if self.report_interval.is_zero() {
-            return Err(Error::invalid("executor.report_interval", "must be more than zero"));
+            return Err(Error::invalid(
+                "executor.report_interval",
+                "must be more than zero",
+            ));
         }
         if self.max_upload_bytes == 0 {
-            return Err(Error::invalid("executor.max_upload_bytes", "must be more than zero"));
+            return Err(Error::invalid(
+                "executor.max_upload_bytes",
+                "must be more than zero",
+            ));
         }
         if !(1..=19).contains(&self.archive_compression_level) {
-            return Err(Error::invalid("executor.archive_compression_level", "must be between 1 and 19"));
+            return Err(Error::invalid(
+                "executor.archive_compression_level",
+                "must be between 1 and 19",
+            ));
         }
         if self.tool_timeout.is_zero() {
-            return Err(Error::invalid("executor.tool_timeout", "must be more than zero"));
+            return Err(Error::invalid(
+                "executor.tool_timeout",
+                "must be more than zero",
+            ));
         }
         Ok(())
     }
@@ -130,7 +148,10 @@ pub struct ExecutorOptions {
 
 impl ExecutorOptions {
     /// Options with defaults for everything but the catalog and the data dir.
-    pub fn new(catalog_endpoint: impl Into<String>, data_dir: impl Into<PathBuf>) -> ExecutorOptions {
+    pub fn new(
+        catalog_endpoint: impl Into<String>,
+        data_dir: impl Into<PathBuf>,
+    ) -> ExecutorOptions {
         ExecutorOptions {
             catalog_endpoint: catalog_endpoint.into(),
             executor_id: format!("executor-{}", uuid::Uuid::now_v7()),
@@ -162,20 +183,33 @@ impl ExecutorOptions {
         if let Some(var) = &self.repository_passphrase_env
             && var.trim().is_empty()
         {
-            return Err(Error::invalid("repository_passphrase_env", "must not be empty when set"));
+            return Err(Error::invalid(
+                "repository_passphrase_env",
+                "must not be empty when set",
+            ));
         }
         self.settings.validate()
     }
 
     /// The repository directory.
     pub fn repository_path(&self) -> PathBuf {
-        let r = self.repository.strip_prefix("file://").unwrap_or(&self.repository);
-        if r.is_empty() { self.data_dir.join("repository") } else { PathBuf::from(r) }
+        let r = self
+            .repository
+            .strip_prefix("file://")
+            .unwrap_or(&self.repository);
+        if r.is_empty() {
+            self.data_dir.join("repository")
+        } else {
+            PathBuf::from(r)
+        }
     }
 
     /// The staging directory.
     pub fn staging_dir(&self) -> PathBuf {
-        self.settings.staging_dir.clone().unwrap_or_else(|| self.data_dir.join("staging"))
+        self.settings
+            .staging_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("staging"))
     }
 }
 
@@ -186,32 +220,56 @@ mod tests {
     #[test]
     fn defaults_validate_and_toml_overrides_apply() {
         ExecutorSettings::default().validate().unwrap();
-        let s: ExecutorSettings =
-            toml::from_str("concurrency = 4\nlease_duration = \"1m\"\nheartbeat_interval = \"10s\"\n").unwrap();
+        let s: ExecutorSettings = toml::from_str(
+            "concurrency = 4\nlease_duration = \"1m\"\nheartbeat_interval = \"10s\"\n",
+        )
+        .unwrap();
         assert_eq!(s.concurrency, 4);
         assert_eq!(s.lease_duration, Duration::from_secs(60));
         assert_eq!(s.heartbeat_interval, Duration::from_secs(10));
-        assert_eq!(s.report_interval, ExecutorSettings::default().report_interval);
+        assert_eq!(
+            s.report_interval,
+            ExecutorSettings::default().report_interval
+        );
         s.validate().unwrap();
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_rejected() {
         assert!(toml::from_str::<ExecutorSettings>("concurency = 4").is_err());
-        let s = ExecutorSettings { heartbeat_interval: Duration::from_secs(20), ..Default::default() };
+        let s = ExecutorSettings {
+            heartbeat_interval: Duration::from_secs(20),
+            ..Default::default()
+        };
         let e = s.validate().unwrap_err().to_string();
         assert!(e.starts_with("executor.heartbeat_interval:"), "{e}");
-        let s = ExecutorSettings { concurrency: 0, ..Default::default() };
-        assert!(s.validate().unwrap_err().to_string().starts_with("executor.concurrency:"));
+        let s = ExecutorSettings {
+            concurrency: 0,
+            ..Default::default()
+        };
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("executor.concurrency:")
+        );
     }
 
     #[test]
     fn repository_defaults_to_the_data_dir() {
         let mut o = ExecutorOptions::new("http://127.0.0.1:1", "/var/lib/vigil");
-        assert_eq!(o.repository_path(), PathBuf::from("/var/lib/vigil/repository"));
+        assert_eq!(
+            o.repository_path(),
+            PathBuf::from("/var/lib/vigil/repository")
+        );
         o.repository = "file:///srv/repo".into();
         assert_eq!(o.repository_path(), PathBuf::from("/srv/repo"));
         o.repository = "s3://bucket/x".into();
-        assert!(o.validate().unwrap_err().to_string().starts_with("repository:"));
+        assert!(
+            o.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("repository:")
+        );
     }
 }

@@ -59,12 +59,19 @@ impl Shared {
 
     /// Ids of the jobs running now.
     pub fn running_jobs(&self) -> Vec<String> {
-        self.running.lock().map(|r| r.keys().cloned().collect()).unwrap_or_default()
+        self.running
+            .lock()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Hands the end of a job to the upload RPC waiting on it, if any.
     pub fn notify(&self, staging_path: &str, finished: Finished) {
-        let waiter = self.waiters.lock().ok().and_then(|mut w| w.remove(staging_path));
+        let waiter = self
+            .waiters
+            .lock()
+            .ok()
+            .and_then(|mut w| w.remove(staging_path));
         if let Some(tx) = waiter {
             let _ = tx.send(finished);
         }

@@ -29,7 +29,10 @@ async fn probing_finds_the_machines_tools_and_advertises_them() {
     let caps = e.capabilities();
     assert!(caps.contains(&"engine:sqlite".to_owned()));
     assert!(caps.contains(&"backup:full".to_owned()) && caps.contains(&"upload".to_owned()));
-    assert_eq!(e.postgres.is_some(), caps.contains(&"engine:postgres".to_owned()));
+    assert_eq!(
+        e.postgres.is_some(),
+        caps.contains(&"engine:postgres".to_owned())
+    );
     if let Some(pg) = &e.postgres {
         assert!(pg.version.contains("pg_dump"), "{}", pg.version);
     }
@@ -42,15 +45,24 @@ async fn probing_finds_the_machines_tools_and_advertises_them() {
 
 #[tokio::test]
 async fn postgres_dump_and_restore_round_trip() {
-    let Some(admin) = db::postgres_url() else { return };
+    let Some(admin) = db::postgres_url() else {
+        return;
+    };
     let engines = Engines::probe(None).await;
-    let tools = engines.postgres.clone().expect("pg_dump and psql on this machine");
+    let tools = engines
+        .postgres
+        .clone()
+        .expect("pg_dump and psql on this machine");
     let src = db::pg_create(&admin, "vigil_src");
     db::pg_fill(&db::pg_db_url(&admin, &src));
     let dst = format!("vigil_dst_{}", uuid::Uuid::new_v4().simple());
     let (src_url, dst_url) = (db::pg_db_url(&admin, &src), db::pg_db_url(&admin, &dst));
-    let DbUrl::Postgres(src_pg) = DbUrl::parse("u", &src_url).unwrap() else { panic!() };
-    let DbUrl::Postgres(dst_pg) = DbUrl::parse("u", &dst_url).unwrap() else { panic!() };
+    let DbUrl::Postgres(src_pg) = DbUrl::parse("u", &src_url).unwrap() else {
+        panic!()
+    };
+    let DbUrl::Postgres(dst_pg) = DbUrl::parse("u", &dst_url).unwrap() else {
+        panic!()
+    };
 
     let result = tokio::task::spawn_blocking(move || {
         let c = ctx(None);
@@ -62,7 +74,9 @@ async fn postgres_dump_and_restore_round_trip() {
         let tables = d.tables.load(Ordering::Relaxed);
         let restored = postgres::count_tables(&tools, &dst_pg, &c)?;
         // A second restore into the now non-empty database is refused...
-        let refused = postgres::prepare_target(&tools, &dst_pg, false, &c).unwrap_err().to_string();
+        let refused = postgres::prepare_target(&tools, &dst_pg, false, &c)
+            .unwrap_err()
+            .to_string();
         // ...unless overwrite is set, which leaves an empty database.
         postgres::prepare_target(&tools, &dst_pg, true, &c)?;
         let after_overwrite = postgres::count_tables(&tools, &dst_pg, &c)?;
@@ -76,17 +90,27 @@ async fn postgres_dump_and_restore_round_trip() {
     let (tables, restored, refused, after_overwrite) = result.unwrap();
     assert_eq!(tables, 3);
     assert_eq!(restored, 3);
-    assert!(refused.contains("is not empty") && refused.contains("overwrite"), "{refused}");
+    assert!(
+        refused.contains("is not empty") && refused.contains("overwrite"),
+        "{refused}"
+    );
     assert_eq!(after_overwrite, 0);
     assert!(!first_restore_dump.is_empty());
 }
 
 #[tokio::test]
 async fn postgres_dump_failure_is_an_error_not_a_short_dump() {
-    let Some(admin) = db::postgres_url() else { return };
+    let Some(admin) = db::postgres_url() else {
+        return;
+    };
     let tools = Engines::probe(None).await.postgres.expect("pg_dump");
-    let missing = db::pg_db_url(&admin, &format!("vigil_missing_{}", uuid::Uuid::new_v4().simple()));
-    let DbUrl::Postgres(url) = DbUrl::parse("u", &missing).unwrap() else { panic!() };
+    let missing = db::pg_db_url(
+        &admin,
+        &format!("vigil_missing_{}", uuid::Uuid::new_v4().simple()),
+    );
+    let DbUrl::Postgres(url) = DbUrl::parse("u", &missing).unwrap() else {
+        panic!()
+    };
     let err = tokio::task::spawn_blocking(move || {
         let mut d = postgres::dump(&tools, &url, &ctx(Some("pw-that-must-not-leak"))).unwrap();
         let mut sink = Vec::new();
@@ -97,18 +121,25 @@ async fn postgres_dump_failure_is_an_error_not_a_short_dump() {
     .await
     .unwrap();
     let text = err.to_string();
-    assert!(text.starts_with("pg_dump failed: exited with status 1"), "{text}");
+    assert!(
+        text.starts_with("pg_dump failed: exited with status 1"),
+        "{text}"
+    );
     assert!(text.contains("does not exist"), "{text}");
     assert!(!text.contains("pw-that-must-not-leak"));
 }
 
 #[tokio::test]
 async fn cancel_kills_a_running_dump() {
-    let Some(admin) = db::postgres_url() else { return };
+    let Some(admin) = db::postgres_url() else {
+        return;
+    };
     let tools = Engines::probe(None).await.postgres.expect("pg_dump");
     let src = db::pg_create(&admin, "vigil_cancel");
     db::pg_fill(&db::pg_db_url(&admin, &src));
-    let DbUrl::Postgres(url) = DbUrl::parse("u", &db::pg_db_url(&admin, &src)).unwrap() else { panic!() };
+    let DbUrl::Postgres(url) = DbUrl::parse("u", &db::pg_db_url(&admin, &src)).unwrap() else {
+        panic!()
+    };
     let out = tokio::task::spawn_blocking(move || {
         let c = ctx(None);
         let mut d = postgres::dump(&tools, &url, &c).unwrap();
@@ -124,14 +155,20 @@ async fn cancel_kills_a_running_dump() {
     db::pg_drop(&admin, &src);
     // Either the kill landed mid-output (error) or the output was already
     // buffered; in both cases the tool must report a cancel, not success.
-    assert!(matches!(out.1, Some(vigil_executor::Error::Cancelled)), "{out:?}");
+    assert!(
+        matches!(out.1, Some(vigil_executor::Error::Cancelled)),
+        "{out:?}"
+    );
     assert!(out.0);
 }
 
 #[tokio::test]
 async fn mysql_round_trip_with_a_password_protected_user() {
     let Some(admin) = db::mysql_url() else { return };
-    let tools = Engines::probe(None).await.mysql.expect("mariadb-dump and mariadb on this machine");
+    let tools = Engines::probe(None)
+        .await
+        .mysql
+        .expect("mariadb-dump and mariadb on this machine");
     let src = db::mysql_create(&admin, "vsrc");
     db::mysql_fill(&admin, &src);
     let dst = db::mysql_create(&admin, "vdst");
@@ -141,8 +178,12 @@ async fn mysql_round_trip_with_a_password_protected_user() {
     let port = admin.port().unwrap_or(3306);
     let src_url = format!("mysql://{user}@{host}:{port}/{src}");
     let dst_url = format!("mysql://{user2}@{host}:{port}/{dst}");
-    let DbUrl::Mysql(s) = DbUrl::parse("u", &src_url).unwrap() else { panic!() };
-    let DbUrl::Mysql(d) = DbUrl::parse("u", &dst_url).unwrap() else { panic!() };
+    let DbUrl::Mysql(s) = DbUrl::parse("u", &src_url).unwrap() else {
+        panic!()
+    };
+    let DbUrl::Mysql(d) = DbUrl::parse("u", &dst_url).unwrap() else {
+        panic!()
+    };
     let (pw, pw2) = (password.clone(), password2.clone());
     let t = tools.clone();
     let (s2, d2) = (s.clone(), d.clone());
@@ -157,8 +198,16 @@ async fn mysql_round_trip_with_a_password_protected_user() {
         io::copy(&mut dump.reader, &mut w).map_err(|e| vigil_executor::Error::io("copy", e))?;
         w.into_inner().unwrap().finish()?;
         let restored = mysql::count_tables(&t, &d2, &c2)?;
-        let refused = mysql::prepare_target(&t, &d2, false, &c2).unwrap_err().to_string();
-        Ok::<_, vigil_executor::Error>((denied, dump.tables.load(Ordering::Relaxed), restored, refused, no_pw.failure.lock().unwrap().take()))
+        let refused = mysql::prepare_target(&t, &d2, false, &c2)
+            .unwrap_err()
+            .to_string();
+        Ok::<_, vigil_executor::Error>((
+            denied,
+            dump.tables.load(Ordering::Relaxed),
+            restored,
+            refused,
+            no_pw.failure.lock().unwrap().take(),
+        ))
     })
     .await
     .unwrap();
@@ -175,7 +224,10 @@ async fn mysql_round_trip_with_a_password_protected_user() {
     assert!(refused.contains("not empty"), "{refused}");
     // Restored views and triggers belong to the restoring user.
     let norm = |d: &str, name: &str| {
-        String::from_utf8(vigil_executor::engines::definer::strip_definer(d.replace(name, "X").as_bytes())).unwrap()
+        String::from_utf8(vigil_executor::engines::definer::strip_definer(
+            d.replace(name, "X").as_bytes(),
+        ))
+        .unwrap()
     };
     assert_eq!(norm(&src_dump, &src), norm(&dst_dump, &dst));
     for text in [&src_dump, &dst_dump, &denial, &refused] {
@@ -187,7 +239,10 @@ async fn mysql_round_trip_with_a_password_protected_user() {
 async fn sqlite_copy_and_restore_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("app.db");
-    db::sqlite(&src, "PRAGMA journal_mode=WAL; CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a (v) VALUES ('x'), ('ünï'); CREATE TABLE b (blob BLOB); INSERT INTO b VALUES (x'00ff');");
+    db::sqlite(
+        &src,
+        "PRAGMA journal_mode=WAL; CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a (v) VALUES ('x'), ('ünï'); CREATE TABLE b (blob BLOB); INSERT INTO b VALUES (x'00ff');",
+    );
     let copy = sqlite::copy_for_backup(&src, dir.path()).await.unwrap();
     assert_eq!(copy.tables, 2);
     let target = dir.path().join("restored/app.db");
@@ -195,11 +250,17 @@ async fn sqlite_copy_and_restore_round_trip() {
     std::fs::copy(&copy.path, &tmp).unwrap();
     assert_eq!(sqlite::finish_restore(&tmp, &target, 2).await.unwrap(), 2);
     assert_eq!(db::sqlite_dump(&src), db::sqlite_dump(&target));
-    let e = sqlite::prepare_target(&target, false).unwrap_err().to_string();
+    let e = sqlite::prepare_target(&target, false)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("already exists; set overwrite"), "{e}");
     // A file that is not a database fails its check and is not moved in.
     let tmp = sqlite::prepare_target(&target, true).unwrap();
-    std::fs::write(&tmp, b"not a database at all, just text that is long enough to matter").unwrap();
+    std::fs::write(
+        &tmp,
+        b"not a database at all, just text that is long enough to matter",
+    )
+    .unwrap();
     assert!(sqlite::finish_restore(&tmp, &target, 2).await.is_err());
     assert!(!tmp.exists());
     assert_eq!(db::sqlite_dump(&src), db::sqlite_dump(&target));

@@ -16,10 +16,11 @@ async fn full_backup_and_restore_are_byte_identical_and_never_overwrite_silently
     let h = Harness::start().await;
     let src = h.path().join("src");
     tree::build(&src);
-    h.configure(config("files_full", BackupKind::Full, &[&src], None)).await;
+    h.configure(config("files_full", BackupKind::Full, &[&src], None))
+        .await;
     let job = h.run_ok("files_full", JobKind::Backup, None).await;
     assert_eq!(job.backup_kind(), BackupKind::Full);
-    let stats = job.stats.clone().unwrap();
+    let stats = job.stats.unwrap();
     assert_eq!(stats.files, 7, "{stats:?}");
     let artifact = h.artifact(&job.artifact).await;
     assert_eq!(artifact.format(), ArtifactFormat::Snapshot);
@@ -40,7 +41,11 @@ async fn full_backup_and_restore_are_byte_identical_and_never_overwrite_silently
     let refused = h.restore(&job.artifact, Some(&target), None, false).await;
     let refused = h.wait_job(&refused.id, Duration::from_secs(60)).await;
     assert_eq!(refused.state(), JobState::Failed);
-    assert!(refused.error.contains("already exists; set overwrite"), "{}", refused.error);
+    assert!(
+        refused.error.contains("already exists; set overwrite"),
+        "{}",
+        refused.error
+    );
     assert_eq!(std::fs::read(&victim).unwrap(), b"local change");
 
     // With it, the target is replaced.
@@ -63,10 +68,13 @@ async fn export_archives_download_upload_and_restore_without_the_snapshot() {
     std::os::unix::fs::symlink("/etc/hostname", src.join("media/absolute-link")).unwrap();
     let media_mtime = filetime::FileTime::from_unix_time(1_500_000_400, 5);
     filetime::set_file_mtime(src.join("media"), media_mtime).unwrap();
-    h.configure(config("weekly_export", BackupKind::Export, &[&src], None)).await;
+    h.configure(config("weekly_export", BackupKind::Export, &[&src], None))
+        .await;
     let job = h.run_ok("weekly_export", JobKind::Backup, None).await;
     assert!(
-        job.warnings.iter().any(|w| w.contains("absolute-link") && w.contains("left out of the archive")),
+        job.warnings
+            .iter()
+            .any(|w| w.contains("absolute-link") && w.contains("left out of the archive")),
         "{:?}",
         job.warnings
     );
@@ -78,12 +86,22 @@ async fn export_archives_download_upload_and_restore_without_the_snapshot() {
     let (meta, bytes) = h.download(&job.artifact).await;
     assert_eq!(meta.size_bytes, bytes.len() as u64);
     assert_eq!(meta.checksum, artifact.checksum);
-    assert_eq!(format!("blake3:{}", blake3::hash(&bytes).to_hex()), artifact.checksum);
-    assert!(meta.file_name.starts_with("weekly_export_") && meta.file_name.ends_with(".vgx"), "{}", meta.file_name);
+    assert_eq!(
+        format!("blake3:{}", blake3::hash(&bytes).to_hex()),
+        artifact.checksum
+    );
+    assert!(
+        meta.file_name.starts_with("weekly_export_") && meta.file_name.ends_with(".vgx"),
+        "{}",
+        meta.file_name
+    );
 
     // Moved elsewhere: a second, separate Vigil takes the upload and restores it.
     let other = Harness::start().await;
-    let up = other.upload(&meta.file_name, "", bytes.clone(), None).await.expect("upload accepted");
+    let up = other
+        .upload(&meta.file_name, "", bytes.clone(), None)
+        .await
+        .expect("upload accepted");
     let up_job = up.job.unwrap();
     assert_eq!(up_job.kind(), JobKind::Upload);
     assert_eq!(up_job.trigger(), JobTrigger::Upload);
@@ -94,7 +112,9 @@ async fn export_archives_download_upload_and_restore_without_the_snapshot() {
     assert_eq!(up_artifact.file_count, 7);
 
     let target = other.path().join("restored");
-    let r = other.restore(&up_artifact.id, Some(&target), None, false).await;
+    let r = other
+        .restore(&up_artifact.id, Some(&target), None, false)
+        .await;
     let r = other.wait_job(&r.id, Duration::from_secs(60)).await;
     assert_eq!(r.state(), JobState::Completed, "{}", r.error);
     std::fs::remove_file(src.join("media/absolute-link")).unwrap();
@@ -110,10 +130,29 @@ async fn export_archives_download_upload_and_restore_without_the_snapshot() {
 #[tokio::test]
 async fn the_executor_describes_itself_and_reports_to_the_catalog() {
     let h = Harness::start().await;
-    let info = h.executor_client().await.get_executor_info(GetExecutorInfoRequest {}).await.unwrap().into_inner();
+    let info = h
+        .executor_client()
+        .await
+        .get_executor_info(GetExecutorInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(info.executor_id, h.exec().id);
-    for cap in ["backup:full", "backup:database", "backup:export", "restore", "verify", "prune", "upload", "engine:sqlite"] {
-        assert!(info.capabilities.iter().any(|c| c == cap), "{cap} missing from {:?}", info.capabilities);
+    for cap in [
+        "backup:full",
+        "backup:database",
+        "backup:export",
+        "restore",
+        "verify",
+        "prune",
+        "upload",
+        "engine:sqlite",
+    ] {
+        assert!(
+            info.capabilities.iter().any(|c| c == cap),
+            "{cap} missing from {:?}",
+            info.capabilities
+        );
     }
     assert!(info.engines.contains_key("sqlite"));
     assert!(info.repository.ends_with("repository"));
@@ -125,7 +164,9 @@ async fn the_executor_describes_itself_and_reports_to_the_catalog() {
         let comps = h
             .coordination()
             .await
-            .list_components(ListComponentsRequest { kind: ComponentKind::Executor as i32 })
+            .list_components(ListComponentsRequest {
+                kind: ComponentKind::Executor as i32,
+            })
             .await
             .unwrap()
             .into_inner()
@@ -136,7 +177,10 @@ async fn the_executor_describes_itself_and_reports_to_the_catalog() {
             assert!(c.details.contains_key("sqlite"));
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no executor heartbeat in the catalog");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no executor heartbeat in the catalog"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

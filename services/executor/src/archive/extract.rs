@@ -58,13 +58,24 @@ pub fn extract<R: Read>(
     if !target.is_absolute() {
         return Err(Error::invalid("target_dir", "must be an absolute path"));
     }
-    let filter: Vec<String> = opts.paths.iter().map(|p| p.trim_matches('/').to_owned()).collect();
+    let filter: Vec<String> = opts
+        .paths
+        .iter()
+        .map(|p| p.trim_matches('/').to_owned())
+        .collect();
     let selected = |m: &Member| {
         filter.is_empty()
-            || filter.iter().any(|p| m.path == *p || m.path.starts_with(&format!("{p}/")) || p.is_empty())
+            || filter
+                .iter()
+                .any(|p| m.path == *p || m.path.starts_with(&format!("{p}/")) || p.is_empty())
     };
-    let writes = |m: &Member| selected(m) && (m.kind != MemberKind::Stream || opts.streams_as_files);
-    preflight(target, reader.manifest().members.iter().filter(|m| writes(m)), opts.overwrite)?;
+    let writes =
+        |m: &Member| selected(m) && (m.kind != MemberKind::Stream || opts.streams_as_files);
+    preflight(
+        target,
+        reader.manifest().members.iter().filter(|m| writes(m)),
+        opts.overwrite,
+    )?;
     fs::create_dir_all(target).map_err(|e| Error::io(target, e))?;
 
     let mut stats = ExtractStats::default();
@@ -76,10 +87,11 @@ pub fn extract<R: Read>(
         let dest = target.join(&m.path);
         let mtime = FileTime::from_unix_time(m.mtime, m.mtime_nsec);
         let mut content = content;
-        if m.kind == MemberKind::Stream && let Some(r) = content.as_mut() {
-            if !opts.streams_as_files {
-                return on_stream(m, *r);
-            }
+        if m.kind == MemberKind::Stream
+            && !opts.streams_as_files
+            && let Some(r) = content.as_mut()
+        {
+            return on_stream(m, *r);
         }
         if !writes(m) {
             return Ok(());
@@ -95,7 +107,8 @@ pub fn extract<R: Read>(
                 let tmp = temp_name(&dest);
                 let link = m.target.as_deref().unwrap_or_default();
                 std::os::unix::fs::symlink(link, &tmp).map_err(|e| Error::io(&tmp, e))?;
-                filetime::set_symlink_file_times(&tmp, mtime, mtime).map_err(|e| Error::io(&tmp, e))?;
+                filetime::set_symlink_file_times(&tmp, mtime, mtime)
+                    .map_err(|e| Error::io(&tmp, e))?;
                 replace(&tmp, &dest)?;
                 stats.symlinks += 1;
             }
@@ -104,23 +117,36 @@ pub fn extract<R: Read>(
                 stats.files += 1;
                 progress(stats.bytes, stats.files);
             }
-            (_, None) => return Err(Error::Internal(format!("data member {:?} came without data", m.path))),
+            (_, None) => {
+                return Err(Error::Internal(format!(
+                    "data member {:?} came without data",
+                    m.path
+                )));
+            }
         }
         Ok(())
     })?;
     // Directory times last: writing into a directory moves its mtime.
     for (dir, mode, mtime) in dirs.iter().rev() {
-        fs::set_permissions(dir, fs::Permissions::from_mode(mode & MODE_MASK)).map_err(|e| Error::io(dir, e))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode & MODE_MASK))
+            .map_err(|e| Error::io(dir, e))?;
         filetime::set_file_mtime(dir, *mtime).map_err(|e| Error::io(dir, e))?;
     }
     Ok(stats)
 }
 
 /// Finds every conflict before anything is written.
-fn preflight<'a>(target: &Path, members: impl Iterator<Item = &'a Member>, overwrite: bool) -> Result<()> {
+fn preflight<'a>(
+    target: &Path,
+    members: impl Iterator<Item = &'a Member>,
+    overwrite: bool,
+) -> Result<()> {
     match fs::symlink_metadata(target) {
         Ok(md) if !md.is_dir() => {
-            return Err(Error::FailedPrecondition(format!("target_dir: {} exists and is not a directory", target.display())));
+            return Err(Error::FailedPrecondition(format!(
+                "target_dir: {} exists and is not a directory",
+                target.display()
+            )));
         }
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -145,7 +171,10 @@ fn preflight<'a>(target: &Path, members: impl Iterator<Item = &'a Member>, overw
                     )));
                 }
                 if !md.is_dir() {
-                    return Err(Error::FailedPrecondition(format!("target_dir: {} is not a directory", here.display())));
+                    return Err(Error::FailedPrecondition(format!(
+                        "target_dir: {} is not a directory",
+                        here.display()
+                    )));
                 }
                 continue;
             }
@@ -184,7 +213,10 @@ fn ensure_parent(root: &Path, rel: &str) -> Result<()> {
 fn make_dir(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Ok(md) if md.is_dir() && !md.file_type().is_symlink() => Ok(()),
-        Ok(_) => Err(Error::FailedPrecondition(format!("target_dir: {} is not a directory", path.display()))),
+        Ok(_) => Err(Error::FailedPrecondition(format!(
+            "target_dir: {} is not a directory",
+            path.display()
+        ))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => make_dir(path),
@@ -199,8 +231,10 @@ fn write_file(dest: &Path, content: &mut dyn Read, mode: u32, mtime: FileTime) -
     let result = (|| {
         let mut f = fs::File::create_new(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let n = io::copy(content, &mut f).map_err(|e| Error::io(dest, e))?;
-        f.set_permissions(fs::Permissions::from_mode(mode & MODE_MASK)).map_err(|e| Error::io(&tmp, e))?;
-        filetime::set_file_handle_times(&f, Some(mtime), Some(mtime)).map_err(|e| Error::io(&tmp, e))?;
+        f.set_permissions(fs::Permissions::from_mode(mode & MODE_MASK))
+            .map_err(|e| Error::io(&tmp, e))?;
+        filetime::set_file_handle_times(&f, Some(mtime), Some(mtime))
+            .map_err(|e| Error::io(&tmp, e))?;
         Ok(n)
     })();
     match result {
@@ -221,5 +255,7 @@ fn replace(tmp: &Path, dest: &Path) -> Result<()> {
 
 fn temp_name(dest: &Path) -> PathBuf {
     let name = format!(".vigil-tmp-{}", uuid::Uuid::new_v4().simple());
-    dest.parent().map(|p| p.join(&name)).unwrap_or_else(|| PathBuf::from(name))
+    dest.parent()
+        .map(|p| p.join(&name))
+        .unwrap_or_else(|| PathBuf::from(name))
 }

@@ -112,27 +112,41 @@ pub struct Manifest {
 impl Manifest {
     /// Total content bytes of files and streams.
     pub fn content_bytes(&self) -> u64 {
-        self.members.iter().filter(|m| m.kind.has_data()).map(|m| m.size).sum()
+        self.members
+            .iter()
+            .filter(|m| m.kind.has_data())
+            .map(|m| m.size)
+            .sum()
     }
 
     /// Number of regular files.
     pub fn file_count(&self) -> u64 {
-        self.members.iter().filter(|m| m.kind == MemberKind::File).count() as u64
+        self.members
+            .iter()
+            .filter(|m| m.kind == MemberKind::File)
+            .count() as u64
     }
 
     /// Checks everything that can be checked without the body; returns the
     /// body length the members need. Errors name the member and the reason.
     pub fn validate(&self) -> Result<u64> {
         if self.format != FORMAT {
-            return Err(Error::archive(format!("manifest format is {:?}, expected {FORMAT:?}", self.format)));
+            return Err(Error::archive(format!(
+                "manifest format is {:?}, expected {FORMAT:?}",
+                self.format
+            )));
         }
         if self.version != VERSION {
-            return Err(Error::archive(format!("manifest version {} is not supported (expected {VERSION})", self.version)));
+            return Err(Error::archive(format!(
+                "manifest version {} is not supported (expected {VERSION})",
+                self.version
+            )));
         }
         let mut kinds: HashMap<&str, MemberKind> = HashMap::with_capacity(self.members.len());
         let mut body: u64 = 0;
         for (i, m) in self.members.iter().enumerate() {
-            let at = |reason: String| Error::archive(format!("member {i} ({:?}): {reason}", m.path));
+            let at =
+                |reason: String| Error::archive(format!("member {i} ({:?}): {reason}", m.path));
             check_path(&m.path).map_err(at)?;
             if kinds.insert(m.path.as_str(), m.kind).is_some() {
                 return Err(at("appears twice".into()));
@@ -144,14 +158,19 @@ impl Manifest {
                 return Err(at("mtime_nsec must be below one second".into()));
             }
             check_kind(m).map_err(at)?;
-            body = body.checked_add(m.stored_size).ok_or_else(|| at("stored sizes overflow".into()))?;
+            body = body
+                .checked_add(m.stored_size)
+                .ok_or_else(|| at("stored sizes overflow".into()))?;
         }
         for (i, m) in self.members.iter().enumerate() {
-            let at = |reason: String| Error::archive(format!("member {i} ({:?}): {reason}", m.path));
+            let at =
+                |reason: String| Error::archive(format!("member {i} ({:?}): {reason}", m.path));
             for prefix in ancestors(&m.path) {
                 match kinds.get(prefix) {
                     None | Some(MemberKind::Dir) => {}
-                    Some(MemberKind::Symlink) => return Err(at(format!("passes through the symlink {prefix:?}"))),
+                    Some(MemberKind::Symlink) => {
+                        return Err(at(format!("passes through the symlink {prefix:?}")));
+                    }
                     Some(_) => return Err(at(format!("its parent {prefix:?} is not a directory"))),
                 }
             }
@@ -161,10 +180,16 @@ impl Manifest {
         }
         if let Some(db) = &self.database {
             if crate::dburl::engine_from_name(&db.engine).is_none() {
-                return Err(Error::archive(format!("database engine {:?} is not known", db.engine)));
+                return Err(Error::archive(format!(
+                    "database engine {:?} is not known",
+                    db.engine
+                )));
             }
             if kinds.get(db.member.as_str()) != Some(&MemberKind::Stream) {
-                return Err(Error::archive(format!("database member {:?} is not a stream of the archive", db.member)));
+                return Err(Error::archive(format!(
+                    "database member {:?} is not a stream of the archive",
+                    db.member
+                )));
             }
         }
         Ok(body)
@@ -216,7 +241,9 @@ pub fn check_path(path: &str) -> std::result::Result<(), String> {
     for c in path.split('/') {
         match c {
             "" => return Err("path has an empty component".into()),
-            "." | ".." => return Err("path traversal: `.` and `..` components are not allowed".into()),
+            "." | ".." => {
+                return Err("path traversal: `.` and `..` components are not allowed".into());
+            }
             _ => {}
         }
     }
@@ -229,14 +256,22 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Checks one symlink of a set whose kinds are known; see [`Manifest::validate`].
-pub fn check_symlink_member(path: &str, target: &str, kinds: &HashMap<&str, MemberKind>) -> std::result::Result<(), String> {
+pub fn check_symlink_member(
+    path: &str,
+    target: &str,
+    kinds: &HashMap<&str, MemberKind>,
+) -> std::result::Result<(), String> {
     check_symlink(path, target, kinds)
 }
 
 /// A symlink must resolve inside the archive root, lexically, without its
 /// resolution passing through another symlink of the archive (whose own
 /// target could move the walk somewhere a lexical `..` does not expect).
-fn check_symlink(path: &str, target: &str, kinds: &HashMap<&str, MemberKind>) -> std::result::Result<(), String> {
+fn check_symlink(
+    path: &str,
+    target: &str,
+    kinds: &HashMap<&str, MemberKind>,
+) -> std::result::Result<(), String> {
     if target.is_empty() || target.contains('\0') || target.len() > MAX_PATH {
         return Err("symlink target must be 1 to 4096 bytes without NUL".into());
     }
@@ -251,10 +286,14 @@ fn check_symlink(path: &str, target: &str, kinds: &HashMap<&str, MemberKind>) ->
             ".." => {
                 let here = stack.join("/");
                 if !here.is_empty() && kinds.get(here.as_str()) == Some(&MemberKind::Symlink) {
-                    return Err(format!("symlink escape: target {target:?} climbs out of the symlink {here:?}"));
+                    return Err(format!(
+                        "symlink escape: target {target:?} climbs out of the symlink {here:?}"
+                    ));
                 }
                 if stack.pop().is_none() {
-                    return Err(format!("symlink escape: target {target:?} leaves the archive"));
+                    return Err(format!(
+                        "symlink escape: target {target:?} leaves the archive"
+                    ));
                 }
             }
             name => stack.push(name),
@@ -284,7 +323,10 @@ mod tests {
     }
 
     fn link(path: &str, target: &str) -> Member {
-        Member { target: Some(target.into()), ..member(path, MemberKind::Symlink) }
+        Member {
+            target: Some(target.into()),
+            ..member(path, MemberKind::Symlink)
+        }
     }
 
     fn manifest(members: Vec<Member>) -> Manifest {
@@ -318,10 +360,20 @@ mod tests {
 
     #[test]
     fn traversal_and_absolute_paths_are_rejected() {
-        assert!(reason(manifest(vec![member("../etc/passwd", MemberKind::File)])).contains("path traversal"));
-        assert!(reason(manifest(vec![member("a/../../x", MemberKind::File)])).contains("path traversal"));
-        assert!(reason(manifest(vec![member("/etc/passwd", MemberKind::File)])).contains("absolute"));
-        assert!(reason(manifest(vec![member("a//b", MemberKind::File)])).contains("empty component"));
+        assert!(
+            reason(manifest(vec![member("../etc/passwd", MemberKind::File)]))
+                .contains("path traversal")
+        );
+        assert!(
+            reason(manifest(vec![member("a/../../x", MemberKind::File)]))
+                .contains("path traversal")
+        );
+        assert!(
+            reason(manifest(vec![member("/etc/passwd", MemberKind::File)])).contains("absolute")
+        );
+        assert!(
+            reason(manifest(vec![member("a//b", MemberKind::File)])).contains("empty component")
+        );
     }
 
     #[test]
@@ -332,15 +384,25 @@ mod tests {
         let m = manifest(vec![link("self", "."), link("x", "self/../etc")]);
         assert!(reason(m).contains("climbs out of the symlink"));
         // writing through a symlink member
-        let m = manifest(vec![link("l", "d"), member("d", MemberKind::Dir), member("l/f", MemberKind::File)]);
+        let m = manifest(vec![
+            link("l", "d"),
+            member("d", MemberKind::Dir),
+            member("l/f", MemberKind::File),
+        ]);
         assert!(reason(m).contains("passes through the symlink"));
     }
 
     #[test]
     fn duplicate_and_inconsistent_members_are_rejected() {
-        let m = manifest(vec![member("a", MemberKind::File), member("a", MemberKind::File)]);
+        let m = manifest(vec![
+            member("a", MemberKind::File),
+            member("a", MemberKind::File),
+        ]);
         assert!(reason(m).contains("appears twice"));
-        let m = manifest(vec![member("a", MemberKind::File), member("a/b", MemberKind::File)]);
+        let m = manifest(vec![
+            member("a", MemberKind::File),
+            member("a/b", MemberKind::File),
+        ]);
         assert!(reason(m).contains("is not a directory"));
         let mut bad = member("a", MemberKind::File);
         bad.blake3 = "zz".into();

@@ -20,7 +20,9 @@ pub struct ArchiveReader<R: Read> {
 
 impl<R: Read> std::fmt::Debug for ArchiveReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArchiveReader").field("members", &self.manifest.members.len()).finish()
+        f.debug_struct("ArchiveReader")
+            .field("members", &self.manifest.members.len())
+            .finish()
     }
 }
 
@@ -35,7 +37,11 @@ pub fn validate<R: Read>(r: R) -> Result<Manifest> {
 impl<R: Read> ArchiveReader<R> {
     /// Reads the header and the manifest, and checks both.
     pub fn open(r: R) -> Result<ArchiveReader<R>> {
-        let mut src = CountingReader { inner: r, count: 0, eof: false };
+        let mut src = CountingReader {
+            inner: r,
+            count: 0,
+            eof: false,
+        };
         let mut header = [0u8; HEADER_LEN];
         read_exact(&mut src, &mut header, "the header")?;
         if &header[..8] != MAGIC {
@@ -43,34 +49,46 @@ impl<R: Read> ArchiveReader<R> {
         }
         let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
         if version != super::manifest::VERSION {
-            return Err(Error::archive(format!("format version {version} is not supported")));
+            return Err(Error::archive(format!(
+                "format version {version} is not supported"
+            )));
         }
         if header[12..16] != [0; 4] {
             return Err(Error::archive("reserved header bytes are not zero"));
         }
         let manifest_len = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
         if manifest_len == 0 || manifest_len > MAX_MANIFEST {
-            return Err(Error::archive(format!("manifest length {manifest_len} is out of range")));
+            return Err(Error::archive(format!(
+                "manifest length {manifest_len} is out of range"
+            )));
         }
         let expected_hash: [u8; 32] = header[24..56].try_into().expect("32 bytes");
         let body_len = u64::from_le_bytes(header[56..64].try_into().expect("8 bytes"));
         let mut json = Vec::new();
-        (&mut src).take(manifest_len).read_to_end(&mut json).map_err(|e| Error::archive(format!("reading the manifest: {e}")))?;
+        (&mut src)
+            .take(manifest_len)
+            .read_to_end(&mut json)
+            .map_err(|e| Error::archive(format!("reading the manifest: {e}")))?;
         if (json.len() as u64) < manifest_len {
             return Err(Error::archive("truncated in the manifest"));
         }
         if blake3::hash(&json).as_bytes() != &expected_hash {
             return Err(Error::archive("the manifest does not match its hash"));
         }
-        let manifest: Manifest =
-            serde_json::from_slice(&json).map_err(|e| Error::archive(format!("the manifest is not valid: {e}")))?;
+        let manifest: Manifest = serde_json::from_slice(&json)
+            .map_err(|e| Error::archive(format!("the manifest is not valid: {e}")))?;
         let needed = manifest.validate()?;
         if needed != body_len {
             return Err(Error::archive(format!(
                 "the header says the body has {body_len} bytes, the manifest's members need {needed}"
             )));
         }
-        Ok(ArchiveReader { src, manifest, body_len, head_len: HEADER_LEN as u64 + manifest_len })
+        Ok(ArchiveReader {
+            src,
+            manifest,
+            body_len,
+            head_len: HEADER_LEN as u64 + manifest_len,
+        })
     }
 
     /// The checked manifest.
@@ -96,11 +114,15 @@ impl<R: Read> ArchiveReader<R> {
             let name = format!("member {i} ({:?})", m.path);
             let mut content = MemberReader::new(&mut self.src, m, name.clone(), fault.clone())?;
             let outcome = f(m, Some(&mut content)).and_then(|()| {
-                io::copy(&mut content, &mut io::sink()).map(drop).map_err(|e| Error::archive(format!("{name}: {e}")))
+                io::copy(&mut content, &mut io::sink())
+                    .map(drop)
+                    .map_err(|e| Error::archive(format!("{name}: {e}")))
             });
             drop(content);
             if self.src.eof {
-                return Err(Error::archive(format!("truncated: the archive ends inside {name}")));
+                return Err(Error::archive(format!(
+                    "truncated: the archive ends inside {name}"
+                )));
             }
             if let Some(reason) = fault.borrow_mut().take() {
                 return Err(Error::archive(reason));
@@ -108,7 +130,9 @@ impl<R: Read> ArchiveReader<R> {
             outcome?;
         }
         if self.src.count != self.head_len + self.body_len {
-            return Err(Error::Internal("archive body length drifted from the manifest".into()));
+            return Err(Error::Internal(
+                "archive body length drifted from the manifest".into(),
+            ));
         }
         let mut trailer = [0u8; TRAILER_LEN];
         read_exact(&mut self.src, &mut trailer, "the trailer")?;
@@ -117,7 +141,9 @@ impl<R: Read> ArchiveReader<R> {
         }
         let total = u64::from_le_bytes(trailer[8..].try_into().expect("8 bytes"));
         if total != self.head_len + self.body_len {
-            return Err(Error::archive("the trailer's length does not match the archive"));
+            return Err(Error::archive(
+                "the trailer's length does not match the archive",
+            ));
         }
         let mut extra = [0u8; 1];
         match self.src.read(&mut extra) {
@@ -165,7 +191,12 @@ struct MemberReader<'a, R: Read> {
 }
 
 impl<'a, R: Read> MemberReader<'a, R> {
-    fn new(src: &'a mut CountingReader<R>, m: &Member, name: String, fault: Rc<RefCell<Option<String>>>) -> Result<Self> {
+    fn new(
+        src: &'a mut CountingReader<R>,
+        m: &Member,
+        name: String,
+        fault: Rc<RefCell<Option<String>>>,
+    ) -> Result<Self> {
         let dec = zstd::stream::read::Decoder::new(src.take(m.stored_size))
             .map_err(|e| Error::Internal(format!("zstd decoder: {e}")))?
             .single_frame();
@@ -190,12 +221,19 @@ impl<'a, R: Read> MemberReader<'a, R> {
 
     fn finish(&mut self) -> io::Result<()> {
         if self.count != self.size {
-            return Err(self.fail(format!("holds {} bytes, the manifest says {}", self.count, self.size)));
+            return Err(self.fail(format!(
+                "holds {} bytes, the manifest says {}",
+                self.count, self.size
+            )));
         }
         if self.hasher.finalize().to_hex().as_str() != self.expected {
             return Err(self.fail("content does not match its blake3 hash".into()));
         }
-        let buffered = self.dec.take().map(|d| d.finish()).map(|b| b.buffer().len() as u64 + b.into_inner().limit());
+        let buffered = self
+            .dec
+            .take()
+            .map(|d| d.finish())
+            .map(|b| b.buffer().len() as u64 + b.into_inner().limit());
         if buffered.unwrap_or(0) != 0 {
             return Err(self.fail("stored size is larger than its compressed data".into()));
         }
@@ -209,10 +247,14 @@ impl<R: Read> Read for MemberReader<'_, R> {
         if self.done || buf.is_empty() {
             return Ok(0);
         }
-        let Some(dec) = self.dec.as_mut() else { return Ok(0) };
+        let Some(dec) = self.dec.as_mut() else {
+            return Ok(0);
+        };
         let n = match dec.read(buf) {
             Ok(n) => n,
-            Err(e) => return Err(self.fail(format!("compressed data is corrupt or truncated: {e}"))),
+            Err(e) => {
+                return Err(self.fail(format!("compressed data is corrupt or truncated: {e}")));
+            }
         };
         if n == 0 {
             self.finish()?;
@@ -220,7 +262,10 @@ impl<R: Read> Read for MemberReader<'_, R> {
         }
         self.count += n as u64;
         if self.count > self.size {
-            return Err(self.fail(format!("holds more bytes than the {} the manifest says", self.size)));
+            return Err(self.fail(format!(
+                "holds more bytes than the {} the manifest says",
+                self.size
+            )));
         }
         self.hasher.update(&buf[..n]);
         Ok(n)

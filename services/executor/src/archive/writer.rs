@@ -49,7 +49,9 @@ pub struct ArchiveBuilder {
 
 impl std::fmt::Debug for ArchiveBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArchiveBuilder").field("members", &self.members.len()).finish()
+        f.debug_struct("ArchiveBuilder")
+            .field("members", &self.members.len())
+            .finish()
     }
 }
 
@@ -58,7 +60,10 @@ impl ArchiveBuilder {
     pub fn new(staging: &Path, level: i32) -> Result<ArchiveBuilder> {
         let file = tempfile::tempfile_in(staging).map_err(|e| Error::io(staging, e))?;
         Ok(ArchiveBuilder {
-            body: CountingWriter { inner: BufWriter::with_capacity(1 << 20, file), count: 0 },
+            body: CountingWriter {
+                inner: BufWriter::with_capacity(1 << 20, file),
+                count: 0,
+            },
             members: Vec::new(),
             level,
         })
@@ -76,7 +81,10 @@ impl ArchiveBuilder {
 
     /// Adds a symlink.
     pub fn add_symlink(&mut self, meta: MemberMeta, target: String) -> Result<()> {
-        self.push(meta, MemberKind::Symlink, |m| Member { target: Some(target), ..m })
+        self.push(meta, MemberKind::Symlink, |m| Member {
+            target: Some(target),
+            ..m
+        })
     }
 
     /// Adds a file (`engine` is `None`) or a dump stream (`engine` set): `fill`
@@ -85,15 +93,25 @@ impl ArchiveBuilder {
     where
         F: FnOnce(&mut dyn Write) -> Result<()>,
     {
-        let kind = if engine.is_some() { MemberKind::Stream } else { MemberKind::File };
-        manifest::check_path(&meta.path).map_err(|r| Error::archive(format!("{:?}: {r}", meta.path)))?;
+        let kind = if engine.is_some() {
+            MemberKind::Stream
+        } else {
+            MemberKind::File
+        };
+        manifest::check_path(&meta.path)
+            .map_err(|r| Error::archive(format!("{:?}: {r}", meta.path)))?;
         let start = self.body.count;
         let mut enc = zstd::stream::write::Encoder::new(&mut self.body, self.level)
             .map_err(|e| Error::Internal(format!("zstd encoder: {e}")))?;
-        let mut hashing = HashingWriter { inner: &mut enc, hasher: blake3::Hasher::new(), count: 0 };
+        let mut hashing = HashingWriter {
+            inner: &mut enc,
+            hasher: blake3::Hasher::new(),
+            count: 0,
+        };
         fill(&mut hashing)?;
         let (hash, size) = (hashing.hasher.finalize(), hashing.count);
-        enc.finish().map_err(|e| Error::Internal(format!("zstd encoder: {e}")))?;
+        enc.finish()
+            .map_err(|e| Error::Internal(format!("zstd encoder: {e}")))?;
         let stored_size = self.body.count - start;
         self.members.push(Member {
             path: meta.path,
@@ -110,8 +128,14 @@ impl ArchiveBuilder {
         Ok(())
     }
 
-    fn push(&mut self, meta: MemberMeta, kind: MemberKind, f: impl FnOnce(Member) -> Member) -> Result<()> {
-        manifest::check_path(&meta.path).map_err(|r| Error::archive(format!("{:?}: {r}", meta.path)))?;
+    fn push(
+        &mut self,
+        meta: MemberMeta,
+        kind: MemberKind,
+        f: impl FnOnce(Member) -> Member,
+    ) -> Result<()> {
+        manifest::check_path(&meta.path)
+            .map_err(|r| Error::archive(format!("{:?}: {r}", meta.path)))?;
         self.members.push(f(Member {
             path: meta.path,
             kind,
@@ -141,9 +165,13 @@ impl ArchiveBuilder {
             members: self.members,
         };
         let body_len = manifest.validate()?;
-        let json = serde_json::to_vec(&manifest).map_err(|e| Error::Internal(format!("manifest: {e}")))?;
+        let json =
+            serde_json::to_vec(&manifest).map_err(|e| Error::Internal(format!("manifest: {e}")))?;
         if json.len() as u64 > MAX_MANIFEST {
-            return Err(Error::archive(format!("manifest would be {} bytes, over the {MAX_MANIFEST} limit", json.len())));
+            return Err(Error::archive(format!(
+                "manifest would be {} bytes, over the {MAX_MANIFEST} limit",
+                json.len()
+            )));
         }
         let mut head_bytes = Vec::with_capacity(HEADER_LEN + json.len());
         head_bytes.extend_from_slice(MAGIC);
@@ -158,7 +186,11 @@ impl ArchiveBuilder {
         trailer[..8].copy_from_slice(TRAILER_MAGIC);
         trailer[8..].copy_from_slice(&(head_bytes.len() as u64 + body_len).to_le_bytes());
 
-        let mut body = self.body.inner.into_inner().map_err(|e| Error::io("archive body", e.into_error()))?;
+        let mut body = self
+            .body
+            .inner
+            .into_inner()
+            .map_err(|e| Error::io("archive body", e.into_error()))?;
         let mut rendered = RenderedArchive {
             size: head_bytes.len() as u64 + body_len + trailer.len() as u64,
             head: head_bytes,
@@ -194,8 +226,14 @@ pub struct RenderedArchive {
 impl RenderedArchive {
     /// Reads the archive from its first byte.
     pub fn reader(&mut self) -> Result<impl Read + '_> {
-        self.body.seek(SeekFrom::Start(0)).map_err(|e| Error::io("archive body", e))?;
-        Ok(self.head.as_slice().chain(&self.body).chain(&self.trailer[..]))
+        self.body
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io("archive body", e))?;
+        Ok(self
+            .head
+            .as_slice()
+            .chain(&self.body)
+            .chain(&self.trailer[..]))
     }
 
     /// Writes the archive to `path` (created new, synced).

@@ -56,17 +56,31 @@ pub struct Spawn<'a> {
 impl Tool {
     /// Starts the child; returns it with its stdin and stdout when piped.
     pub fn spawn(s: Spawn<'_>) -> Result<(Tool, Option<ChildStdin>, Option<ChildStdout>)> {
-        let Spawn { name, mut command, secret_env, stdin, stdout, cancel, timeout } = s;
+        let Spawn {
+            name,
+            mut command,
+            secret_env,
+            stdin,
+            stdout,
+            cancel,
+            timeout,
+        } = s;
         command
             .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
-            .stdout(if stdout { Stdio::piped() } else { Stdio::null() })
+            .stdout(if stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped());
         let mut secrets = Vec::new();
         if let Some((var, secret)) = secret_env {
             command.env(var, secret.expose());
             secrets.push(secret.clone());
         }
-        let mut child = command.spawn().map_err(|e| Error::engine(name, format!("cannot start: {e}")))?;
+        let mut child = command
+            .spawn()
+            .map_err(|e| Error::engine(name, format!("cannot start: {e}")))?;
         let (child_in, child_out) = (child.stdin.take(), child.stdout.take());
         let stderr = child.stderr.take().map(|mut err| {
             std::thread::spawn(move || {
@@ -98,7 +112,15 @@ impl Tool {
                 }
             });
         }
-        let tool = Tool { name: name.to_owned(), child, stderr, done, cancel, secrets, timeout };
+        let tool = Tool {
+            name: name.to_owned(),
+            child,
+            stderr,
+            done,
+            cancel,
+            secrets,
+            timeout,
+        };
         Ok((tool, child_in, child_out))
     }
 
@@ -127,7 +149,11 @@ impl Tool {
     fn wait(&mut self) -> Result<ExitStatus> {
         let deadline = Instant::now() + self.timeout;
         loop {
-            let polled = self.child.lock().map_err(|_| Error::Internal("child lock poisoned".into()))?.try_wait();
+            let polled = self
+                .child
+                .lock()
+                .map_err(|_| Error::Internal("child lock poisoned".into()))?
+                .try_wait();
             match polled {
                 Ok(Some(status)) => {
                     self.done.store(true, Ordering::Relaxed);
@@ -136,7 +162,10 @@ impl Tool {
                 Ok(None) if Instant::now() >= deadline => {
                     let _ = self.child.lock().map(|mut c| c.kill());
                     self.done.store(true, Ordering::Relaxed);
-                    return Err(Error::engine(&self.name, format!("did not exit within {:?}", self.timeout)));
+                    return Err(Error::engine(
+                        &self.name,
+                        format!("did not exit within {:?}", self.timeout),
+                    ));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 Err(e) => return Err(Error::engine(&self.name, format!("wait failed: {e}"))),
@@ -145,7 +174,11 @@ impl Tool {
     }
 
     fn stderr_text(&mut self) -> String {
-        let raw = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let raw = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
         let start = raw.len().saturating_sub(STDERR_KEEP);
         let text = String::from_utf8_lossy(&raw[start..]);
         let refs: Vec<&Secret> = self.secrets.iter().collect();
@@ -165,6 +198,9 @@ impl Drop for Tool {
     }
 }
 
+/// A look at each block of a dump as it passes.
+type Inspect = Box<dyn FnMut(&[u8]) + Send>;
+
 /// The stdout of a dump tool as a `Read`. At the end of the output it waits
 /// for the tool: a failed tool makes the final read an error, so whatever
 /// consumes the dump (the repository) never records a truncated one.
@@ -172,12 +208,14 @@ pub struct DumpReader {
     out: ChildStdout,
     tool: Option<Tool>,
     failure: Arc<Mutex<Option<Error>>>,
-    inspect: Option<Box<dyn FnMut(&[u8]) + Send>>,
+    inspect: Option<Inspect>,
 }
 
 impl std::fmt::Debug for DumpReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DumpReader").field("tool", &self.tool).finish()
+        f.debug_struct("DumpReader")
+            .field("tool", &self.tool)
+            .finish()
     }
 }
 
@@ -186,7 +224,12 @@ impl DumpReader {
     /// also left in `failure`, for the job to report instead of the
     /// repository's wrapping of it.
     pub fn new(tool: Tool, out: ChildStdout, failure: Arc<Mutex<Option<Error>>>) -> DumpReader {
-        DumpReader { out, tool: Some(tool), failure, inspect: None }
+        DumpReader {
+            out,
+            tool: Some(tool),
+            failure,
+            inspect: None,
+        }
     }
 
     /// Calls `f` with every block of the dump as it passes.
@@ -229,14 +272,20 @@ pub struct RestoreWriter {
 
 impl std::fmt::Debug for RestoreWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RestoreWriter").field("tool", &self.tool).finish()
+        f.debug_struct("RestoreWriter")
+            .field("tool", &self.tool)
+            .finish()
     }
 }
 
 impl RestoreWriter {
     /// Wraps a started tool and its stdin.
     pub fn new(tool: Tool, input: ChildStdin, cancel: Arc<AtomicBool>) -> RestoreWriter {
-        RestoreWriter { input: Some(input), tool, cancel }
+        RestoreWriter {
+            input: Some(input),
+            tool,
+            cancel,
+        }
     }
 
     /// Closes the input and waits for the tool.
@@ -275,7 +324,11 @@ impl Write for RestoreWriter {
 /// Runs a tool to completion with `input` on stdin; returns its stdout.
 pub fn run_capture(s: Spawn<'_>, input: &[u8]) -> Result<String> {
     let name = s.name.to_owned();
-    let (tool, child_in, child_out) = Tool::spawn(Spawn { stdin: true, stdout: true, ..s })?;
+    let (tool, child_in, child_out) = Tool::spawn(Spawn {
+        stdin: true,
+        stdout: true,
+        ..s
+    })?;
     let reader = child_out.map(|mut out| {
         std::thread::spawn(move || {
             let mut v = Vec::new();

@@ -32,7 +32,11 @@ enum State {
 impl<W: Write> DefinerFilter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
-        DefinerFilter { inner, line: Vec::new(), state: State::Start }
+        DefinerFilter {
+            inner,
+            line: Vec::new(),
+            state: State::Start,
+        }
     }
 
     /// Flushes what is buffered and returns the inner writer.
@@ -44,7 +48,11 @@ impl<W: Write> DefinerFilter<W> {
     fn flush_line(&mut self) -> io::Result<()> {
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
-            let out = if self.state == State::Buffer { strip_definer(&line) } else { line };
+            let out = if self.state == State::Buffer {
+                strip_definer(&line)
+            } else {
+                line
+            };
             self.inner.write_all(&out)?;
         }
         Ok(())
@@ -54,7 +62,10 @@ impl<W: Write> DefinerFilter<W> {
 fn candidate(prefix: &[u8]) -> Option<bool> {
     const MARKERS: [&[u8]; 3] = [b"/*!5", b"CREATE", b"DELIMITER"];
     let n = prefix.len();
-    if MARKERS.iter().any(|m| n >= m.len() && prefix.starts_with(m)) {
+    if MARKERS
+        .iter()
+        .any(|m| n >= m.len() && prefix.starts_with(m))
+    {
         return Some(true);
     }
     if MARKERS.iter().any(|m| n < m.len() && m.starts_with(prefix)) {
@@ -118,7 +129,10 @@ impl<W: Write> Write for DefinerFilter<W> {
         while !rest.is_empty() {
             match self.state {
                 State::Start => {
-                    let take = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |p| p + 1);
+                    let take = rest
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(rest.len(), |p| p + 1);
                     let want = 12usize.saturating_sub(self.line.len()).min(take);
                     self.line.extend_from_slice(&rest[..want]);
                     rest = &rest[want..];
@@ -187,7 +201,11 @@ mod tests {
         let dump = b"INSERT INTO t VALUES ('DEFINER=`a`@`b`');\n/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`127.0.0.1`*/ /*!50003 TRIGGER x */;;\n/*!50013 DEFINER=`ro``ot`@`%` SQL SECURITY DEFINER */\nCREATE DEFINER='u'@'h' PROCEDURE p() BEGIN END;;\n";
         let want = b"INSERT INTO t VALUES ('DEFINER=`a`@`b`');\n/*!50003 CREATE*/ /*!50017 */ /*!50003 TRIGGER x */;;\n/*!50013 SQL SECURITY DEFINER */\nCREATE PROCEDURE p() BEGIN END;;\n";
         for block in [1, 2, 5, 11, 4096] {
-            assert_eq!(String::from_utf8_lossy(&filter(dump, block)), String::from_utf8_lossy(want), "block {block}");
+            assert_eq!(
+                String::from_utf8_lossy(&filter(dump, block)),
+                String::from_utf8_lossy(want),
+                "block {block}"
+            );
         }
     }
 

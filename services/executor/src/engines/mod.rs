@@ -62,7 +62,9 @@ impl DbSink for child::RestoreWriter {
 
 impl DbSink for definer::DefinerFilter<child::RestoreWriter> {
     fn finish(self: Box<Self>) -> crate::Result<()> {
-        let inner = self.into_inner().map_err(|e| crate::Error::engine("mariadb", format!("writing the dump: {e}")))?;
+        let inner = self
+            .into_inner()
+            .map_err(|e| crate::Error::engine("mariadb", format!("writing the dump: {e}")))?;
         inner.finish()
     }
     fn abandon(self: Box<Self>, cause: crate::Error) -> crate::Error {

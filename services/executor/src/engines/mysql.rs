@@ -8,8 +8,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use super::EngineCtx;
-use super::definer::DefinerFilter;
 use super::child::{DumpReader, RestoreWriter, Spawn, Tool, run_capture};
+use super::definer::DefinerFilter;
 use super::postgres::Dump;
 use super::probe::MyTools;
 use super::tables::TableCounter;
@@ -19,11 +19,19 @@ use crate::error::{Error, Result};
 fn command(tool: &std::path::Path, url: &MyUrl) -> Command {
     let mut c = Command::new(tool);
     // No option file may slip another password or host in.
-    c.arg("--no-defaults").args(url.args()).env_remove("MYSQL_PWD");
+    c.arg("--no-defaults")
+        .args(url.args())
+        .env_remove("MYSQL_PWD");
     c
 }
 
-fn spawn<'a>(name: &'a str, c: Command, ctx: &'a EngineCtx, stdin: bool, stdout: bool) -> Spawn<'a> {
+fn spawn<'a>(
+    name: &'a str,
+    c: Command,
+    ctx: &'a EngineCtx,
+    stdin: bool,
+    stdout: bool,
+) -> Spawn<'a> {
     Spawn {
         name,
         command: c,
@@ -55,7 +63,11 @@ pub fn dump(tools: &MyTools, url: &MyUrl, ctx: &EngineCtx) -> Result<Dump> {
     let failure = Arc::new(Mutex::new(None));
     let mut counter = TableCounter::new(tables.clone());
     let reader = DumpReader::new(tool, out, failure.clone()).inspect(move |b| counter.feed(b));
-    Ok(Dump { reader, tables, failure })
+    Ok(Dump {
+        reader,
+        tables,
+        failure,
+    })
 }
 
 /// A string literal that no schema name can break out of.
@@ -75,7 +87,9 @@ fn query(tools: &MyTools, url: &MyUrl, sql: &str, ctx: &EngineCtx) -> Result<Str
 }
 
 fn parse_count(out: &str) -> Result<u64> {
-    out.trim().parse().map_err(|_| Error::engine("mariadb", format!("unexpected answer {:?}", out.trim())))
+    out.trim()
+        .parse()
+        .map_err(|_| Error::engine("mariadb", format!("unexpected answer {:?}", out.trim())))
 }
 
 /// Base tables in the schema of `url`.
@@ -89,7 +103,12 @@ pub fn count_tables(tools: &MyTools, url: &MyUrl, ctx: &EngineCtx) -> Result<u64
 
 /// Makes the target schema ready: created when missing; when it holds
 /// tables or views, refused without `overwrite` and dropped and created with it.
-pub fn prepare_target(tools: &MyTools, url: &MyUrl, overwrite: bool, ctx: &EngineCtx) -> Result<()> {
+pub fn prepare_target(
+    tools: &MyTools,
+    url: &MyUrl,
+    overwrite: bool,
+    ctx: &EngineCtx,
+) -> Result<()> {
     let name = literal(&url.database);
     let exists = parse_count(&query(
         tools,
@@ -101,7 +120,9 @@ pub fn prepare_target(tools: &MyTools, url: &MyUrl, overwrite: bool, ctx: &Engin
         let objects = parse_count(&query(
             tools,
             url,
-            &format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {name};\n"),
+            &format!(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {name};\n"
+            ),
             ctx,
         )?)?;
         if objects == 0 {
@@ -114,12 +135,20 @@ pub fn prepare_target(tools: &MyTools, url: &MyUrl, overwrite: bool, ctx: &Engin
             )));
         }
         tracing::info!(schema = %url.database, "dropping the restore target schema (overwrite)");
-        query(tools, url, &format!("DROP DATABASE {};\n", ident(&url.database)), ctx)?;
+        query(
+            tools,
+            url,
+            &format!("DROP DATABASE {};\n", ident(&url.database)),
+            ctx,
+        )?;
     }
     query(
         tools,
         url,
-        &format!("CREATE DATABASE {} CHARACTER SET utf8mb4;\n", ident(&url.database)),
+        &format!(
+            "CREATE DATABASE {} CHARACTER SET utf8mb4;\n",
+            ident(&url.database)
+        ),
         ctx,
     )?;
     Ok(())
@@ -127,12 +156,21 @@ pub fn prepare_target(tools: &MyTools, url: &MyUrl, overwrite: bool, ctx: &Engin
 
 /// Starts the client reading a dump on stdin into the schema of `url`;
 /// `DEFINER` clauses are dropped on the way (see [`super::definer`]).
-pub fn restore(tools: &MyTools, url: &MyUrl, ctx: &EngineCtx) -> Result<DefinerFilter<RestoreWriter>> {
+pub fn restore(
+    tools: &MyTools,
+    url: &MyUrl,
+    ctx: &EngineCtx,
+) -> Result<DefinerFilter<RestoreWriter>> {
     let mut c = command(&tools.client, url);
-    c.args(["--batch", "--default-character-set=utf8mb4"]).arg(format!("--database={}", url.database));
+    c.args(["--batch", "--default-character-set=utf8mb4"])
+        .arg(format!("--database={}", url.database));
     let (tool, input, _) = Tool::spawn(spawn("mariadb", c, ctx, true, false))?;
     let input = input.ok_or_else(|| Error::Internal("mariadb without stdin".into()))?;
-    Ok(DefinerFilter::new(RestoreWriter::new(tool, input, ctx.cancel.clone())))
+    Ok(DefinerFilter::new(RestoreWriter::new(
+        tool,
+        input,
+        ctx.cancel.clone(),
+    )))
 }
 
 #[cfg(test)]
@@ -142,6 +180,9 @@ mod tests {
     #[test]
     fn names_cannot_break_out_of_quotes() {
         assert_eq!(ident("a`b"), "`a``b`");
-        assert_eq!(literal("x'; DROP"), format!("CONVERT(X'{}' USING utf8mb4)", hex::encode("x'; DROP")));
+        assert_eq!(
+            literal("x'; DROP"),
+            format!("CONVERT(X'{}' USING utf8mb4)", hex::encode("x'; DROP"))
+        );
     }
 }

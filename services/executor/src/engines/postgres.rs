@@ -26,15 +26,23 @@ pub struct Dump {
 
 fn command(tool: &std::path::Path) -> Command {
     let mut c = Command::new(tool);
-    c.env("PGAPPNAME", "vigil-executor").env("PGCONNECT_TIMEOUT", "15").env_remove("PGPASSWORD");
+    c.env("PGAPPNAME", "vigil-executor")
+        .env("PGCONNECT_TIMEOUT", "15")
+        .env_remove("PGPASSWORD");
     c
 }
 
 /// Starts `pg_dump` of `url`.
 pub fn dump(tools: &PgTools, url: &PgUrl, ctx: &EngineCtx) -> Result<Dump> {
     let mut c = command(&tools.pg_dump);
-    c.args(["--format=plain", "--no-owner", "--no-privileges", "--no-password", "--encoding=UTF8"])
-        .arg(format!("--dbname={}", url.uri()));
+    c.args([
+        "--format=plain",
+        "--no-owner",
+        "--no-privileges",
+        "--no-password",
+        "--encoding=UTF8",
+    ])
+    .arg(format!("--dbname={}", url.uri()));
     let (tool, _, out) = Tool::spawn(Spawn {
         name: "pg_dump",
         command: c,
@@ -49,13 +57,30 @@ pub fn dump(tools: &PgTools, url: &PgUrl, ctx: &EngineCtx) -> Result<Dump> {
     let failure = Arc::new(Mutex::new(None));
     let mut counter = TableCounter::new(tables.clone());
     let reader = DumpReader::new(tool, out, failure.clone()).inspect(move |b| counter.feed(b));
-    Ok(Dump { reader, tables, failure })
+    Ok(Dump {
+        reader,
+        tables,
+        failure,
+    })
 }
 
 /// Runs a psql script against `uri` with `vars` set; returns the output.
-fn psql(tools: &PgTools, uri: &str, vars: &[(&str, &str)], script: &str, ctx: &EngineCtx) -> Result<String> {
+fn psql(
+    tools: &PgTools,
+    uri: &str,
+    vars: &[(&str, &str)],
+    script: &str,
+    ctx: &EngineCtx,
+) -> Result<String> {
     let mut c = command(&tools.psql);
-    c.args(["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1"]);
+    c.args([
+        "--no-psqlrc",
+        "--no-password",
+        "--quiet",
+        "--tuples-only",
+        "--no-align",
+        "--set=ON_ERROR_STOP=1",
+    ]);
     for (k, v) in vars {
         c.arg(format!("--set={k}={v}"));
     }
@@ -75,7 +100,9 @@ fn psql(tools: &PgTools, uri: &str, vars: &[(&str, &str)], script: &str, ctx: &E
 }
 
 fn parse_count(tool: &str, out: &str) -> Result<u64> {
-    out.trim().parse().map_err(|_| Error::engine(tool, format!("unexpected answer {:?}", out.trim())))
+    out.trim()
+        .parse()
+        .map_err(|_| Error::engine(tool, format!("unexpected answer {:?}", out.trim())))
 }
 
 const COUNT_TABLES: &str = "SELECT count(*) FROM pg_catalog.pg_class c \
@@ -95,10 +122,21 @@ pub fn count_tables(tools: &PgTools, url: &PgUrl, ctx: &EngineCtx) -> Result<u64
 
 /// Makes the target database ready: created when missing; when it holds
 /// anything, refused without `overwrite` and dropped and created with it.
-pub fn prepare_target(tools: &PgTools, url: &PgUrl, overwrite: bool, ctx: &EngineCtx) -> Result<()> {
+pub fn prepare_target(
+    tools: &PgTools,
+    url: &PgUrl,
+    overwrite: bool,
+    ctx: &EngineCtx,
+) -> Result<()> {
     let admin = url.uri_for("postgres");
     let vars = [("db", url.database.as_str())];
-    let exists = psql(tools, &admin, &vars, "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :'db';\n", ctx)?;
+    let exists = psql(
+        tools,
+        &admin,
+        &vars,
+        "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :'db';\n",
+        ctx,
+    )?;
     if parse_count("psql", &exists)? > 0 {
         let relations = parse_count("psql", &psql(tools, &url.uri(), &[], COUNT_RELATIONS, ctx)?)?;
         if relations == 0 {
@@ -111,7 +149,13 @@ pub fn prepare_target(tools: &PgTools, url: &PgUrl, overwrite: bool, ctx: &Engin
             )));
         }
         tracing::info!(database = %url.database, "dropping the restore target database (overwrite)");
-        psql(tools, &admin, &vars, "DROP DATABASE :\"db\" WITH (FORCE);\n", ctx)?;
+        psql(
+            tools,
+            &admin,
+            &vars,
+            "DROP DATABASE :\"db\" WITH (FORCE);\n",
+            ctx,
+        )?;
     }
     psql(tools, &admin, &vars, "CREATE DATABASE :\"db\";\n", ctx)?;
     Ok(())
@@ -120,9 +164,15 @@ pub fn prepare_target(tools: &PgTools, url: &PgUrl, overwrite: bool, ctx: &Engin
 /// Starts `psql` reading a plain dump on stdin, in one transaction.
 pub fn restore(tools: &PgTools, url: &PgUrl, ctx: &EngineCtx) -> Result<RestoreWriter> {
     let mut c = command(&tools.psql);
-    c.args(["--no-psqlrc", "--no-password", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1"])
-        .arg(format!("--dbname={}", url.uri()))
-        .arg("--file=-");
+    c.args([
+        "--no-psqlrc",
+        "--no-password",
+        "--quiet",
+        "--single-transaction",
+        "--set=ON_ERROR_STOP=1",
+    ])
+    .arg(format!("--dbname={}", url.uri()))
+    .arg("--file=-");
     let (tool, input, _) = Tool::spawn(Spawn {
         name: "psql",
         command: c,

@@ -45,23 +45,29 @@ impl Engines {
     pub async fn probe(search: Option<&[PathBuf]>) -> Engines {
         let find = |name: &str| find_tool(name, search);
         let postgres = match (find("pg_dump"), find("psql")) {
-            (Some(pg_dump), Some(psql)) => match version_of(&pg_dump).await {
-                Some(version) => Some(PgTools { pg_dump, psql, version }),
-                None => None,
-            },
+            (Some(pg_dump), Some(psql)) => version_of(&pg_dump).await.map(|version| PgTools {
+                pg_dump,
+                psql,
+                version,
+            }),
             _ => None,
         };
         let dump = find("mariadb-dump").or_else(|| find("mysqldump"));
         let client = find("mariadb").or_else(|| find("mysql"));
         let mysql = match (dump, client) {
-            (Some(dump), Some(client)) => match version_of(&dump).await {
-                Some(version) => Some(MyTools { dump, client, version }),
-                None => None,
-            },
+            (Some(dump), Some(client)) => version_of(&dump).await.map(|version| MyTools {
+                dump,
+                client,
+                version,
+            }),
             _ => None,
         };
         let sqlite_version = sqlite_version().await.unwrap_or_else(|| "unknown".into());
-        let engines = Engines { postgres, mysql, sqlite_version };
+        let engines = Engines {
+            postgres,
+            mysql,
+            sqlite_version,
+        };
         tracing::info!(engines = ?engines.versions(), "dump engines probed");
         engines
     }
@@ -90,7 +96,11 @@ impl Engines {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-        for e in [DatabaseEngine::Postgres, DatabaseEngine::Mysql, DatabaseEngine::Sqlite] {
+        for e in [
+            DatabaseEngine::Postgres,
+            DatabaseEngine::Mysql,
+            DatabaseEngine::Sqlite,
+        ] {
             if self.supports(e)
                 && let Some(cap) = capabilities::engine(e)
             {
@@ -109,7 +119,10 @@ impl Engines {
         if let Some(my) = &self.mysql {
             m.insert("mysql".to_owned(), my.version.clone());
         }
-        m.insert("sqlite".to_owned(), format!("sqlite {}", self.sqlite_version));
+        m.insert(
+            "sqlite".to_owned(),
+            format!("sqlite {}", self.sqlite_version),
+        );
         m
     }
 }
@@ -117,7 +130,9 @@ impl Engines {
 fn find_tool(name: &str, search: Option<&[PathBuf]>) -> Option<PathBuf> {
     let dirs: Vec<PathBuf> = match search {
         Some(dirs) => dirs.to_vec(),
-        None => std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default(),
+        None => std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default(),
     };
     dirs.iter().map(|d| d.join(name)).find(|p| is_executable(p))
 }
@@ -128,7 +143,12 @@ fn is_executable(p: &Path) -> bool {
 }
 
 async fn version_of(tool: &Path) -> Option<String> {
-    let out = Command::new(tool).arg("--version").kill_on_drop(true).output().await.ok()?;
+    let out = Command::new(tool)
+        .arg("--version")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .ok()?;
     if !out.status.success() {
         tracing::warn!(tool = %tool.display(), "tool does not answer --version; not advertised");
         return None;
@@ -139,8 +159,13 @@ async fn version_of(tool: &Path) -> Option<String> {
 
 async fn sqlite_version() -> Option<String> {
     use sqlx::Connection;
-    let mut c = sqlx::SqliteConnection::connect("sqlite::memory:").await.ok()?;
-    let v: (String,) = sqlx::query_as("SELECT sqlite_version()").fetch_one(&mut c).await.ok()?;
+    let mut c = sqlx::SqliteConnection::connect("sqlite::memory:")
+        .await
+        .ok()?;
+    let v: (String,) = sqlx::query_as("SELECT sqlite_version()")
+        .fetch_one(&mut c)
+        .await
+        .ok()?;
     let _ = c.close().await;
     Some(v.0)
 }

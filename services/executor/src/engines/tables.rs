@@ -18,7 +18,11 @@ const LONGEST: usize = 22;
 impl TableCounter {
     /// A counter publishing into `count`.
     pub fn new(count: Arc<AtomicU64>) -> TableCounter {
-        TableCounter { line: Vec::with_capacity(LONGEST), at_line_start: true, count }
+        TableCounter {
+            line: Vec::with_capacity(LONGEST),
+            at_line_start: true,
+            count,
+        }
     }
 
     /// Feeds the next block of the dump.
@@ -26,7 +30,11 @@ impl TableCounter {
         while !data.is_empty() {
             if self.at_line_start {
                 let want = LONGEST - self.line.len();
-                let take = data.iter().take(want).position(|&b| b == b'\n').unwrap_or(want.min(data.len()));
+                let take = data
+                    .iter()
+                    .take(want)
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(want.min(data.len()));
                 self.line.extend_from_slice(&data[..take]);
                 data = &data[take..];
                 let ended = data.first() == Some(&b'\n');

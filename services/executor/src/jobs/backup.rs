@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use vigil_proto::catalog::v1::{Artifact, ArtifactFormat, ArtifactState, BackupKind, DatabaseSource, JobStats};
+use vigil_proto::catalog::v1::{
+    Artifact, ArtifactFormat, ArtifactState, BackupKind, DatabaseSource, JobStats,
+};
 use vigil_repository::{BackupOptions, Control, StreamSource};
 
 use super::{JobCtx, Outcome, blocking, labels, render};
@@ -39,20 +41,39 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
         Ok(k) => k,
     };
     if kind == BackupKind::Unspecified {
-        return Err(Error::invalid("kind", "the configuration has no backup kind"));
+        return Err(Error::invalid(
+            "kind",
+            "the configuration has no backup kind",
+        ));
     }
     let source = config.source.clone().unwrap_or_default();
-    let database = source.database.clone().filter(|d| d.engine != 0 || !d.url.is_empty());
+    let database = source
+        .database
+        .clone()
+        .filter(|d| d.engine != 0 || !d.url.is_empty());
     if kind == BackupKind::Database && database.is_none() {
-        return Err(Error::invalid("source.database", "is required for a DATABASE backup"));
+        return Err(Error::invalid(
+            "source.database",
+            "is required for a DATABASE backup",
+        ));
     }
-    let paths: Vec<PathBuf> =
-        if kind == BackupKind::Database { Vec::new() } else { source.paths.iter().map(PathBuf::from).collect() };
+    let paths: Vec<PathBuf> = if kind == BackupKind::Database {
+        Vec::new()
+    } else {
+        source.paths.iter().map(PathBuf::from).collect()
+    };
     if paths.is_empty() && database.is_none() {
-        return Err(Error::invalid("source", "names neither a database nor paths"));
+        return Err(Error::invalid(
+            "source",
+            "names neither a database nor paths",
+        ));
     }
 
-    ctx.progress.phase(if paths.is_empty() { "dumping database" } else { "backing up" });
+    ctx.progress.phase(if paths.is_empty() {
+        "dumping database"
+    } else {
+        "backing up"
+    });
     let dump = match &database {
         Some(db) => Some(start_dump(&ctx, db).await?),
         None => None,
@@ -61,7 +82,10 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     snapshot_labels.insert(labels::CONFIGURATION.to_owned(), config.name.clone());
     snapshot_labels.insert(labels::JOB.to_owned(), ctx.job.id.clone());
     snapshot_labels.insert(labels::KIND.to_owned(), kind_label(kind).to_owned());
-    snapshot_labels.insert(labels::FORMAT.to_owned(), labels::FORMAT_SNAPSHOT.to_owned());
+    snapshot_labels.insert(
+        labels::FORMAT.to_owned(),
+        labels::FORMAT_SNAPSHOT.to_owned(),
+    );
     let opts = BackupOptions {
         paths,
         include: source.include.clone(),
@@ -72,19 +96,28 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     let progress = ctx.progress.clone();
     let ctl = Control {
         cancel: Some(ctx.cancel.clone()),
-        progress: Some(Arc::new(move |p: &vigil_repository::Progress| progress.set(p.bytes_read, p.files_done))),
+        progress: Some(Arc::new(move |p: &vigil_repository::Progress| {
+            progress.set(p.bytes_read, p.files_done)
+        })),
     };
     let (stream, dump_meta) = match dump {
-        Some(d) => (Some(d.stream), Some((d.engine, d.tables, d.failure, d._copy))),
+        Some(d) => (
+            Some(d.stream),
+            Some((d.engine, d.tables, d.failure, d._copy)),
+        ),
         None => (None, None),
     };
     let repo = ctx.shared.repo.repository.clone();
-    let outcome = blocking(move || Ok(repo.backup(&opts, stream.into_iter().collect(), &ctl))).await?;
+    let outcome =
+        blocking(move || Ok(repo.backup(&opts, stream.into_iter().collect(), &ctl))).await?;
     let result = match outcome {
         Ok(r) => r,
         Err(e) => {
             // The tool's own (scrubbed) error says more than the repository's wrapping of it.
-            if let Some(f) = dump_meta.as_ref().and_then(|(_, _, f, _)| f.lock().ok().and_then(|mut f| f.take())) {
+            if let Some(f) = dump_meta
+                .as_ref()
+                .and_then(|(_, _, f, _)| f.lock().ok().and_then(|mut f| f.take()))
+            {
                 return Err(f);
             }
             return Err(ctx.repo_err(e));
@@ -101,11 +134,22 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     tracing::debug!(snapshot = %id, entries = entries.len(), "snapshot tree read back");
 
     let s = &result.stats;
-    let mut artifact_labels: HashMap<String, String> = config.labels.iter().take(48).map(|(k, v)| (k.clone(), v.clone())).collect();
-    artifact_labels.insert(labels::REPOSITORY.into(), ctx.shared.repo.repository.id().to_owned());
+    let mut artifact_labels: HashMap<String, String> = config
+        .labels
+        .iter()
+        .take(48)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    artifact_labels.insert(
+        labels::REPOSITORY.into(),
+        ctx.shared.repo.repository.id().to_owned(),
+    );
     if let Some((engine, tables, _, _)) = &dump_meta {
         artifact_labels.insert(labels::DB_ENGINE.into(), (*engine).into());
-        artifact_labels.insert(labels::DB_TABLES.into(), tables.load(Ordering::Relaxed).to_string());
+        artifact_labels.insert(
+            labels::DB_TABLES.into(),
+            tables.load(Ordering::Relaxed).to_string(),
+        );
         artifact_labels.insert(labels::DB_STREAM.into(), stream_of(engine).into());
     }
     let mut artifact = Artifact {
@@ -123,13 +167,22 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     };
     if kind == BackupKind::Export {
         ctx.progress.phase("rendering export archive");
-        let (rendered, warnings) = render::render_snapshot(&ctx.shared, id, &artifact, ctx.cancel.clone(), ctx.progress.clone()).await?;
+        let (rendered, warnings) = render::render_snapshot(
+            &ctx.shared,
+            id,
+            &artifact,
+            ctx.cancel.clone(),
+            ctx.progress.clone(),
+        )
+        .await?;
         for w in warnings {
             ctx.warn(w);
         }
         artifact.format = ArtifactFormat::Archive as i32;
         artifact.checksum = rendered.checksum.clone();
-        artifact.labels.insert(labels::ARCHIVE_SIZE.into(), rendered.size.to_string());
+        artifact
+            .labels
+            .insert(labels::ARCHIVE_SIZE.into(), rendered.size.to_string());
     }
     ctx.progress.phase("recording artifact");
     Ok(Outcome {
@@ -157,7 +210,9 @@ fn kind_label(kind: BackupKind) -> &'static str {
 }
 
 fn stream_of(engine: &str) -> &'static str {
-    crate::dburl::engine_from_name(engine).map(engines::stream_name).unwrap_or("db.dump")
+    crate::dburl::engine_from_name(engine)
+        .map(engines::stream_name)
+        .unwrap_or("db.dump")
 }
 
 async fn start_dump(ctx: &JobCtx, db: &DatabaseSource) -> Result<DumpSource> {
@@ -166,7 +221,11 @@ async fn start_dump(ctx: &JobCtx, db: &DatabaseSource) -> Result<DumpSource> {
     if engine != url.engine() {
         return Err(Error::invalid(
             "source.database.url",
-            format!("is a {} URL but the engine is {}", engine_name(url.engine()), engine_name(engine)),
+            format!(
+                "is a {} URL but the engine is {}",
+                engine_name(url.engine()),
+                engine_name(engine)
+            ),
         ));
     }
     let shared = &ctx.shared;
@@ -177,16 +236,28 @@ async fn start_dump(ctx: &JobCtx, db: &DatabaseSource) -> Result<DumpSource> {
         )));
     }
     let password = Secret::resolve("source.database.password", db.password.as_ref())?;
-    let ectx = EngineCtx { password, cancel: ctx.cancel.clone(), timeout: shared.opts.settings.tool_timeout };
+    let ectx = EngineCtx {
+        password,
+        cancel: ctx.cancel.clone(),
+        timeout: shared.opts.settings.tool_timeout,
+    };
     let name = engines::stream_name(engine).to_owned();
     let (reader, tables, failure, copy): (Box<dyn std::io::Read + Send>, _, _, _) = match &url {
         DbUrl::Postgres(u) => {
-            let tools = shared.engines.postgres.as_ref().ok_or_else(|| Error::Internal("postgres tools".into()))?;
+            let tools = shared
+                .engines
+                .postgres
+                .as_ref()
+                .ok_or_else(|| Error::Internal("postgres tools".into()))?;
             let d = postgres::dump(tools, u, &ectx)?;
             (Box::new(d.reader), d.tables, d.failure, None)
         }
         DbUrl::Mysql(u) => {
-            let tools = shared.engines.mysql.as_ref().ok_or_else(|| Error::Internal("mysql tools".into()))?;
+            let tools = shared
+                .engines
+                .mysql
+                .as_ref()
+                .ok_or_else(|| Error::Internal("mysql tools".into()))?;
             let d = mysql::dump(tools, u, &ectx)?;
             (Box::new(d.reader), d.tables, d.failure, None)
         }
@@ -195,7 +266,12 @@ async fn start_dump(ctx: &JobCtx, db: &DatabaseSource) -> Result<DumpSource> {
             let copy = sqlite::copy_for_backup(path, &shared.staging).await?;
             let file = std::fs::File::open(&copy.path).map_err(|e| Error::io(&copy.path, e))?;
             let tables = Arc::new(AtomicU64::new(copy.tables));
-            (Box::new(file), tables, Arc::new(Mutex::new(None)), Some(copy))
+            (
+                Box::new(file),
+                tables,
+                Arc::new(Mutex::new(None)),
+                Some(copy),
+            )
         }
     };
     Ok(DumpSource {

@@ -69,19 +69,30 @@ impl JobCtx {
 
     /// Fails with [`Error::Cancelled`] when the job must stop.
     pub fn check_cancel(&self) -> Result<()> {
-        if self.cancel.load(Ordering::Relaxed) { Err(Error::Cancelled) } else { Ok(()) }
+        if self.cancel.load(Ordering::Relaxed) {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
     }
 
     /// The configuration, which the kind needs.
     pub fn config(&self) -> Result<&BackupConfiguration> {
         self.config.as_ref().ok_or_else(|| {
-            Error::FailedPrecondition(format!("configuration: {:?} no longer exists", self.job.configuration))
+            Error::FailedPrecondition(format!(
+                "configuration: {:?} no longer exists",
+                self.job.configuration
+            ))
         })
     }
 
     /// Maps a repository error: a cancel flag that was set wins.
     pub fn repo_err(&self, e: vigil_repository::Error) -> Error {
-        if self.cancel.load(Ordering::Relaxed) { Error::Cancelled } else { Error::Repository(e) }
+        if self.cancel.load(Ordering::Relaxed) {
+            Error::Cancelled
+        } else {
+            Error::Repository(e)
+        }
     }
 }
 
@@ -98,8 +109,12 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
 }
 
 /// Runs blocking work on the blocking pool.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
 }
 
 /// Fails unless `artifact` lives in this executor's repository.
@@ -111,12 +126,18 @@ pub fn check_repository(shared: &Shared, artifact: &Artifact) -> Result<()> {
             "artifact: {} is stored in repository {r}, this executor holds repository {here}",
             artifact.id
         ))),
-        None => Err(Error::FailedPrecondition(format!("artifact: {} names no repository", artifact.id))),
+        None => Err(Error::FailedPrecondition(format!(
+            "artifact: {} names no repository",
+            artifact.id
+        ))),
     }
 }
 
 /// The snapshot an artifact's location names.
 pub fn snapshot_of(location: &str) -> Result<SnapshotId> {
-    Id::from_hex(location)
-        .map_err(|_| Error::FailedPrecondition(format!("artifact: location {location:?} is not a snapshot id")))
+    Id::from_hex(location).map_err(|_| {
+        Error::FailedPrecondition(format!(
+            "artifact: location {location:?} is not a snapshot id"
+        ))
+    })
 }

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 
 /// The repository's policy for a configuration's retention.
 pub fn policy_of(config: &BackupConfiguration) -> RetentionPolicy {
-    let r = config.retention.clone().unwrap_or_default();
+    let r = config.retention.unwrap_or_default();
     let n = |v: i32| u32::try_from(v).unwrap_or(0);
     RetentionPolicy {
         keep_within_days: n(r.keep_within_days),
@@ -42,26 +42,44 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     );
     let policy = policy_of(&config);
     if policy.is_empty() {
-        ctx.warn(format!("configuration {} has no retention policy: everything is kept", config.name));
+        ctx.warn(format!(
+            "configuration {} has no retention policy: everything is kept",
+            config.name
+        ));
         return Ok(Outcome::default());
     }
-    let mut filter = SnapshotFilter::default();
-    filter.labels = BTreeMap::from([(labels::CONFIGURATION.to_owned(), config.name.clone())]);
-    let opts = PruneOptions { policy, filter, dry_run: true, ..Default::default() };
+    let filter = SnapshotFilter {
+        labels: BTreeMap::from([(labels::CONFIGURATION.to_owned(), config.name.clone())]),
+        ..Default::default()
+    };
+    let opts = PruneOptions {
+        policy,
+        filter,
+        dry_run: true,
+        ..Default::default()
+    };
 
     ctx.progress.phase("selecting");
     let selection = prune(&ctx, opts.clone()).await?;
     let artifacts = list_artifacts(&ctx, &config.name).await?;
     let forget: HashSet<String> = selection.forget.iter().map(|id| id.to_hex()).collect();
-    let doomed: Vec<&vigil_proto::catalog::v1::Artifact> =
-        artifacts.iter().filter(|a| forget.contains(&a.location)).collect();
+    let doomed: Vec<&vigil_proto::catalog::v1::Artifact> = artifacts
+        .iter()
+        .filter(|a| forget.contains(&a.location))
+        .collect();
     if dry_run {
         for a in &doomed {
-            ctx.warn(format!("dry run: would remove artifact {} (snapshot {})", a.id, &a.location[..12.min(a.location.len())]));
+            ctx.warn(format!(
+                "dry run: would remove artifact {} (snapshot {})",
+                a.id,
+                &a.location[..12.min(a.location.len())]
+            ));
         }
         let untracked = forget.len().saturating_sub(doomed.len());
         if untracked > 0 {
-            ctx.warn(format!("dry run: would remove {untracked} snapshots that no artifact records"));
+            ctx.warn(format!(
+                "dry run: would remove {untracked} snapshots that no artifact records"
+            ));
         }
         ctx.warn(format!(
             "dry run: would keep {} snapshots and free about {} bytes",
@@ -69,25 +87,49 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
             selection.bytes_freed
         ));
         return Ok(Outcome {
-            stats: JobStats { artifacts_removed: 0, ..Default::default() },
+            stats: JobStats {
+                artifacts_removed: 0,
+                ..Default::default()
+            },
             artifact: None,
         });
     }
 
-    mark(&ctx, doomed.iter().map(|a| a.id.clone()).collect(), ArtifactState::Pruned, false).await?;
+    mark(
+        &ctx,
+        doomed.iter().map(|a| a.id.clone()).collect(),
+        ArtifactState::Pruned,
+        false,
+    )
+    .await?;
     ctx.check_cancel()?;
     ctx.progress.phase("pruning");
-    let report = prune(&ctx, PruneOptions { dry_run: false, ..opts }).await?;
+    let report = prune(
+        &ctx,
+        PruneOptions {
+            dry_run: false,
+            ..opts
+        },
+    )
+    .await?;
 
     // Whatever the repository no longer has is no longer available.
     let repo = ctx.shared.repo.repository.clone();
-    let present: HashSet<String> =
-        blocking(move || Ok(repo.list_snapshots()?.into_iter().map(|s| s.id.to_hex()).collect())).await?;
+    let present: HashSet<String> = blocking(move || {
+        Ok(repo
+            .list_snapshots()?
+            .into_iter()
+            .map(|s| s.id.to_hex())
+            .collect())
+    })
+    .await?;
     let here = ctx.shared.repo.repository.id().to_owned();
     let gone: Vec<String> = list_artifacts(&ctx, &config.name)
         .await?
         .into_iter()
-        .filter(|a| a.labels.get(labels::REPOSITORY) == Some(&here) && !present.contains(&a.location))
+        .filter(|a| {
+            a.labels.get(labels::REPOSITORY) == Some(&here) && !present.contains(&a.location)
+        })
         .map(|a| a.id)
         .collect();
     let removed = gone.len() as u64;

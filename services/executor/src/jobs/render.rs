@@ -51,24 +51,44 @@ pub async fn render_snapshot(
     let repo = shared.repo.repository.clone();
     let staging = shared.staging.clone();
     let level = shared.opts.settings.archive_compression_level;
-    let tables: u64 = artifact.labels.get(labels::DB_TABLES).and_then(|t| t.parse().ok()).unwrap_or(0);
+    let tables: u64 = artifact
+        .labels
+        .get(labels::DB_TABLES)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     blocking(move || {
         let snap = repo.snapshot(&id)?;
         let entries = repo.snapshot_entries(&id)?;
-        let scratch = tempfile::Builder::new().prefix("render-").tempdir_in(&staging).map_err(|e| Error::io(&staging, e))?;
+        let scratch = tempfile::Builder::new()
+            .prefix("render-")
+            .tempdir_in(&staging)
+            .map_err(|e| Error::io(&staging, e))?;
         if entries.iter().any(|e| e.kind == EntryKind::File) {
             let p = progress.clone();
             let ctl = Control {
                 cancel: Some(cancel.clone()),
-                progress: Some(Arc::new(move |x: &vigil_repository::Progress| p.set(x.bytes_read, x.files_done))),
+                progress: Some(Arc::new(move |x: &vigil_repository::Progress| {
+                    p.set(x.bytes_read, x.files_done)
+                })),
             };
             let report = repo
                 .restore(&id, scratch.path(), &RestoreOptions::default(), &ctl)
-                .map_err(|e| if cancel.load(std::sync::atomic::Ordering::Relaxed) { Error::Cancelled } else { e.into() })?;
+                .map_err(|e| {
+                    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                        Error::Cancelled
+                    } else {
+                        e.into()
+                    }
+                })?;
             if let Some(first) = report.errors.first() {
                 return Err(Error::Repository(vigil_repository::Error::integrity(
                     format!("snapshot {}", id.short()),
-                    format!("{} entries unreadable, first {}: {}", report.errors.len(), first.path, first.message),
+                    format!(
+                        "{} entries unreadable, first {}: {}",
+                        report.errors.len(),
+                        first.path,
+                        first.message
+                    ),
                 )));
             }
         }
@@ -87,7 +107,8 @@ pub async fn render_snapshot(
                 utf8(&e.path).map(|p| (p, kind))
             })
             .collect();
-        let kinds: HashMap<&str, MemberKind> = kinds_owned.iter().map(|(p, k)| (p.as_str(), *k)).collect();
+        let kinds: HashMap<&str, MemberKind> =
+            kinds_owned.iter().map(|(p, k)| (p.as_str(), *k)).collect();
 
         let mut builder = ArchiveBuilder::new(&staging, level)?;
         let mut database = None;
@@ -96,42 +117,71 @@ pub async fn render_snapshot(
                 return Err(Error::Cancelled);
             }
             let Some(path) = utf8(&e.path) else {
-                warnings.push(format!("{}: left out of the archive: the name is not UTF-8", e.path_lossy()));
+                warnings.push(format!(
+                    "{}: left out of the archive: the name is not UTF-8",
+                    e.path_lossy()
+                ));
                 continue;
             };
-            let meta = MemberMeta { path: path.clone(), mode: e.mode, mtime: e.mtime, mtime_nsec: e.mtime_ns };
+            let meta = MemberMeta {
+                path: path.clone(),
+                mode: e.mode,
+                mtime: e.mtime,
+                mtime_nsec: e.mtime_ns,
+            };
             match e.kind {
                 EntryKind::Dir => builder.add_dir(meta)?,
                 EntryKind::Symlink => {
                     let target = utf8(&e.target).unwrap_or_default();
                     match check_symlink_member(&path, &target, &kinds) {
                         Ok(()) => builder.add_symlink(meta, target)?,
-                        Err(why) => warnings.push(format!("/{path}: left out of the archive: {why}")),
+                        Err(why) => {
+                            warnings.push(format!("/{path}: left out of the archive: {why}"))
+                        }
                     }
                 }
                 EntryKind::File => {
                     let on_disk: PathBuf = scratch.path().join(&path);
-                    let mut f = std::fs::File::open(&on_disk).map_err(|e| Error::io(&on_disk, e))?;
+                    let mut f =
+                        std::fs::File::open(&on_disk).map_err(|e| Error::io(&on_disk, e))?;
                     builder.add_data(meta, None, |w| {
-                        std::io::copy(&mut f, w).map(drop).map_err(|e| Error::io(&on_disk, e))
+                        std::io::copy(&mut f, w)
+                            .map(drop)
+                            .map_err(|e| Error::io(&on_disk, e))
                     })?;
                 }
                 EntryKind::Stream => {
                     let engine = engine_of_stream(&path);
                     if let Some(engine) = engine {
-                        database = Some(DatabaseInfo { engine: engine.into(), member: path.clone(), tables });
+                        database = Some(DatabaseInfo {
+                            engine: engine.into(),
+                            member: path.clone(),
+                            tables,
+                        });
                     }
                     let repo = &repo;
                     builder.add_data(meta, Some(engine.unwrap_or("none").to_owned()), |w| {
-                        repo.restore_entry(&id, &path, w).map(drop).map_err(Error::from)
+                        repo.restore_entry(&id, &path, w)
+                            .map(drop)
+                            .map_err(Error::from)
                     })?;
                 }
             }
         }
         let head = ManifestHead {
-            created: snap.time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            configuration: snap.labels.get(labels::CONFIGURATION).cloned().unwrap_or_default(),
-            backup_kind: snap.labels.get(labels::KIND).map(|k| k.to_ascii_uppercase()).unwrap_or_default(),
+            created: snap
+                .time
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            configuration: snap
+                .labels
+                .get(labels::CONFIGURATION)
+                .cloned()
+                .unwrap_or_default(),
+            backup_kind: snap
+                .labels
+                .get(labels::KIND)
+                .map(|k| k.to_ascii_uppercase())
+                .unwrap_or_default(),
             job: snap.labels.get(labels::JOB).cloned().unwrap_or_default(),
             source_paths: snap.paths.clone(),
             database,

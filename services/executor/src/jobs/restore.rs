@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use vigil_proto::catalog::v1::{Artifact, ArtifactState, GetArtifactRequest, JobStats, RestoreParams, job_params};
+use vigil_proto::catalog::v1::{
+    Artifact, ArtifactState, GetArtifactRequest, JobStats, RestoreParams, job_params,
+};
 use vigil_repository::{Control, Entry, EntryKind, Repository, RestoreOptions, SnapshotId};
 
 use super::render::engine_of_stream;
@@ -38,20 +40,33 @@ struct DbTarget {
 pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     let params = match ctx.job.params.as_ref().and_then(|p| p.params.as_ref()) {
         Some(job_params::Params::Restore(r)) => r.clone(),
-        _ => return Err(Error::invalid("params.restore", "is required for a RESTORE job")),
+        _ => {
+            return Err(Error::invalid(
+                "params.restore",
+                "is required for a RESTORE job",
+            ));
+        }
     };
     let artifact = get_artifact(&ctx, &params.artifact).await?;
     let target_dir = match params.target_dir.as_str() {
         "" => None,
         d if Path::new(d).is_absolute() => Some(PathBuf::from(d)),
-        _ => return Err(Error::invalid("params.restore.target_dir", "must be an absolute path")),
+        _ => {
+            return Err(Error::invalid(
+                "params.restore.target_dir",
+                "must be an absolute path",
+            ));
+        }
     };
     let db_url = match params.database_url.as_str() {
         "" => None,
         u => Some(DbUrl::parse("params.restore.database_url", u)?),
     };
     if target_dir.is_none() && db_url.is_none() {
-        return Err(Error::invalid("params.restore", "needs target_dir, database_url or both"));
+        return Err(Error::invalid(
+            "params.restore",
+            "needs target_dir, database_url or both",
+        ));
     }
     let id = snapshot_of(&artifact.location)?;
     let repo = ctx.shared.repo.repository.clone();
@@ -60,9 +75,17 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
         move || repo.snapshot(&id).map_err(Error::from)
     })
     .await?;
-    let stored_archive = snap.labels.get(labels::FORMAT).map(String::as_str) == Some(labels::FORMAT_ARCHIVE);
-    let password = Secret::resolve("params.restore.database_password", params.database_password.as_ref())?;
-    let ectx = EngineCtx { password, cancel: ctx.cancel.clone(), timeout: ctx.shared.opts.settings.tool_timeout };
+    let stored_archive =
+        snap.labels.get(labels::FORMAT).map(String::as_str) == Some(labels::FORMAT_ARCHIVE);
+    let password = Secret::resolve(
+        "params.restore.database_password",
+        params.database_password.as_ref(),
+    )?;
+    let ectx = EngineCtx {
+        password,
+        cancel: ctx.cancel.clone(),
+        timeout: ctx.shared.opts.settings.tool_timeout,
+    };
     if stored_archive {
         restore_archive(&ctx, id, &params, target_dir, db_url, ectx).await
     } else {
@@ -71,19 +94,32 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
 }
 
 async fn get_artifact(ctx: &JobCtx, id: &str) -> Result<Artifact> {
-    let resp = ctx.shared.catalog().get_artifact(GetArtifactRequest { id: id.to_owned() }).await;
+    let resp = ctx
+        .shared
+        .catalog()
+        .get_artifact(GetArtifactRequest { id: id.to_owned() })
+        .await;
     let artifact = match resp {
-        Ok(r) => r.into_inner().artifact.ok_or_else(|| Error::Internal("catalog sent no artifact".into()))?,
+        Ok(r) => r
+            .into_inner()
+            .artifact
+            .ok_or_else(|| Error::Internal("catalog sent no artifact".into()))?,
         Err(s) if s.code() == tonic::Code::NotFound => {
-            return Err(Error::NotFound { what: format!("artifact {id}") });
+            return Err(Error::NotFound {
+                what: format!("artifact {id}"),
+            });
         }
         Err(s) => return Err(Error::Catalog(s)),
     };
     super::check_repository(&ctx.shared, &artifact)?;
     match artifact.state() {
-        ArtifactState::Pruned => Err(Error::FailedPrecondition(format!("artifact: {id} was pruned"))),
+        ArtifactState::Pruned => Err(Error::FailedPrecondition(format!(
+            "artifact: {id} was pruned"
+        ))),
         ArtifactState::Damaged => {
-            ctx.warn(format!("artifact {id} is marked damaged; restoring what can be read"));
+            ctx.warn(format!(
+                "artifact {id} is marked damaged; restoring what can be read"
+            ));
             Ok(artifact)
         }
         _ => Ok(artifact),
@@ -91,7 +127,12 @@ async fn get_artifact(ctx: &JobCtx, id: &str) -> Result<Artifact> {
 }
 
 /// Checks the engine is here and prepares the target database.
-async fn prepare_db(ctx: &JobCtx, url: DbUrl, ectx: EngineCtx, overwrite: bool) -> Result<DbTarget> {
+async fn prepare_db(
+    ctx: &JobCtx,
+    url: DbUrl,
+    ectx: EngineCtx,
+    overwrite: bool,
+) -> Result<DbTarget> {
     let engines = ctx.shared.engines.clone();
     if !engines.supports(url.engine()) {
         return Err(Error::Unsupported(format!(
@@ -103,16 +144,31 @@ async fn prepare_db(ctx: &JobCtx, url: DbUrl, ectx: EngineCtx, overwrite: bool) 
     blocking(move || {
         let sqlite_tmp = match &url {
             DbUrl::Postgres(u) => {
-                postgres::prepare_target(engines.postgres.as_ref().expect("checked"), u, overwrite, &ectx)?;
+                postgres::prepare_target(
+                    engines.postgres.as_ref().expect("checked"),
+                    u,
+                    overwrite,
+                    &ectx,
+                )?;
                 None
             }
             DbUrl::Mysql(u) => {
-                mysql::prepare_target(engines.mysql.as_ref().expect("checked"), u, overwrite, &ectx)?;
+                mysql::prepare_target(
+                    engines.mysql.as_ref().expect("checked"),
+                    u,
+                    overwrite,
+                    &ectx,
+                )?;
                 None
             }
             DbUrl::Sqlite(p) => Some(sqlite::prepare_target(p, overwrite)?),
         };
-        Ok(DbTarget { url, ectx, engines, sqlite_tmp })
+        Ok(DbTarget {
+            url,
+            ectx,
+            engines,
+            sqlite_tmp,
+        })
     })
     .await
 }
@@ -121,11 +177,21 @@ impl DbTarget {
     /// Where the dump is written.
     fn sink(&self) -> Result<Box<dyn DbSink>> {
         Ok(match &self.url {
-            DbUrl::Postgres(u) => Box::new(postgres::restore(self.engines.postgres.as_ref().expect("checked"), u, &self.ectx)?),
-            DbUrl::Mysql(u) => Box::new(mysql::restore(self.engines.mysql.as_ref().expect("checked"), u, &self.ectx)?),
+            DbUrl::Postgres(u) => Box::new(postgres::restore(
+                self.engines.postgres.as_ref().expect("checked"),
+                u,
+                &self.ectx,
+            )?),
+            DbUrl::Mysql(u) => Box::new(mysql::restore(
+                self.engines.mysql.as_ref().expect("checked"),
+                u,
+                &self.ectx,
+            )?),
             DbUrl::Sqlite(_) => {
                 let tmp = self.sqlite_tmp.as_ref().expect("prepared");
-                Box::new(FileSink(File::create_new(tmp).map_err(|e| Error::io(tmp, e))?))
+                Box::new(FileSink(
+                    File::create_new(tmp).map_err(|e| Error::io(tmp, e))?,
+                ))
             }
         })
     }
@@ -138,16 +204,26 @@ impl DbTarget {
                 return sqlite::finish_restore(tmp, target, expected).await;
             }
             DbUrl::Postgres(u) => {
-                let (t, u, e) = (self.engines.postgres.clone().expect("checked"), u.clone(), self.ectx.clone());
+                let (t, u, e) = (
+                    self.engines.postgres.clone().expect("checked"),
+                    u.clone(),
+                    self.ectx.clone(),
+                );
                 blocking(move || postgres::count_tables(&t, &u, &e)).await?
             }
             DbUrl::Mysql(u) => {
-                let (t, u, e) = (self.engines.mysql.clone().expect("checked"), u.clone(), self.ectx.clone());
+                let (t, u, e) = (
+                    self.engines.mysql.clone().expect("checked"),
+                    u.clone(),
+                    self.ectx.clone(),
+                );
                 blocking(move || mysql::count_tables(&t, &u, &e)).await?
             }
         };
         if found < expected {
-            return Err(Error::Check(format!("the dump creates {expected} tables, the restored database has {found}")));
+            return Err(Error::Check(format!(
+                "the dump creates {expected} tables, the restored database has {found}"
+            )));
         }
         Ok(found)
     }
@@ -167,7 +243,9 @@ impl std::io::Write for FileSink {
 
 impl DbSink for FileSink {
     fn finish(self: Box<Self>) -> Result<()> {
-        self.0.sync_all().map_err(|e| Error::io("restored sqlite file", e))
+        self.0
+            .sync_all()
+            .map_err(|e| Error::io("restored sqlite file", e))
     }
     fn abandon(self: Box<Self>, cause: Error) -> Error {
         cause
@@ -175,7 +253,10 @@ impl DbSink for FileSink {
 }
 
 /// Streams `read` into the target database; maps a broken pipe to the tool's error.
-fn feed(target: &DbTarget, read: impl FnOnce(&mut dyn std::io::Write) -> Result<u64>) -> Result<u64> {
+fn feed(
+    target: &DbTarget,
+    read: impl FnOnce(&mut dyn std::io::Write) -> Result<u64>,
+) -> Result<u64> {
     let mut sink = target.sink()?;
     match read(&mut sink) {
         Ok(n) => sink.finish().map(|()| n),
@@ -225,16 +306,26 @@ async fn restore_snapshot(
         move || repo.snapshot_entries(&id).map_err(Error::from)
     })
     .await?;
-    let dump = entries.iter().find(|e| e.kind == EntryKind::Stream && engine_of_stream(&e.path_lossy()).is_some());
+    let dump = entries
+        .iter()
+        .find(|e| e.kind == EntryKind::Stream && engine_of_stream(&e.path_lossy()).is_some());
     let dump_name = dump.map(|e| e.path_lossy());
     if let Some(url) = &db_url {
         let held = dump_name.as_deref().and_then(engine_of_stream);
         match held {
-            None => return Err(Error::invalid("params.restore.database_url", "the artifact holds no database dump")),
+            None => {
+                return Err(Error::invalid(
+                    "params.restore.database_url",
+                    "the artifact holds no database dump",
+                ));
+            }
             Some(h) if h != engine_name(url.engine()) => {
                 return Err(Error::invalid(
                     "params.restore.database_url",
-                    format!("the artifact holds a {h} dump, not {}", engine_name(url.engine())),
+                    format!(
+                        "the artifact holds a {h} dump, not {}",
+                        engine_name(url.engine())
+                    ),
                 ));
             }
             Some(_) => {}
@@ -255,13 +346,25 @@ async fn restore_snapshot(
     let mut stats = JobStats::default();
     if let Some(dir) = target_dir.clone() {
         ctx.progress.phase("restoring files");
-        let total: u64 = chosen.iter().filter(|e| e.kind == EntryKind::File).map(|e| e.size).sum();
+        let total: u64 = chosen
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| e.size)
+            .sum();
         let files = chosen.iter().filter(|e| e.kind == EntryKind::File).count() as u64;
         ctx.progress.totals(total, files);
-        let streams: Vec<String> = chosen.iter().filter(|e| e.kind == EntryKind::Stream).map(|e| e.path_lossy()).collect();
+        let streams: Vec<String> = chosen
+            .iter()
+            .filter(|e| e.kind == EntryKind::Stream)
+            .map(|e| e.path_lossy())
+            .collect();
         let (repo, cancel, progress) = (repo.clone(), ctx.cancel.clone(), ctx.progress.clone());
         let opts = RestoreOptions {
-            paths: params.paths.iter().map(|p| PathBuf::from(format!("/{}", p.trim_start_matches('/')))).collect(),
+            paths: params
+                .paths
+                .iter()
+                .map(|p| PathBuf::from(format!("/{}", p.trim_start_matches('/'))))
+                .collect(),
             overwrite: params.overwrite,
             threads: None,
         };
@@ -270,9 +373,13 @@ async fn restore_snapshot(
             let p = progress.clone();
             let ctl = Control {
                 cancel: Some(cancel.clone()),
-                progress: Some(Arc::new(move |x: &vigil_repository::Progress| p.set(x.bytes_read, x.files_done))),
+                progress: Some(Arc::new(move |x: &vigil_repository::Progress| {
+                    p.set(x.bytes_read, x.files_done)
+                })),
             };
-            let report = repo.restore(&id, &dir, &opts, &ctl).map_err(|e| cancelled_or(&cancel, e))?;
+            let report = repo
+                .restore(&id, &dir, &opts, &ctl)
+                .map_err(|e| cancelled_or(&cancel, e))?;
             let mut bytes = report.bytes;
             for name in &streams {
                 bytes += write_stream_file(&repo, &id, name, &dir, opts.overwrite, &cancel)?;
@@ -284,24 +391,41 @@ async fn restore_snapshot(
         stats.files = report.files;
         stats.bytes_read = bytes;
         if !report.errors.is_empty() {
-            let names: Vec<String> = report.errors.iter().take(5).map(|e| format!("/{}: {}", e.path, e.message)).collect();
+            let names: Vec<String> = report
+                .errors
+                .iter()
+                .take(5)
+                .map(|e| format!("/{}: {}", e.path, e.message))
+                .collect();
             stats.errors_found = report.errors.len() as u64;
             ctx.set_fail_stats(stats);
             return Err(Error::Repository(vigil_repository::Error::integrity(
                 format!("{} of the restored entries", report.errors.len()),
-                format!("could not be restored ({}); the other entries were restored", names.join("; ")),
+                format!(
+                    "could not be restored ({}); the other entries were restored",
+                    names.join("; ")
+                ),
             )));
         }
     }
     if let (Some(db), Some(name)) = (&db, dump_name) {
         ctx.progress.phase("restoring database");
-        let expected: u64 = artifact.labels.get(labels::DB_TABLES).and_then(|t| t.parse().ok()).unwrap_or(0);
+        let expected: u64 = artifact
+            .labels
+            .get(labels::DB_TABLES)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
         let (repo, cancel, progress) = (repo.clone(), ctx.cancel.clone(), ctx.progress.clone());
         let db_ref = db.clone();
         let written = blocking(move || {
             feed(&db_ref, |w| {
-                let mut counting = Counting { inner: w, progress: &progress, cancel: &cancel };
-                repo.restore_entry(&id, &name, &mut counting).map_err(|e| cancelled_or(&cancel, e))
+                let mut counting = Counting {
+                    inner: w,
+                    progress: &progress,
+                    cancel: &cancel,
+                };
+                repo.restore_entry(&id, &name, &mut counting)
+                    .map_err(|e| cancelled_or(&cancel, e))
             })
         })
         .await?;
@@ -310,15 +434,29 @@ async fn restore_snapshot(
         tracing::info!(job = %ctx.job.id, bytes = written, tables, "database restored and checked");
         stats.bytes_read += written;
     }
-    Ok(Outcome { stats, artifact: None })
+    Ok(Outcome {
+        stats,
+        artifact: None,
+    })
 }
 
 fn cancelled_or(cancel: &AtomicBool, e: vigil_repository::Error) -> Error {
-    if cancel.load(std::sync::atomic::Ordering::Relaxed) { Error::Cancelled } else { e.into() }
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        Error::Cancelled
+    } else {
+        e.into()
+    }
 }
 
 /// Writes a dump stream into the target directory under its stream name.
-fn write_stream_file(repo: &Repository, id: &SnapshotId, name: &str, dir: &Path, overwrite: bool, cancel: &AtomicBool) -> Result<u64> {
+fn write_stream_file(
+    repo: &Repository,
+    id: &SnapshotId,
+    name: &str,
+    dir: &Path,
+    overwrite: bool,
+    cancel: &AtomicBool,
+) -> Result<u64> {
     let dest = dir.join(name);
     let tmp = dir.join(format!(".vigil-tmp-{}", uuid::Uuid::new_v4().simple()));
     let mut f = File::create_new(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -328,7 +466,10 @@ fn write_stream_file(repo: &Repository, id: &SnapshotId, name: &str, dir: &Path,
     })?;
     if !overwrite && std::fs::symlink_metadata(&dest).is_ok() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::FailedPrecondition(format!("target_dir: {} already exists; set overwrite to replace it", dest.display())));
+        return Err(Error::FailedPrecondition(format!(
+            "target_dir: {} already exists; set overwrite to replace it",
+            dest.display()
+        )));
     }
     std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
     Ok(n)
@@ -344,7 +485,10 @@ struct Counting<'a> {
 impl std::io::Write for Counting<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "cancelled",
+            ));
         }
         let n = self.inner.write(buf)?;
         self.progress.add_bytes(n as u64);
@@ -368,15 +512,29 @@ async fn restore_archive(
     ctx.progress.phase("checking archive");
     let manifest = {
         let path = staged.to_path_buf();
-        blocking(move || archive::validate(std::io::BufReader::new(File::open(&path).map_err(|e| Error::io(&path, e))?))).await?
+        blocking(move || {
+            archive::validate(std::io::BufReader::new(
+                File::open(&path).map_err(|e| Error::io(&path, e))?,
+            ))
+        })
+        .await?
     };
     if let Some(url) = &db_url {
         match &manifest.database {
-            None => return Err(Error::invalid("params.restore.database_url", "the archive holds no database dump")),
+            None => {
+                return Err(Error::invalid(
+                    "params.restore.database_url",
+                    "the archive holds no database dump",
+                ));
+            }
             Some(d) if d.engine != engine_name(url.engine()) => {
                 return Err(Error::invalid(
                     "params.restore.database_url",
-                    format!("the archive holds a {} dump, not {}", d.engine, engine_name(url.engine())),
+                    format!(
+                        "the archive holds a {} dump, not {}",
+                        d.engine,
+                        engine_name(url.engine())
+                    ),
                 ));
             }
             Some(_) => {}
@@ -389,18 +547,26 @@ async fn restore_archive(
     let expected = manifest.database.as_ref().map(|d| d.tables).unwrap_or(0);
     let db_member = manifest.database.as_ref().map(|d| d.member.clone());
     ctx.progress.phase("restoring");
-    ctx.progress.totals(manifest.content_bytes(), manifest.file_count());
+    ctx.progress
+        .totals(manifest.content_bytes(), manifest.file_count());
     let (cancel, progress) = (ctx.cancel.clone(), ctx.progress.clone());
     let db_copy = db.clone();
-    let opts = ExtractOptions { overwrite: params.overwrite, streams_as_files: db_copy.is_none(), paths: params.paths.clone() };
+    let opts = ExtractOptions {
+        overwrite: params.overwrite,
+        streams_as_files: db_copy.is_none(),
+        paths: params.paths.clone(),
+    };
     let path = staged.to_path_buf();
     let stats = blocking(move || {
-        let reader = ArchiveReader::open(std::io::BufReader::new(File::open(&path).map_err(|e| Error::io(&path, e))?))?;
+        let reader = ArchiveReader::open(std::io::BufReader::new(
+            File::open(&path).map_err(|e| Error::io(&path, e))?,
+        ))?;
         let mut on_stream = |m: &archive::Member, r: &mut dyn Read| -> Result<()> {
             match (&db_copy, &db_member) {
-                (Some(db), Some(member)) if *member == m.path => {
-                    feed(db, |w| std::io::copy(r, w).map_err(|e| Error::io("database dump", e))).map(drop)
-                }
+                (Some(db), Some(member)) if *member == m.path => feed(db, |w| {
+                    std::io::copy(r, w).map_err(|e| Error::io("database dump", e))
+                })
+                .map(drop),
                 _ => Ok(()),
             }
         };
@@ -420,7 +586,14 @@ async fn restore_archive(
         ctx.progress.phase("checking restored database");
         db.check(expected).await?;
     }
-    Ok(Outcome { stats: JobStats { files: stats.files, bytes_read: stats.bytes, ..Default::default() }, artifact: None })
+    Ok(Outcome {
+        stats: JobStats {
+            files: stats.files,
+            bytes_read: stats.bytes,
+            ..Default::default()
+        },
+        artifact: None,
+    })
 }
 
 /// Streams the stored archive of snapshot `id` into a staging file.
@@ -429,10 +602,18 @@ pub async fn stage_archive(ctx: &JobCtx, id: SnapshotId) -> Result<tempfile::Tem
     let staging = ctx.shared.staging.clone();
     let (cancel, progress) = (ctx.cancel.clone(), ctx.progress.clone());
     blocking(move || {
-        let tmp = tempfile::Builder::new().prefix("archive-").tempfile_in(&staging).map_err(|e| Error::io(&staging, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix("archive-")
+            .tempfile_in(&staging)
+            .map_err(|e| Error::io(&staging, e))?;
         let (mut file, path) = tmp.into_parts();
-        let mut counting = Counting { inner: &mut file, progress: &progress, cancel: &cancel };
-        repo.restore_entry(&id, labels::ARCHIVE_STREAM, &mut counting).map_err(|e| cancelled_or(&cancel, e))?;
+        let mut counting = Counting {
+            inner: &mut file,
+            progress: &progress,
+            cancel: &cancel,
+        };
+        repo.restore_entry(&id, labels::ARCHIVE_STREAM, &mut counting)
+            .map_err(|e| cancelled_or(&cancel, e))?;
         Ok(path)
     })
     .await

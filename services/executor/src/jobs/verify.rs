@@ -9,7 +9,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::sync::Arc;
 
 use vigil_proto::catalog::v1::{
-    Artifact, ArtifactState, GetArtifactRequest, JobStats, ListArtifactsRequest, UpdateArtifactsRequest, job_params,
+    Artifact, ArtifactState, GetArtifactRequest, JobStats, ListArtifactsRequest,
+    UpdateArtifactsRequest, job_params,
 };
 use vigil_repository::{Control, EntryKind, RestoreOptions, SnapshotId, VerifyOptions};
 
@@ -40,15 +41,25 @@ pub async fn list_artifacts(ctx: &JobCtx, configuration: &str) -> Result<Vec<Art
 }
 
 /// Sets the state of artifacts in the catalog.
-pub async fn mark(ctx: &JobCtx, ids: Vec<String>, state: ArtifactState, verified: bool) -> Result<()> {
+pub async fn mark(
+    ctx: &JobCtx,
+    ids: Vec<String>,
+    state: ArtifactState,
+    verified: bool,
+) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let verify_time = verified.then(|| vigil_proto::timestamp_from_system(std::time::SystemTime::now()));
+    let verify_time =
+        verified.then(|| vigil_proto::timestamp_from_system(std::time::SystemTime::now()));
     for chunk in ids.chunks(500) {
         ctx.shared
             .coordination()
-            .update_artifacts(UpdateArtifactsRequest { ids: chunk.to_vec(), state: state as i32, verify_time })
+            .update_artifacts(UpdateArtifactsRequest {
+                ids: chunk.to_vec(),
+                state: state as i32,
+                verify_time,
+            })
             .await?;
     }
     Ok(())
@@ -61,9 +72,16 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
         _ => Default::default(),
     };
     if !(0.0..=1.0).contains(&params.sample_fraction) {
-        return Err(Error::invalid("params.verify.sample_fraction", "must be between 0 and 1"));
+        return Err(Error::invalid(
+            "params.verify.sample_fraction",
+            "must be between 0 and 1",
+        ));
     }
-    let sample = if params.sample_fraction == 0.0 { 1.0 } else { params.sample_fraction };
+    let sample = if params.sample_fraction == 0.0 {
+        1.0
+    } else {
+        params.sample_fraction
+    };
     // Only artifacts of this executor's repository: others live elsewhere.
     let here = ctx.shared.repo.repository.id().to_owned();
     let all: Vec<Artifact> = list_artifacts(&ctx, "")
@@ -75,41 +93,77 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
         let a = ctx
             .shared
             .catalog()
-            .get_artifact(GetArtifactRequest { id: params.artifact.clone() })
+            .get_artifact(GetArtifactRequest {
+                id: params.artifact.clone(),
+            })
             .await
             .map_err(|s| match s.code() {
-                tonic::Code::NotFound => Error::NotFound { what: format!("artifact {}", params.artifact) },
+                tonic::Code::NotFound => Error::NotFound {
+                    what: format!("artifact {}", params.artifact),
+                },
                 _ => Error::Catalog(s),
             })?
             .into_inner()
             .artifact
             .ok_or_else(|| Error::Internal("catalog sent no artifact".into()))?;
         if a.state() == ArtifactState::Pruned {
-            return Err(Error::FailedPrecondition(format!("artifact: {} was pruned", a.id)));
+            return Err(Error::FailedPrecondition(format!(
+                "artifact: {} was pruned",
+                a.id
+            )));
         }
         super::check_repository(&ctx.shared, &a)?;
         Some(vec![a])
     } else if !ctx.job.configuration.is_empty() {
-        Some(all.iter().filter(|a| a.configuration == ctx.job.configuration).cloned().collect())
+        Some(
+            all.iter()
+                .filter(|a| a.configuration == ctx.job.configuration)
+                .cloned()
+                .collect(),
+        )
     } else {
         None
     };
 
-    ctx.progress.phase(if sample < 1.0 { "reading a sample of packs" } else { "reading every pack" });
+    ctx.progress.phase(if sample < 1.0 {
+        "reading a sample of packs"
+    } else {
+        "reading every pack"
+    });
     let repo = ctx.shared.repo.repository.clone();
-    let report = blocking(move || Ok(repo.verify(&VerifyOptions { sample_fraction: sample, threads: None })?)).await?;
-    ctx.progress.set(report.bytes_checked, report.packs_checked as u64);
+    let report = blocking(move || {
+        Ok(repo.verify(&VerifyOptions {
+            sample_fraction: sample,
+            threads: None,
+        })?)
+    })
+    .await?;
+    ctx.progress
+        .set(report.bytes_checked, report.packs_checked as u64);
 
     // Which snapshots are hit, and by what.
     let mut hit: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for a in &report.affected {
-        hit.entry(a.snapshot.to_hex()).or_default().push(a.path.clone());
+        hit.entry(a.snapshot.to_hex())
+            .or_default()
+            .push(a.path.clone());
     }
     for s in &report.damaged_snapshots {
-        hit.entry(s.clone()).or_default().push("<snapshot file>".into());
+        hit.entry(s.clone())
+            .or_default()
+            .push("<snapshot file>".into());
     }
-    let damaged: Vec<&Artifact> = all.iter().filter(|a| hit.contains_key(&a.location)).collect();
-    mark(&ctx, damaged.iter().map(|a| a.id.clone()).collect(), ArtifactState::Damaged, false).await?;
+    let damaged: Vec<&Artifact> = all
+        .iter()
+        .filter(|a| hit.contains_key(&a.location))
+        .collect();
+    mark(
+        &ctx,
+        damaged.iter().map(|a| a.id.clone()).collect(),
+        ArtifactState::Damaged,
+        false,
+    )
+    .await?;
 
     let errors = report.damaged_packs.len() as u64
         + report.damaged_index_files.len() as u64
@@ -125,7 +179,10 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
         Some(s) => s.iter().map(|a| a.id.as_str()).collect(),
         None => all.iter().map(|a| a.id.as_str()).collect(),
     };
-    let scoped_damage: Vec<&&Artifact> = damaged.iter().filter(|a| in_scope.contains(a.id.as_str())).collect();
+    let scoped_damage: Vec<&&Artifact> = damaged
+        .iter()
+        .filter(|a| in_scope.contains(a.id.as_str()))
+        .collect();
     let failed = match scope {
         None => !report.is_ok(),
         Some(_) => !scoped_damage.is_empty(),
@@ -133,23 +190,49 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     if failed {
         let mut parts = Vec::new();
         for p in report.damaged_packs.iter().take(3) {
-            parts.push(format!("pack {}: {}", &p.pack[..p.pack.len().min(12)], p.reason));
+            parts.push(format!(
+                "pack {}: {}",
+                &p.pack[..p.pack.len().min(12)],
+                p.reason
+            ));
         }
         if !report.damaged_index_files.is_empty() {
-            parts.push(format!("{} damaged index files", report.damaged_index_files.len()));
+            parts.push(format!(
+                "{} damaged index files",
+                report.damaged_index_files.len()
+            ));
         }
         if report.missing_chunks > 0 {
             parts.push(format!("{} chunks missing", report.missing_chunks));
         }
         for (snap, paths) in hit.iter().take(5) {
-            let artifact = all.iter().find(|a| &a.location == snap).map(|a| a.id.as_str()).unwrap_or("no artifact");
-            let shown: Vec<String> = paths.iter().take(5).map(|p| format!("/{}", p.trim_start_matches('/'))).collect();
-            let more = if paths.len() > 5 { format!(" and {} more", paths.len() - 5) } else { String::new() };
-            parts.push(format!("snapshot {} (artifact {artifact}): {}{more}", &snap[..12.min(snap.len())], shown.join(", ")));
+            let artifact = all
+                .iter()
+                .find(|a| &a.location == snap)
+                .map(|a| a.id.as_str())
+                .unwrap_or("no artifact");
+            let shown: Vec<String> = paths
+                .iter()
+                .take(5)
+                .map(|p| format!("/{}", p.trim_start_matches('/')))
+                .collect();
+            let more = if paths.len() > 5 {
+                format!(" and {} more", paths.len() - 5)
+            } else {
+                String::new()
+            };
+            parts.push(format!(
+                "snapshot {} (artifact {artifact}): {}{more}",
+                &snap[..12.min(snap.len())],
+                shown.join(", ")
+            ));
         }
         stats.errors_found = stats.errors_found.max(1);
         ctx.set_fail_stats(stats);
-        return Err(Error::Repository(vigil_repository::Error::integrity("repository", format!("verify found damage: {}", parts.join("; ")))));
+        return Err(Error::Repository(vigil_repository::Error::integrity(
+            "repository",
+            format!("verify found damage: {}", parts.join("; ")),
+        )));
     }
     if !report.is_ok() {
         ctx.warn(format!(
@@ -163,16 +246,24 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
         None => all.clone(),
     };
     if params.drill {
-        let target = scoped.iter().max_by_key(|a| a.create_time.as_ref().map(vigil_proto::timestamp_to_micros));
+        let target = scoped
+            .iter()
+            .max_by_key(|a| a.create_time.as_ref().map(vigil_proto::timestamp_to_micros));
         match target {
             Some(a) => drill(&ctx, snapshot_of(&a.location)?).await?,
             None => ctx.warn("restore drill skipped: no artifact in scope"),
         }
     }
-    let ok: Vec<String> =
-        scoped.iter().filter(|a| a.state() == ArtifactState::Available).map(|a| a.id.clone()).collect();
+    let ok: Vec<String> = scoped
+        .iter()
+        .filter(|a| a.state() == ArtifactState::Available)
+        .map(|a| a.id.clone())
+        .collect();
     mark(&ctx, ok, ArtifactState::Available, true).await?;
-    Ok(Outcome { stats, artifact: None })
+    Ok(Outcome {
+        stats,
+        artifact: None,
+    })
 }
 
 /// Restores `id` into a scratch directory and compares it with the snapshot.
@@ -183,17 +274,33 @@ async fn drill(ctx: &Arc<JobCtx>, id: SnapshotId) -> Result<()> {
     let cancel = ctx.cancel.clone();
     let mismatches = blocking(move || {
         let entries = repo.snapshot_entries(&id)?;
-        let scratch = tempfile::Builder::new().prefix("drill-").tempdir_in(&staging).map_err(|e| Error::io(&staging, e))?;
-        let ctl = Control { cancel: Some(cancel), progress: None };
+        let scratch = tempfile::Builder::new()
+            .prefix("drill-")
+            .tempdir_in(&staging)
+            .map_err(|e| Error::io(&staging, e))?;
+        let ctl = Control {
+            cancel: Some(cancel),
+            progress: None,
+        };
         let report = repo.restore(&id, scratch.path(), &RestoreOptions::default(), &ctl)?;
-        let mut bad: Vec<String> = report.errors.iter().map(|e| format!("/{}: {}", e.path, e.message)).collect();
+        let mut bad: Vec<String> = report
+            .errors
+            .iter()
+            .map(|e| format!("/{}: {}", e.path, e.message))
+            .collect();
         for e in &entries {
-            let path = scratch.path().join(std::str::from_utf8(&e.path).unwrap_or("\u{fffd}"));
+            let path = scratch
+                .path()
+                .join(std::str::from_utf8(&e.path).unwrap_or("\u{fffd}"));
             let name = format!("/{}", e.path_lossy());
             match e.kind {
                 EntryKind::File => match std::fs::symlink_metadata(&path) {
-                    Ok(md) if md.len() != e.size => bad.push(format!("{name}: size {} instead of {}", md.len(), e.size)),
-                    Ok(md) if md.permissions().mode() & 0o7777 != e.mode & 0o7777 => bad.push(format!("{name}: mode differs")),
+                    Ok(md) if md.len() != e.size => {
+                        bad.push(format!("{name}: size {} instead of {}", md.len(), e.size))
+                    }
+                    Ok(md) if md.permissions().mode() & 0o7777 != e.mode & 0o7777 => {
+                        bad.push(format!("{name}: mode differs"))
+                    }
                     Ok(md) if md.mtime() != e.mtime => bad.push(format!("{name}: mtime differs")),
                     Ok(_) => {}
                     Err(err) => bad.push(format!("{name}: {err}")),
@@ -211,7 +318,9 @@ async fn drill(ctx: &Arc<JobCtx>, id: SnapshotId) -> Result<()> {
                     let mut sink = std::io::sink();
                     match repo.restore_entry(&id, &e.path_lossy(), &mut sink) {
                         Ok(n) if n == e.size => {}
-                        Ok(n) => bad.push(format!("{name}: stream of {n} bytes instead of {}", e.size)),
+                        Ok(n) => {
+                            bad.push(format!("{name}: stream of {n} bytes instead of {}", e.size))
+                        }
                         Err(err) => bad.push(format!("{name}: {err}")),
                     }
                 }
@@ -221,7 +330,10 @@ async fn drill(ctx: &Arc<JobCtx>, id: SnapshotId) -> Result<()> {
     })
     .await?;
     if let Some(first) = mismatches.first() {
-        return Err(Error::Check(format!("restore drill: {} differences, first {first}", mismatches.len())));
+        return Err(Error::Check(format!(
+            "restore drill: {} differences, first {first}",
+            mismatches.len()
+        )));
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::process::{Command, Stdio};
 use std::io::Write;
+use std::process::{Command, Stdio};
 
 /// The PostgreSQL admin URL from `VIGIL_TEST_POSTGRES_URL`, or `None` after
 /// a loud SKIPPED line.
@@ -28,23 +28,44 @@ pub fn pg_db_url(admin: &url::Url, db: &str) -> String {
 /// Runs SQL through psql against `url`; panics on failure; returns stdout.
 pub fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
         .output()
         .expect("run psql");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// A fresh, uniquely named database; returns its name.
 pub fn pg_create(admin: &url::Url, prefix: &str) -> String {
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    psql(&pg_db_url(admin, "postgres"), &format!("CREATE DATABASE \"{name}\""));
+    psql(
+        &pg_db_url(admin, "postgres"),
+        &format!("CREATE DATABASE \"{name}\""),
+    );
     name
 }
 
 /// Drops a database if it exists.
 pub fn pg_drop(admin: &url::Url, name: &str) {
-    psql(&pg_db_url(admin, "postgres"), &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    psql(
+        &pg_db_url(admin, "postgres"),
+        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    );
 }
 
 /// `pg_dump` of `url` in the executor's own format, for comparisons.
@@ -53,8 +74,28 @@ pub fn pg_dump(url: &str) -> String {
         .args(["--format=plain", "--no-owner", "--no-privileges", "-d", url])
         .output()
         .expect("run pg_dump");
-    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // pg_dump writes a fresh random key into its \restrict and \unrestrict lines.
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether a `pg_dump` process of database `name` is running on this machine.
+pub fn pg_dump_running(name: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let text = String::from_utf8_lossy(&cmdline);
+        let argv0 = text.split('\0').next().unwrap_or_default();
+        argv0.ends_with("pg_dump") && text.contains(name)
+    })
 }
 
 /// Fills a database with a few tables, a view, a sequence, and awkward data.
@@ -90,31 +131,60 @@ fn mysql_args(admin: &url::Url) -> Vec<String> {
         format!("--host={}", admin.host_str().unwrap_or("127.0.0.1")),
         format!("--port={}", admin.port().unwrap_or(3306)),
         "--protocol=TCP".into(),
-        format!("--user={}", if admin.username().is_empty() { "root" } else { admin.username() }),
+        format!(
+            "--user={}",
+            if admin.username().is_empty() {
+                "root"
+            } else {
+                admin.username()
+            }
+        ),
     ]
 }
 
 /// Runs SQL as the admin; returns stdout.
 pub fn mysql(admin: &url::Url, db: Option<&str>, sql: &str) -> String {
     let mut c = Command::new("mariadb");
-    c.args(mysql_args(admin)).args(["--batch", "--skip-column-names"]);
+    c.args(mysql_args(admin))
+        .args(["--batch", "--skip-column-names"]);
     if let Some(pw) = admin.password() {
         c.env("MYSQL_PWD", pw);
     }
     if let Some(db) = db {
         c.arg(format!("--database={db}"));
     }
-    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run mariadb");
-    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mariadb");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "mariadb {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mariadb {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// A fresh schema; returns its name.
 pub fn mysql_create(admin: &url::Url, prefix: &str) -> String {
-    let name = format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    mysql(admin, None, &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4;"));
+    let name = format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    mysql(
+        admin,
+        None,
+        &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4;"),
+    );
     name
 }
 
@@ -140,7 +210,11 @@ pub fn mysql_user(admin: &url::Url, db: &str) -> (String, String) {
 
 /// Drops a user.
 pub fn mysql_drop_user(admin: &url::Url, user: &str) {
-    mysql(admin, None, &format!("DROP USER IF EXISTS '{user}'@'%'; DROP USER IF EXISTS '{user}'@'localhost';"));
+    mysql(
+        admin,
+        None,
+        &format!("DROP USER IF EXISTS '{user}'@'%'; DROP USER IF EXISTS '{user}'@'localhost';"),
+    );
 }
 
 /// Fills a schema with tables, a view, a trigger and awkward data.
@@ -162,10 +236,21 @@ pub fn mysql_fill(admin: &url::Url, db: &str) {
 pub fn mysql_dump(admin: &url::Url, db: &str) -> String {
     let out = Command::new("mariadb-dump")
         .args(mysql_args(admin))
-        .args(["--single-transaction", "--routines", "--triggers", "--skip-dump-date", "--hex-blob", db])
+        .args([
+            "--single-transaction",
+            "--routines",
+            "--triggers",
+            "--skip-dump-date",
+            "--hex-blob",
+            db,
+        ])
         .output()
         .expect("run mariadb-dump");
-    assert!(out.status.success(), "mariadb-dump: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mariadb-dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.starts_with("-- Host:") && !l.starts_with("-- Server version"))
@@ -175,13 +260,29 @@ pub fn mysql_dump(admin: &url::Url, db: &str) -> String {
 
 /// The `.dump` of a SQLite file through the sqlite3 shell.
 pub fn sqlite_dump(path: &std::path::Path) -> String {
-    let out = Command::new("sqlite3").arg(path).arg(".dump").output().expect("run sqlite3");
-    assert!(out.status.success(), "sqlite3: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("sqlite3")
+        .arg(path)
+        .arg(".dump")
+        .output()
+        .expect("run sqlite3");
+    assert!(
+        out.status.success(),
+        "sqlite3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs SQL through the sqlite3 shell.
 pub fn sqlite(path: &std::path::Path, sql: &str) {
-    let out = Command::new("sqlite3").arg(path).arg(sql).output().expect("run sqlite3");
-    assert!(out.status.success(), "sqlite3: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("sqlite3")
+        .arg(path)
+        .arg(sql)
+        .output()
+        .expect("run sqlite3");
+    assert!(
+        out.status.success(),
+        "sqlite3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

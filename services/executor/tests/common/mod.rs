@@ -2,6 +2,7 @@
 //! executor on ephemeral loopback ports, and ways to drive jobs through them.
 #![allow(dead_code)]
 
+pub mod craft;
 pub mod db;
 pub mod tree;
 
@@ -48,7 +49,9 @@ pub fn fast_options(catalog: &str, data_dir: &Path) -> ExecutorOptions {
 pub async fn start_executor(opts: ExecutorOptions) -> RunningExecutor {
     let shutdown = CancellationToken::new();
     let data_dir = opts.data_dir.clone();
-    let executor = Executor::start(opts, shutdown.clone()).await.expect("start the executor");
+    let executor = Executor::start(opts, shutdown.clone())
+        .await
+        .expect("start the executor");
     let id = executor.id().to_owned();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let executor_addr = listener.local_addr().unwrap();
@@ -62,7 +65,13 @@ pub async fn start_executor(opts: ExecutorOptions) -> RunningExecutor {
             .expect("executor server");
         executor.join().await;
     });
-    RunningExecutor { executor_addr, shutdown, server, id, data_dir }
+    RunningExecutor {
+        executor_addr,
+        shutdown,
+        server,
+        id,
+        data_dir,
+    }
 }
 
 impl RunningExecutor {
@@ -111,7 +120,9 @@ impl Harness {
     pub async fn configure(&self, config: BackupConfiguration) -> BackupConfiguration {
         self.catalog_client()
             .await
-            .create_configuration(CreateConfigurationRequest { configuration: Some(config) })
+            .create_configuration(CreateConfigurationRequest {
+                configuration: Some(config),
+            })
             .await
             .expect("create configuration")
             .into_inner()
@@ -120,7 +131,12 @@ impl Harness {
     }
 
     /// Queues a job.
-    pub async fn create_job(&self, configuration: &str, kind: JobKind, params: Option<job_params::Params>) -> BackupJob {
+    pub async fn create_job(
+        &self,
+        configuration: &str,
+        kind: JobKind,
+        params: Option<job_params::Params>,
+    ) -> BackupJob {
         self.catalog_client()
             .await
             .create_job(CreateJobRequest {
@@ -137,7 +153,14 @@ impl Harness {
     }
 
     pub async fn get_job(&self, id: &str) -> BackupJob {
-        self.catalog_client().await.get_job(GetJobRequest { id: id.into() }).await.unwrap().into_inner().job.unwrap()
+        self.catalog_client()
+            .await
+            .get_job(GetJobRequest { id: id.into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap()
     }
 
     /// Waits until job `id` is final (or `limit` passes).
@@ -145,10 +168,18 @@ impl Harness {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let job = self.get_job(id).await;
-            if matches!(job.state(), JobState::Completed | JobState::Failed | JobState::Cancelled) {
+            if matches!(
+                job.state(),
+                JobState::Completed | JobState::Failed | JobState::Cancelled
+            ) {
                 return job;
             }
-            assert!(tokio::time::Instant::now() < deadline, "job {} still {:?} after {limit:?}: {job:?}", job.name, job.state());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {} still {:?} after {limit:?}: {job:?}",
+                job.name,
+                job.state()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -161,49 +192,104 @@ impl Harness {
             if job.state() == JobState::Running {
                 return job;
             }
-            assert!(tokio::time::Instant::now() < deadline, "job never ran: {job:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job never ran: {job:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Runs a job to its end and asserts it COMPLETED.
-    pub async fn run_ok(&self, configuration: &str, kind: JobKind, params: Option<job_params::Params>) -> BackupJob {
+    pub async fn run_ok(
+        &self,
+        configuration: &str,
+        kind: JobKind,
+        params: Option<job_params::Params>,
+    ) -> BackupJob {
         let job = self.create_job(configuration, kind, params).await;
         let done = self.wait_job(&job.id, Duration::from_secs(120)).await;
-        assert_eq!(done.state(), JobState::Completed, "job {} ended {:?}: {}", done.name, done.state(), done.error);
+        assert_eq!(
+            done.state(),
+            JobState::Completed,
+            "job {} ended {:?}: {}",
+            done.name,
+            done.state(),
+            done.error
+        );
         done
     }
 
     /// Runs a job to its end and asserts it FAILED; returns it.
-    pub async fn run_failing(&self, configuration: &str, kind: JobKind, params: Option<job_params::Params>) -> BackupJob {
+    pub async fn run_failing(
+        &self,
+        configuration: &str,
+        kind: JobKind,
+        params: Option<job_params::Params>,
+    ) -> BackupJob {
         let job = self.create_job(configuration, kind, params).await;
         let done = self.wait_job(&job.id, Duration::from_secs(120)).await;
-        assert_eq!(done.state(), JobState::Failed, "job {} ended {:?}", done.name, done.state());
+        assert_eq!(
+            done.state(),
+            JobState::Failed,
+            "job {} ended {:?}",
+            done.name,
+            done.state()
+        );
         done
     }
 
     pub async fn artifact(&self, id: &str) -> Artifact {
-        self.catalog_client().await.get_artifact(GetArtifactRequest { id: id.into() }).await.unwrap().into_inner().artifact.unwrap()
+        self.catalog_client()
+            .await
+            .get_artifact(GetArtifactRequest { id: id.into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .artifact
+            .unwrap()
     }
 
     /// Restores `artifact` into a directory and/or database; returns the job.
-    pub async fn restore(&self, artifact: &str, target_dir: Option<&Path>, database_url: Option<&str>, overwrite: bool) -> BackupJob {
-        self.create_job("", JobKind::Restore, Some(job_params::Params::Restore(restore_params(artifact, target_dir, database_url, overwrite))))
-            .await
+    pub async fn restore(
+        &self,
+        artifact: &str,
+        target_dir: Option<&Path>,
+        database_url: Option<&str>,
+        overwrite: bool,
+    ) -> BackupJob {
+        self.create_job(
+            "",
+            JobKind::Restore,
+            Some(job_params::Params::Restore(restore_params(
+                artifact,
+                target_dir,
+                database_url,
+                overwrite,
+            ))),
+        )
+        .await
     }
 
     /// Downloads an artifact; returns (metadata, bytes).
-    pub async fn download(&self, artifact: &str) -> (vigil_proto::executor::v1::DownloadMetadata, Vec<u8>) {
+    pub async fn download(
+        &self,
+        artifact: &str,
+    ) -> (vigil_proto::executor::v1::DownloadMetadata, Vec<u8>) {
         use vigil_proto::executor::v1::{DownloadArchiveRequest, download_archive_response::Part};
         let mut stream = self
             .executor_client()
             .await
-            .download_archive(DownloadArchiveRequest { artifact: artifact.into() })
+            .download_archive(DownloadArchiveRequest {
+                artifact: artifact.into(),
+            })
             .await
             .expect("download")
             .into_inner();
         let first = stream.message().await.unwrap().expect("a first message");
-        let Some(Part::Metadata(meta)) = first.part else { panic!("first message is not metadata") };
+        let Some(Part::Metadata(meta)) = first.part else {
+            panic!("first message is not metadata")
+        };
         let mut bytes = Vec::new();
         while let Some(msg) = stream.message().await.expect("download stream") {
             match msg.part {
@@ -222,7 +308,9 @@ impl Harness {
         bytes: Vec<u8>,
         declared: Option<u64>,
     ) -> Result<vigil_proto::executor::v1::UploadArchiveResponse, tonic::Status> {
-        use vigil_proto::executor::v1::{UploadArchiveRequest, UploadMetadata, upload_archive_request::Part};
+        use vigil_proto::executor::v1::{
+            UploadArchiveRequest, UploadMetadata, upload_archive_request::Part,
+        };
         let size = declared.unwrap_or(bytes.len() as u64);
         let mut msgs = vec![UploadArchiveRequest {
             part: Some(Part::Metadata(UploadMetadata {
@@ -232,16 +320,25 @@ impl Harness {
             })),
         }];
         for c in bytes.chunks(100_000) {
-            msgs.push(UploadArchiveRequest { part: Some(Part::Chunk(c.to_vec())) });
+            msgs.push(UploadArchiveRequest {
+                part: Some(Part::Chunk(c.to_vec())),
+            });
         }
-        self.executor_client().await.upload_archive(tokio_stream::iter(msgs)).await.map(|r| r.into_inner())
+        self.executor_client()
+            .await
+            .upload_archive(tokio_stream::iter(msgs))
+            .await
+            .map(|r| r.into_inner())
     }
 
     /// Every job, newest first.
     pub async fn all_jobs(&self) -> Vec<BackupJob> {
         self.catalog_client()
             .await
-            .list_jobs(ListJobsRequest { page_size: 1000, ..Default::default() })
+            .list_jobs(ListJobsRequest {
+                page_size: 1000,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner()
@@ -249,10 +346,17 @@ impl Harness {
     }
 }
 
-pub fn restore_params(artifact: &str, target_dir: Option<&Path>, database_url: Option<&str>, overwrite: bool) -> RestoreParams {
+pub fn restore_params(
+    artifact: &str,
+    target_dir: Option<&Path>,
+    database_url: Option<&str>,
+    overwrite: bool,
+) -> RestoreParams {
     RestoreParams {
         artifact: artifact.into(),
-        target_dir: target_dir.map(|p| p.display().to_string()).unwrap_or_default(),
+        target_dir: target_dir
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         database_url: database_url.unwrap_or_default().into(),
         overwrite,
         ..Default::default()
@@ -260,7 +364,12 @@ pub fn restore_params(artifact: &str, target_dir: Option<&Path>, database_url: O
 }
 
 /// A configuration of `kind` over `paths` and an optional database.
-pub fn config(name: &str, kind: BackupKind, paths: &[&Path], database: Option<DatabaseSource>) -> BackupConfiguration {
+pub fn config(
+    name: &str,
+    kind: BackupKind,
+    paths: &[&Path],
+    database: Option<DatabaseSource>,
+) -> BackupConfiguration {
     BackupConfiguration {
         name: name.into(),
         kind: kind as i32,
@@ -280,6 +389,8 @@ pub fn database(engine: DatabaseEngine, url: &str, password_env: Option<&str>) -
     DatabaseSource {
         engine: engine as i32,
         url: url.into(),
-        password: password_env.map(|v| SecretRef { source: Some(secret_ref::Source::Env(v.into())) }),
+        password: password_env.map(|v| SecretRef {
+            source: Some(secret_ref::Source::Env(v.into())),
+        }),
     }
 }

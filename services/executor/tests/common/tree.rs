@@ -43,13 +43,43 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
 pub fn build(root: &Path) {
     std::fs::create_dir_all(root.join("documents/2025/ünïcode dir")).unwrap();
     std::fs::create_dir_all(root.join("media/empty")).unwrap();
-    write(&root.join("documents/readme.txt"), b"hello vigil\n", 0o644, 1_700_000_000);
-    write(&root.join("documents/2025/report.pdf"), &noise(3 << 20, 1), 0o600, 1_700_000_100);
-    write(&root.join("documents/2025/copy.pdf"), &noise(3 << 20, 1), 0o640, 1_700_000_200);
-    write(&root.join("documents/2025/ünïcode dir/naïve file (1).txt"), "grüße\n".as_bytes(), 0o644, 1_600_000_000);
-    write(&root.join("media/run.sh"), b"#!/bin/sh\necho hi\n", 0o755, 1_700_000_300);
+    write(
+        &root.join("documents/readme.txt"),
+        b"hello vigil\n",
+        0o644,
+        1_700_000_000,
+    );
+    write(
+        &root.join("documents/2025/report.pdf"),
+        &noise(3 << 20, 1),
+        0o600,
+        1_700_000_100,
+    );
+    write(
+        &root.join("documents/2025/copy.pdf"),
+        &noise(3 << 20, 1),
+        0o640,
+        1_700_000_200,
+    );
+    write(
+        &root.join("documents/2025/ünïcode dir/naïve file (1).txt"),
+        "grüße\n".as_bytes(),
+        0o644,
+        1_600_000_000,
+    );
+    write(
+        &root.join("media/run.sh"),
+        b"#!/bin/sh\necho hi\n",
+        0o755,
+        1_700_000_300,
+    );
     write(&root.join("media/empty.bin"), b"", 0o644, 1_700_000_400);
-    write(&root.join("media/text.log"), "line of text\n".repeat(20_000).as_bytes(), 0o644, 1_700_000_500);
+    write(
+        &root.join("media/text.log"),
+        "line of text\n".repeat(20_000).as_bytes(),
+        0o644,
+        1_700_000_500,
+    );
     std::os::unix::fs::symlink("../documents/readme.txt", root.join("media/readme-link")).unwrap();
     std::os::unix::fs::symlink("missing-target", root.join("media/dangling")).unwrap();
     for (dir, mtime) in [
@@ -63,28 +93,58 @@ pub fn build(root: &Path) {
         filetime::set_file_mtime(root.join(dir), FileTime::from_unix_time(mtime, 5)).unwrap();
     }
     for link in ["media/readme-link", "media/dangling"] {
-        filetime::set_symlink_file_times(root.join(link), FileTime::from_unix_time(1_650_000_000, 0), FileTime::from_unix_time(1_650_000_000, 7)).unwrap();
+        filetime::set_symlink_file_times(
+            root.join(link),
+            FileTime::from_unix_time(1_650_000_000, 0),
+            FileTime::from_unix_time(1_650_000_000, 7),
+        )
+        .unwrap();
     }
 }
 
 /// Every node under `root`, by relative path (the root itself is "").
 pub fn scan(root: &Path) -> BTreeMap<String, Node> {
     let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
         let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let md = std::fs::symlink_metadata(entry.path()).unwrap();
         let ft = md.file_type();
         let (kind, hash, target) = if ft.is_symlink() {
-            ("symlink", String::new(), std::fs::read_link(entry.path()).unwrap().to_string_lossy().into_owned())
+            (
+                "symlink",
+                String::new(),
+                std::fs::read_link(entry.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            )
         } else if ft.is_dir() {
             ("dir", String::new(), String::new())
         } else {
-            ("file", blake3::hash(&std::fs::read(entry.path()).unwrap()).to_hex().to_string(), String::new())
+            (
+                "file",
+                blake3::hash(&std::fs::read(entry.path()).unwrap())
+                    .to_hex()
+                    .to_string(),
+                String::new(),
+            )
         };
         let node = Node {
             kind,
-            mode: if ft.is_symlink() { 0 } else { md.permissions().mode() & 0o7777 },
+            mode: if ft.is_symlink() {
+                0
+            } else {
+                md.permissions().mode() & 0o7777
+            },
             mtime: (md.mtime(), md.mtime_nsec() as u32),
             size: if ft.is_file() { md.len() } else { 0 },
             hash,
