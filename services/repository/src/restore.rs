@@ -58,11 +58,14 @@ pub struct RestoreReport {
     pub streams_not_restored: Vec<String>,
 }
 
+/// Whether `e` is selected: a selected path, below one, or a directory
+/// above one (so its metadata is restored too).
 fn selected(e: &Entry, sel: &[Vec<u8>]) -> bool {
+    let below = |a: &[u8], b: &[u8]| a.starts_with(b) && a.get(b.len()) == Some(&b'/');
     sel.is_empty()
-        || sel
-            .iter()
-            .any(|s| e.path == *s || (e.path.starts_with(s) && e.path.get(s.len()) == Some(&b'/')))
+        || sel.iter().any(|s| {
+            e.path == *s || below(&e.path, s) || (e.kind == EntryKind::Dir && below(s, &e.path))
+        })
 }
 
 fn meta_of(e: &Entry, owner: bool) -> Meta {

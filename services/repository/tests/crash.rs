@@ -168,3 +168,74 @@ fn kill_9_during_backup_leaves_valid_repository() {
         bytes(107, 512 << 10)
     );
 }
+
+/// Copies every file of `from` into `to` that `to` lacks (undoing deletions).
+fn restore_missing(from: &std::path::Path, to: &std::path::Path) -> usize {
+    let mut n = 0;
+    for f in fs::read_dir(from).unwrap() {
+        let f = f.unwrap();
+        let dst = to.join(f.file_name());
+        if !dst.exists() {
+            fs::copy(f.path(), dst).unwrap();
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn prune_interrupted_before_deleting_old_index_or_packs_leaves_valid_repository() {
+    use vigil_repository::{PruneOptions, RetentionPolicy};
+    let fx = Fixture::new();
+    let mut last = None;
+    for v in 0..3u64 {
+        write(&fx.src().join("data.bin"), &bytes(700 + v, 300_000), 0o644);
+        last = Some(
+            fx.repo
+                .backup(&backup_opts(&fx), vec![], &Control::default())
+                .unwrap()
+                .snapshot_id,
+        );
+    }
+    let saved = fx.dir.path().join("saved");
+    for d in ["data", "index"] {
+        fs::create_dir_all(saved.join(d)).unwrap();
+        restore_missing(&fx.repo_path().join(d), &saved.join(d));
+    }
+    let opts = PruneOptions {
+        policy: RetentionPolicy {
+            keep_last: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let rep = fx.repo.prune(&opts).unwrap();
+    assert!(rep.packs_deleted + rep.packs_repacked > 0);
+
+    // Crash after the new index, before packs were deleted (phase 7):
+    assert!(restore_missing(&saved.join("data"), &fx.repo_path().join("data")) > 0);
+    let v = fx.reopen().verify(&VerifyOptions::default()).unwrap();
+    assert!(v.is_ok(), "{v:?}");
+    // ... and before the old index files were deleted (phase 6):
+    assert!(restore_missing(&saved.join("index"), &fx.repo_path().join("index")) > 0);
+    let repo = fx.reopen();
+    assert!(repo.verify(&VerifyOptions::default()).unwrap().is_ok());
+    let out = fx.dir.path().join("out");
+    let r = repo
+        .restore(
+            &last.unwrap(),
+            &out,
+            &RestoreOptions::default(),
+            &Control::default(),
+        )
+        .unwrap();
+    assert!(r.errors.is_empty());
+    assert_eq!(
+        fs::read(restored(&out, &fx.src()).join("data.bin")).unwrap(),
+        bytes(702, 300_000)
+    );
+    // The next prune cleans up what the interrupted one left.
+    let again = repo.prune(&opts).unwrap();
+    assert!(again.packs_deleted > 0);
+    assert!(repo.verify(&VerifyOptions::default()).unwrap().is_ok());
+}

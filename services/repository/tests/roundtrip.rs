@@ -120,4 +120,12 @@ fn subset_restore_only_writes_selected_paths() {
     let out = restored(&target, &fx.src());
     assert!(out.join("sub/deeper/x.bin").is_file());
     assert!(!out.join("a.txt").exists());
+    // Directories above the selection get their metadata too.
+    use std::os::unix::fs::MetadataExt;
+    let (src_sub, out_sub) = (
+        fs::metadata(fx.src().join("sub")).unwrap(),
+        fs::metadata(out.join("sub")).unwrap(),
+    );
+    assert_eq!(src_sub.mode(), out_sub.mode());
+    assert_eq!(src_sub.mtime(), out_sub.mtime());
 }

@@ -139,7 +139,10 @@ pub(crate) fn walk(
         };
         let ft = m.file_type();
         if ft.is_dir() {
-            emit(Walked::Done(entry_for(EntryKind::Dir, path, &m)))?;
+            // The root directory itself ("/") has no stored name.
+            if !rel_bytes(path).is_empty() {
+                emit(Walked::Done(entry_for(EntryKind::Dir, path, &m)))?;
+            }
         } else if ft.is_symlink() {
             if !filters.included_file(path) {
                 continue;
