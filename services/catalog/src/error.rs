@@ -129,8 +129,34 @@ impl Error {
             Error::AlreadyExists { .. } => Code::AlreadyExists,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
             Error::Aborted(_) => Code::Aborted,
-            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => Code::Internal,
+            Error::Database(e) => match transient(e) {
+                Some(Transient::Conflict) => Code::Aborted,
+                Some(Transient::Busy) => Code::Unavailable,
+                None => Code::Internal,
+            },
+            Error::Migrate(_) | Error::Internal(_) => Code::Internal,
         }
+    }
+}
+
+/// A database error that a retry of the whole request can cure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transient {
+    /// PostgreSQL chose this transaction as the victim of a deadlock or a
+    /// serialization conflict.
+    Conflict,
+    /// SQLite stayed locked past the busy timeout.
+    Busy,
+}
+
+fn transient(e: &sqlx::Error) -> Option<Transient> {
+    let sqlx::Error::Database(db) = e else {
+        return None;
+    };
+    match db.code().as_deref() {
+        Some("40001" | "40P01") => Some(Transient::Conflict),
+        Some("5" | "6" | "517") => Some(Transient::Busy),
+        _ => None,
     }
 }
 
@@ -164,6 +190,10 @@ impl From<Error> for Status {
             | Error::AlreadyExists { .. }
             | Error::FailedPrecondition(_)
             | Error::Aborted(_) => Status::new(code, err.to_string()),
+            Error::Database(ref e) if transient(e).is_some() => {
+                tracing::warn!(error = %err, "catalog request met a concurrent writer");
+                Status::new(code, "the catalog is busy with a concurrent change, retry")
+            }
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
                 tracing::error!(error = %err, "catalog request failed");
                 Status::new(code, "internal error in the catalog")

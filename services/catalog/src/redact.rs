@@ -82,4 +82,29 @@ mod tests {
         assert_eq!(redact_secrets("a?password=x&b=1"), "a?password=***&b=1");
         assert_eq!(redact_secrets("no secrets"), "no secrets");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn no_url_password_survives(
+            prefix in "[ -~]{0,30}",
+            user in "[a-z][a-z0-9_]{0,10}",
+            password in "[A-Za-z0-9!$&()*+,;=._~-]{6,20}",
+            host in "[a-z][a-z0-9.-]{0,15}",
+            suffix in "[ -~]{0,30}",
+        ) {
+            let text = format!("{prefix} postgres://{user}:{password}@{host}/db {suffix}");
+            let out = redact_secrets(&text);
+            proptest::prop_assert!(out.contains(&format!("postgres://{user}:***@{host}/db")), "{}", out);
+            // The password may only survive where the caller's own text held it.
+            let elsewhere = prefix.contains(&password) || suffix.contains(&password);
+            proptest::prop_assert!(elsewhere || !out.contains(&password), "{}", out);
+        }
+
+        #[test]
+        fn text_without_secrets_is_unchanged(text in "[a-zA-Z0-9 .,:/_-]{0,80}") {
+            let has_url_password = text.contains("://") && text.contains('@');
+            proptest::prop_assume!(!has_url_password && !text.to_ascii_lowercase().contains("password="));
+            proptest::prop_assert_eq!(redact_secrets(&text), text);
+        }
+    }
 }

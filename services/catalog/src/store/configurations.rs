@@ -473,4 +473,23 @@ mod tests {
         b.enabled = true;
         assert_ne!(content_etag(&a), content_etag(&b));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn etag_depends_on_labels_not_their_insertion_order(
+            labels in proptest::collection::vec(("[a-z]{1,8}", "[a-z0-9]{0,8}"), 0..20),
+        ) {
+            let mut forward = BackupConfiguration { name: "x".into(), ..Default::default() };
+            let mut backward = forward.clone();
+            for (k, v) in &labels {
+                forward.labels.insert(k.clone(), v.clone());
+            }
+            for (k, v) in labels.iter().rev() {
+                backward.labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            // Built in opposite orders, the maps hold the same entries.
+            proptest::prop_assert_eq!(&forward.labels, &backward.labels);
+            proptest::prop_assert_eq!(content_etag(&forward), content_etag(&backward));
+        }
+    }
 }

@@ -310,7 +310,12 @@ impl Store {
             let mut created = Vec::new();
             let (mut fired, mut skipped, mut missed) = (0u64, 0u64, 0u64);
             let mut last_due = ts(&state.last_due_time);
-            for (i, run) in req.runs.iter().enumerate() {
+            // Runs are handled in due-time order so that concurrent ticks take
+            // their row locks (job name counters) in the same order.
+            let mut order: Vec<usize> = (0..req.runs.len()).collect();
+            order.sort_by_key(|&i| ts(&req.runs[i].due_time));
+            for i in order {
+                let run = &req.runs[i];
                 let due = ts(&run.due_time).unwrap_or_default();
                 last_due = Some(last_due.map_or(due, |d| d.max(due)));
                 let mut job_id = None;
