@@ -21,7 +21,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> vigil_client::Result<()> {
-//! use futures::TryStreamExt;
+//! use futures::{StreamExt, TryStreamExt};
 //! let client = vigil_client::VigilClient::connect("http://127.0.0.1:50051").await?;
 //! let job = client.run_backup_and_wait("daily_full_backup", |job| {
 //!     println!("{:?}", job.state());
@@ -30,7 +30,6 @@
 //! let recent: Vec<_> = client.list_jobs(Default::default()).take(10).try_collect().await?;
 //! # let _ = recent;
 //! # Ok(()) }
-//! # use futures::StreamExt;
 //! ```
 #![forbid(unsafe_code)]
 
