@@ -140,7 +140,8 @@ impl Error {
             | Error::Cancelled
             | Error::LeaseLost
             | Error::Internal(_) => false,
-            Error::Engine { .. } | Error::Io { .. } => true,
+            Error::Io { .. } => true,
+            Error::Engine { message, .. } => transient(message),
             Error::Repository(e) => matches!(
                 e,
                 vigil_repository::Error::Io { .. } | vigil_repository::Error::Locked(_)
@@ -148,6 +149,23 @@ impl Error {
             Error::Catalog(s) => matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded),
         }
     }
+}
+
+/// Whether a tool's message reads like a passing trouble (a server away or
+/// restarting) rather than a wrong name or a refused login.
+fn transient(message: &str) -> bool {
+    const MARKS: [&str; 9] = [
+        "could not connect",
+        "Connection refused",
+        "Can't connect",
+        "Lost connection",
+        "server closed the connection",
+        "timeout",
+        "timed out",
+        "the database system is starting up",
+        "was killed",
+    ];
+    MARKS.iter().any(|m| message.contains(m))
 }
 
 fn repository_code(e: &vigil_repository::Error) -> Code {
@@ -212,6 +230,10 @@ mod tests {
     fn bad_input_is_never_retried() {
         assert!(!Error::archive("truncated").retryable());
         assert!(!Error::Check("0 tables".into()).retryable());
+        assert!(!Error::engine("pg_dump", "database \"x\" does not exist").retryable());
+        assert!(
+            Error::engine("pg_dump", "could not connect to server: Connection refused").retryable()
+        );
         assert!(Error::Catalog(Status::unavailable("down")).retryable());
         assert!(!Error::Catalog(Status::not_found("x")).retryable());
     }

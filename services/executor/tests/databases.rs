@@ -396,5 +396,8 @@ async fn a_dump_that_fails_fails_the_job_and_records_no_artifact() {
         done.error
     );
     assert!(done.artifact.is_empty());
-    assert!(done.attempt >= 1);
+    assert_eq!(
+        done.attempt, 1,
+        "a database that does not exist is not retried"
+    );
 }

@@ -74,6 +74,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     } else {
         "backing up"
     });
+    expect_like_last_time(&ctx, &config.name).await;
     let dump = match &database {
         Some(db) => Some(start_dump(&ctx, db).await?),
         None => None,
@@ -198,6 +199,23 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
         },
         artifact: Some(artifact),
     })
+}
+
+/// Takes the size of the configuration's newest artifact as the expected
+/// total, so heartbeats carry an ETA. Without one, there is no ETA.
+async fn expect_like_last_time(ctx: &JobCtx, configuration: &str) {
+    match super::verify::list_artifacts(ctx, configuration).await {
+        Ok(list) => {
+            let newest = list
+                .iter()
+                .filter(|a| !a.labels.contains_key(labels::ARCHIVE_FILE))
+                .max_by_key(|a| a.create_time.as_ref().map(vigil_proto::timestamp_to_micros));
+            if let Some(a) = newest {
+                ctx.progress.totals(a.size_bytes, a.file_count);
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "no previous artifact size for the ETA"),
+    }
 }
 
 fn kind_label(kind: BackupKind) -> &'static str {
