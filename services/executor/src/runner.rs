@@ -79,6 +79,8 @@ pub async fn run_job(
 ) {
     let stop = shared.shutdown.child_token();
     let done = CancellationToken::new();
+    // Should this task die, the heartbeat stops with it and the lease runs out.
+    let _stop_heartbeat_on_exit = done.clone().drop_guard();
     let why = Stop::default();
     let cancel = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(Progress::default());
