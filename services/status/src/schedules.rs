@@ -88,18 +88,33 @@ impl<'a> Facts<'a> {
         }
     }
 
-    /// DAILY, WEEKLY, ... from the expected interval.
+    /// The median gap between fires over a fixed sample: unlike the expected
+    /// interval (the largest gap), the DST hour does not stretch it.
+    fn typical_gap(&self) -> Option<Duration> {
+        let schedule = self.schedule.as_ref()?;
+        let start = DateTime::from_timestamp(1_704_067_200, 0)?; // 2024-01-01T00:00:00Z
+        let fires = schedule.next_n(start, 21);
+        let mut gaps: Vec<Duration> = fires.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort();
+        gaps.get(gaps.len() / 2).copied().or(self.interval)
+    }
+
+    /// HOURLY, DAILY, WEEKLY, MONTHLY from the typical gap, with
+    /// slack for the DST hour and short months; "EVERY 10 SECONDS" below an hour.
     pub fn frequency(&self) -> String {
-        let Some(interval) = self.interval else {
+        let Some(interval) = self.typical_gap() else {
             return "ON_DEMAND".to_owned();
         };
-        let word = if interval <= Duration::hours(1) {
+        if interval < Duration::minutes(55) {
+            return format!("EVERY {}", human(interval).to_uppercase());
+        }
+        let word = if interval <= Duration::minutes(90) {
             "HOURLY"
-        } else if interval <= Duration::days(1) {
+        } else if interval <= Duration::hours(36) {
             "DAILY"
-        } else if interval <= Duration::days(7) {
+        } else if interval <= Duration::days(8) {
             "WEEKLY"
-        } else if interval <= Duration::days(31) {
+        } else if interval <= Duration::days(32) {
             "MONTHLY"
         } else {
             "CUSTOM"

@@ -435,3 +435,22 @@ fn metrics_have_series_for_never_fired_schedules_without_absent() {
     assert!(text.contains("vigil_schedulers_alive 1"), "{text}");
     assert!(text.trim_end().ends_with("# EOF"));
 }
+
+#[test]
+fn frequencies_allow_for_the_dst_hour() {
+    let report = build_report(&seed_inputs());
+    let c = report.configurations.unwrap();
+    let freq = |name: &str| {
+        c.scheduled_active
+            .iter()
+            .chain(&c.inactive)
+            .find(|e| e.name == name)
+            .unwrap()
+            .frequency
+            .clone()
+    };
+    assert_eq!(freq("daily_full_backup"), "DAILY");
+    assert_eq!(freq("weekly_export"), "WEEKLY");
+    assert_eq!(freq("production_monthly_archive"), "MONTHLY");
+    assert_eq!(freq("production_database_hourly"), "HOURLY");
+}
