@@ -9,8 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use vigil_proto::catalog::v1::{
-    ApplyAction, ApplyResult, BackupConfiguration, EventKind, ListConfigurationsRequest,
-    ListConfigurationsResponse, Purpose,
+    BackupConfiguration, EventKind, ListConfigurationsRequest, ListConfigurationsResponse, Purpose,
 };
 use vigil_proto::timestamp_from_micros;
 
@@ -20,9 +19,6 @@ use crate::error::{Error, Result};
 use crate::mask::{apply_mask, check_mask};
 use crate::page::Page;
 use crate::validate::{Checker, check_configuration, normalize_configuration};
-
-/// Most configurations in one apply.
-const MAX_APPLY: usize = 1000;
 
 const COLUMNS: &str = "name, body, etag, create_time, update_time";
 
@@ -38,7 +34,7 @@ fn from_row(row: &AnyRow) -> Result<BackupConfiguration> {
 }
 
 /// The etag of a normalised configuration: a hash of its content.
-fn content_etag(c: &BackupConfiguration) -> String {
+pub(super) fn content_etag(c: &BackupConfiguration) -> String {
     let mut canon = c.clone();
     canon.create_time = None;
     canon.update_time = None;
@@ -58,7 +54,7 @@ fn content_etag(c: &BackupConfiguration) -> String {
 }
 
 /// Validates `c` (found at `path`) and normalises it for storage.
-fn prepare(c: &mut BackupConfiguration, path: &str) -> Result<()> {
+pub(super) fn prepare(c: &mut BackupConfiguration, path: &str) -> Result<()> {
     let mut v = Checker::new();
     check_configuration(&mut v, path, c);
     v.finish()?;
@@ -85,7 +81,7 @@ pub(crate) async fn find(
     row.as_ref().map(from_row).transpose()
 }
 
-async fn find_for_update(
+pub(super) async fn find_for_update(
     store: &Store,
     conn: &mut AnyConnection,
     name: &str,
@@ -99,7 +95,7 @@ async fn find_for_update(
 }
 
 /// Inserts `c` (normalised); false when the name is taken.
-async fn insert_row(
+pub(super) async fn insert_row(
     conn: &mut AnyConnection,
     c: &BackupConfiguration,
     etag: &str,
@@ -134,7 +130,7 @@ async fn insert_row(
     Ok(true)
 }
 
-async fn update_row(
+pub(super) async fn update_row(
     conn: &mut AnyConnection,
     c: &BackupConfiguration,
     etag: &str,
@@ -177,7 +173,7 @@ async fn write_labels(conn: &mut AnyConnection, c: &BackupConfiguration) -> Resu
 }
 
 /// `stored` as it reads after a write of `c` with `etag` at `now`.
-fn stored_view(
+pub(super) fn stored_view(
     c: &BackupConfiguration,
     etag: String,
     create: i64,
@@ -370,86 +366,6 @@ impl Store {
         self.events
             .publish([self.event(EventKind::ConfigurationChanged, name, "")]);
         Ok(())
-    }
-
-    /// Creates or updates every configuration in one transaction.
-    pub async fn apply_configurations(
-        &self,
-        items: &[BackupConfiguration],
-        dry_run: bool,
-    ) -> Result<Vec<ApplyResult>> {
-        if items.len() > MAX_APPLY {
-            return Err(Error::invalid(
-                "configurations",
-                format!("must hold at most {MAX_APPLY} items"),
-            ));
-        }
-        let mut v = Checker::new();
-        let mut seen = std::collections::HashMap::new();
-        for (i, c) in items.iter().enumerate() {
-            check_configuration(&mut v, &format!("configurations[{i}]"), c);
-            if let Some(first) = seen.insert(c.name.as_str(), i)
-                && !c.name.is_empty()
-            {
-                v.add(
-                    format!("configurations[{i}].name"),
-                    format!("duplicates configurations[{first}]"),
-                );
-            }
-        }
-        v.finish()?;
-        let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let mut results = Vec::with_capacity(items.len());
-        let mut changed = Vec::new();
-        let result: Result<()> = async {
-            for (i, item) in items.iter().enumerate() {
-                let mut c = item.clone();
-                normalize_configuration(&mut c);
-                let etag = content_etag(&c);
-                let (action, stored) = match find_for_update(self, &mut tx, &c.name).await? {
-                    None => {
-                        if !insert_row(&mut tx, &c, &etag, now).await? {
-                            return Err(Error::Aborted(format!(
-                                "configurations[{i}]: created concurrently, apply again"
-                            )));
-                        }
-                        (ApplyAction::Created, stored_view(&c, etag, now, now))
-                    }
-                    Some(stored) if stored.etag == etag => (ApplyAction::Unchanged, stored),
-                    Some(stored) => {
-                        update_row(&mut tx, &c, &etag, now).await?;
-                        let create = stored
-                            .create_time
-                            .as_ref()
-                            .map(vigil_proto::timestamp_to_micros)
-                            .unwrap_or(now);
-                        (ApplyAction::Updated, stored_view(&c, etag, create, now))
-                    }
-                };
-                if action != ApplyAction::Unchanged {
-                    changed.push(c.name.clone());
-                }
-                results.push(ApplyResult {
-                    name: c.name,
-                    action: action as i32,
-                    configuration: Some(stored),
-                });
-            }
-            Ok(())
-        }
-        .await;
-        if dry_run {
-            tx.rollback().await?;
-            return result.map(|()| results);
-        }
-        Db::finish(tx, result).await?;
-        self.events.publish(
-            changed
-                .iter()
-                .map(|name| self.event(EventKind::ConfigurationChanged, name, "")),
-        );
-        Ok(results)
     }
 }
 

@@ -5,13 +5,17 @@
 //! events only after the commit.
 
 mod alerts;
+mod apply;
 mod artifacts;
 mod components;
 mod configurations;
+mod finish;
 mod jobs;
 mod lease;
 mod queue;
+mod reclaim;
 mod schedules;
+mod tick;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +27,9 @@ use crate::events::{Event, Events};
 use vigil_proto::catalog::v1::EventKind;
 
 pub use jobs::is_final;
-pub use lease::{EXECUTOR_LOST, Leased, Reclaimed};
+pub use lease::Leased;
 pub use queue::{DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome};
+pub use reclaim::{EXECUTOR_LOST, Reclaimed};
 
 /// Typed access to everything the catalog stores.
 #[derive(Debug, Clone)]

@@ -1,0 +1,202 @@
+//! Ending a leased job: complete (with its artifact, in one transaction)
+//! or fail (requeue, FAILED or CANCELLED). Both require the caller to hold
+//! the lease.
+
+use prost::Message;
+use sqlx::AnyConnection;
+use vigil_proto::catalog::v1::{
+    Artifact, ArtifactState, BackupJob, CompleteJobRequest, EventKind, FailJobRequest, JobState,
+};
+use vigil_proto::timestamp_from_micros;
+
+use super::{Store, artifacts, jobs};
+use crate::db::{Db, Sql};
+use crate::error::{Error, Result};
+use crate::redact::redact_secrets;
+use crate::validate::{Checker, check_key};
+
+pub(super) fn check_holder(job_id: &str, executor_id: &str) -> Result<()> {
+    let mut v = Checker::new();
+    check_key(&mut v, "job_id", job_id, 200);
+    check_key(&mut v, "executor_id", executor_id, 255);
+    v.finish()
+}
+
+/// The running job `job_id` held by `executor_id`, locked; ABORTED when the lease is gone.
+async fn held(
+    store: &Store,
+    conn: &mut AnyConnection,
+    job_id: &str,
+    executor_id: &str,
+) -> Result<BackupJob> {
+    let lock = store.db.dialect().for_update();
+    let job = jobs::find(conn, job_id, lock)
+        .await?
+        .ok_or_else(|| Error::not_found("job", job_id))?;
+    if job.state != JobState::Running as i32 || job.lease_owner != executor_id {
+        let state = JobState::try_from(job.state)
+            .map(|s| s.as_str_name())
+            .unwrap_or("UNKNOWN");
+        return Err(Error::Aborted(format!(
+            "job {} is not leased by this executor (state {state})",
+            job.name
+        )));
+    }
+    Ok(job)
+}
+
+impl Store {
+    /// Ends a job as COMPLETED and records its artifact in the same transaction.
+    pub async fn complete_job(
+        &self,
+        req: &CompleteJobRequest,
+    ) -> Result<(BackupJob, Option<Artifact>)> {
+        check_holder(&req.job_id, &req.executor_id)?;
+        let mut v = Checker::new();
+        if let Some(a) = &req.artifact {
+            artifacts::check_artifact(&mut v, "artifact", a);
+        }
+        check_warnings(&mut v, &req.warnings);
+        v.finish()?;
+        let mut tx = self.db.begin().await?;
+        let result: Result<(BackupJob, Option<Artifact>, bool)> = async {
+            let lock = self.db.dialect().for_update();
+            let current = jobs::find(&mut tx, &req.job_id, lock).await?;
+            // A retried CompleteJob after a lost response returns the same result.
+            if let Some(job) = current.filter(|j| {
+                j.state == JobState::Completed as i32 && j.lease_owner == req.executor_id
+            }) {
+                let artifact = if job.artifact.is_empty() {
+                    None
+                } else {
+                    artifacts::find(&mut tx, &job.artifact).await?
+                };
+                return Ok((job, artifact, false));
+            }
+            let job = held(self, &mut tx, &req.job_id, &req.executor_id).await?;
+            let now = self.now();
+            let artifact = match &req.artifact {
+                None => None,
+                Some(a) => {
+                    let mut a = a.clone();
+                    if a.id.is_empty() {
+                        a.id = uuid::Uuid::now_v7().to_string();
+                    }
+                    if a.configuration.is_empty() {
+                        a.configuration = job.configuration.clone();
+                    }
+                    a.job = job.id.clone();
+                    if a.backup_kind == 0 {
+                        a.backup_kind = job.backup_kind;
+                    }
+                    a.create_time
+                        .get_or_insert_with(|| timestamp_from_micros(now));
+                    if a.state == ArtifactState::Unspecified as i32 {
+                        a.state = ArtifactState::Available as i32;
+                    }
+                    if !artifacts::insert(&mut tx, &a).await? {
+                        return Err(Error::already_exists("artifact", &a.id));
+                    }
+                    Some(a)
+                }
+            };
+            let mut sql = Sql::new("UPDATE jobs SET state = ");
+            sql.int(JobState::Completed as i64)
+                .push(", end_time = ")
+                .int(now)
+                .push(", update_time = ")
+                .int(now);
+            sql.push(", lease_expire_time = NULL, error = '', artifact = ")
+                .opt_text(artifact.as_ref().map(|a| a.id.clone()));
+            sql.push(", stats = ")
+                .blob(req.stats.as_ref().map(Message::encode_to_vec));
+            sql.push(", warnings = ").text(warnings_json(&req.warnings));
+            sql.push(" WHERE id = ")
+                .text(&job.id)
+                .push(&format!(" RETURNING {}", jobs::COLUMNS));
+            let job = jobs::from_row(&sql.query().fetch_one(&mut *tx).await?)?;
+            Ok((job, artifact, true))
+        }
+        .await;
+        let (job, artifact, changed) = Db::finish(tx, result).await?;
+        if changed {
+            self.events
+                .publish([self.event(EventKind::JobChanged, &job.configuration, &job.id)]);
+        }
+        Ok((job, artifact))
+    }
+
+    /// Ends a job as FAILED or CANCELLED, or requeues it when retryable and attempts remain.
+    pub async fn fail_job(&self, req: &FailJobRequest) -> Result<BackupJob> {
+        check_holder(&req.job_id, &req.executor_id)?;
+        let mut v = Checker::new();
+        if req.error.trim().is_empty() && !req.cancelled {
+            v.add("error", "must not be empty");
+        } else if req.error.chars().count() > 4096 {
+            v.add("error", "must be at most 4096 characters");
+        }
+        check_warnings(&mut v, &req.warnings);
+        v.finish()?;
+        let mut tx = self.db.begin().await?;
+        let result: Result<(BackupJob, JobState)> = async {
+            let job = held(self, &mut tx, &req.job_id, &req.executor_id).await?;
+            let now = self.now();
+            let error = redact_secrets(req.error.trim());
+            let state = if req.cancelled || job.cancel_requested {
+                JobState::Cancelled
+            } else if req.retryable && job.attempt < job.max_attempts {
+                JobState::Queued
+            } else {
+                JobState::Failed
+            };
+            let mut sql = Sql::new("UPDATE jobs SET state = ");
+            sql.int(state as i64)
+                .push(", update_time = ")
+                .int(now)
+                .push(", error = ");
+            sql.text(if error.is_empty() {
+                "cancelled".to_owned()
+            } else {
+                error
+            });
+            sql.push(", lease_expire_time = NULL");
+            if state == JobState::Queued {
+                sql.push(", lease_owner = NULL");
+            } else {
+                sql.push(", end_time = ").int(now);
+            }
+            sql.push(", stats = ")
+                .blob(req.stats.as_ref().map(Message::encode_to_vec));
+            sql.push(", warnings = ").text(warnings_json(&req.warnings));
+            sql.push(" WHERE id = ")
+                .text(&job.id)
+                .push(&format!(" RETURNING {}", jobs::COLUMNS));
+            let job = jobs::from_row(&sql.query().fetch_one(&mut *tx).await?)?;
+            Ok((job, state))
+        }
+        .await;
+        let (job, state) = Db::finish(tx, result).await?;
+        let kind = if state == JobState::Queued {
+            EventKind::JobQueued
+        } else {
+            EventKind::JobChanged
+        };
+        self.events
+            .publish([self.event(kind, &job.configuration, &job.id)]);
+        Ok(job)
+    }
+}
+
+fn check_warnings(v: &mut Checker, warnings: &[String]) {
+    if warnings.len() > 1000 || warnings.iter().any(|w| w.chars().count() > 4096) {
+        v.add(
+            "warnings",
+            "must hold at most 1000 warnings of 4096 characters",
+        );
+    }
+}
+
+fn warnings_json(warnings: &[String]) -> String {
+    let redacted: Vec<String> = warnings.iter().map(|w| redact_secrets(w)).collect();
+    serde_json::to_string(&redacted).unwrap_or_else(|_| "[]".into())
+}
