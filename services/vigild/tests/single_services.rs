@@ -1,6 +1,5 @@
 //! The single-service binaries: `vigil-catalog` serves the catalog alone;
-//! `vigil-scheduler` and `vigil-executor` take `--catalog` and, until their
-//! crates are wired in, say they are not available.
+//! `vigil-scheduler` and `vigil-executor` take `--catalog` and run against it.
 
 mod support;
 
@@ -52,22 +51,6 @@ async fn vigil_catalog_serves_the_catalog_alone() {
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
 
-fn check_not_available(bin: &str) {
-    let scratch = tempfile::tempdir().unwrap();
-    let mut cmd = command(bin, scratch.path());
-    cmd.arg("--catalog")
-        .arg("http://127.0.0.1:50051")
-        .arg("--data-dir")
-        .arg(scratch.path());
-    let exited = run_to_exit(cmd);
-    assert_eq!(exited.status.code(), Some(69), "stderr: {}", exited.stderr);
-    assert!(
-        exited.stderr.contains("not yet available"),
-        "{}",
-        exited.stderr
-    );
-}
-
 fn check_bad_catalog(bin: &str) {
     let scratch = tempfile::tempdir().unwrap();
     let mut cmd = command(bin, scratch.path());
@@ -105,16 +88,58 @@ fn check_help_lists_flags(bin: &str) {
     }
 }
 
-#[test]
-fn scheduler_binary_takes_its_flags_and_says_it_is_not_available() {
-    check_help_lists_flags(vigil_scheduler());
-    check_bad_catalog(vigil_scheduler());
-    check_not_available(vigil_scheduler());
+/// Starts `vigil-catalog`, then `bin` against it with `--catalog`; checks
+/// that `service` is served and healthy, and that SIGTERM exits 0.
+async fn check_runs_against_a_catalog(bin: &str, service: &str) {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut catalog_cmd = command(vigil_catalog(), scratch.path());
+    catalog_cmd
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(scratch.path().join("catalog"));
+    let catalog = start(catalog_cmd, scratch.path()).unwrap_or_else(|e| panic!("{e:?}"));
+
+    let mut cmd = command(bin, scratch.path());
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .arg("--catalog")
+        .arg(catalog.endpoint())
+        .arg("--data-dir")
+        .arg(scratch.path().join("service"));
+    let mut server = start(cmd, scratch.path()).unwrap_or_else(|e| panic!("{bin}: {e:?}"));
+    let channel = server.channel().await;
+    assert_eq!(
+        grpc::health(&channel, service).await.unwrap(),
+        ServingStatus::Serving as i32
+    );
+    let services = grpc::list_v1(&channel).await;
+    assert!(services.iter().any(|s| s == service), "{services:?}");
+    assert!(
+        !services
+            .iter()
+            .any(|s| s == "vigil.catalog.v1.CatalogService"),
+        "the catalog is not hosted by {bin}: {services:?}"
+    );
+    server.signal("TERM");
+    let status =
+        tokio::task::block_in_place(|| server.wait_exit(std::time::Duration::from_secs(40)));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "stderr: {}",
+        server.stderr()
+    );
 }
 
-#[test]
-fn executor_binary_takes_its_flags_and_says_it_is_not_available() {
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduler_binary_takes_its_flags_and_runs_against_a_catalog() {
+    check_help_lists_flags(vigil_scheduler());
+    check_bad_catalog(vigil_scheduler());
+    check_runs_against_a_catalog(vigil_scheduler(), "vigil.scheduler.v1.SchedulerService").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn executor_binary_takes_its_flags_and_runs_against_a_catalog() {
     check_help_lists_flags(vigil_executor());
     check_bad_catalog(vigil_executor());
-    check_not_available(vigil_executor());
+    check_runs_against_a_catalog(vigil_executor(), "vigil.executor.v1.ExecutorService").await;
 }
