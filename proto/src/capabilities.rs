@@ -96,7 +96,11 @@ mod tests {
         assert_eq!(caps, vec!["backup:database", "engine:postgres"]);
         assert!(!satisfies(&["backup:database".to_owned()], &caps));
         assert!(satisfies(
-            &["engine:postgres".to_owned(), "backup:database".to_owned(), "verify".to_owned()],
+            &[
+                "engine:postgres".to_owned(),
+                "backup:database".to_owned(),
+                "verify".to_owned()
+            ],
             &caps
         ));
     }

@@ -59,14 +59,25 @@ mod tests {
 
     #[test]
     fn micros_round_trip_including_negative() {
-        for m in [0_i64, 1, 999_999, 1_000_000, -1, -1_000_001, 1_766_275_385_123_456] {
+        for m in [
+            0_i64,
+            1,
+            999_999,
+            1_000_000,
+            -1,
+            -1_000_001,
+            1_766_275_385_123_456,
+        ] {
             assert_eq!(timestamp_to_micros(&timestamp_from_micros(m)), m);
         }
     }
 
     #[test]
     fn negative_duration_is_rejected() {
-        let d = prost_types::Duration { seconds: -1, nanos: 0 };
+        let d = prost_types::Duration {
+            seconds: -1,
+            nanos: 0,
+        };
         assert_eq!(duration_from_proto(&d), None);
     }
 }
