@@ -98,10 +98,27 @@ pub struct PruneReport {
 }
 
 impl Repository {
+    /// Removes snapshot files (also damaged ones) under the exclusive lock.
+    /// Their data is freed by the next [`Repository::prune`].
+    pub fn forget_snapshots(&self, ids: &[SnapshotId]) -> Result<()> {
+        let _lock = LockGuard::acquire(self.backend.clone(), true)?;
+        for id in ids {
+            self.backend.delete(FileKind::Snapshot, &id.to_hex())?;
+        }
+        Ok(())
+    }
+
     /// Applies a retention policy and removes unused data.
     pub fn prune(&self, opts: &PruneOptions) -> Result<PruneReport> {
         let lock = LockGuard::acquire(self.backend.clone(), true)?;
-        let snaps = self.list_snapshots()?;
+        let (snaps, damaged) = crate::snapshot::list(&*self.backend, &self.keys)?;
+        if let Some((name, why)) = damaged.first() {
+            // Its chunks cannot be known, so nothing may be deleted.
+            return Err(Error::integrity(
+                format!("snapshot {name}"),
+                format!("{why}; refusing to prune (remove it with forget_snapshots first)"),
+            ));
+        }
         let now = opts.now.unwrap_or_else(Utc::now);
         let candidates: Vec<_> = snaps
             .iter()

@@ -157,3 +157,45 @@ fn damaged_snapshot_and_index_files_are_reported() {
     assert_eq!(rep.damaged_snapshots, vec![r.snapshot_id.to_hex()]);
     assert!(fx.repo.snapshot(&r.snapshot_id).is_err());
 }
+
+#[test]
+fn prune_refuses_to_run_while_a_snapshot_is_unreadable() {
+    let fx = Fixture::new();
+    make_tree(&fx.src());
+    let o = BackupOptions {
+        paths: vec![fx.src()],
+        ..Default::default()
+    };
+    let a = fx.repo.backup(&o, vec![], &Control::default()).unwrap();
+    write(&fx.src().join("new.bin"), &bytes(77, 100_000), 0o644);
+    let b = fx.repo.backup(&o, vec![], &Control::default()).unwrap();
+    let sp = fx
+        .repo_path()
+        .join("snapshots")
+        .join(b.snapshot_id.to_hex());
+    let mut raw = fs::read(&sp).unwrap();
+    raw[40] ^= 1;
+    fs::write(&sp, raw).unwrap();
+    let err = fx.repo.prune(&Default::default()).unwrap_err();
+    assert!(err.to_string().contains("refusing to prune"), "{err}");
+    assert_eq!(
+        fs::read_dir(fx.repo_path().join("snapshots"))
+            .unwrap()
+            .count(),
+        2,
+        "nothing deleted"
+    );
+    fx.repo.forget_snapshots(&[b.snapshot_id]).unwrap();
+    fx.repo.prune(&Default::default()).unwrap();
+    let out = fx.dir.path().join("out");
+    let r = fx
+        .repo
+        .restore(
+            &a.snapshot_id,
+            &out,
+            &RestoreOptions::default(),
+            &Control::default(),
+        )
+        .unwrap();
+    assert!(r.errors.is_empty());
+}
