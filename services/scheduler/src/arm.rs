@@ -19,7 +19,7 @@ use vigil_proto::catalog::v1::{ScheduleHealth, ScheduleState};
 use crate::engine::{Engine, Snapshot, TickReport, active_runs};
 use crate::error::{Error, Result};
 use crate::plan::{Decision, PlannedRun};
-use crate::spec::{ScheduleDef, Unarmable, time_to_ts, ts_to_time};
+use crate::spec::{Def, ScheduleDef, Unarmable, time_to_ts, ts_to_time};
 
 /// What reconciling one schedule did.
 enum Armed {
@@ -40,7 +40,7 @@ impl Engine {
         enum Work {
             Arm(
                 String,
-                Result<ScheduleDef, Unarmable>,
+                Def,
                 Option<ScheduleState>,
                 Vec<crate::plan::ActiveRun>,
             ),
@@ -48,6 +48,9 @@ impl Engine {
         }
         let mut work = Vec::new();
         for (name, def) in &snap.desired {
+            if settled(def, snap.states.get(name)) {
+                continue;
+            }
             let state = snap.states.get(name).cloned();
             let active = snap
                 .active
@@ -76,11 +79,7 @@ impl Engine {
                         (name, r)
                     }
                     Work::Remove(name) => {
-                        let r = self
-                            .catalog
-                            .delete_state(&name)
-                            .await
-                            .map(|()| Armed::Removed);
+                        let r = self.remove_if_gone(&name).await;
                         (name, r)
                     }
                 }
@@ -121,6 +120,28 @@ impl Engine {
                 memory.armed.insert(name.clone(), def.clone());
             }
         }
+    }
+
+    /// Removes the state of a schedule that no configuration asks for any
+    /// more, after checking the configuration once more: the snapshot read
+    /// states and configurations concurrently, so a schedule armed by
+    /// another replica for a configuration created meanwhile must survive.
+    async fn remove_if_gone(&self, name: &str) -> Result<Armed> {
+        let Ok(key) = crate::key::ScheduleKey::parse(name, "schedule") else {
+            self.catalog.delete_state(name).await?;
+            return Ok(Armed::Removed);
+        };
+        if let Some(config) = self.catalog.configuration(&key.configuration).await?
+            && config.enabled
+            && self.defs_of_one(&config).iter().any(|d| match d {
+                Ok(d) => d.key == key,
+                Err(u) => u.key == key,
+            })
+        {
+            return Ok(Armed::Unchanged);
+        }
+        self.catalog.delete_state(name).await?;
+        Ok(Armed::Removed)
     }
 
     async fn arm(
@@ -320,4 +341,21 @@ fn single_run(
         }
     };
     PlannedRun { due, decision }
+}
+
+/// Whether a schedule needs no arming work: armed for this version with a
+/// next due time, or stored unarmed for this version with the same reason.
+fn settled(def: &Def, state: Option<&ScheduleState>) -> bool {
+    let Some(s) = state else {
+        return false;
+    };
+    match def {
+        Ok(def) => s.armed_etag == def.etag && s.next_due_time.is_some(),
+        Err(u) => {
+            s.next_due_time.is_none()
+                && s.armed_etag == u.etag
+                && s.health() == ScheduleHealth::Unarmed
+                && s.health_reason == u.reason
+        }
+    }
 }

@@ -2,9 +2,8 @@
 //! single entry point that arms, fires and checks every schedule.
 //!
 //! A tick reads everything it decides on from the catalog first (schedule
-//! states, then configurations, then active jobs), so an edit committed
-//! before `now` is always seen by the tick that handles a due time after
-//! it (S7). All writes are compare-and-set, so any number of replicas may
+//! states, configurations and active jobs), so an edit committed before
+//! `now` is always seen by the tick that handles a due time after it (S7). All writes are compare-and-set, so any number of replicas may
 //! tick at once (S3): the loser of a race gets ABORTED and moves on.
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,7 +20,7 @@ use crate::health::JobFact;
 use crate::key::ScheduleKey;
 use crate::plan::{ActiveRun, PlannedRun};
 use crate::settings::SchedulerSettings;
-use crate::spec::{self, ScheduleDef, Unarmable, ts_to_time};
+use crate::spec::{self, Def, ScheduleDef, ts_to_time};
 
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,7 +51,7 @@ pub struct TickReport {
 pub(crate) struct Memory {
     /// The last definition armed per schedule key, to finish the due runs of
     /// the previous version of an edited schedule (S7).
-    pub armed: HashMap<String, ScheduleDef>,
+    pub armed: HashMap<String, Arc<ScheduleDef>>,
     /// The newest job seen per schedule key (from commits and job events).
     pub newest_job: HashMap<String, JobFact>,
     /// Definitions per configuration name, for the configuration etag (and
@@ -63,7 +62,7 @@ pub(crate) struct Memory {
 
 /// The definitions of one configuration version: its etag, whether it was
 /// enabled, and what [`spec::defs_for`] derived.
-pub(crate) type CachedDefs = (String, bool, Vec<Result<ScheduleDef, Unarmable>>);
+pub(crate) type CachedDefs = (String, bool, Vec<Def>);
 
 /// One replica's scheduling engine. Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -82,7 +81,7 @@ pub struct Engine {
 /// The catalog snapshot a tick works on.
 pub(crate) struct Snapshot {
     pub states: BTreeMap<String, ScheduleState>,
-    pub desired: BTreeMap<String, Result<ScheduleDef, Unarmable>>,
+    pub desired: BTreeMap<String, Def>,
     pub active: HashMap<String, Vec<BackupJob>>,
 }
 
@@ -148,18 +147,19 @@ impl Engine {
         Ok(report)
     }
 
-    /// Reads states, then configurations, then active jobs. States come
-    /// first: a state seen here was created for a configuration that the
-    /// later configuration read still shows, unless it was disabled since.
+    /// Reads states, configurations and active jobs, concurrently. A state
+    /// without a matching configuration in this snapshot is only removed
+    /// after its configuration is read again (see `arm`).
     pub(crate) async fn snapshot(&self) -> Result<Snapshot> {
-        let states: BTreeMap<String, ScheduleState> = self
-            .catalog
-            .all_states()
-            .await?
+        let (states, configs, jobs) = tokio::try_join!(
+            self.catalog.all_states(),
+            self.catalog.all_configurations(),
+            self.catalog.active_jobs(),
+        )?;
+        let states: BTreeMap<String, ScheduleState> = states
             .into_iter()
             .map(|s| (s.schedule.clone(), s))
             .collect();
-        let configs = self.catalog.all_configurations().await?;
         let mut desired = BTreeMap::new();
         for def in self.defs_of(&configs) {
             let name = match &def {
@@ -169,7 +169,7 @@ impl Engine {
             desired.insert(name, def);
         }
         let mut active: HashMap<String, Vec<BackupJob>> = HashMap::new();
-        for job in self.catalog.active_jobs().await? {
+        for job in jobs {
             if let Some(key) = ScheduleKey::of_job(&job) {
                 active.entry(key.to_string()).or_default().push(job);
             }
@@ -184,7 +184,7 @@ impl Engine {
     /// The schedule definitions of `configs` (none for disabled ones),
     /// derived once per configuration version and cached. Configurations
     /// not in `configs` are forgotten.
-    pub fn defs_of(&self, configs: &[BackupConfiguration]) -> Vec<Result<ScheduleDef, Unarmable>> {
+    pub fn defs_of(&self, configs: &[BackupConfiguration]) -> Vec<Def> {
         let mut memory = self.memory();
         let mut out = Vec::new();
         let mut fresh = HashMap::with_capacity(configs.len());
@@ -206,7 +206,7 @@ impl Engine {
 
     /// The definitions of one configuration as if it were enabled, from the
     /// cache when its version is known.
-    pub fn defs_of_one(&self, config: &BackupConfiguration) -> Vec<Result<ScheduleDef, Unarmable>> {
+    pub fn defs_of_one(&self, config: &BackupConfiguration) -> Vec<Def> {
         let mut enabled = config.clone();
         enabled.enabled = true;
         if let Some((etag, true, defs)) = self.memory().defs.get(&config.name)

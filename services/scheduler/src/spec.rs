@@ -2,6 +2,7 @@
 //! derived from a configuration (its own backup schedule) or from the
 //! settings (the retention prune and verify drill system schedules).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -116,16 +117,17 @@ pub fn has_retention(config: &BackupConfiguration) -> bool {
     })
 }
 
+/// A schedule definition, or why it cannot be armed. Definitions are
+/// shared, never copied: they are derived once per configuration version.
+pub type Def = Result<Arc<ScheduleDef>, Unarmable>;
+
 /// The schedules an enabled configuration should have armed: its backup
 /// schedule (if it has one) and, with a retention policy, its prune and
 /// verify system schedules. A disabled configuration has none.
-pub fn defs_for(
-    config: &BackupConfiguration,
-    settings: &SchedulerSettings,
-) -> Vec<Result<ScheduleDef, Unarmable>> {
-    let mut out = Vec::new();
+pub fn defs_for(config: &BackupConfiguration, settings: &SchedulerSettings) -> Vec<Def> {
+    let mut out: Vec<Result<ScheduleDef, Unarmable>> = Vec::new();
     if !config.enabled {
-        return out;
+        return Vec::new();
     }
     if let Some(spec) = &config.schedule {
         out.push(build(config, Role::Backup, spec.clone(), settings));
@@ -149,7 +151,7 @@ pub fn defs_for(
             settings,
         ));
     }
-    out
+    out.into_iter().map(|d| d.map(Arc::new)).collect()
 }
 
 /// The schedule message of a system schedule: the prune daily at

@@ -21,7 +21,7 @@ use vigil_proto::scheduler::v1::{
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::key::{Role, ScheduleKey};
-use crate::spec::{ScheduleDef, Unarmable, has_retention, time_to_ts};
+use crate::spec::{Def, has_retention, time_to_ts};
 
 use self::view::ViewInput;
 
@@ -41,11 +41,7 @@ impl Service {
     }
 
     /// The definition of `key` from `config`, ignoring whether it is enabled.
-    fn def_for(
-        &self,
-        config: &BackupConfiguration,
-        key: &ScheduleKey,
-    ) -> Option<Result<ScheduleDef, Unarmable>> {
+    fn def_for(&self, config: &BackupConfiguration, key: &ScheduleKey) -> Option<Def> {
         self.engine
             .defs_of_one(config)
             .into_iter()
@@ -125,7 +121,7 @@ impl Service {
             .map(|s| (s.schedule.clone(), s))
             .collect();
         let configs = catalog.all_configurations().await?;
-        let mut defs: BTreeMap<String, (Result<ScheduleDef, Unarmable>, bool)> = BTreeMap::new();
+        let mut defs: BTreeMap<String, (Def, bool)> = BTreeMap::new();
         for config in configs.iter().filter(|c| c.enabled) {
             for def in self.engine.defs_of_one(config) {
                 let name = match &def {
@@ -188,7 +184,7 @@ impl Service {
             )));
         }
         let params = match self.def_for(&config, &key) {
-            Some(Ok(def)) => def.params,
+            Some(Ok(def)) => def.params.clone(),
             _ => None,
         };
         let kind = key.role.job_kind();

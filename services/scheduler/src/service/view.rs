@@ -8,13 +8,13 @@ use vigil_proto::scheduler::v1::ScheduleView;
 
 use crate::health::{Facts, assess};
 use crate::key::ScheduleKey;
-use crate::spec::{ScheduleDef, Unarmable, time_to_ts, ts_to_time};
+use crate::spec::{Def, time_to_ts, ts_to_time};
 
 /// What a view is built from.
 pub(crate) struct ViewInput<'a> {
     pub key: &'a str,
     pub state: Option<ScheduleState>,
-    pub def: Option<&'a Result<ScheduleDef, Unarmable>>,
+    pub def: Option<&'a Def>,
     pub enabled: bool,
     pub next_count: usize,
     pub outcomes: Vec<ScheduleOutcome>,
@@ -61,7 +61,7 @@ pub(crate) fn build(input: ViewInput<'_>) -> ScheduleView {
         never_fired: state.fired_count == 0,
         state: Some(state),
         schedule: def.map(|d| d.spec.clone()),
-        description: def.map(ScheduleDef::describe).unwrap_or_default(),
+        description: def.map(|d| d.describe()).unwrap_or_default(),
         next_due_times,
         recent_outcomes: input.outcomes,
         expected_interval: def.map(|d| vigil_proto::duration_to_proto(d.expected_interval)),
@@ -72,11 +72,7 @@ pub(crate) fn build(input: ViewInput<'_>) -> ScheduleView {
 
 /// The state shown for a schedule that should exist but has none stored:
 /// UNARMED, never healthy.
-fn missing_state(
-    key: &str,
-    def: Option<&Result<ScheduleDef, Unarmable>>,
-    enabled: bool,
-) -> ScheduleState {
+fn missing_state(key: &str, def: Option<&Def>, enabled: bool) -> ScheduleState {
     let parsed = ScheduleKey::parse(key, "schedule").ok();
     let reason = match def {
         Some(Err(u)) => u.reason.clone(),
