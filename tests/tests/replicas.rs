@@ -1,7 +1,7 @@
 //! Guarantee S3 with real processes: three scheduler replicas against one
 //! PostgreSQL catalog, a random one killed with SIGKILL (and restarted)
-//! every few seconds. Exactly one job exists per due time, and the due
-//! times form an unbroken 2-second grid: none doubled, none lost.
+//! every few seconds for two minutes. Exactly one job exists per due time,
+//! and the due times form an unbroken 2-second grid: none doubled, none lost.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -50,7 +50,7 @@ fn three_replicas_with_random_kills_enqueue_exactly_one_job_per_due_time() {
     let mut rng: u64 = 7;
     let began = Instant::now();
     let mut kills = 0;
-    while began.elapsed() < Duration::from_secs(40) {
+    while began.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(2_500));
         rng = rng
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -85,7 +85,7 @@ fn three_replicas_with_random_kills_enqueue_exactly_one_job_per_due_time() {
         .collect();
     let distinct: BTreeSet<_> = due.iter().copied().collect();
     assert!(
-        due.len() >= 15,
+        due.len() >= 50,
         "only {} jobs after {kills} kills",
         due.len()
     );

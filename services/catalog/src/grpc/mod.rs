@@ -12,9 +12,15 @@ pub use coordination::CoordinationApi;
 
 use std::collections::HashMap;
 
-/// W3C trace-context headers copied from a request onto the job it creates,
-/// so the executor continues the same trace.
+/// The W3C trace context stored on a job this request creates, so the
+/// executor continues the same trace: the context of the current RPC span
+/// (a child of the caller's trace when the caller sent one, or a new trace
+/// started here), or, when no tracer is installed, the caller's headers.
 fn trace_context<T>(req: &tonic::Request<T>) -> HashMap<String, String> {
+    let current = vigil_server_common::telemetry::propagation::current_context_map();
+    if current.contains_key("traceparent") {
+        return current;
+    }
     ["traceparent", "tracestate"]
         .into_iter()
         .filter_map(|key| {
