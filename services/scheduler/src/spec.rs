@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use vigil_proto::catalog::v1::{
     self as pb, BackupConfiguration, CatchUpPolicy, JobParams, OverlapPolicy, job_params,
 };
-use vigil_schedule::Schedule;
+use vigil_schedule::{CatchUpMode, CatchUpWindow, Schedule};
 
 use crate::key::{Role, ScheduleKey};
 use crate::settings::SchedulerSettings;
@@ -35,11 +35,6 @@ pub enum Overlap {
     /// Always queue.
     Allow,
 }
-
-/// Default catch-up cap under [`CatchUp::All`].
-pub const DEFAULT_CATCH_UP_CAP: usize = 10;
-/// Largest catch-up cap honoured; larger values are clamped.
-pub const MAX_CATCH_UP_CAP: usize = 10_000;
 
 /// One schedule, ready to fire.
 #[derive(Debug, Clone)]
@@ -200,24 +195,26 @@ fn build(
     let schedule = vigil_schedule::schedule_from_proto(&spec)
         .map_err(|e| unarmable(format!("configuration.{e}")))?;
     let expected_interval = schedule.expected_interval();
-    let grace = positive(spec.grace.as_ref()).unwrap_or_else(|| schedule.grace_period());
-    let window = positive(spec.catch_up_window.as_ref())
-        .unwrap_or(expected_interval)
-        .max(grace);
-    let catch_up = match spec.catch_up() {
-        CatchUpPolicy::Skip => CatchUp::Skip,
-        CatchUpPolicy::All => CatchUp::All,
-        CatchUpPolicy::Once | CatchUpPolicy::Unspecified => CatchUp::Once,
+    // Catch-up mode, window, cap and grace mean what vigil-schedule says.
+    let policy = vigil_schedule::catch_up_policy_from_proto(&spec)
+        .map_err(|e| unarmable(format!("configuration.{e}")))?;
+    let grace = policy.grace_for(&schedule);
+    let window = match policy.window {
+        CatchUpWindow::Interval => expected_interval,
+        CatchUpWindow::Fixed(w) => w,
+    }
+    .max(grace);
+    let catch_up = match policy.mode {
+        CatchUpMode::Skip => CatchUp::Skip,
+        CatchUpMode::Once => CatchUp::Once,
+        CatchUpMode::All => CatchUp::All,
     };
     let overlap = match spec.overlap() {
         OverlapPolicy::Queue => Overlap::Queue,
         OverlapPolicy::Allow => Overlap::Allow,
         OverlapPolicy::Skip | OverlapPolicy::Unspecified => Overlap::Skip,
     };
-    let cap = match spec.catch_up_cap {
-        0 => DEFAULT_CATCH_UP_CAP,
-        n => (n as usize).min(MAX_CATCH_UP_CAP),
-    };
+    let cap = policy.max_runs as usize;
     let jitter = positive(spec.jitter.as_ref()).unwrap_or(Duration::ZERO);
     let edit_time = config
         .update_time
