@@ -128,3 +128,46 @@ async fn every_due_run_ends_in_a_recorded_outcome() {
         t("2025-12-20T16:00:00Z")
     );
 }
+
+#[tokio::test]
+async fn jitter_delays_the_fire_but_keeps_the_due_time_and_every_replica_agrees() {
+    let h = Harness::sqlite("2025-12-20T09:30:00Z").await;
+    let mut c = config("spread", "0 * * * *", "UTC");
+    c.schedule.as_mut().unwrap().jitter = Some(vigil_proto::duration_to_proto(
+        std::time::Duration::from_secs(600),
+    ));
+    h.create(c).await;
+    let due = t("2025-12-20T10:00:00Z");
+    let delay = vigil_scheduler::jitter::offset("spread", due, std::time::Duration::from_secs(600));
+    assert!(
+        delay > std::time::Duration::from_secs(1),
+        "this test needs a visible delay, got {delay:?}"
+    );
+    let fire = due + chrono::Duration::from_std(delay).unwrap();
+    let engine = h.engine("r1", settings());
+    engine.tick(h.now()).await.unwrap();
+
+    h.clock.set(fire - chrono::Duration::seconds(1));
+    engine.tick(h.now()).await.unwrap();
+    h.engine("r2", settings()).tick(h.now()).await.unwrap();
+    assert!(
+        h.jobs("spread").await.is_empty(),
+        "not before its jittered fire time, on any replica"
+    );
+
+    h.clock.set(fire);
+    let report = engine.tick(h.now()).await.unwrap();
+    assert_eq!(report.enqueued, 1);
+    assert_eq!(
+        h.job_due_times("spread").await,
+        [due],
+        "the job keeps the due time as its key"
+    );
+    let (state, _) = h.state("spread", 1).await;
+    assert_eq!(
+        state.health(),
+        vigil_proto::catalog::v1::ScheduleHealth::Armed,
+        "{}",
+        state.health_reason
+    );
+}
