@@ -9,6 +9,9 @@ use crate::health::Assessment;
 
 pub use crate::webhook::{Notifier, Transition};
 
+/// Dedup key prefix of the S8 alert.
+pub const NO_CAPABLE_EXECUTOR: &str = "no-capable-executor:";
+
 /// Dedup key prefixes of scheduler-owned alerts.
 pub const PREFIXES: [&str; 5] = [
     "schedule-down:",

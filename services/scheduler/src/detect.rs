@@ -2,7 +2,7 @@
 //! snapshot, its health is stored when it changed, and the scheduler-owned
 //! alerts are raised and resolved to match.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -94,7 +94,18 @@ impl Engine {
         }
 
         self.write_health(snap, writes, report).await;
-        self.sync_alerts(wanted, report).await;
+        // Without an executor view (start-up delay, or the list failed) this
+        // replica cannot tell whether an S8 alert still holds: it leaves
+        // open ones of schedules that still exist alone.
+        let unknown: HashSet<String> = if executors.is_none() {
+            snap.desired
+                .keys()
+                .map(|k| format!("{}{k}", alerts::NO_CAPABLE_EXECUTOR))
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        self.sync_alerts(wanted, &unknown, report).await;
     }
 
     /// The executors to check S8 against, or `None` while the start-up delay
@@ -145,7 +156,12 @@ impl Engine {
 
     /// Raises wanted alerts that are not open with the same message, and
     /// resolves open scheduler alerts that are no longer wanted.
-    async fn sync_alerts(&self, wanted: HashMap<String, AlertSpec>, report: &mut TickReport) {
+    async fn sync_alerts(
+        &self,
+        wanted: HashMap<String, AlertSpec>,
+        unknown: &HashSet<String>,
+        report: &mut TickReport,
+    ) {
         let open: HashMap<String, Alert> = match self.catalog.open_alerts().await {
             Ok(list) => list.into_iter().map(|a| (a.dedup_key.clone(), a)).collect(),
             Err(e) => {
@@ -163,7 +179,7 @@ impl Engine {
             .collect();
         let resolve: Vec<String> = open
             .keys()
-            .filter(|k| alerts::is_owned(k) && !wanted.contains_key(*k))
+            .filter(|k| alerts::is_owned(k) && !wanted.contains_key(*k) && !unknown.contains(*k))
             .cloned()
             .collect();
 

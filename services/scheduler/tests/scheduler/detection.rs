@@ -311,3 +311,18 @@ async fn complete(h: &Harness, job: &str, executor: &str) {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_replica_still_waiting_for_executors_leaves_the_executor_alert_of_another_replica_open() {
+    let h = Harness::sqlite("2025-12-20T09:30:00Z").await;
+    h.create(config("c", "0 * * * *", "UTC")).await;
+    h.engine("old", settings()).tick(h.now()).await.unwrap();
+    assert!(h.open_alert("no-capable-executor:c").await.is_some());
+    let mut young = settings();
+    young.executor_check_delay = std::time::Duration::from_secs(3600);
+    h.engine("just-started", young).tick(h.now()).await.unwrap();
+    assert!(
+        h.open_alert("no-capable-executor:c").await.is_some(),
+        "not resolved by a replica that cannot know"
+    );
+}
