@@ -52,8 +52,15 @@ fi
 log "mypy --strict"
 (cd "$sdk" && "$venv/bin/python" -m mypy)
 
-log "building vigild and the vigil CLI for the integration tests"
-cargo build -p vigil-server --bin vigild -p vigil-cli --bin vigil
+# .ci/run has just built both binaries with `cargo test --workspace`; a
+# separate `cargo build` of two packages would resolve features differently
+# and rebuild every dependency.
+if [ "${VIGIL_BINARIES_BUILT:-}" = 1 ]; then
+  log "using vigild and the vigil CLI built by the workspace tests"
+else
+  log "building vigild and the vigil CLI for the integration tests"
+  cargo build -p vigil-server --bin vigild -p vigil-cli --bin vigil
+fi
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 export VIGILD_BIN="$target_dir/debug/vigild"
 export VIGIL_CLI_BIN="$target_dir/debug/vigil"
