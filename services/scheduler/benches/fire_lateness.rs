@@ -234,12 +234,14 @@ async fn serve_catalog(
     (endpoint, stop.drop_guard())
 }
 
-/// Schedule `i` fires every hour at minute `due_minute` and second `i % 60`.
+/// Schedule `i` fires every hour at minute `due_minute` and second `i % 60`
+/// (second 0 for all in burst mode).
 async fn create_configurations(
     cat: &CatalogServiceClient<Channel>,
     n: usize,
     due_minute: DateTime<Utc>,
 ) {
+    let burst = std::env::var("VIGIL_BENCH_BURST").is_ok_and(|v| v == "1");
     let all: Vec<BackupConfiguration> = (0..n)
         .map(|i| BackupConfiguration {
             name: format!("bench-{i:05}"),
@@ -248,7 +250,7 @@ async fn create_configurations(
             schedule: Some(pb::Schedule {
                 spec: Some(pb::schedule::Spec::Cron(format!(
                     "{} {} * * * *",
-                    i % 60,
+                    if burst { 0 } else { i % 60 },
                     due_minute.minute()
                 ))),
                 timezone: "UTC".into(),
