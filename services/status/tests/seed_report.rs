@@ -5,51 +5,16 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{at, seed_configurations, ts};
 use vigil_proto::catalog::v1::{
-    BackupConfiguration, BackupJob, BackupKind, Component, ComponentKind, JobKind, JobState,
-    JobTrigger, Purpose, Retention, Schedule, ScheduleHealth, ScheduleRole, ScheduleState,
-    schedule::Spec,
+    BackupJob, Component, ComponentKind, JobKind, JobState, JobTrigger, ScheduleHealth,
+    ScheduleRole, ScheduleState,
 };
 use vigil_proto::status::v1::{RiskLevel, StatusReport, Verdict};
 use vigil_status::{Inputs, build_report};
-
-fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
-}
-
-fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
-
-fn config(
-    name: &str,
-    kind: BackupKind,
-    purpose: Purpose,
-    enabled: bool,
-    cron: Option<&str>,
-) -> BackupConfiguration {
-    BackupConfiguration {
-        name: name.into(),
-        kind: kind as i32,
-        purpose: purpose as i32,
-        enabled,
-        schedule: cron.map(|c| Schedule {
-            spec: Some(Spec::Cron(c.into())),
-            timezone: "Europe/Berlin".into(),
-            ..Default::default()
-        }),
-        retention: Some(Retention {
-            keep_within_days: 30,
-            ..Default::default()
-        }),
-        create_time: ts(at(2025, 11, 1, 9, 0, 0)),
-        ..Default::default()
-    }
-}
 
 fn completed(
     name: &str,
@@ -73,52 +38,7 @@ fn completed(
 }
 
 fn seed_inputs() -> Inputs {
-    use BackupKind::{Database, Export, Full};
-    use Purpose::{Production, Temporary, Test};
-    let configurations = vec![
-        config("cli_restore_config", Full, Temporary, true, None),
-        config(
-            "daily_full_backup",
-            Full,
-            Production,
-            true,
-            Some("0 2 * * *"),
-        ),
-        config(
-            "production_daily_full",
-            Full,
-            Production,
-            true,
-            Some("0 2 * * *"),
-        ),
-        config(
-            "production_database_hourly",
-            Database,
-            Production,
-            false,
-            Some("0 * * * *"),
-        ),
-        config(
-            "production_monthly_archive",
-            Full,
-            Production,
-            true,
-            Some("0 4 1 * *"),
-        ),
-        config("production_pre_deployment", Full, Production, true, None),
-        config(
-            "production_weekly_export",
-            Export,
-            Production,
-            true,
-            Some("0 3 * * 0"),
-        ),
-        config("restore_operation_config", Full, Temporary, true, None),
-        config("temp_restore_config", Full, Temporary, true, None),
-        config("test_config", Full, Test, true, None),
-        config("upload_restore_config", Full, Temporary, true, None),
-        config("weekly_export", Full, Production, true, Some("0 3 * * 0")),
-    ];
+    let configurations = seed_configurations();
     let jobs = vec![
         completed(
             "daily_full_backup_20251220_222305",
