@@ -20,7 +20,10 @@ fn start_with_config(config: &Path) {
         .arg(config)
         .args(["--listen", "127.0.0.1:0"])
         .arg("--data-dir")
-        .arg(scratch.path().join("data"));
+        .arg(scratch.path().join("data"))
+        // The examples sign webhooks with a secret from this variable, as a
+        // deployment would provide it.
+        .env("VIGIL_WEBHOOK_SECRET", "example-webhook-secret");
     if let Err(exited) = start(cmd, scratch.path()) {
         panic!(
             "{} does not load: {:?} {}",

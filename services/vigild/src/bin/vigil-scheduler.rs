@@ -28,5 +28,7 @@ async fn serve(loaded: LoadedSettings) -> anyhow::Result<()> {
     let handle = host::scheduler::register(GrpcServer::builder(), &scheduler)
         .spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);
-    process.finish(handle, Vec::new()).await
+    process
+        .finish(handle, vec![host::scheduler::spawn_stopped(scheduler)])
+        .await
 }

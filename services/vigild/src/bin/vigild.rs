@@ -47,6 +47,7 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     let mut background = vec![
         host::catalog::spawn_background(&catalog, &process.shutdown),
         host::executor::spawn_join(executor),
+        host::scheduler::spawn_stopped(scheduler),
     ];
     background
         .extend(host::status::spawn_metrics(&loaded, catalog_channel, &process.shutdown).await?);

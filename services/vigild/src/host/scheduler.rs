@@ -3,6 +3,7 @@
 //! `SchedulerService` and its loops.
 
 use anyhow::Context as _;
+use tokio::task::JoinHandle;
 use vigil_scheduler::{Scheduler, SchedulerOptions, SchedulerSettings};
 use vigil_server_common::settings::LoadedSettings;
 use vigil_server_common::{GrpcServer, Shutdown, clock};
@@ -13,10 +14,12 @@ pub async fn start(
     catalog_endpoint: &str,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Scheduler> {
-    let settings: SchedulerSettings = loaded.section("scheduler")?;
+    // `[scheduler]` plus the webhook keys of `[alerts]`.
+    let settings = SchedulerSettings::from_figment(&loaded.figment)
+        .context("the [scheduler] or [alerts] settings are invalid")?;
     let options = SchedulerOptions {
         catalog_endpoint: catalog_endpoint.to_owned(),
-        replica_id: String::new(),
+        replica_id: replica_id(),
         clock: clock::system(),
         settings,
     };
@@ -28,4 +31,20 @@ pub async fn start(
 /// Adds `SchedulerService` to the server.
 pub fn register(server: GrpcServer, scheduler: &Scheduler) -> GrpcServer {
     server.add_service(scheduler.service())
+}
+
+/// Waits for the scheduler's loops to stop after shutdown.
+pub fn spawn_stopped(scheduler: Scheduler) -> JoinHandle<()> {
+    tokio::spawn(scheduler.stopped())
+}
+
+/// `scheduler-host-pid`: unique among live replicas, readable in the
+/// component list and in the owner of each schedule state.
+fn replica_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("scheduler-{host}-{}", std::process::id())
 }
