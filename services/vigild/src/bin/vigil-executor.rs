@@ -28,7 +28,10 @@ async fn serve(loaded: LoadedSettings) -> anyhow::Result<()> {
     let handle = host::executor::register(GrpcServer::builder(), &executor)
         .spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);
-    process
-        .finish(handle, vec![host::executor::spawn_join(executor)])
-        .await
+    let mut background = vec![host::executor::spawn_join(executor)];
+    // The admin port serves the catalog-wide metrics, so any process can be scraped.
+    let metrics_channel = host::status::catalog_channel(&catalog)?;
+    background
+        .extend(host::status::spawn_metrics(&loaded, metrics_channel, &process.shutdown).await?);
+    process.finish(handle, background).await
 }
