@@ -202,24 +202,4 @@ mod tests {
             assert!(k.open(b"aad", &bad, "t").is_err());
         }
     }
-
-    #[test]
-    #[ignore = "micro-benchmark: cargo test --release -- --ignored cipher_speed --nocapture"]
-    fn cipher_speed() {
-        let data = vec![0x5au8; 8 << 20];
-        for kind in [CipherKind::Aes256Gcm, CipherKind::ChaCha20Poly1305] {
-            let k = Keys::from_master(&[7u8; 32], kind);
-            let t = std::time::Instant::now();
-            for _ in 0..32 {
-                std::hint::black_box(k.seal(b"x", &data));
-            }
-            let s = t.elapsed().as_secs_f64();
-            println!("{kind:?}: {:.0} MiB/s", 256.0 / s);
-        }
-        let t = std::time::Instant::now();
-        for _ in 0..32 {
-            std::hint::black_box(blake3::keyed_hash(&[1; 32], &data));
-        }
-        println!("blake3: {:.0} MiB/s", 256.0 / t.elapsed().as_secs_f64());
-    }
 }
