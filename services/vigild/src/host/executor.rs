@@ -26,7 +26,7 @@ pub async fn start(
     };
     let options = ExecutorOptions {
         catalog_endpoint: catalog_endpoint.to_owned(),
-        executor_id: executor_id(),
+        executor_id: super::process_id("executor"),
         data_dir: s.data_dir.clone(),
         repository: s.repository_location(),
         repository_key_file,
@@ -46,14 +46,4 @@ pub fn register(server: GrpcServer, executor: &Executor) -> GrpcServer {
 /// Waits for the executor's running jobs to stop after shutdown.
 pub fn spawn_join(executor: Executor) -> JoinHandle<()> {
     tokio::spawn(executor.join())
-}
-
-/// `host-pid`: unique among live processes, readable in job records.
-fn executor_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("executor-{host}-{}", std::process::id())
 }

@@ -19,7 +19,7 @@ pub async fn start(
         .context("the [scheduler] or [alerts] settings are invalid")?;
     let options = SchedulerOptions {
         catalog_endpoint: catalog_endpoint.to_owned(),
-        replica_id: replica_id(),
+        replica_id: super::process_id("scheduler"),
         clock: clock::system(),
         settings,
     };
@@ -36,15 +36,4 @@ pub fn register(server: GrpcServer, scheduler: &Scheduler) -> GrpcServer {
 /// Waits for the scheduler's loops to stop after shutdown.
 pub fn spawn_stopped(scheduler: Scheduler) -> JoinHandle<()> {
     tokio::spawn(scheduler.stopped())
-}
-
-/// `scheduler-host-pid`: unique among live replicas, readable in the
-/// component list and in the owner of each schedule state.
-fn replica_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("scheduler-{host}-{}", std::process::id())
 }
