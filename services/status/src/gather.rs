@@ -47,23 +47,21 @@ pub async fn gather(channel: Channel, now: DateTime<Utc>, window: Duration) -> R
     let mut catalog = CatalogServiceClient::new(channel.clone());
     let mut coordination = CoordinationServiceClient::new(channel);
 
-    let mut configurations = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = catalog
-            .list_configurations(ListConfigurationsRequest {
-                page_size: PAGE,
-                page_token: token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        configurations.extend(page.configurations);
-        token = page.next_page_token;
-        if token.is_empty() {
-            break;
+    let configurations = all_pages(|page_token| {
+        let mut c = catalog.clone();
+        async move {
+            let page = c
+                .list_configurations(ListConfigurationsRequest {
+                    page_size: PAGE,
+                    page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            Ok((page.configurations, page.next_page_token))
         }
-    }
+    })
+    .await?;
 
     let since = now - window;
     let mut jobs = Vec::new();
@@ -115,22 +113,20 @@ pub async fn gather(channel: Channel, now: DateTime<Utc>, window: Duration) -> R
         }
     }
 
-    let mut schedule_states = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = coordination
-            .list_schedule_states(ListScheduleStatesRequest {
-                page_size: PAGE,
-                page_token: token,
-            })
-            .await?
-            .into_inner();
-        schedule_states.extend(page.states);
-        token = page.next_page_token;
-        if token.is_empty() {
-            break;
+    let schedule_states = all_pages(|page_token| {
+        let mut c = coordination.clone();
+        async move {
+            let page = c
+                .list_schedule_states(ListScheduleStatesRequest {
+                    page_size: PAGE,
+                    page_token,
+                })
+                .await?
+                .into_inner();
+            Ok((page.states, page.next_page_token))
         }
-    }
+    })
+    .await?;
 
     let components = coordination
         .list_components(ListComponentsRequest::default())
@@ -138,41 +134,37 @@ pub async fn gather(channel: Channel, now: DateTime<Utc>, window: Duration) -> R
         .into_inner()
         .components;
 
-    let mut artifacts = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = catalog
-            .list_artifacts(ListArtifactsRequest {
-                page_size: PAGE,
-                page_token: token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        artifacts.extend(page.artifacts);
-        token = page.next_page_token;
-        if token.is_empty() {
-            break;
+    let artifacts = all_pages(|page_token| {
+        let mut c = catalog.clone();
+        async move {
+            let page = c
+                .list_artifacts(ListArtifactsRequest {
+                    page_size: PAGE,
+                    page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            Ok((page.artifacts, page.next_page_token))
         }
-    }
+    })
+    .await?;
 
-    let mut open_alerts = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = catalog
-            .list_alerts(ListAlertsRequest {
-                page_size: PAGE,
-                page_token: token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        open_alerts.extend(page.alerts);
-        token = page.next_page_token;
-        if token.is_empty() {
-            break;
+    let open_alerts = all_pages(|page_token| {
+        let mut c = catalog.clone();
+        async move {
+            let page = c
+                .list_alerts(ListAlertsRequest {
+                    page_size: PAGE,
+                    page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            Ok((page.alerts, page.next_page_token))
         }
-    }
+    })
+    .await?;
 
     Ok(Inputs {
         now,
@@ -186,4 +178,23 @@ pub async fn gather(channel: Channel, now: DateTime<Utc>, window: Duration) -> R
         artifacts,
         open_alerts,
     })
+}
+
+/// Collects every page of a paginated list: `fetch` takes a page token and
+/// returns one page's items with the next token, empty on the last page.
+async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (page, next) = fetch(token).await?;
+        items.extend(page);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        token = next;
+    }
 }
