@@ -25,7 +25,7 @@ Exit codes:
 /// Command-line client of Vigil, the backup suite.
 #[derive(Debug, Parser)]
 #[command(name = "vigil", version, about, after_long_help = AFTER_HELP, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// gRPC endpoint of vigild (all services on one port).
     #[arg(long, global = true, env = "VIGIL_ENDPOINT", default_value = vigil_client::DEFAULT_ENDPOINT, value_name = "URL")]
     pub endpoint: String,
@@ -42,7 +42,7 @@ pub struct Cli {
 
 /// The command tree.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Backup configurations: list, get, create, update, delete, enable, disable, apply.
     #[command(subcommand)]
     Config(config::ConfigCmd),
@@ -76,7 +76,7 @@ pub enum Command {
 
 impl Command {
     /// The service a command talks to, for error messages.
-    pub fn service(&self) -> &'static str {
+    pub(crate) fn service(&self) -> &'static str {
         match self {
             Command::Config(_)
             | Command::Backup(_)

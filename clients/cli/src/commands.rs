@@ -1,10 +1,10 @@
 //! One module per command group.
 
-pub mod alerts;
-pub mod archive;
-pub mod backup;
-pub mod config;
-pub mod jobs;
-pub mod restore;
-pub mod schedules;
-pub mod status;
+pub(crate) mod alerts;
+pub(crate) mod archive;
+pub(crate) mod backup;
+pub(crate) mod config;
+pub(crate) mod jobs;
+pub(crate) mod restore;
+pub(crate) mod schedules;
+pub(crate) mod status;

@@ -8,7 +8,7 @@ use vigil_client::VigilClient;
 use crate::error::CliError;
 
 /// Global settings and the lazily connected client.
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// Where the services are.
     pub endpoint: String,
     /// Machine-readable output.
@@ -20,7 +20,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// Settings from the global flags; nothing is connected yet.
-    pub fn new(endpoint: String, json: bool, timeout: Duration) -> Self {
+    pub(crate) fn new(endpoint: String, json: bool, timeout: Duration) -> Self {
         Self {
             endpoint,
             json,
@@ -31,7 +31,7 @@ impl Ctx {
 
     /// The client, connecting on first use, so that local input errors are
     /// reported before any connection is tried.
-    pub async fn client(&self) -> Result<&VigilClient, CliError> {
+    pub(crate) async fn client(&self) -> Result<&VigilClient, CliError> {
         self.client
             .get_or_try_init(|| async {
                 VigilClient::builder()

@@ -16,15 +16,15 @@ use tonic::Code;
 use vigil_client::code_name;
 
 /// Exit code for success.
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code for failures that are not the caller's input.
-pub const EXIT_FAILURE: u8 = 1;
+pub(crate) const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad input.
-pub const EXIT_BAD_INPUT: u8 = 2;
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
 
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// A call to a server failed.
     #[error("{0}")]
     Client(#[from] vigil_client::Error),
@@ -50,7 +50,7 @@ pub enum CliError {
 
 impl CliError {
     /// Local bad input at `field`.
-    pub fn input(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn input(field: impl Into<String>, reason: impl Into<String>) -> Self {
         CliError::Input {
             field: field.into(),
             reason: reason.into(),
@@ -58,7 +58,7 @@ impl CliError {
     }
 
     /// The process exit code for this error.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             CliError::Client(e) if e.is_bad_input() => EXIT_BAD_INPUT,
             CliError::Client(_) => EXIT_FAILURE,
@@ -71,7 +71,7 @@ impl CliError {
     ///
     /// `service` names the API the command talks to and `endpoint` where, so
     /// that UNIMPLEMENTED and UNAVAILABLE say what is missing.
-    pub fn render(&self, service: &str, endpoint: &str) -> Vec<String> {
+    pub(crate) fn render(&self, service: &str, endpoint: &str) -> Vec<String> {
         let CliError::Client(e) = self else {
             return vec![format!("error: {self}")];
         };

@@ -15,7 +15,7 @@ use crate::yaml::{PresetSpec, check_url_has_no_password, preset_proto, secret};
 
 /// Flags that set configuration fields.
 #[derive(Debug, Clone, Default, Args)]
-pub struct ConfigFlags {
+pub(crate) struct ConfigFlags {
     /// Backup kind: full, database or export.
     #[arg(long, value_parser = Kind::parse_flag, help_heading = "Configuration")]
     pub kind: Option<Kind>,
@@ -128,7 +128,7 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
 
 impl ConfigFlags {
     /// The fields the flags set, and the update-mask path of each.
-    pub fn to_update(&self) -> Result<(BackupConfiguration, Vec<String>), CliError> {
+    pub(crate) fn to_update(&self) -> Result<(BackupConfiguration, Vec<String>), CliError> {
         let mut c = BackupConfiguration::default();
         let mut mask: Vec<String> = Vec::new();
         let mut set = |path: &str| mask.push(path.to_owned());
@@ -264,7 +264,7 @@ impl ConfigFlags {
 
     /// A whole new configuration named `name`, with the defaults of `apply`:
     /// purpose production, enabled, catch-up once and overlap skip.
-    pub fn to_create(&self, name: &str) -> Result<BackupConfiguration, CliError> {
+    pub(crate) fn to_create(&self, name: &str) -> Result<BackupConfiguration, CliError> {
         let (mut c, mask) = self.to_update()?;
         c.name = name.to_owned();
         if self.purpose.is_none() {

@@ -1,19 +1,19 @@
 //! Output: human tables by default, JSON with `--json`.
 
-pub mod format;
-pub mod json;
-pub mod names;
+pub(crate) mod format;
+pub(crate) mod json;
+pub(crate) mod names;
 
 use std::io::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::Value as Json;
 
-pub use json::{list_json, to_json};
-pub use names::Short;
+pub(crate) use json::{list_json, to_json};
+pub(crate) use names::Short;
 
 /// A table with the house look: condensed UTF-8 borders, wrapped to the terminal.
-pub fn table<I, S>(header: I) -> Table
+pub(crate) fn table<I, S>(header: I) -> Table
 where
     I: IntoIterator<Item = S>,
     S: Into<comfy_table::Cell>,
@@ -26,7 +26,7 @@ where
 }
 
 /// Two-column key/value table for one object.
-pub fn fields<'a>(rows: impl IntoIterator<Item = (&'a str, String)>) -> Table {
+pub(crate) fn fields<'a>(rows: impl IntoIterator<Item = (&'a str, String)>) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
@@ -38,7 +38,7 @@ pub fn fields<'a>(rows: impl IntoIterator<Item = (&'a str, String)>) -> Table {
 
 /// Writes text and a newline to standard output. A closed pipe (for
 /// example `vigil jobs list | head`) ends the process quietly.
-pub fn print(text: impl std::fmt::Display) {
+pub(crate) fn print(text: impl std::fmt::Display) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -50,6 +50,6 @@ pub fn print(text: impl std::fmt::Display) {
 }
 
 /// Prints JSON, pretty.
-pub fn print_json(value: &Json) {
+pub(crate) fn print_json(value: &Json) {
     print(serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned()));
 }

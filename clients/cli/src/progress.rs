@@ -14,7 +14,7 @@ use crate::output::format;
 
 /// Waits for `job` to finish and returns its final state; a job that ends
 /// FAILED or CANCELLED is returned too (the caller decides the exit code).
-pub async fn wait(ctx: &Ctx, job: &BackupJob) -> Result<BackupJob, CliError> {
+pub(crate) async fn wait(ctx: &Ctx, job: &BackupJob) -> Result<BackupJob, CliError> {
     let client = ctx.client().await?;
     let bar = (!ctx.json && std::io::stderr().is_terminal()).then(new_bar);
     let mut last_line = String::new();
@@ -38,7 +38,7 @@ pub async fn wait(ctx: &Ctx, job: &BackupJob) -> Result<BackupJob, CliError> {
 }
 
 /// The error for a job that did not complete, if it did not.
-pub fn outcome(job: &BackupJob) -> Result<(), CliError> {
+pub(crate) fn outcome(job: &BackupJob) -> Result<(), CliError> {
     match job.state() {
         JobState::Failed | JobState::Cancelled => Err(CliError::JobFailed {
             job: if job.name.is_empty() {
@@ -84,7 +84,7 @@ fn update_bar(bar: &ProgressBar, j: &BackupJob) {
 }
 
 /// `daily_full_backup_20251220_222305 RUNNING reading files 1.2 GiB of 4.0 GiB, 210.0 MiB/s, ETA 13s`.
-pub fn status_line(j: &BackupJob) -> String {
+pub(crate) fn status_line(j: &BackupJob) -> String {
     let mut line = format!(
         "{} {}",
         if j.name.is_empty() { &j.id } else { &j.name },

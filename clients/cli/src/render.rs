@@ -1,9 +1,9 @@
 //! Human renderings of the API's messages: tables and detail views.
 
-pub mod alert;
-pub mod artifact;
-pub mod blocks;
-pub mod configuration;
-pub mod job;
-pub mod schedule;
-pub mod status;
+pub(crate) mod alert;
+pub(crate) mod artifact;
+pub(crate) mod blocks;
+pub(crate) mod configuration;
+pub(crate) mod job;
+pub(crate) mod schedule;
+pub(crate) mod status;

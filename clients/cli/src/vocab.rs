@@ -16,28 +16,28 @@ macro_rules! words {
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
+        pub(crate) enum $name { $($variant),+ }
 
         impl $name {
             /// The canonical words, one per value, for "expected one of" messages.
-            pub fn expected() -> String {
+            pub(crate) fn expected() -> String {
                 [$([$($word),+][0]),+].join(", ")
             }
 
             /// Parses a word, ignoring case.
-            pub fn parse(text: &str) -> Option<Self> {
+            pub(crate) fn parse(text: &str) -> Option<Self> {
                 let lower = text.trim().to_ascii_lowercase();
                 $(if [$($word),+].contains(&lower.as_str()) { return Some(Self::$variant); })+
                 None
             }
 
             /// The proto value.
-            pub fn proto(self) -> $proto {
+            pub(crate) fn proto(self) -> $proto {
                 match self { $(Self::$variant => $proto::$variant),+ }
             }
 
             /// Parses a flag value, for clap.
-            pub fn parse_flag(text: &str) -> Result<Self, String> {
+            pub(crate) fn parse_flag(text: &str) -> Result<Self, String> {
                 Self::parse(text).ok_or_else(|| format!("unknown {} {text:?}, expected one of: {}", $what, Self::expected()))
             }
         }

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use vigil_proto::catalog::v1::BackupConfiguration;
 
-pub use convert::{check_url_has_no_password, preset_proto, secret};
-pub use model::{ConfigurationSpec, ConfigurationsFile, PresetSpec};
+pub(crate) use convert::{check_url_has_no_password, preset_proto, secret};
+pub(crate) use model::{ConfigurationSpec, ConfigurationsFile, PresetSpec};
 
 use crate::error::CliError;
 
@@ -18,7 +18,7 @@ use crate::error::CliError;
 ///
 /// Errors name the YAML path, such as
 /// `configurations[1].schedule: unknown field `cronn`, expected one of …`.
-pub fn parse_configurations(text: &str) -> Result<Vec<BackupConfiguration>, CliError> {
+pub(crate) fn parse_configurations(text: &str) -> Result<Vec<BackupConfiguration>, CliError> {
     let file: ConfigurationsFile = from_yaml(text)?;
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(file.configurations.len());
@@ -40,7 +40,7 @@ pub fn parse_configurations(text: &str) -> Result<Vec<BackupConfiguration>, CliE
 
 /// Parses a file holding one configuration: either a bare configuration
 /// mapping, or the apply shape with exactly one entry.
-pub fn parse_single(text: &str) -> Result<BackupConfiguration, CliError> {
+pub(crate) fn parse_single(text: &str) -> Result<BackupConfiguration, CliError> {
     let value: serde_norway::Value = from_yaml(text)?;
     if value.get("configurations").is_some() {
         let mut all = parse_configurations(text)?;
@@ -60,7 +60,7 @@ pub fn parse_single(text: &str) -> Result<BackupConfiguration, CliError> {
 }
 
 /// Reads a file, naming it on failure.
-pub fn read_file(path: &Path) -> Result<String, CliError> {
+pub(crate) fn read_file(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path)
         .map_err(|e| CliError::input("file", format!("cannot read {}: {e}", path.display())))
 }

@@ -10,7 +10,7 @@ use vigil_proto::catalog::v1::{Component, ComponentKind};
 use crate::store::Store;
 
 /// Runs until `shutdown` is cancelled.
-pub async fn run(store: Store, every: Duration, shutdown: CancellationToken) {
+pub(crate) async fn run(store: Store, every: Duration, shutdown: CancellationToken) {
     let every = every.max(Duration::from_millis(10));
     let me = Component {
         id: format!("catalog-{}", uuid::Uuid::new_v4().simple()),

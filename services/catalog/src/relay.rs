@@ -31,7 +31,7 @@ struct Wire {
 }
 
 /// Relays until `shutdown`: local changes out, other replicas' changes in.
-pub async fn run(
+pub(crate) async fn run(
     url: String,
     events: Events,
     outgoing: mpsc::Receiver<Event>,

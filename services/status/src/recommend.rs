@@ -11,7 +11,7 @@ use crate::schedules::broken;
 
 /// Everything the recommendations are derived from.
 #[derive(Debug)]
-pub struct Findings<'a> {
+pub(crate) struct Findings<'a> {
     /// The inputs.
     pub inputs: &'a Inputs,
     /// Schedule health.
@@ -27,7 +27,7 @@ pub struct Findings<'a> {
 }
 
 /// Derives the recommendations.
-pub fn recommend(f: &Findings<'_>) -> Vec<Recommendation> {
+pub(crate) fn recommend(f: &Findings<'_>) -> Vec<Recommendation> {
     let mut out = Vec::new();
     let broken_schedules: Vec<String> = f
         .schedules

@@ -12,7 +12,7 @@ use crate::time::{chrono_of, human, instant, stamp};
 
 /// What the report knows about one configuration's schedule.
 #[derive(Debug)]
-pub struct Facts<'a> {
+pub(crate) struct Facts<'a> {
     /// The configuration.
     pub config: &'a BackupConfiguration,
     /// Its schedule, when it has a valid one.
@@ -25,7 +25,7 @@ pub struct Facts<'a> {
 
 impl<'a> Facts<'a> {
     /// Facts of one configuration.
-    pub fn of(config: &'a BackupConfiguration) -> Self {
+    pub(crate) fn of(config: &'a BackupConfiguration) -> Self {
         let schedule = config
             .schedule
             .as_ref()
@@ -51,12 +51,12 @@ impl<'a> Facts<'a> {
     }
 
     /// Enabled with a schedule.
-    pub fn scheduled_active(&self) -> bool {
+    pub(crate) fn scheduled_active(&self) -> bool {
         self.config.enabled && self.config.schedule.is_some()
     }
 
     /// Protects real data: production, or purpose left unset.
-    pub fn production(&self) -> bool {
+    pub(crate) fn production(&self) -> bool {
         matches!(
             self.config.purpose(),
             Purpose::Production | Purpose::Unspecified
@@ -64,7 +64,7 @@ impl<'a> Facts<'a> {
     }
 
     /// The most recent due time at or before `at`.
-    pub fn previous_fire(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn previous_fire(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let schedule = self.schedule.as_ref()?;
         let interval = self.interval?;
         let mut from = at - interval - Duration::seconds(1);
@@ -80,7 +80,7 @@ impl<'a> Facts<'a> {
     }
 
     /// Human form of the schedule.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.schedule {
             Some(s) => s.describe(),
             None if self.config.schedule.is_some() => "invalid schedule".to_owned(),
@@ -101,7 +101,7 @@ impl<'a> Facts<'a> {
 
     /// HOURLY, DAILY, WEEKLY, MONTHLY from the typical gap, with
     /// slack for the DST hour and short months; "EVERY 10 SECONDS" below an hour.
-    pub fn frequency(&self) -> String {
+    pub(crate) fn frequency(&self) -> String {
         let Some(interval) = self.typical_gap() else {
             return "ON_DEMAND".to_owned();
         };
@@ -124,7 +124,7 @@ impl<'a> Facts<'a> {
 }
 
 /// Judges the health of the backup schedule of an enabled, scheduled configuration.
-pub fn judge(
+pub(crate) fn judge(
     facts: &Facts<'_>,
     state: Option<&ScheduleState>,
     jobs: &[BackupJob],
@@ -209,7 +209,7 @@ pub fn judge(
 }
 
 /// Whether a health needs attention.
-pub fn broken(health: ScheduleHealth) -> bool {
+pub(crate) fn broken(health: ScheduleHealth) -> bool {
     matches!(
         health,
         ScheduleHealth::Down | ScheduleHealth::Unarmed | ScheduleHealth::Missed

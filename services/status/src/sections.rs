@@ -19,7 +19,7 @@ use crate::time::{instant, span, stamp};
 const RECENT_JOBS: usize = 20;
 
 /// Configurations by category.
-pub fn configurations(facts: &[Facts<'_>]) -> ConfigurationSummary {
+pub(crate) fn configurations(facts: &[Facts<'_>]) -> ConfigurationSummary {
     let entry = |f: &Facts<'_>| ConfigurationEntry {
         name: f.config.name.clone(),
         kind: f.config.kind,
@@ -48,7 +48,7 @@ pub fn configurations(facts: &[Facts<'_>]) -> ConfigurationSummary {
 }
 
 /// Job history over the window.
-pub fn history(inputs: &Inputs) -> JobHistory {
+pub(crate) fn history(inputs: &Inputs) -> JobHistory {
     let mut h = JobHistory {
         window: Some(span(inputs.window)),
         ..Default::default()
@@ -108,12 +108,12 @@ pub fn history(inputs: &Inputs) -> JobHistory {
 }
 
 /// Whether a job of this kind leaves a restorable backup behind.
-pub fn produces_backup(kind: JobKind) -> bool {
+pub(crate) fn produces_backup(kind: JobKind) -> bool {
     matches!(kind, JobKind::Backup | JobKind::Upload)
 }
 
 /// Per configuration: last success against the expected interval.
-pub fn freshness(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<BackupFreshness> {
+pub(crate) fn freshness(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<BackupFreshness> {
     facts
         .iter()
         .filter(|f| f.config.enabled)
@@ -148,7 +148,7 @@ pub fn freshness(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<BackupFreshness> {
 }
 
 /// Actual start times of backups against their due times.
-pub fn adherence(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<AdherenceEntry> {
+pub(crate) fn adherence(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<AdherenceEntry> {
     let mut entries = Vec::new();
     for job in inputs.jobs.iter().filter(|j| j.kind() == JobKind::Backup) {
         let Some(f) = facts.iter().find(|f| f.config.name == job.configuration) else {
@@ -176,7 +176,7 @@ pub fn adherence(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<AdherenceEntry> {
 }
 
 /// Liveness of schedulers and executors.
-pub fn liveness(inputs: &Inputs) -> Liveness {
+pub(crate) fn liveness(inputs: &Inputs) -> Liveness {
     let mut l = Liveness {
         components: inputs.components.clone(),
         ..Default::default()
@@ -214,7 +214,7 @@ pub fn liveness(inputs: &Inputs) -> Liveness {
 }
 
 /// Retention state of each configuration that has a policy.
-pub fn retention(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<RetentionEntry> {
+pub(crate) fn retention(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<RetentionEntry> {
     facts
         .iter()
         .filter_map(|f| {

@@ -4,13 +4,13 @@ use chrono::{DateTime, Duration, Utc};
 use prost_types::Timestamp;
 
 /// A protobuf timestamp as a chrono instant.
-pub fn instant(ts: &Option<Timestamp>) -> Option<DateTime<Utc>> {
+pub(crate) fn instant(ts: &Option<Timestamp>) -> Option<DateTime<Utc>> {
     ts.as_ref()
         .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
 }
 
 /// A chrono instant as a protobuf timestamp.
-pub fn stamp(t: DateTime<Utc>) -> Timestamp {
+pub(crate) fn stamp(t: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: t.timestamp(),
         nanos: t.timestamp_subsec_nanos() as i32,
@@ -18,7 +18,7 @@ pub fn stamp(t: DateTime<Utc>) -> Timestamp {
 }
 
 /// A chrono duration as a protobuf duration; negative values become zero.
-pub fn span(d: Duration) -> prost_types::Duration {
+pub(crate) fn span(d: Duration) -> prost_types::Duration {
     let d = d.max(Duration::zero());
     prost_types::Duration {
         seconds: d.num_seconds(),
@@ -27,12 +27,12 @@ pub fn span(d: Duration) -> prost_types::Duration {
 }
 
 /// A std duration as a chrono duration.
-pub fn chrono_of(d: std::time::Duration) -> Duration {
+pub(crate) fn chrono_of(d: std::time::Duration) -> Duration {
     Duration::from_std(d).unwrap_or(Duration::MAX)
 }
 
 /// "3 days 4 hours", "25 minutes", "40 seconds".
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let secs = d.num_seconds().max(0);
     let (days, hours, minutes) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
     let unit = |n: i64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });

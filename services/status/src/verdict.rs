@@ -13,7 +13,7 @@ use crate::time::{human, instant};
 
 /// The findings the verdict and risk are decided from.
 #[derive(Debug)]
-pub struct Judgement {
+pub(crate) struct Judgement {
     /// The verdict.
     pub verdict: Verdict,
     /// One line saying why.
@@ -25,7 +25,7 @@ pub struct Judgement {
 }
 
 /// Decides the verdict and the risk.
-pub fn judge(
+pub(crate) fn judge(
     inputs: &Inputs,
     facts: &[Facts<'_>],
     schedules: &[ScheduleHealthEntry],

@@ -11,7 +11,7 @@ use crate::render::alert as render;
 
 /// Arguments of `vigil alerts`.
 #[derive(Debug, Args)]
-pub struct AlertsArgs {
+pub(crate) struct AlertsArgs {
     /// Include resolved alerts.
     #[arg(long)]
     pub all: bool,
@@ -21,7 +21,7 @@ pub struct AlertsArgs {
 }
 
 /// Runs `alerts`.
-pub async fn run(ctx: &Ctx, args: AlertsArgs) -> Result<(), CliError> {
+pub(crate) async fn run(ctx: &Ctx, args: AlertsArgs) -> Result<(), CliError> {
     let filter = ListAlertsRequest {
         include_resolved: args.all,
         configuration: args.configuration.unwrap_or_default(),

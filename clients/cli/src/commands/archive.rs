@@ -15,7 +15,7 @@ use crate::render::artifact as render;
 
 /// Artifacts: snapshots and archives.
 #[derive(Debug, Subcommand)]
-pub enum ArtifactsCmd {
+pub(crate) enum ArtifactsCmd {
     /// List artifacts, newest first.
     List {
         /// Only artifacts of this configuration.
@@ -29,7 +29,7 @@ pub enum ArtifactsCmd {
 
 /// Arguments of `vigil upload`.
 #[derive(Debug, Args)]
-pub struct UploadArgs {
+pub(crate) struct UploadArgs {
     /// The export archive to upload.
     pub file: PathBuf,
     /// Record the artifact under this configuration (default: the archive's manifest).
@@ -39,7 +39,7 @@ pub struct UploadArgs {
 
 /// Arguments of `vigil download`.
 #[derive(Debug, Args)]
-pub struct DownloadArgs {
+pub(crate) struct DownloadArgs {
     /// Artifact id.
     pub artifact: String,
     /// Where to write the archive; written whole or not at all.
@@ -48,7 +48,7 @@ pub struct DownloadArgs {
 }
 
 /// Runs `artifacts list`.
-pub async fn artifacts(ctx: &Ctx, cmd: ArtifactsCmd) -> Result<(), CliError> {
+pub(crate) async fn artifacts(ctx: &Ctx, cmd: ArtifactsCmd) -> Result<(), CliError> {
     let ArtifactsCmd::List {
         configuration,
         include_pruned,
@@ -89,7 +89,7 @@ fn transfer_bar(ctx: &Ctx, total: u64) -> Option<ProgressBar> {
 }
 
 /// Runs `upload`: the archive goes to the executor in 1 MiB chunks.
-pub async fn upload(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
+pub(crate) async fn upload(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
     let meta = std::fs::metadata(&args.file).map_err(|e| {
         CliError::input("file", format!("cannot read {}: {e}", args.file.display()))
     })?;
@@ -135,7 +135,7 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> Result<(), CliError> {
 }
 
 /// Runs `download`: written to a temporary file, renamed when complete and verified.
-pub async fn download(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
+pub(crate) async fn download(ctx: &Ctx, args: DownloadArgs) -> Result<(), CliError> {
     if args.output.is_dir() {
         return Err(CliError::input(
             "-o",

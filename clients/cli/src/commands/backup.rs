@@ -11,7 +11,7 @@ use crate::progress;
 
 /// Backups.
 #[derive(Debug, Subcommand)]
-pub enum BackupCmd {
+pub(crate) enum BackupCmd {
     /// Queue a manual backup of a configuration.
     Run {
         /// Configuration name.
@@ -24,7 +24,7 @@ pub enum BackupCmd {
 
 /// Arguments of `vigil verify`.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Artifact id; leave out to verify a configuration's artifacts, or the whole repository.
     pub artifact: Option<String>,
     /// Verify the artifacts of this configuration.
@@ -43,7 +43,7 @@ pub struct VerifyArgs {
 
 /// Arguments of `vigil prune`.
 #[derive(Debug, Args)]
-pub struct PruneArgs {
+pub(crate) struct PruneArgs {
     /// Configuration name.
     pub configuration: String,
     /// Only list what would be removed.
@@ -55,7 +55,7 @@ pub struct PruneArgs {
 }
 
 /// Runs `backup run`.
-pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<(), CliError> {
+pub(crate) async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<(), CliError> {
     match cmd {
         BackupCmd::Run { name, wait } => {
             let job = ctx.client().await?.run_backup(&name).await?;
@@ -65,7 +65,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<(), CliError> {
 }
 
 /// Runs `verify`.
-pub async fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<(), CliError> {
+pub(crate) async fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<(), CliError> {
     if let Some(f) = args.sample
         && !(f > 0.0 && f <= 1.0)
     {
@@ -88,7 +88,7 @@ pub async fn verify(ctx: &Ctx, args: VerifyArgs) -> Result<(), CliError> {
 }
 
 /// Runs `prune`.
-pub async fn prune(ctx: &Ctx, args: PruneArgs) -> Result<(), CliError> {
+pub(crate) async fn prune(ctx: &Ctx, args: PruneArgs) -> Result<(), CliError> {
     let job = ctx
         .client()
         .await?
@@ -99,7 +99,7 @@ pub async fn prune(ctx: &Ctx, args: PruneArgs) -> Result<(), CliError> {
 
 /// Prints the queued job, or waits for it and prints the final state; a
 /// failed or cancelled job becomes an error (exit 1).
-pub async fn finish(ctx: &Ctx, job: BackupJob, wait: bool) -> Result<(), CliError> {
+pub(crate) async fn finish(ctx: &Ctx, job: BackupJob, wait: bool) -> Result<(), CliError> {
     if !wait {
         show(ctx, &job);
         return Ok(());

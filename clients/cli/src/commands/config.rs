@@ -16,7 +16,7 @@ use crate::yaml;
 
 /// Backup configurations.
 #[derive(Debug, Subcommand)]
-pub enum ConfigCmd {
+pub(crate) enum ConfigCmd {
     /// List configurations.
     List {
         /// Only this purpose: production, test or temporary.
@@ -66,7 +66,7 @@ pub enum ConfigCmd {
 
 /// Arguments of `config create`.
 #[derive(Debug, Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Configuration name (required with flags; optional with -f, where it must match).
     pub name: Option<String>,
     /// A YAML file holding one configuration.
@@ -78,7 +78,7 @@ pub struct CreateArgs {
 
 /// Arguments of `config update`.
 #[derive(Debug, Args)]
-pub struct UpdateArgs {
+pub(crate) struct UpdateArgs {
     /// Configuration name.
     pub name: String,
     /// A YAML file holding the whole new configuration.
@@ -92,7 +92,7 @@ pub struct UpdateArgs {
 }
 
 /// Runs a `config` subcommand.
-pub async fn run(ctx: &Ctx, cmd: ConfigCmd) -> Result<(), CliError> {
+pub(crate) async fn run(ctx: &Ctx, cmd: ConfigCmd) -> Result<(), CliError> {
     match cmd {
         ConfigCmd::List { purpose, labels } => list(ctx, purpose, labels).await,
         ConfigCmd::Get { name } => {

@@ -15,7 +15,7 @@ const DEFAULT_LIMIT: usize = 50;
 
 /// Jobs: the queue and the history.
 #[derive(Debug, Subcommand)]
-pub enum JobsCmd {
+pub(crate) enum JobsCmd {
     /// List jobs, newest first.
     List {
         /// Only jobs of this configuration.
@@ -41,7 +41,7 @@ pub enum JobsCmd {
 }
 
 /// Runs a `jobs` subcommand.
-pub async fn run(ctx: &Ctx, cmd: JobsCmd) -> Result<(), CliError> {
+pub(crate) async fn run(ctx: &Ctx, cmd: JobsCmd) -> Result<(), CliError> {
     match cmd {
         JobsCmd::List {
             configuration,
@@ -87,7 +87,7 @@ pub async fn run(ctx: &Ctx, cmd: JobsCmd) -> Result<(), CliError> {
 }
 
 /// Prints one job as JSON or as a detail table.
-pub fn show(ctx: &Ctx, job: &BackupJob) {
+pub(crate) fn show(ctx: &Ctx, job: &BackupJob) {
     if ctx.json {
         output::print_json(&to_json(job));
     } else {

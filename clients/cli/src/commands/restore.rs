@@ -12,7 +12,7 @@ use crate::yaml::{check_url_has_no_password, secret};
 
 /// Arguments of `vigil restore`.
 #[derive(Debug, Args)]
-pub struct RestoreArgs {
+pub(crate) struct RestoreArgs {
     /// Artifact id.
     pub artifact: String,
     /// Directory to restore files into (absolute, or made absolute here).
@@ -39,7 +39,7 @@ pub struct RestoreArgs {
 }
 
 /// Runs `restore`.
-pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<(), CliError> {
+pub(crate) async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<(), CliError> {
     if args.to.is_none() && args.database_url.is_none() {
         return Err(CliError::input(
             "--to",

@@ -13,7 +13,7 @@ use crate::render::schedule as render;
 
 /// Schedules, as the scheduler sees them.
 #[derive(Debug, Subcommand)]
-pub enum SchedulesCmd {
+pub(crate) enum SchedulesCmd {
     /// List every schedule with its health and next due time.
     List {
         /// Next due times per schedule (JSON shows them all).
@@ -61,7 +61,7 @@ pub enum SchedulesCmd {
 }
 
 /// Runs a `schedules` subcommand.
-pub async fn run(ctx: &Ctx, cmd: SchedulesCmd) -> Result<(), CliError> {
+pub(crate) async fn run(ctx: &Ctx, cmd: SchedulesCmd) -> Result<(), CliError> {
     let client = ctx.client().await?;
     match cmd {
         SchedulesCmd::List { next } => {

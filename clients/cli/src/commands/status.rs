@@ -12,7 +12,7 @@ use crate::render::status as render;
 
 /// Arguments of `vigil status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print the report as Markdown (`--json` takes precedence).
     #[arg(long)]
     pub markdown: bool,
@@ -26,7 +26,7 @@ pub struct StatusArgs {
 /// With `--json` the report is printed as JSON; `verdict` is one of
 /// `"HEALTHY"`, `"PARTIALLY_WORKING"`, `"FAILING"` (`"UNSPECIFIED"` if the
 /// server left it unset) and `risk` one of `"LOW"`, `"MEDIUM"`, `"HIGH"`.
-pub async fn run(ctx: &Ctx, args: StatusArgs) -> Result<(), CliError> {
+pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> Result<(), CliError> {
     let report = ctx.client().await?.status_report(args.window).await?;
     if ctx.json {
         output::print_json(&to_json(&report));

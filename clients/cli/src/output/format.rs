@@ -5,10 +5,10 @@ use std::time::Duration;
 use chrono::{DateTime, Local, Utc};
 
 /// Placeholder for a missing value.
-pub const NONE: &str = "-";
+pub(crate) const NONE: &str = "-";
 
 /// A timestamp in the local time zone, `2025-12-20 22:23:05`; `-` when unset.
-pub fn time(ts: Option<&prost_types::Timestamp>) -> String {
+pub(crate) fn time(ts: Option<&prost_types::Timestamp>) -> String {
     utc(ts).map_or_else(
         || NONE.to_owned(),
         |t| {
@@ -20,13 +20,13 @@ pub fn time(ts: Option<&prost_types::Timestamp>) -> String {
 }
 
 /// A timestamp as UTC.
-pub fn utc(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+pub(crate) fn utc(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     let ts = ts?;
     DateTime::from_timestamp(ts.seconds, ts.nanos.clamp(0, 999_999_999) as u32)
 }
 
 /// How long ago, such as `3d 4h ago`; `-` when unset.
-pub fn ago(ts: Option<&prost_types::Timestamp>) -> String {
+pub(crate) fn ago(ts: Option<&prost_types::Timestamp>) -> String {
     match utc(ts) {
         None => NONE.to_owned(),
         Some(t) => match (Utc::now() - t).to_std() {
@@ -40,13 +40,13 @@ pub fn ago(ts: Option<&prost_types::Timestamp>) -> String {
 }
 
 /// A proto duration, such as `1h 30m`; `-` when unset.
-pub fn duration(d: Option<&prost_types::Duration>) -> String {
+pub(crate) fn duration(d: Option<&prost_types::Duration>) -> String {
     d.and_then(vigil_proto::duration_from_proto)
         .map_or_else(|| NONE.to_owned(), short_duration)
 }
 
 /// The two largest units of a duration: `3d 4h`, `12m 5s`, `0s`.
-pub fn short_duration(d: Duration) -> String {
+pub(crate) fn short_duration(d: Duration) -> String {
     let secs = d.as_secs();
     let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
     let mut parts = Vec::new();
@@ -68,7 +68,7 @@ pub fn short_duration(d: Duration) -> String {
 }
 
 /// A byte count in binary units: `512 B`, `1.5 KiB`, `2.0 GiB`.
-pub fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     if n < 1024 {
         return format!("{n} B");
@@ -83,12 +83,12 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// Yes or no, for tables.
-pub fn yes_no(b: bool) -> &'static str {
+pub(crate) fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
 /// A value or `-` when empty.
-pub fn or_none(s: &str) -> &str {
+pub(crate) fn or_none(s: &str) -> &str {
     if s.is_empty() { NONE } else { s }
 }
 

@@ -24,7 +24,7 @@ use serde_json::{Map, Value as Json, json};
 use super::names::strip_enum_prefix;
 
 /// A generated message with its fully qualified proto name.
-pub trait ProtoName: Message {
+pub(crate) trait ProtoName: Message {
     /// For example `vigil.catalog.v1.BackupJob`.
     const NAME: &'static str;
 }
@@ -57,7 +57,7 @@ fn pool() -> &'static DescriptorPool {
 }
 
 /// The JSON form of one message.
-pub fn to_json<M: ProtoName>(message: &M) -> Json {
+pub(crate) fn to_json<M: ProtoName>(message: &M) -> Json {
     let descriptor = pool()
         .get_message_by_name(M::NAME)
         .unwrap_or_else(|| panic!("{} is in the descriptor set", M::NAME));
@@ -67,7 +67,7 @@ pub fn to_json<M: ProtoName>(message: &M) -> Json {
 }
 
 /// The JSON array of several messages.
-pub fn list_json<M: ProtoName>(messages: &[M]) -> Json {
+pub(crate) fn list_json<M: ProtoName>(messages: &[M]) -> Json {
     Json::Array(messages.iter().map(to_json).collect())
 }
 
@@ -179,7 +179,7 @@ fn duration_json(message: &DynamicMessage) -> Json {
 }
 
 /// `3600s`, `1.5s`, `-0.25s`: seconds with only the fractional digits needed.
-pub fn format_proto_duration(seconds: i64, nanos: i32) -> String {
+pub(crate) fn format_proto_duration(seconds: i64, nanos: i32) -> String {
     if nanos == 0 {
         return format!("{seconds}s");
     }

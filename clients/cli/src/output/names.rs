@@ -13,7 +13,7 @@ use vigil_proto::catalog::v1::{
 use vigil_proto::status::v1::{RiskLevel, Verdict};
 
 /// `BackupKind` to `BACKUP_KIND`.
-pub fn upper_snake(camel: &str) -> String {
+pub(crate) fn upper_snake(camel: &str) -> String {
     let mut out = String::with_capacity(camel.len() + 4);
     let mut prev_lower = false;
     for c in camel.chars() {
@@ -27,7 +27,7 @@ pub fn upper_snake(camel: &str) -> String {
 }
 
 /// The value name without the enum's prefix; unchanged if it lacks the prefix.
-pub fn strip_enum_prefix<'a>(enum_name: &str, value_name: &'a str) -> &'a str {
+pub(crate) fn strip_enum_prefix<'a>(enum_name: &str, value_name: &'a str) -> &'a str {
     let prefix = upper_snake(enum_name);
     value_name
         .strip_prefix(prefix.as_str())
@@ -37,7 +37,7 @@ pub fn strip_enum_prefix<'a>(enum_name: &str, value_name: &'a str) -> &'a str {
 }
 
 /// An enum with a short display name.
-pub trait Short {
+pub(crate) trait Short {
     /// The short name, such as `FULL` or `COMPLETED`.
     fn short(&self) -> &'static str;
 }

@@ -7,7 +7,7 @@ use crate::output::format::{self, or_none};
 use crate::output::{Short, table};
 
 /// The alert list.
-pub fn list(alerts: &[Alert]) -> Table {
+pub(crate) fn list(alerts: &[Alert]) -> Table {
     let mut t = table([
         "SEVERITY",
         "KIND",

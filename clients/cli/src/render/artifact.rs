@@ -7,7 +7,7 @@ use crate::output::format::{self, or_none};
 use crate::output::{Short, table};
 
 /// The artifact list.
-pub fn list(artifacts: &[Artifact]) -> Table {
+pub(crate) fn list(artifacts: &[Artifact]) -> Table {
     let mut t = table([
         "ID",
         "CONFIGURATION",

@@ -6,7 +6,7 @@ use crate::output::table;
 
 /// One piece of a document.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Block {
+pub(crate) enum Block {
     /// A heading of level 1 to 4.
     Heading(u8, String),
     /// A paragraph.
@@ -22,7 +22,7 @@ pub enum Block {
 }
 
 /// Renders blocks as GitHub-flavoured Markdown.
-pub fn markdown(blocks: &[Block]) -> String {
+pub(crate) fn markdown(blocks: &[Block]) -> String {
     let mut out = String::new();
     for b in blocks {
         match b {
@@ -60,7 +60,7 @@ fn md_row(cells: &[String]) -> String {
 }
 
 /// Renders blocks for a terminal: underlined headings and drawn tables.
-pub fn terminal(blocks: &[Block]) -> String {
+pub(crate) fn terminal(blocks: &[Block]) -> String {
     let mut out = String::new();
     for b in blocks {
         match b {

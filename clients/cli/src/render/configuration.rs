@@ -10,7 +10,7 @@ use crate::output::format::{self, or_none};
 use crate::output::{Short, fields, table};
 
 /// One line describing when a configuration runs.
-pub fn schedule_summary(s: Option<&Schedule>) -> String {
+pub(crate) fn schedule_summary(s: Option<&Schedule>) -> String {
     let Some(s) = s else {
         return "on demand".to_owned();
     };
@@ -42,7 +42,7 @@ fn preset_summary(p: &Preset) -> String {
 }
 
 /// Retention rules in one line, such as `30d, daily 7, weekly 4, monthly 12`.
-pub fn retention_summary(r: Option<&Retention>) -> String {
+pub(crate) fn retention_summary(r: Option<&Retention>) -> String {
     let Some(r) = r else {
         return format::NONE.to_owned();
     };
@@ -68,7 +68,7 @@ pub fn retention_summary(r: Option<&Retention>) -> String {
 }
 
 /// The configuration list.
-pub fn list(configs: &[BackupConfiguration]) -> Table {
+pub(crate) fn list(configs: &[BackupConfiguration]) -> Table {
     let mut t = table([
         "NAME",
         "KIND",
@@ -91,7 +91,7 @@ pub fn list(configs: &[BackupConfiguration]) -> Table {
 }
 
 /// Every field of one configuration.
-pub fn detail(c: &BackupConfiguration) -> Table {
+pub(crate) fn detail(c: &BackupConfiguration) -> Table {
     let mut rows: Vec<(&str, String)> = vec![
         ("name", c.name.clone()),
         ("kind", c.kind().short().to_owned()),
@@ -143,7 +143,7 @@ pub fn detail(c: &BackupConfiguration) -> Table {
 }
 
 /// What `config apply` did, per configuration.
-pub fn apply_results(results: &[ApplyResult]) -> Table {
+pub(crate) fn apply_results(results: &[ApplyResult]) -> Table {
     let mut t = table(["NAME", "ACTION"]);
     for r in results {
         t.add_row(vec![r.name.clone(), r.action().short().to_lowercase()]);
@@ -152,7 +152,7 @@ pub fn apply_results(results: &[ApplyResult]) -> Table {
 }
 
 /// `12 configurations: 1 created, 2 updated, 9 unchanged`.
-pub fn apply_summary(results: &[ApplyResult], dry_run: bool) -> String {
+pub(crate) fn apply_summary(results: &[ApplyResult], dry_run: bool) -> String {
     let count = |a: ApplyAction| results.iter().filter(|r| r.action() == a).count();
     format!(
         "{} configurations: {} created, {} updated, {} unchanged{}",

@@ -26,7 +26,7 @@ fn run_time(j: &BackupJob) -> String {
 }
 
 /// The job list, newest first as the catalog returns it.
-pub fn list(jobs: &[BackupJob]) -> Table {
+pub(crate) fn list(jobs: &[BackupJob]) -> Table {
     let mut t = table([
         "NAME",
         "CONFIGURATION",
@@ -68,7 +68,7 @@ pub fn list(jobs: &[BackupJob]) -> Table {
 }
 
 /// Every field of one job.
-pub fn detail(j: &BackupJob) -> Table {
+pub(crate) fn detail(j: &BackupJob) -> Table {
     let mut rows: Vec<(&str, String)> = vec![
         ("id", j.id.clone()),
         ("name", j.name.clone()),

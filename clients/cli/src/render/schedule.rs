@@ -16,7 +16,7 @@ fn health(v: &ScheduleView) -> String {
 }
 
 /// The schedule list.
-pub fn list(views: &[ScheduleView]) -> Table {
+pub(crate) fn list(views: &[ScheduleView]) -> Table {
     let mut t = table([
         "SCHEDULE",
         "ROLE",
@@ -52,7 +52,7 @@ pub fn list(views: &[ScheduleView]) -> Table {
 }
 
 /// One schedule: state, next due times, counters and recent outcomes.
-pub fn detail(v: &ScheduleView) -> String {
+pub(crate) fn detail(v: &ScheduleView) -> String {
     let s = v.state.clone().unwrap_or_default();
     let next: Vec<String> = v
         .next_due_times
@@ -105,7 +105,7 @@ pub fn detail(v: &ScheduleView) -> String {
 }
 
 /// The fire times of a preview.
-pub fn preview(p: &PreviewScheduleResponse) -> String {
+pub(crate) fn preview(p: &PreviewScheduleResponse) -> String {
     let mut t = table(["#", "FIRE TIME (LOCAL)", "UTC"]);
     for (i, ts) in p.fire_times.iter().enumerate() {
         let utc = format::utc(Some(ts))

@@ -34,7 +34,7 @@ fn mark(ok: bool) -> &'static str {
 }
 
 /// The report as blocks; `icons` adds the emoji markers (Markdown only).
-pub fn blocks(r: &StatusReport, icons: bool) -> Vec<Block> {
+pub(crate) fn blocks(r: &StatusReport, icons: bool) -> Vec<Block> {
     let icon = |s: &str| {
         if icons {
             format!("{s} ")

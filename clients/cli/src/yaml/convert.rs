@@ -17,7 +17,7 @@ use super::model::{
 use crate::error::CliError;
 
 /// Converts one configuration found at `path` (such as `configurations[3]`).
-pub fn configuration(
+pub(super) fn configuration(
     path: &str,
     spec: &ConfigurationSpec,
 ) -> Result<BackupConfiguration, CliError> {
@@ -77,7 +77,7 @@ fn schedule(path: &str, s: &ScheduleSpec) -> Result<Schedule, CliError> {
 }
 
 /// A preset as proto.
-pub fn preset_proto(p: &PresetSpec) -> Preset {
+pub(crate) fn preset_proto(p: &PresetSpec) -> Preset {
     Preset {
         frequency: p.frequency.proto() as i32,
         time_of_day: p.time.clone().unwrap_or_default(),
@@ -109,7 +109,7 @@ fn database(path: &str, d: &DatabaseSpec) -> Result<DatabaseSource, CliError> {
 }
 
 /// A password reference from an environment variable name or a file path.
-pub fn secret(
+pub(crate) fn secret(
     path: &str,
     env: Option<&str>,
     file: Option<&str>,
@@ -140,7 +140,7 @@ fn retention(r: &RetentionSpec) -> Retention {
 
 /// Refuses a URL that carries a password (in its user info or as a
 /// `password=` query parameter), without repeating the URL.
-pub fn check_url_has_no_password(field: &str, url: &str) -> Result<(), CliError> {
+pub(crate) fn check_url_has_no_password(field: &str, url: &str) -> Result<(), CliError> {
     let reason = "must not contain a password; use password_env or password_file";
     if let Some((_, rest)) = url.split_once("://") {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");

@@ -12,7 +12,7 @@ use crate::vocab::{CatchUp, Day, Engine, FrequencyWord, Kind, Overlap, PurposeWo
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigurationsFile {
+pub(crate) struct ConfigurationsFile {
     /// The desired configurations.
     pub configurations: Vec<ConfigurationSpec>,
 }
@@ -20,7 +20,7 @@ pub struct ConfigurationsFile {
 /// One configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigurationSpec {
+pub(crate) struct ConfigurationSpec {
     /// Unique name.
     pub name: String,
     /// FULL, DATABASE or EXPORT.
@@ -51,7 +51,7 @@ pub struct ConfigurationSpec {
 /// When a configuration runs: a cron expression or a preset, in a time zone.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScheduleSpec {
+pub(crate) struct ScheduleSpec {
     /// 5 fields, or 6 with seconds first.
     #[serde(default)]
     pub cron: Option<String>,
@@ -84,7 +84,7 @@ pub struct ScheduleSpec {
 /// A named recurrence.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PresetSpec {
+pub(crate) struct PresetSpec {
     /// hourly, daily, weekly or monthly.
     pub frequency: FrequencyWord,
     /// Local time as HH:MM (only the minutes count for hourly).
@@ -101,7 +101,7 @@ pub struct PresetSpec {
 /// What a backup reads.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SourceSpec {
+pub(crate) struct SourceSpec {
     /// The database; required for DATABASE.
     #[serde(default)]
     pub database: Option<DatabaseSpec>,
@@ -119,7 +119,7 @@ pub struct SourceSpec {
 /// A database to dump; the password stays outside the file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DatabaseSpec {
+pub(crate) struct DatabaseSpec {
     /// postgres, mysql or sqlite.
     pub engine: Engine,
     /// Connection URL without a password.
@@ -135,7 +135,7 @@ pub struct DatabaseSpec {
 /// Retention rules; an artifact is kept if any rule keeps it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RetentionSpec {
+pub(crate) struct RetentionSpec {
     /// Keep everything younger than this many days.
     #[serde(default)]
     pub keep_within_days: i32,

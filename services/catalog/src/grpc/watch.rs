@@ -13,16 +13,17 @@ use crate::error::{Error, Result};
 use crate::store::{Store, is_final};
 
 /// Stream of `WatchJob` updates.
-pub type JobStream = Pin<Box<dyn Stream<Item = Result<WatchJobResponse, Status>> + Send>>;
+pub(super) type JobStream = Pin<Box<dyn Stream<Item = Result<WatchJobResponse, Status>> + Send>>;
 /// Stream of `WatchEvents` updates.
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<WatchEventsResponse, Status>> + Send>>;
+pub(super) type EventStream =
+    Pin<Box<dyn Stream<Item = Result<WatchEventsResponse, Status>> + Send>>;
 
 /// How often a watched job is read again without a notification, to see
 /// changes made through another catalog replica.
 const POLL: Duration = Duration::from_secs(2);
 
 /// Streams the job `id` now and after each change, until it is final.
-pub async fn watch_job(store: Store, id: &str) -> Result<JobStream> {
+pub(super) async fn watch_job(store: Store, id: &str) -> Result<JobStream> {
     // Subscribe before the first read so no change falls in between.
     let mut changes = store.events().subscribe();
     let first = store.get_job(id).await?;
@@ -66,7 +67,7 @@ pub async fn watch_job(store: Store, id: &str) -> Result<JobStream> {
 }
 
 /// Streams every change of the given kinds (all when empty).
-pub fn watch_events(store: &Store, kinds: &[i32]) -> Result<EventStream> {
+pub(super) fn watch_events(store: &Store, kinds: &[i32]) -> Result<EventStream> {
     for (i, k) in kinds.iter().enumerate() {
         if EventKind::try_from(*k).is_err() {
             return Err(Error::invalid(

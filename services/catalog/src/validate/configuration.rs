@@ -8,7 +8,7 @@ use super::fields::{check_absolute_path, check_database_url, check_secret_ref};
 use super::{Checker, char_len, validate_schedule};
 
 /// Longest configuration name.
-pub const MAX_NAME: usize = 63;
+pub(super) const MAX_NAME: usize = 63;
 /// Most labels on one configuration.
 const MAX_LABELS: usize = 64;
 /// Longest label key.

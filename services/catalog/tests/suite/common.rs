@@ -32,13 +32,13 @@ macro_rules! both_backends {
 }
 
 /// A started catalog and its two clients.
-pub struct Harness {
+pub(crate) struct Harness {
     pub server: TestCatalog,
     pub catalog: CatalogServiceClient<Channel>,
     pub coord: CoordinationServiceClient<Channel>,
 }
 
-pub async fn start(options: CatalogOptions) -> Harness {
+pub(crate) async fn start(options: CatalogOptions) -> Harness {
     let server = testing::spawn(options).await;
     let catalog = server.catalog_client().await;
     let coord = server.coordination_client().await;
@@ -50,26 +50,26 @@ pub async fn start(options: CatalogOptions) -> Harness {
 }
 
 /// The suite's fixed start instant: 2025-12-20T02:00:00Z.
-pub fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2025-12-20T02:00:00Z")
         .unwrap()
         .to_utc()
 }
 
 /// Options with a manual clock stopped at `t0()` and no background reaper in the way.
-pub fn manual(mut options: CatalogOptions) -> (CatalogOptions, ManualClock) {
+pub(crate) fn manual(mut options: CatalogOptions) -> (CatalogOptions, ManualClock) {
     let clock = ManualClock::new(t0());
     options.clock = Arc::new(clock.clone());
     options.lease_reap_interval = std::time::Duration::from_secs(3600);
     (options, clock)
 }
 
-pub fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
+pub(crate) fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
     vigil_proto::timestamp_from_micros(t.timestamp_micros())
 }
 
 /// A valid FULL configuration with a daily schedule.
-pub fn full(name: &str) -> BackupConfiguration {
+pub(crate) fn full(name: &str) -> BackupConfiguration {
     BackupConfiguration {
         name: name.into(),
         kind: BackupKind::Full as i32,
@@ -93,7 +93,7 @@ pub fn full(name: &str) -> BackupConfiguration {
 }
 
 /// A valid DATABASE configuration reading its password from the environment.
-pub fn database(name: &str) -> BackupConfiguration {
+pub(crate) fn database(name: &str) -> BackupConfiguration {
     BackupConfiguration {
         name: name.into(),
         kind: BackupKind::Database as i32,
@@ -112,7 +112,7 @@ pub fn database(name: &str) -> BackupConfiguration {
 }
 
 /// Every configuration, all pages.
-pub async fn all_configurations(h: &mut Harness) -> Vec<BackupConfiguration> {
+pub(crate) async fn all_configurations(h: &mut Harness) -> Vec<BackupConfiguration> {
     let mut out = Vec::new();
     let mut token = String::new();
     loop {
@@ -135,7 +135,7 @@ pub async fn all_configurations(h: &mut Harness) -> Vec<BackupConfiguration> {
 }
 
 /// Every job, all pages.
-pub async fn all_jobs(h: &mut Harness) -> Vec<BackupJob> {
+pub(crate) async fn all_jobs(h: &mut Harness) -> Vec<BackupJob> {
     let mut out = Vec::new();
     let mut token = String::new();
     loop {
@@ -158,7 +158,7 @@ pub async fn all_jobs(h: &mut Harness) -> Vec<BackupJob> {
 }
 
 /// The field of the first BadRequest violation of `status`.
-pub fn bad_field(status: &tonic::Status) -> String {
+pub(crate) fn bad_field(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     let details = status.get_error_details();
@@ -167,7 +167,7 @@ pub fn bad_field(status: &tonic::Status) -> String {
 }
 
 /// A scheduled BACKUP enqueue request.
-pub fn scheduled(configuration: &str, due: DateTime<Utc>) -> EnqueueJobRequest {
+pub(crate) fn scheduled(configuration: &str, due: DateTime<Utc>) -> EnqueueJobRequest {
     EnqueueJobRequest {
         configuration: configuration.into(),
         kind: JobKind::Backup as i32,
@@ -179,7 +179,7 @@ pub fn scheduled(configuration: &str, due: DateTime<Utc>) -> EnqueueJobRequest {
 }
 
 /// Every capability an executor can have.
-pub fn all_capabilities() -> Vec<String> {
+pub(crate) fn all_capabilities() -> Vec<String> {
     [
         "backup:full",
         "backup:database",

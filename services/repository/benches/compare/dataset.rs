@@ -12,7 +12,7 @@ const MIN: f64 = 1024.0;
 const MAX: f64 = 50.0 * 1024.0 * 1024.0;
 
 #[derive(Clone, Debug)]
-pub struct FileSpec {
+pub(crate) struct FileSpec {
     pub path: PathBuf,
     pub size: usize,
     /// Content seed; duplicates share the seed of their original.
@@ -44,7 +44,7 @@ fn skew(n: usize, total: f64) -> f64 {
     (lo + hi) / 2.0
 }
 
-pub fn plan(root: &Path, size_mib: u64) -> Vec<FileSpec> {
+pub(crate) fn plan(root: &Path, size_mib: u64) -> Vec<FileSpec> {
     let total = size_mib as f64 * 1024.0 * 1024.0;
     let n = ((20_000.0 * size_mib as f64 / 1024.0) as usize).max(200);
     let p = skew(n, total);
@@ -99,7 +99,7 @@ fn text(rng: &mut SmallRng, out: &mut Vec<u8>, len: usize, vocab: &[Vec<u8>]) {
     out.truncate(len);
 }
 
-pub fn vocab() -> Vec<Vec<u8>> {
+pub(crate) fn vocab() -> Vec<Vec<u8>> {
     let mut rng = SmallRng::seed_from_u64(7);
     (0..WORDS)
         .map(|_| {
@@ -109,7 +109,7 @@ pub fn vocab() -> Vec<Vec<u8>> {
         .collect()
 }
 
-pub fn content(spec: &FileSpec, vocab: &[Vec<u8>], buf: &mut Vec<u8>) {
+pub(crate) fn content(spec: &FileSpec, vocab: &[Vec<u8>], buf: &mut Vec<u8>) {
     buf.clear();
     let mut rng = SmallRng::seed_from_u64(spec.seed);
     if spec.random {
@@ -120,7 +120,7 @@ pub fn content(spec: &FileSpec, vocab: &[Vec<u8>], buf: &mut Vec<u8>) {
     }
 }
 
-pub fn generate(root: &Path, specs: &[FileSpec]) -> u64 {
+pub(crate) fn generate(root: &Path, specs: &[FileSpec]) -> u64 {
     let _ = fs::remove_dir_all(root);
     let v = vocab();
     let mut buf = Vec::new();
@@ -136,7 +136,7 @@ pub fn generate(root: &Path, specs: &[FileSpec]) -> u64 {
 }
 
 /// The files changed for the "1% modified" run.
-pub fn modified(specs: &[FileSpec]) -> Vec<usize> {
+pub(crate) fn modified(specs: &[FileSpec]) -> Vec<usize> {
     let mut rng = SmallRng::seed_from_u64(0x5eed_0002);
     let k = (specs.len() / 100).max(1);
     let mut out: Vec<usize> = (0..k).map(|_| rng.random_range(0..specs.len())).collect();
@@ -146,7 +146,7 @@ pub fn modified(specs: &[FileSpec]) -> Vec<usize> {
 }
 
 /// Overwrites 4 KiB at a random place in each chosen file.
-pub fn modify(specs: &[FileSpec], which: &[usize]) {
+pub(crate) fn modify(specs: &[FileSpec], which: &[usize]) {
     use std::os::unix::fs::FileExt;
     let mut rng = SmallRng::seed_from_u64(0x5eed_0003);
     for &i in which {
@@ -160,7 +160,7 @@ pub fn modify(specs: &[FileSpec], which: &[usize]) {
 }
 
 /// Puts modified files back to their generated content.
-pub fn unmodify(specs: &[FileSpec], which: &[usize]) {
+pub(crate) fn unmodify(specs: &[FileSpec], which: &[usize]) {
     let v = vocab();
     let mut buf = Vec::new();
     for &i in which {

@@ -29,7 +29,7 @@ pub struct Counters {
 }
 
 /// Dedup + sealing + packing, shared by all backup threads.
-pub struct ChunkStore {
+pub(super) struct ChunkStore {
     pub(crate) keys: Arc<Keys>,
     pub(crate) chunker: Arc<Chunker>,
     index: Arc<Index>,
@@ -43,7 +43,7 @@ pub struct ChunkStore {
 
 impl ChunkStore {
     /// A store writing new chunks through `packer`.
-    pub fn new(
+    pub(super) fn new(
         keys: Arc<Keys>,
         chunker: Arc<Chunker>,
         index: Arc<Index>,
@@ -65,12 +65,12 @@ impl ChunkStore {
     }
 
     /// A sealer for one thread.
-    pub fn sealer(&self) -> BlobSealer {
+    pub(super) fn sealer(&self) -> BlobSealer {
         BlobSealer::new(self.level)
     }
 
     /// Whether the cancellation flag is set or the backup was aborted.
-    pub fn cancelled(&self) -> bool {
+    pub(super) fn cancelled(&self) -> bool {
         self.aborted.load(Ordering::Relaxed)
             || self
                 .cancel
@@ -79,12 +79,12 @@ impl ChunkStore {
     }
 
     /// Stops all workers after a fatal error.
-    pub fn abort(&self) {
+    pub(super) fn abort(&self) {
         self.aborted.store(true, Ordering::Relaxed);
     }
 
     /// Current progress figures.
-    pub fn progress(&self) -> super::Progress {
+    pub(super) fn progress(&self) -> super::Progress {
         super::Progress {
             bytes_read: self.counters.bytes_read.load(Ordering::Relaxed),
             files_done: self.counters.files_done.load(Ordering::Relaxed),
@@ -92,7 +92,7 @@ impl ChunkStore {
     }
 
     /// Stores one chunk unless it is already known; returns its id.
-    pub fn store_chunk(&self, sealer: &mut BlobSealer, data: &[u8]) -> Result<Id> {
+    pub(super) fn store_chunk(&self, sealer: &mut BlobSealer, data: &[u8]) -> Result<Id> {
         if self.cancelled() {
             return Err(Error::Cancelled);
         }
@@ -110,7 +110,7 @@ impl ChunkStore {
     }
 
     /// Chunks and stores everything `r` yields.
-    pub fn store_reader<R: Read + ?Sized>(
+    pub(super) fn store_reader<R: Read + ?Sized>(
         &self,
         r: &mut R,
         buf: &mut Vec<u8>,
@@ -128,7 +128,7 @@ impl ChunkStore {
     }
 
     /// Stores an in-memory buffer (the encoded tree).
-    pub fn store_bytes(&self, data: &[u8], sealer: &mut BlobSealer) -> Result<Vec<Id>> {
+    pub(super) fn store_bytes(&self, data: &[u8], sealer: &mut BlobSealer) -> Result<Vec<Id>> {
         let mut ids = Vec::new();
         let mut pos = 0;
         while pos < data.len() {

@@ -16,7 +16,7 @@ const DEFAULT_PAGE: usize = 100;
 const TOKEN_PREFIX: &str = "s1.";
 
 /// The page size: 0 means 100, larger than 1000 means 1000.
-pub fn page_size(raw: i32) -> Result<usize> {
+pub(super) fn page_size(raw: i32) -> Result<usize> {
     match raw {
         n if n < 0 => Err(Error::invalid("page_size", "must not be negative")),
         0 => Ok(DEFAULT_PAGE),
@@ -25,7 +25,7 @@ pub fn page_size(raw: i32) -> Result<usize> {
 }
 
 /// A count field: 0 means `default`, more than `max` is refused.
-pub fn count(raw: i32, field: &str, default: usize, max: usize) -> Result<usize> {
+pub(super) fn count(raw: i32, field: &str, default: usize, max: usize) -> Result<usize> {
     match raw {
         n if n < 0 => Err(Error::invalid(field, "must not be negative")),
         0 => Ok(default),
@@ -35,12 +35,12 @@ pub fn count(raw: i32, field: &str, default: usize, max: usize) -> Result<usize>
 }
 
 /// The token that resumes a listing after `key`.
-pub fn encode_token(key: &str) -> String {
+pub(super) fn encode_token(key: &str) -> String {
     format!("{TOKEN_PREFIX}{}", hex::encode(key.as_bytes()))
 }
 
 /// The key a token resumes after; `None` for the first page.
-pub fn decode_token(token: &str) -> Result<Option<String>> {
+pub(super) fn decode_token(token: &str) -> Result<Option<String>> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -57,7 +57,7 @@ pub fn decode_token(token: &str) -> Result<Option<String>> {
 
 /// A checked backfill range.
 #[derive(Debug, Clone, Copy)]
-pub struct BackfillRange {
+pub(super) struct BackfillRange {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub max_runs: usize,
@@ -67,7 +67,10 @@ pub struct BackfillRange {
 const MAX_BACKFILL: u32 = 1000;
 
 /// Validates a backfill request against `now`.
-pub fn backfill_range(req: &BackfillScheduleRequest, now: DateTime<Utc>) -> Result<BackfillRange> {
+pub(super) fn backfill_range(
+    req: &BackfillScheduleRequest,
+    now: DateTime<Utc>,
+) -> Result<BackfillRange> {
     let start = req
         .start_time
         .as_ref()
@@ -105,7 +108,10 @@ pub fn backfill_range(req: &BackfillScheduleRequest, now: DateTime<Utc>) -> Resu
 }
 
 /// Computes the next fire times of a schedule without storing anything.
-pub fn preview(req: PreviewScheduleRequest, now: DateTime<Utc>) -> Result<PreviewScheduleResponse> {
+pub(super) fn preview(
+    req: PreviewScheduleRequest,
+    now: DateTime<Utc>,
+) -> Result<PreviewScheduleResponse> {
     let spec = req
         .schedule
         .ok_or_else(|| Error::invalid("schedule", "must be set"))?;

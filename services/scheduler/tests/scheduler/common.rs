@@ -21,24 +21,24 @@ use vigil_scheduler::{Catalog, Engine, SchedulerSettings};
 use vigil_server_common::clock::{ManualClock, SharedClock};
 
 /// Parses an RFC 3339 instant.
-pub fn t(s: &str) -> DateTime<Utc> {
+pub(crate) fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .unwrap_or_else(|e| panic!("{s}: {e}"))
         .to_utc()
 }
 
 /// An instant as a protobuf timestamp.
-pub fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
+pub(crate) fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
     vigil_proto::timestamp_from_micros(t.timestamp_micros())
 }
 
 /// A protobuf timestamp as an instant.
-pub fn at(ts: &prost_types::Timestamp) -> DateTime<Utc> {
+pub(crate) fn at(ts: &prost_types::Timestamp) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(vigil_proto::timestamp_to_micros(ts)).unwrap()
 }
 
 /// Settings for focused tests: no system schedules, executors checked at once.
-pub fn settings() -> SchedulerSettings {
+pub(crate) fn settings() -> SchedulerSettings {
     SchedulerSettings {
         system_schedules: false,
         executor_check_delay: Duration::ZERO,
@@ -49,7 +49,7 @@ pub fn settings() -> SchedulerSettings {
 /// An enabled FULL configuration on `cron` in `timezone`. Its overlap
 /// policy is ALLOW, so that runs nobody executes do not hide later due
 /// times; tests of overlap set the policy themselves.
-pub fn config(name: &str, cron: &str, timezone: &str) -> BackupConfiguration {
+pub(crate) fn config(name: &str, cron: &str, timezone: &str) -> BackupConfiguration {
     BackupConfiguration {
         name: name.to_owned(),
         kind: BackupKind::Full as i32,
@@ -69,7 +69,7 @@ pub fn config(name: &str, cron: &str, timezone: &str) -> BackupConfiguration {
 }
 
 /// The same configuration with a retention policy.
-pub fn with_retention(mut c: BackupConfiguration) -> BackupConfiguration {
+pub(crate) fn with_retention(mut c: BackupConfiguration) -> BackupConfiguration {
     c.retention = Some(Retention {
         keep_daily: 7,
         ..Default::default()
@@ -79,13 +79,13 @@ pub fn with_retention(mut c: BackupConfiguration) -> BackupConfiguration {
 
 /// A catalog served on 127.0.0.1:0 with TCP_NODELAY on accepted
 /// connections (without it every small gRPC answer waits for a delayed ACK).
-pub struct TestCatalog {
+pub(crate) struct TestCatalog {
     pub addr: std::net::SocketAddr,
     _stop: tokio_util::sync::DropGuard,
 }
 
 impl TestCatalog {
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 }
@@ -120,7 +120,7 @@ async fn serve_catalog(options: vigil_catalog::CatalogOptions) -> TestCatalog {
 }
 
 /// A real catalog plus a manual clock.
-pub struct Harness {
+pub(crate) struct Harness {
     pub clock: ManualClock,
     pub catalog: TestCatalog,
     pub cat: CatalogServiceClient<Channel>,
@@ -130,7 +130,7 @@ pub struct Harness {
 
 impl Harness {
     /// A SQLite catalog whose clock starts at `start`.
-    pub async fn sqlite(start: &str) -> Harness {
+    pub(crate) async fn sqlite(start: &str) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let mut options = testing::sqlite_options(dir.path());
         let clock = ManualClock::new(t(start));
@@ -139,7 +139,7 @@ impl Harness {
     }
 
     /// A PostgreSQL catalog, or `None` (with a loud SKIPPED line) without one.
-    pub async fn postgres(start: &str) -> Option<Harness> {
+    pub(crate) async fn postgres(start: &str) -> Option<Harness> {
         let mut options = testing::postgres_options_from_env().await?;
         let clock = ManualClock::new(t(start));
         options.clock = Arc::new(clock.clone());
@@ -170,18 +170,18 @@ impl Harness {
     }
 
     /// The clock as the scheduler takes it.
-    pub fn shared_clock(&self) -> SharedClock {
+    pub(crate) fn shared_clock(&self) -> SharedClock {
         Arc::new(self.clock.clone())
     }
 
     /// An engine (a scheduler replica without its loops) with its own client.
-    pub fn engine(&self, replica: &str, settings: SchedulerSettings) -> Arc<Engine> {
+    pub(crate) fn engine(&self, replica: &str, settings: SchedulerSettings) -> Arc<Engine> {
         let catalog = Catalog::connect_lazy(&self.catalog.endpoint()).unwrap();
         Engine::new(catalog, self.shared_clock(), settings, replica, None)
     }
 
     /// An engine that delivers alert webhooks with `settings`.
-    pub fn engine_with_webhooks(
+    pub(crate) fn engine_with_webhooks(
         &self,
         replica: &str,
         settings: SchedulerSettings,
@@ -201,16 +201,16 @@ impl Harness {
     }
 
     /// Moves the shared clock to `to`.
-    pub fn set(&self, to: &str) {
+    pub(crate) fn set(&self, to: &str) {
         self.clock.set(t(to));
     }
 
     /// The current instant of the shared clock.
-    pub fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         vigil_server_common::clock::Clock::now(&self.clock)
     }
 
-    pub async fn create(&self, c: BackupConfiguration) -> BackupConfiguration {
+    pub(crate) async fn create(&self, c: BackupConfiguration) -> BackupConfiguration {
         self.cat
             .clone()
             .create_configuration(CreateConfigurationRequest {
@@ -224,7 +224,7 @@ impl Harness {
     }
 
     /// Replaces every mutable field of the configuration.
-    pub async fn update(&self, c: BackupConfiguration) -> BackupConfiguration {
+    pub(crate) async fn update(&self, c: BackupConfiguration) -> BackupConfiguration {
         self.cat
             .clone()
             .update_configuration(UpdateConfigurationRequest {
@@ -238,7 +238,7 @@ impl Harness {
             .unwrap()
     }
 
-    pub async fn set_enabled(&self, name: &str, enabled: bool) {
+    pub(crate) async fn set_enabled(&self, name: &str, enabled: bool) {
         let mut cat = self.cat.clone();
         if enabled {
             cat.enable_configuration(pb::EnableConfigurationRequest { name: name.into() })
@@ -252,7 +252,7 @@ impl Harness {
     }
 
     /// Every job of `configuration`, oldest due time first.
-    pub async fn jobs(&self, configuration: &str) -> Vec<BackupJob> {
+    pub(crate) async fn jobs(&self, configuration: &str) -> Vec<BackupJob> {
         let mut out = Vec::new();
         let mut token = String::new();
         loop {
@@ -279,7 +279,7 @@ impl Harness {
     }
 
     /// Due times of the jobs of `configuration`, ascending.
-    pub async fn job_due_times(&self, configuration: &str) -> Vec<DateTime<Utc>> {
+    pub(crate) async fn job_due_times(&self, configuration: &str) -> Vec<DateTime<Utc>> {
         self.jobs(configuration)
             .await
             .iter()
@@ -288,13 +288,17 @@ impl Harness {
     }
 
     /// A schedule state and its newest outcomes (newest first); panics if missing.
-    pub async fn state(&self, key: &str, outcomes: i32) -> (ScheduleState, Vec<ScheduleOutcome>) {
+    pub(crate) async fn state(
+        &self,
+        key: &str,
+        outcomes: i32,
+    ) -> (ScheduleState, Vec<ScheduleOutcome>) {
         self.try_state(key, outcomes)
             .await
             .unwrap_or_else(|| panic!("no state for {key}"))
     }
 
-    pub async fn try_state(
+    pub(crate) async fn try_state(
         &self,
         key: &str,
         outcomes: i32,
@@ -318,7 +322,7 @@ impl Harness {
     }
 
     /// Alerts, open ones only unless `resolved`.
-    pub async fn alerts(&self, resolved: bool) -> Vec<Alert> {
+    pub(crate) async fn alerts(&self, resolved: bool) -> Vec<Alert> {
         self.cat
             .clone()
             .list_alerts(ListAlertsRequest {
@@ -333,7 +337,7 @@ impl Harness {
     }
 
     /// The open alert with `key`, if any.
-    pub async fn open_alert(&self, key: &str) -> Option<Alert> {
+    pub(crate) async fn open_alert(&self, key: &str) -> Option<Alert> {
         self.alerts(false)
             .await
             .into_iter()
@@ -341,7 +345,7 @@ impl Harness {
     }
 
     /// Reports a heartbeat of an executor offering `caps`.
-    pub async fn executor(&self, id: &str, caps: &[&str]) {
+    pub(crate) async fn executor(&self, id: &str, caps: &[&str]) {
         self.coord
             .clone()
             .report_heartbeat(ReportHeartbeatRequest {
@@ -357,7 +361,7 @@ impl Harness {
     }
 
     /// Leases one job as executor `id` offering `caps`.
-    pub async fn lease(&self, id: &str, caps: &[&str]) -> Option<BackupJob> {
+    pub(crate) async fn lease(&self, id: &str, caps: &[&str]) -> Option<BackupJob> {
         self.coord
             .clone()
             .lease_job(LeaseJobRequest {
@@ -372,7 +376,7 @@ impl Harness {
     }
 
     /// Components of `kind`.
-    pub async fn components(&self, kind: ComponentKind) -> Vec<Component> {
+    pub(crate) async fn components(&self, kind: ComponentKind) -> Vec<Component> {
         self.coord
             .clone()
             .list_components(pb::ListComponentsRequest { kind: kind as i32 })
@@ -384,7 +388,7 @@ impl Harness {
 
     /// Waits, event-driven, until `check` holds: re-checks after every
     /// catalog event (or every 50 ms), for at most `limit` of wall time.
-    pub async fn until<F, Fut>(&self, limit: Duration, what: &str, mut check: F)
+    pub(crate) async fn until<F, Fut>(&self, limit: Duration, what: &str, mut check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
@@ -410,7 +414,7 @@ impl Harness {
 }
 
 /// Kinds of the recorded outcomes, oldest first.
-pub fn outcome_kinds(outcomes: &[ScheduleOutcome]) -> Vec<pb::OutcomeKind> {
+pub(crate) fn outcome_kinds(outcomes: &[ScheduleOutcome]) -> Vec<pb::OutcomeKind> {
     let mut o: Vec<_> = outcomes.to_vec();
     o.sort_by_key(|o| o.due_time.as_ref().map(at));
     o.iter().map(|o| o.outcome()).collect()
@@ -418,7 +422,11 @@ pub fn outcome_kinds(outcomes: &[ScheduleOutcome]) -> Vec<pb::OutcomeKind> {
 
 /// Settings that deliver webhooks to `url`, signed with the secret written
 /// to a file in `dir`, retrying after 1 ms.
-pub fn webhook_settings(url: &str, dir: &std::path::Path, secret: &str) -> SchedulerSettings {
+pub(crate) fn webhook_settings(
+    url: &str,
+    dir: &std::path::Path,
+    secret: &str,
+) -> SchedulerSettings {
     let path = dir.join("webhook.secret");
     std::fs::write(&path, format!("{secret}\n")).unwrap();
     SchedulerSettings {

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub event: String,
     pub idempotency_key: String,
     pub signature_ok: bool,
@@ -30,7 +30,7 @@ struct Shared {
 }
 
 /// A running receiver.
-pub struct Receiver {
+pub(crate) struct Receiver {
     pub url: String,
     shared: Shared,
     _server: tokio::task::JoinHandle<()>,
@@ -39,7 +39,7 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver checking signatures with `secret` that answers 500
     /// to its first `fail_first` requests and 200 afterwards.
-    pub async fn start(secret: &[u8], fail_first: usize) -> Receiver {
+    pub(crate) async fn start(secret: &[u8], fail_first: usize) -> Receiver {
         let shared = Shared {
             secret: Arc::new(secret.to_vec()),
             fail_first,
@@ -62,12 +62,12 @@ impl Receiver {
     }
 
     /// Everything received so far.
-    pub fn hits(&self) -> Vec<Hit> {
+    pub(crate) fn hits(&self) -> Vec<Hit> {
         self.shared.hits.lock().unwrap().clone()
     }
 
     /// Waits (event-driven, at most 10 s) until `check` holds for the hits.
-    pub async fn until(&self, what: &str, check: impl Fn(&[Hit]) -> bool) -> Vec<Hit> {
+    pub(crate) async fn until(&self, what: &str, check: impl Fn(&[Hit]) -> bool) -> Vec<Hit> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let notified = self.shared.notify.notified();

@@ -1,0 +1,12 @@
+//! One integration-test binary for this crate: each module is one area.
+
+mod common;
+
+mod concurrency;
+mod crash;
+mod dedup;
+mod integrity;
+mod options;
+mod retention;
+mod roundtrip;
+mod safety;
