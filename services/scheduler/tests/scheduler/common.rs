@@ -138,12 +138,13 @@ impl Harness {
         Self::spawn(options, clock, Some(dir)).await
     }
 
-    /// A PostgreSQL catalog, or `None` (with a loud SKIPPED line) without one.
-    pub(crate) async fn postgres(start: &str) -> Option<Harness> {
-        let mut options = testing::postgres_options_from_env().await?;
+    /// A PostgreSQL catalog; panics naming `VIGIL_TEST_POSTGRES_URL`
+    /// without one.
+    pub(crate) async fn postgres(start: &str) -> Harness {
+        let mut options = testing::postgres_options_from_env().await;
         let clock = ManualClock::new(t(start));
         options.clock = Arc::new(clock.clone());
-        Some(Self::spawn(options, clock, None).await)
+        Self::spawn(options, clock, None).await
     }
 
     async fn spawn(

@@ -291,9 +291,7 @@ async fn seed_report_through_a_real_catalog_on_sqlite() {
 }
 
 #[tokio::test]
-async fn seed_report_through_a_real_catalog_on_postgres() {
-    let Some(options) = testing::postgres_options_from_env().await else {
-        return;
-    };
+async fn seed_report_through_a_real_catalog_on_needs_postgres() {
+    let options = testing::postgres_options_from_env().await;
     seed_report_through_catalog(options).await;
 }
