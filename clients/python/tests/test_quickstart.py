@@ -37,6 +37,15 @@ def require_executor(vigild: Vigild) -> None:
             pytest.xfail("ExecutorService answers UNIMPLEMENTED: vigild does not run the executor yet")
 
 
+def test_the_shipped_quickstart_backs_up_with_nothing_else_installed(vigild: Vigild) -> None:
+    require_executor(vigild)
+    result = run(vigild)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("quickstart_full", "quickstart_db", "quickstart_export"):
+        assert f"{name}: created" in result.stdout, result.stdout
+    assert "completed: artifact " in result.stdout
+
+
 def test_quickstart_backs_up_a_directory_and_reads_the_status(vigild: Vigild, tmp_path: Path) -> None:
     require_executor(vigild)
     source = tmp_path / "documents"
