@@ -20,6 +20,14 @@ def run(vigild: Vigild, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_shipped_quickstart_backs_up_with_nothing_else_installed(vigild: Vigild) -> None:
+    result = run(vigild)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("quickstart_full", "quickstart_db", "quickstart_export"):
+        assert f"{name}: created" in result.stdout, result.stdout
+    assert "completed: artifact " in result.stdout
+
+
 def test_quickstart_backs_up_a_directory_and_reads_the_status(vigild: Vigild, tmp_path: Path) -> None:
     source = tmp_path / "documents"
     source.mkdir()

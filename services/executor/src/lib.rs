@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+mod browse;
 pub mod dburl;
 pub mod download;
 pub mod engines;

@@ -17,7 +17,8 @@ use vigil_proto::catalog::v1::{
 use vigil_proto::executor::v1::executor_service_server::ExecutorService;
 use vigil_proto::executor::v1::{
     DownloadArchiveRequest, DownloadArchiveResponse, GetExecutorInfoRequest,
-    GetExecutorInfoResponse, UploadArchiveRequest, UploadArchiveResponse, UploadMetadata,
+    GetExecutorInfoResponse, ListSnapshotEntriesRequest, ListSnapshotEntriesResponse,
+    ReadSnapshotFileRequest, UploadArchiveRequest, UploadArchiveResponse, UploadMetadata,
     upload_archive_request,
 };
 
@@ -40,6 +41,7 @@ impl ExecutorApi {
     }
 }
 
+type FileStream = crate::browse::FileStream;
 type DownloadStream = Pin<Box<dyn Stream<Item = Result<DownloadArchiveResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -133,6 +135,24 @@ impl ExecutorService for ExecutorApi {
             return Err(Error::invalid("artifact", "must not be empty").into());
         }
         let stream = download::start(self.shared.clone(), &id).await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn list_snapshot_entries(
+        &self,
+        request: Request<ListSnapshotEntriesRequest>,
+    ) -> Result<Response<ListSnapshotEntriesResponse>, Status> {
+        let page = crate::browse::list(&self.shared, request.get_ref()).await?;
+        Ok(Response::new(page))
+    }
+
+    type ReadSnapshotFileStream = FileStream;
+
+    async fn read_snapshot_file(
+        &self,
+        request: Request<ReadSnapshotFileRequest>,
+    ) -> Result<Response<Self::ReadSnapshotFileStream>, Status> {
+        let stream = crate::browse::read_file(&self.shared, request.get_ref()).await?;
         Ok(Response::new(stream))
     }
 }

@@ -1,7 +1,10 @@
 //! One integration-test binary for this crate: each module is one area.
 
+mod browse;
 mod embedded;
+mod examples;
 mod kill9;
 mod live_schedule;
+mod readme;
 mod replicas;
 mod tracing;

@@ -282,6 +282,21 @@ fn preflight(target: &Path, entries: &[&Entry], overwrite: bool) -> Result<()> {
     Ok(())
 }
 
+/// A restore of paths that are not in the snapshot fails before anything is
+/// written, naming the first missing path (NOT_FOUND), rather than ending
+/// COMPLETED with nothing restored.
+fn check_paths_exist(entries: &[Entry], paths: &[String], artifact: &str) -> Result<()> {
+    for p in paths {
+        let one = std::slice::from_ref(p);
+        if !entries.iter().any(|e| selected(e, one)) {
+            return Err(Error::NotFound {
+                what: format!("params.restore.paths: {p} in artifact {artifact}"),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn selected(e: &Entry, paths: &[String]) -> bool {
     paths.is_empty()
         || paths.iter().any(|p| {
@@ -331,6 +346,7 @@ async fn restore_snapshot(
             Some(_) => {}
         }
     }
+    check_paths_exist(&entries, &params.paths, &params.artifact)?;
     let chosen: Vec<&Entry> = entries
         .iter()
         .filter(|e| selected(e, &params.paths))
