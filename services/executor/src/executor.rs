@@ -54,7 +54,18 @@ impl Executor {
             .map_err(|e| Error::invalid("catalog", format!("not a valid endpoint: {e}")))?
             .connect_timeout(std::time::Duration::from_secs(5))
             .connect_lazy();
+        let own_paths: Vec<std::path::PathBuf> = [
+            Some(opts.data_dir.clone()),
+            Some(repo.path.clone()),
+            opts.repository_key_file.clone(),
+            Some(staging.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let policy = crate::policy::Policy::new(&opts, &own_paths)?;
         let shared = Arc::new(Shared {
+            policy,
             opts,
             repo,
             engines,

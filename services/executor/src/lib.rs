@@ -49,6 +49,7 @@ pub mod error;
 mod executor;
 pub mod jobs;
 pub mod lease;
+pub mod policy;
 pub mod progress;
 pub mod repo;
 pub mod report;

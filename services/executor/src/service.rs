@@ -26,7 +26,7 @@ use crate::archive::ArchiveReader;
 use crate::download;
 use crate::error::{Error, Result};
 use crate::jobs::upload::STAGED_PREFIX;
-use crate::runner::run_job;
+use crate::runner::{Lease, run_job};
 use crate::state::Shared;
 
 /// The gRPC service of an executor.
@@ -317,7 +317,8 @@ impl ExecutorApi {
                                 job.params.as_ref().and_then(|p| p.params.as_ref()),
                                 Some(job_params::Params::Upload(u)) if u.staging_path == key
                             );
-                            tokio::spawn(run_job(shared.clone(), job, resp.configuration, None));
+                            let lease = Lease { job, token: resp.lease_token };
+                            tokio::spawn(run_job(shared.clone(), lease, resp.configuration, None));
                         }
                     }
                 }

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Longest lease the catalog grants; heartbeats renew it.
+const MAX_LEASE: Duration = Duration::from_secs(600);
+
 /// Tunables of the `[executor]` TOML section. Every field has a default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -43,6 +46,18 @@ pub struct ExecutorSettings {
     /// its input or output ended.
     #[serde(with = "humantime_serde")]
     pub tool_timeout: Duration,
+    /// Paths a backup may read (a configuration's source paths and SQLite
+    /// files). Unset: any path but the executor's own files.
+    pub source_roots: Option<Vec<PathBuf>>,
+    /// Directories a restore may write into (target directories and SQLite
+    /// targets). Unset: anywhere but the executor's own files.
+    pub restore_roots: Option<Vec<PathBuf>>,
+    /// Environment variables that may serve as database passwords. Unset:
+    /// any variable but the executor's own credentials.
+    pub allowed_secret_env: Option<Vec<String>>,
+    /// Directories whose files may serve as database passwords. Unset: any
+    /// file but the executor's own files.
+    pub secret_dirs: Option<Vec<PathBuf>>,
 }
 
 impl Default for ExecutorSettings {
@@ -58,6 +73,10 @@ impl Default for ExecutorSettings {
             archive_compression_level: 3,
             orphan_grace: Duration::from_secs(6 * 3600),
             tool_timeout: Duration::from_secs(600),
+            source_roots: None,
+            restore_roots: None,
+            allowed_secret_env: None,
+            secret_dirs: None,
         }
     }
 }
@@ -71,10 +90,10 @@ impl ExecutorSettings {
                 "must be between 1 and 256",
             ));
         }
-        if self.lease_duration < Duration::from_secs(2) {
+        if self.lease_duration < Duration::from_secs(2) || self.lease_duration > MAX_LEASE {
             return Err(Error::invalid(
                 "executor.lease_duration",
-                "must be at least 2s",
+                "must be between 2s and 10m (heartbeats renew the lease)",
             ));
         }
         if self.heartbeat_interval.is_zero() || self.heartbeat_interval * 2 > self.lease_duration {
@@ -107,7 +126,7 @@ impl ExecutorSettings {
                 "must be more than zero",
             ));
         }
-        Ok(())
+        crate::policy::validate_settings(self)
     }
 }
 
@@ -253,6 +272,26 @@ mod tests {
                 .to_string()
                 .starts_with("executor.concurrency:")
         );
+    }
+
+    #[test]
+    fn leases_are_at_most_ten_minutes() {
+        let s = ExecutorSettings {
+            lease_duration: Duration::from_secs(24 * 3600),
+            ..Default::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.starts_with("executor.lease_duration:"), "{e}");
+        let s: ExecutorSettings = toml::from_str(
+            "source_roots = [\"/srv\"]\nrestore_roots = [\"/srv/restores\"]\nallowed_secret_env = [\"EDMS_DB_PASSWORD\"]\nsecret_dirs = [\"/run/secrets\"]\n",
+        )
+        .unwrap();
+        assert_eq!(s.source_roots, Some(vec![PathBuf::from("/srv")]));
+        assert_eq!(
+            s.allowed_secret_env,
+            Some(vec!["EDMS_DB_PASSWORD".to_owned()])
+        );
+        s.validate().unwrap();
     }
 
     #[test]
