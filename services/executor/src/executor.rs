@@ -80,7 +80,7 @@ impl Executor {
         });
         tracing::info!(
             executor = %shared.opts.executor_id,
-            repository = %shared.repo.path.display(),
+            repository = %shared.repo.location,
             capabilities = ?shared.capabilities,
             concurrency = shared.opts.settings.concurrency,
             "executor started"

@@ -56,7 +56,7 @@ impl ExecutorService for ExecutorApi {
             capabilities: s.capabilities.clone(),
             engines: s.engines.versions().into_iter().collect(),
             running_jobs: s.running_jobs(),
-            repository: s.repo.path.display().to_string(),
+            repository: s.repo.location.clone(),
             start_time: Some(vigil_proto::timestamp_from_system(s.start_time)),
         }))
     }

@@ -193,10 +193,17 @@ impl ExecutorOptions {
         if self.data_dir.as_os_str().is_empty() {
             return Err(Error::invalid("data_dir", "must not be empty"));
         }
-        if self.repository.contains("://") && !self.repository.starts_with("file://") {
+        if self.is_object_store() {
+            vigil_repository::backend_for(&self.repository).map_err(|e| match e {
+                vigil_repository::Error::InvalidArgument { reason, .. } => {
+                    Error::invalid("repository", reason)
+                }
+                other => other.into(),
+            })?;
+        } else if self.repository.contains("://") && !self.repository.starts_with("file://") {
             return Err(Error::invalid(
                 "repository",
-                "only local repositories (a path or file://) are supported by this executor",
+                "expected a path, file:///path or s3://bucket/prefix",
             ));
         }
         if let Some(var) = &self.repository_passphrase_env
@@ -210,16 +217,25 @@ impl ExecutorOptions {
         self.settings.validate()
     }
 
-    /// The repository directory.
-    pub fn repository_path(&self) -> PathBuf {
+    /// Whether the repository is in an object store (`s3://`).
+    pub fn is_object_store(&self) -> bool {
+        self.repository.starts_with("s3://")
+    }
+
+    /// The repository location: an `s3://` URL, or a directory
+    /// (`<data-dir>/repository` when none is configured).
+    pub fn repository_location(&self) -> String {
+        if self.is_object_store() {
+            return self.repository.clone();
+        }
         let r = self
             .repository
             .strip_prefix("file://")
             .unwrap_or(&self.repository);
         if r.is_empty() {
-            self.data_dir.join("repository")
+            self.data_dir.join("repository").display().to_string()
         } else {
-            PathBuf::from(r)
+            r.to_string()
         }
     }
 
@@ -297,18 +313,21 @@ mod tests {
     #[test]
     fn repository_defaults_to_the_data_dir() {
         let mut o = ExecutorOptions::new("http://127.0.0.1:1", "/var/lib/vigil");
-        assert_eq!(
-            o.repository_path(),
-            PathBuf::from("/var/lib/vigil/repository")
-        );
+        assert_eq!(o.repository_location(), "/var/lib/vigil/repository");
         o.repository = "file:///srv/repo".into();
-        assert_eq!(o.repository_path(), PathBuf::from("/srv/repo"));
-        o.repository = "s3://bucket/x".into();
-        assert!(
-            o.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("repository:")
-        );
+        assert_eq!(o.repository_location(), "/srv/repo");
+        o.repository = "s3://vigil-bucket/x".into();
+        o.validate().unwrap();
+        assert_eq!(o.repository_location(), "s3://vigil-bucket/x");
+        for bad in [
+            "s3://Bad_Bucket/x",
+            "s3://bucket/x?secret_access_key=S",
+            "ftp://h/x",
+        ] {
+            o.repository = bad.into();
+            let e = o.validate().unwrap_err().to_string();
+            assert!(e.starts_with("repository:"), "{e}");
+            assert!(!e.contains("secret_access_key=S"), "{e}");
+        }
     }
 }
