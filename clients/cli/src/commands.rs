@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub(crate) mod access;
 pub(crate) mod alerts;
 pub(crate) mod archive;
 pub(crate) mod backup;

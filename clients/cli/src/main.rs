@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{alerts, archive, backup, config, jobs, restore, schedules, status};
+use crate::commands::{access, alerts, archive, backup, config, jobs, restore, schedules, status};
 use crate::ctx::Ctx;
 use crate::error::CliError;
 
@@ -38,6 +38,13 @@ fn main() -> ExitCode {
         }
     };
     let ctx = Ctx::new(cli.endpoint.clone(), cli.json, cli.timeout);
+    let ctx = match ctx.with_credentials(&cli) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(error::EXIT_BAD_INPUT);
+        }
+    };
     let service = cli.command.service();
     match runtime.block_on(dispatch(&ctx, cli.command)) {
         Ok(()) => ExitCode::from(error::EXIT_OK),
@@ -64,5 +71,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Schedules(cmd) => schedules::run(ctx, cmd).await,
         Command::Status(args) => status::run(ctx, args).await,
         Command::Alerts(args) => alerts::run(ctx, args).await,
+        Command::Tokens(cmd) => access::tokens(ctx, cmd).await,
+        Command::Audit(args) => access::audit(ctx, args).await,
     }
 }

@@ -21,6 +21,7 @@ def run(vigild: Vigild, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=180,
+        env=vigild.client_env(),
     )
 
 
@@ -28,7 +29,9 @@ def require_executor(vigild: Vigild) -> None:
     with grpc.insecure_channel(vigild.address) as channel:
         try:
             executor_service_pb2_grpc.ExecutorServiceStub(channel).GetExecutorInfo(
-                executor_service_pb2.GetExecutorInfoRequest(), timeout=10
+                executor_service_pb2.GetExecutorInfoRequest(),
+                timeout=10,
+                metadata=(("authorization", f"Bearer {vigild.admin_token}"),),
             )
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.UNIMPLEMENTED:

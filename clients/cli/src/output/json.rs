@@ -46,6 +46,8 @@ proto_names!(
     vigil_proto::executor::v1::UploadArchiveResponse => "vigil.executor.v1.UploadArchiveResponse",
     vigil_proto::executor::v1::DownloadMetadata => "vigil.executor.v1.DownloadMetadata",
     vigil_proto::status::v1::StatusReport => "vigil.status.v1.StatusReport",
+    vigil_proto::catalog::v1::TokenInfo => "vigil.catalog.v1.TokenInfo",
+    vigil_proto::catalog::v1::AuditEvent => "vigil.catalog.v1.AuditEvent",
 );
 
 fn pool() -> &'static DescriptorPool {
