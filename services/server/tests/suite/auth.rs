@@ -56,9 +56,9 @@ async fn call(channel: &AuthChannel, path: &str, client_stream: bool, server_str
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready().await.unwrap();
     let path = PathAndQuery::from_maybe_shared(path.to_owned()).unwrap();
-    let codec = tonic_prost::ProstCodec::<prost_types::Empty, prost_types::Empty>::default();
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
     let mut request = |_: ()| {
-        let mut r = tonic::Request::new(prost_types::Empty {});
+        let mut r = tonic::Request::new(());
         r.set_timeout(Duration::from_secs(10));
         r
     };
@@ -69,11 +69,11 @@ async fn call(channel: &AuthChannel, path: &str, client_stream: bool, server_str
             .await
             .map(|_| ()),
         (true, false) => {
-            let stream = tonic::Request::new(tokio_stream::iter([prost_types::Empty {}]));
+            let stream = tonic::Request::new(tokio_stream::iter([()]));
             grpc.client_streaming(stream, path, codec).await.map(|_| ())
         }
         (true, true) => {
-            let stream = tonic::Request::new(tokio_stream::iter([prost_types::Empty {}]));
+            let stream = tonic::Request::new(tokio_stream::iter([()]));
             grpc.streaming(stream, path, codec).await.map(|_| ())
         }
     };
