@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "vigil/catalog/v1/schedule_state.proto",
     "vigil/catalog/v1/catalog_service.proto",
     "vigil/catalog/v1/coordination_service.proto",
+    "vigil/catalog/v1/access_service.proto",
     "vigil/scheduler/v1/scheduler_service.proto",
     "vigil/executor/v1/executor_service.proto",
     "vigil/status/v1/status_service.proto",

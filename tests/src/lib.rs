@@ -2,11 +2,18 @@
 //! ephemeral ports with their own data directories, runs the real `vigil`
 //! CLI against them, and kills them with SIGKILL or SIGTERM on demand.
 //!
+//! Credentials are handled here, so tests read as if there were none: a
+//! catalog host (`vigild`, `vigil-catalog`) started with `--data-dir`
+//! writes its bootstrap tokens there; schedulers and executors started with
+//! `--catalog` get its `component.token`, and [`vigil`] runs the CLI with
+//! the `admin.token` of the catalog behind its endpoint.
+//!
 //! The binaries are the workspace's own build outputs (`target/<profile>/`);
 //! `cargo test --workspace` builds them before any test runs, and the
 //! harness builds them itself when a test is run alone.
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -14,6 +21,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod pki;
 pub mod postgres;
 
 /// The directory holding the workspace's binaries.
@@ -70,6 +78,10 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
+        let catalog_dir = flag_value(args, "--catalog").and_then(|c| catalog_data_dir(&c));
+        if let Some(dir) = &catalog_dir {
+            cmd.env("VIGIL_TOKEN_FILE", dir.join("component.token"));
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -93,11 +105,19 @@ impl Server {
                 panic!("{binary} did not announce its address; its log:\n{text}");
             }
         };
-        Server {
+        let server = Server {
             child: Some(child),
             addr,
             log,
+        };
+        let own_dir = match binary {
+            "vigild" | "vigil-catalog" => flag_value(args, "--data-dir").map(PathBuf::from),
+            _ => None,
+        };
+        if let Some(dir) = own_dir.or(catalog_dir) {
+            register_catalog(&server.endpoint(), dir);
         }
+        server
     }
 
     /// `http://ADDR`.
@@ -143,10 +163,47 @@ impl Drop for Server {
     }
 }
 
-/// Runs the `vigil` CLI against `endpoint`.
+/// Data dirs of the catalogs behind the endpoints of started servers.
+fn catalogs() -> &'static Mutex<HashMap<String, PathBuf>> {
+    static CATALOGS: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    CATALOGS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn register_catalog(endpoint: &str, data_dir: PathBuf) {
+    catalogs()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(endpoint.to_owned(), data_dir);
+}
+
+/// The data dir (holding the bootstrap tokens) of the catalog behind `endpoint`.
+pub fn catalog_data_dir(endpoint: &str) -> Option<PathBuf> {
+    catalogs()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(endpoint)
+        .cloned()
+}
+
+/// The bootstrap admin token file of the catalog behind `endpoint`.
+pub fn admin_token_file(endpoint: &str) -> Option<PathBuf> {
+    catalog_data_dir(endpoint).map(|dir| dir.join("admin.token"))
+}
+
+fn flag_value(args: &[&str], flag: &str) -> Option<String> {
+    args.iter()
+        .position(|a| *a == flag)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| (*v).to_owned())
+}
+
+/// Runs the `vigil` CLI against `endpoint`, as the admin of its catalog.
 pub fn vigil(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(bin("vigil"))
-        .arg("--endpoint")
+    let mut cmd = Command::new(bin("vigil"));
+    if let Some(token) = admin_token_file(endpoint) {
+        cmd.env("VIGIL_TOKEN_FILE", token);
+    }
+    cmd.arg("--endpoint")
         .arg(endpoint)
         .args(args)
         .stdin(Stdio::null())

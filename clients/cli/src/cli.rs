@@ -1,11 +1,12 @@
 //! The command line: global flags and the command tree.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    about, alerts, archive, backup, browse, config, jobs, restore, schedules, status,
+    about, access, alerts, archive, backup, browse, config, jobs, restore, schedules, status,
 };
 
 const AFTER_HELP: &str = "\
@@ -47,6 +48,30 @@ pub(crate) struct Cli {
     /// Time allowed for each request, such as 30s or 2m (streams and --wait are not cut by it).
     #[arg(long, global = true, env = "VIGIL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
+    /// File holding the bearer token; else VIGIL_TOKEN, else ./vigil-data/admin.token when it exists.
+    #[arg(long, global = true, env = "VIGIL_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) of an https:// endpoint; the system roots when unset.
+    #[arg(long, global = true, env = "VIGIL_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM), for servers that require mTLS.
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIL_CLIENT_CERT",
+        value_name = "FILE",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
+    /// Key (PEM) of --client-cert.
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIL_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -96,6 +121,11 @@ pub(crate) enum Command {
     Completions(about::CompletionsArgs),
     /// Manual pages (roff): vigil.1 on standard output, or every page into --out-dir.
     Man(about::ManArgs),
+    /// Bearer tokens: create, list, revoke.
+    #[command(subcommand)]
+    Tokens(access::TokensCmd),
+    /// The audit trail of mutating calls, newest first.
+    Audit(access::AuditArgs),
 }
 
 impl Command {
@@ -114,6 +144,7 @@ impl Command {
             | Command::Version
             | Command::Completions(_)
             | Command::Man(_) => "catalog",
+            Command::Tokens(_) | Command::Audit(_) => "access",
             Command::Upload(_)
             | Command::Download(_)
             | Command::Find(_)

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub(crate) mod about;
+pub(crate) mod access;
 pub(crate) mod alerts;
 pub(crate) mod archive;
 pub(crate) mod backup;

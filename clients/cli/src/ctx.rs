@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
-use vigil_client::VigilClient;
+use vigil_client::{ClientCredentials, ClientTls, VigilClient};
 
+use crate::cli::Cli;
 use crate::error::CliError;
 
 /// How much the CLI says besides its results (`-q`, default, `-v`).
@@ -17,6 +18,9 @@ pub(crate) enum Verbosity {
     /// Also what the CLI does.
     Verbose,
 }
+/// Where the CLI finds the admin token when nothing else names one: the
+/// bootstrap file of a `vigild` started in the same directory.
+pub(crate) const FALLBACK_TOKEN_FILE: &str = "./vigil-data/admin.token";
 
 /// Global settings and the lazily connected client.
 pub(crate) struct Ctx {
@@ -28,6 +32,7 @@ pub(crate) struct Ctx {
     pub timeout: Duration,
     /// How much to say besides the results.
     pub verbosity: Verbosity,
+    credentials: ClientCredentials,
     client: OnceCell<VigilClient>,
 }
 
@@ -44,8 +49,29 @@ impl Ctx {
             json,
             timeout,
             verbosity,
+            credentials: ClientCredentials::default(),
             client: OnceCell::new(),
         }
+    }
+
+    /// Reads the token (`--token-file`, `VIGIL_TOKEN_FILE`, `VIGIL_TOKEN`,
+    /// then `./vigil-data/admin.token` when it exists) and the TLS files.
+    pub(crate) fn with_credentials(
+        mut self,
+        cli: &Cli,
+    ) -> Result<Self, vigil_client::auth::CredentialError> {
+        let token = ClientCredentials::token_from_env(
+            cli.token_file.as_deref(),
+            Some(std::path::Path::new(FALLBACK_TOKEN_FILE)),
+        )?;
+        let tls = ClientTls {
+            ca_cert: cli.ca_cert.clone(),
+            client_cert: cli.client_cert.clone(),
+            client_key: cli.client_key.clone(),
+        };
+        tls.validate()?;
+        self.credentials = ClientCredentials { token, tls };
+        Ok(self)
     }
 
     /// The client, connecting on first use, so that local input errors are
@@ -63,6 +89,7 @@ impl Ctx {
                 VigilClient::builder()
                     .endpoint(self.endpoint.clone())
                     .request_timeout(Some(self.timeout))
+                    .credentials(self.credentials.clone())
                     .connect()
                     .await
             })

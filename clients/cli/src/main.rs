@@ -22,7 +22,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    about, alerts, archive, backup, browse, config, jobs, restore, schedules, status,
+    about, access, alerts, archive, backup, browse, config, jobs, restore, schedules, status,
 };
 use crate::ctx::{Ctx, Verbosity};
 use crate::error::CliError;
@@ -47,6 +47,13 @@ fn main() -> ExitCode {
         Verbosity::Normal
     };
     let ctx = Ctx::new(cli.endpoint.clone(), cli.json, cli.timeout, verbosity);
+    let ctx = match ctx.with_credentials(&cli) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(error::EXIT_BAD_INPUT);
+        }
+    };
     let service = cli.command.service();
     match runtime.block_on(dispatch(&ctx, cli.command)) {
         Ok(()) => ExitCode::from(error::EXIT_OK),
@@ -82,5 +89,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Man(args) => about::man(ctx, &args),
+        Command::Tokens(cmd) => access::tokens(ctx, cmd).await,
+        Command::Audit(args) => access::audit(ctx, args).await,
     }
 }

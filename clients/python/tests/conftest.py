@@ -33,5 +33,5 @@ def vigild(vigild_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="module")
 def client(vigild: Vigild) -> Iterator[vigil.Client]:
-    with vigil.Client(vigild.endpoint, timeout=30) as connected:
+    with vigil.Client(vigild.endpoint, timeout=30, token=vigild.admin_token) as connected:
         yield connected

@@ -31,6 +31,7 @@ def cli_apply(cli: Path, server: Vigild, path: Path, *extra: str) -> list[dict[s
         capture_output=True,
         text=True,
         timeout=60,
+        env=server.client_env(),
     )
     assert run.returncode == 0, run.stderr
     results: list[dict[str, object]] = json.loads(run.stdout)

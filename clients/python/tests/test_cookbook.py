@@ -111,7 +111,11 @@ class Cookbook:
                 *([f'declare -p {" ".join(names)} >> "{self.state}"'] if names else []),
             ]
         )
-        env = {**os.environ, "PATH": f"{self.tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env = {
+            **os.environ,
+            "PATH": f"{self.tools}{os.pathsep}{os.environ.get('PATH', '')}",
+            "VIGIL_TOKEN": self.server.admin_token,
+        }
         process = subprocess.Popen(
             ["bash", "-c", script],
             stdout=subprocess.PIPE,
@@ -219,7 +223,7 @@ def check_create_bad_configuration(book: Cookbook, result: Result) -> None:
     assert result.code == 64 + 3, f"exit {result.code}\n{result.stdout}{result.stderr}"
     assert "Code: InvalidArgument" in result.stderr
     assert "configuration.schedule.cron" in result.stderr
-    with vigil.Client(book.server.endpoint) as client, pytest.raises(vigil.NotFound):
+    with vigil.Client(book.server.endpoint, token=book.server.admin_token) as client, pytest.raises(vigil.NotFound):
         client.get_configuration("cookbook_bad")
 
 
@@ -235,7 +239,7 @@ def check_create_job(book: Cookbook, result: Result) -> None:
     assert result.code == 0, result.stderr
     job_id = result.stdout.strip()
     assert re.fullmatch(r"[0-9a-f-]{36}", job_id), job_id
-    with vigil.Client(book.server.endpoint) as client:
+    with vigil.Client(book.server.endpoint, token=book.server.admin_token) as client:
         job = client.get_job(job_id)
     assert job.configuration == "cookbook_files"
 

@@ -17,6 +17,7 @@ def run(vigild: Vigild, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=180,
+        env=vigild.client_env(),
     )
 
 

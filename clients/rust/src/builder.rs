@@ -1,9 +1,11 @@
-//! Building a [`VigilClient`]: endpoints per service, timeouts and retries.
+//! Building a [`VigilClient`]: endpoints per service, credentials, timeouts
+//! and retries.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
+use vigil_auth::{AuthChannel, ClientCredentials, ClientTls, Token};
 
 use crate::client::{CallPolicy, VigilClient};
 use crate::error::{Error, Result};
@@ -34,6 +36,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     poll_interval: Duration,
     lazy: bool,
+    credentials: ClientCredentials,
 }
 
 impl Default for ClientBuilder {
@@ -49,6 +52,7 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             poll_interval: DEFAULT_POLL_INTERVAL,
             lazy: false,
+            credentials: ClientCredentials::default(),
         }
     }
 }
@@ -109,6 +113,50 @@ impl ClientBuilder {
         self
     }
 
+    /// The bearer token sent as `authorization: Bearer TOKEN` on every call.
+    pub fn token(mut self, token: impl AsRef<str>) -> Self {
+        self.credentials.token = Some(Token::new(token));
+        self
+    }
+
+    /// TLS settings for `https://` endpoints: the CA of the servers'
+    /// certificates (the system roots when unset) and a client certificate
+    /// for servers that require mTLS.
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.credentials.tls = tls;
+        self
+    }
+
+    /// Token and TLS settings at once.
+    pub fn credentials(mut self, credentials: ClientCredentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Reads the credentials from the environment, as every Vigil client
+    /// does: the token from `VIGIL_TOKEN_FILE` or `VIGIL_TOKEN`, the TLS
+    /// files from `VIGIL_CA_CERT`, `VIGIL_CLIENT_CERT` and `VIGIL_CLIENT_KEY`.
+    pub fn credentials_from_env(mut self) -> Result<Self> {
+        let invalid = |e: vigil_auth::CredentialError| Error::InvalidArgument {
+            field: "credentials".to_owned(),
+            reason: e.to_string(),
+        };
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(Into::into)
+        };
+        let token = ClientCredentials::token_from_env(None, None).map_err(invalid)?;
+        let tls = ClientTls {
+            ca_cert: path("VIGIL_CA_CERT"),
+            client_cert: path("VIGIL_CLIENT_CERT"),
+            client_key: path("VIGIL_CLIENT_KEY"),
+        };
+        tls.validate().map_err(invalid)?;
+        self.credentials = ClientCredentials { token, tls };
+        Ok(self)
+    }
+
     /// Connect on first use instead of in [`ClientBuilder::connect`].
     pub fn lazy(mut self, lazy: bool) -> Self {
         self.lazy = lazy;
@@ -129,11 +177,11 @@ impl ClientBuilder {
                 .unwrap_or_else(|| self.endpoint.clone()),
             self.status.clone().unwrap_or_else(|| self.endpoint.clone()),
         ];
-        let mut channels: HashMap<String, Channel> = HashMap::new();
+        let mut channels: HashMap<String, AuthChannel> = HashMap::new();
         for url in &urls {
             if !channels.contains_key(url) {
                 let channel = self.open(url).await?;
-                channels.insert(url.clone(), channel);
+                channels.insert(url.clone(), self.credentials.wrap(channel));
             }
         }
         let [catalog, scheduler, executor, status] = urls.map(|u| channels[&u].clone());
@@ -148,7 +196,13 @@ impl ClientBuilder {
     }
 
     async fn open(&self, url: &str) -> Result<Channel> {
-        let endpoint = parse_endpoint(url)?
+        parse_endpoint(url)?;
+        let endpoint = self
+            .credentials
+            .endpoint(url)
+            .map_err(|e| Error::InvalidEndpoint {
+                reason: e.to_string(),
+            })?
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))

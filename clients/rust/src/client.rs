@@ -5,7 +5,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use vigil_auth::AuthChannel;
+use vigil_proto::catalog::v1::access_service_client::AccessServiceClient;
 use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use vigil_proto::executor::v1::executor_service_client::ExecutorServiceClient;
 use vigil_proto::scheduler::v1::scheduler_service_client::SchedulerServiceClient;
@@ -16,8 +17,9 @@ use crate::error::{Error, Result};
 use crate::retry::{Idempotency, RetryPolicy};
 use crate::trace::TraceContextInterceptor;
 
-/// The transport every generated stub runs on: a channel with trace-context injection.
-pub type Transport = InterceptedService<Channel, TraceContextInterceptor>;
+/// The transport every generated stub runs on: a channel that presents the
+/// client's bearer token, with trace-context injection.
+pub type Transport = InterceptedService<AuthChannel, TraceContextInterceptor>;
 
 /// Largest message accepted from a server (download chunks are far smaller).
 const MAX_DECODE_BYTES: usize = 16 * 1024 * 1024;
@@ -43,6 +45,7 @@ pub(crate) enum Shape {
 #[derive(Clone)]
 pub struct VigilClient {
     pub(crate) catalog: CatalogServiceClient<Transport>,
+    pub(crate) access: AccessServiceClient<Transport>,
     pub(crate) scheduler: SchedulerServiceClient<Transport>,
     pub(crate) executor: ExecutorServiceClient<Transport>,
     pub(crate) status: StatusServiceClient<Transport>,
@@ -70,14 +73,16 @@ impl VigilClient {
     }
 
     pub(crate) fn from_channels(
-        catalog: Channel,
-        scheduler: Channel,
-        executor: Channel,
-        status: Channel,
+        catalog: AuthChannel,
+        scheduler: AuthChannel,
+        executor: AuthChannel,
+        status: AuthChannel,
         policy: CallPolicy,
     ) -> Self {
-        let wrap = |c: Channel| InterceptedService::new(c, TraceContextInterceptor);
+        let wrap = |c: AuthChannel| InterceptedService::new(c, TraceContextInterceptor);
         Self {
+            access: AccessServiceClient::new(wrap(catalog.clone()))
+                .max_decoding_message_size(MAX_DECODE_BYTES),
             catalog: CatalogServiceClient::new(wrap(catalog))
                 .max_decoding_message_size(MAX_DECODE_BYTES),
             scheduler: SchedulerServiceClient::new(wrap(scheduler))
@@ -93,6 +98,11 @@ impl VigilClient {
     /// The generated catalog stub, for calls without a convenience method.
     pub fn catalog(&self) -> CatalogServiceClient<Transport> {
         self.catalog.clone()
+    }
+
+    /// The generated access stub (tokens, audit), served by the catalog.
+    pub fn access(&self) -> AccessServiceClient<Transport> {
+        self.access.clone()
     }
 
     /// The generated scheduler stub.

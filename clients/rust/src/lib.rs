@@ -9,6 +9,9 @@
 //!   streams are only bounded while they start);
 //! - retries with exponential backoff on UNAVAILABLE and DEADLINE_EXCEEDED,
 //!   for idempotent calls only (see [`retry::classify`]);
+//! - credentials: a bearer token ([`ClientBuilder::token`]) and TLS for
+//!   `https://` endpoints ([`ClientBuilder::tls`]), or both from the
+//!   environment ([`ClientBuilder::credentials_from_env`]);
 //! - the caller's OpenTelemetry context injected into every request
 //!   ([`TraceContextInterceptor`]);
 //! - a typed [`Error`] that carries the status code and the server's field
@@ -33,6 +36,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod access;
 mod archive;
 mod artifacts;
 mod browse;
@@ -59,6 +63,10 @@ pub use error::{Error, FieldViolation, Result, ServerError, code_name};
 pub use jobs::{is_final, new_request_id};
 pub use retry::RetryPolicy;
 pub use trace::{TraceContextInterceptor, inject_current_context};
+
+/// Roles, tokens and client credentials, re-exported.
+pub use vigil_auth as auth;
+pub use vigil_auth::{ClientCredentials, ClientTls};
 
 /// The generated API, re-exported so callers need no direct dependency.
 pub use vigil_proto as proto;

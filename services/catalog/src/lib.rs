@@ -2,9 +2,12 @@
 //! schedule state, artifacts, alerts and component heartbeats, stored with
 //! sqlx on SQLite (the embedded default) or PostgreSQL (shared by replicas).
 //!
-//! Everyone else calls the catalog; it calls nobody. It serves two gRPC
-//! services: the public `CatalogService` and the internal
-//! `CoordinationService` used by schedulers and executors.
+//! Everyone else calls the catalog; it calls nobody. It serves three gRPC
+//! services: the public `CatalogService`, the internal
+//! `CoordinationService` used by schedulers and executors, and
+//! `AccessService` (bearer tokens, the caller's identity, the audit trail).
+//! [`access`] checks tokens for the auth layer and writes the bootstrap
+//! token files.
 //!
 //! ```no_run
 //! # async fn run() -> vigil_catalog::Result<()> {
@@ -17,6 +20,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod access;
 mod background;
 pub mod db;
 pub mod error;
@@ -36,14 +40,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use vigil_proto::catalog::v1::access_service_server::{AccessService, AccessServiceServer};
 use vigil_proto::catalog::v1::catalog_service_server::{CatalogService, CatalogServiceServer};
 use vigil_proto::catalog::v1::coordination_service_server::{
     CoordinationService, CoordinationServiceServer,
 };
+use vigil_server_common::auth::TokenCache;
 use vigil_server_common::clock::SharedClock;
 
 pub use error::{Error, Result};
-pub use grpc::{CatalogApi, CoordinationApi};
+pub use grpc::{AccessApi, CatalogApi, CoordinationApi};
 pub use store::Store;
 
 /// How the catalog is opened.
@@ -82,6 +88,8 @@ pub struct Catalog {
     /// Local changes waiting to be relayed to other replicas (PostgreSQL only),
     /// taken by the first `run_background`.
     relay: Arc<Mutex<Option<tokio::sync::mpsc::Receiver<events::Event>>>>,
+    /// Recently checked tokens, shared by the authenticator and revocation.
+    tokens: Arc<TokenCache>,
 }
 
 impl Catalog {
@@ -100,6 +108,7 @@ impl Catalog {
             store,
             options,
             relay: Arc::new(Mutex::new(relay)),
+            tokens: Arc::new(TokenCache::new(access::TOKEN_TTL)),
         })
     }
 
@@ -111,6 +120,30 @@ impl Catalog {
     /// The internal `CoordinationService`.
     pub fn coordination_service(&self) -> CoordinationServiceServer<impl CoordinationService> {
         CoordinationServiceServer::new(CoordinationApi::new(self.store.clone()))
+    }
+
+    /// `AccessService`: tokens, the caller's identity and the audit trail.
+    pub fn access_service(&self) -> AccessServiceServer<impl AccessService> {
+        AccessServiceServer::new(AccessApi::new(self.store.clone(), self.tokens.clone()))
+    }
+
+    /// Checks bearer tokens against this catalog's tokens table.
+    pub fn authenticator(&self) -> access::CatalogAuthenticator {
+        access::CatalogAuthenticator::new(self.store.clone(), self.tokens.clone())
+    }
+
+    /// Records audit events in this catalog.
+    pub fn audit_sink(&self) -> access::StoreAudit {
+        access::StoreAudit::new(self.store.clone())
+    }
+
+    /// Creates the bootstrap tokens and their files in `data_dir` when no
+    /// token exists yet.
+    pub async fn bootstrap_tokens(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> Result<Option<access::BootstrapFiles>> {
+        access::bootstrap(&self.store, data_dir).await
     }
 
     /// Typed queries, for the status report.

@@ -88,7 +88,8 @@ pub async fn spawn(options: CatalogOptions) -> TestCatalog {
     let shutdown = CancellationToken::new();
     let router = tonic::transport::Server::builder()
         .add_service(catalog.catalog_service())
-        .add_service(catalog.coordination_service());
+        .add_service(catalog.coordination_service())
+        .add_service(catalog.access_service());
     let background = {
         let catalog = catalog.clone();
         let token = shutdown.clone();

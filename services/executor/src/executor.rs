@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::Endpoint;
+use vigil_auth::{AuthChannel, ClientCredentials};
 use vigil_proto::executor::v1::executor_service_server::{ExecutorService, ExecutorServiceServer};
 
 use crate::engines::Engines;
@@ -33,6 +34,21 @@ impl Executor {
     /// may come up later: the connection is made lazily and retried.
     /// Everything stops when `shutdown` is cancelled; see [`Executor::join`].
     pub async fn start(opts: ExecutorOptions, shutdown: CancellationToken) -> Result<Executor> {
+        let channel = Endpoint::from_shared(opts.catalog_endpoint.clone())
+            .map_err(|e| Error::invalid("catalog", format!("not a valid endpoint: {e}")))?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect_lazy();
+        Self::start_with_catalog(opts, ClientCredentials::default().wrap(channel), shutdown).await
+    }
+
+    /// Like [`Executor::start`], with the catalog reached through `channel`
+    /// (which carries the executor's credentials); `opts.catalog_endpoint`
+    /// is then only reported.
+    pub async fn start_with_catalog(
+        opts: ExecutorOptions,
+        channel: AuthChannel,
+        shutdown: CancellationToken,
+    ) -> Result<Executor> {
         opts.validate()?;
         let staging = opts.staging_dir();
         std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
@@ -50,10 +66,6 @@ impl Executor {
         );
         let mut capabilities = engines.capabilities();
         capabilities.push(own_capability.clone());
-        let channel = Endpoint::from_shared(opts.catalog_endpoint.clone())
-            .map_err(|e| Error::invalid("catalog", format!("not a valid endpoint: {e}")))?
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .connect_lazy();
         let own_paths: Vec<std::path::PathBuf> = [
             Some(opts.data_dir.clone()),
             // A local repository's directory; an object store has none here.

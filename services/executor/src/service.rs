@@ -4,6 +4,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use vigil_server_common::auth::{AuditTarget, set_audit_target};
 
 use futures::Stream;
 use tokio::io::AsyncWriteExt;
@@ -65,6 +66,7 @@ impl ExecutorService for ExecutorApi {
         &self,
         request: Request<Streaming<UploadArchiveRequest>>,
     ) -> Result<Response<UploadArchiveResponse>, Status> {
+        let audit = AuditTarget::of(&request);
         let mut stream = request.into_inner();
         let meta = match stream.message().await? {
             Some(UploadArchiveRequest {
@@ -76,6 +78,9 @@ impl ExecutorService for ExecutorApi {
                 );
             }
         };
+        if let Some(audit) = &audit {
+            audit.set(format!("upload configuration {}", meta.configuration));
+        }
         check_metadata(&meta)?;
         if !meta.configuration.is_empty() {
             self.shared
@@ -130,6 +135,7 @@ impl ExecutorService for ExecutorApi {
         &self,
         request: Request<DownloadArchiveRequest>,
     ) -> Result<Response<Self::DownloadArchiveStream>, Status> {
+        set_audit_target(&request, format!("artifact {}", request.get_ref().artifact));
         let id = request.into_inner().artifact;
         if id.trim().is_empty() {
             return Err(Error::invalid("artifact", "must not be empty").into());

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use vigil_auth::AuthChannel;
 use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use vigil_proto::catalog::v1::coordination_service_client::CoordinationServiceClient;
 use vigil_proto::catalog::v1::{Artifact, BackupJob};
@@ -33,7 +33,7 @@ pub struct Shared {
     /// The capability only this executor has (uploads staged here run here).
     pub own_capability: String,
     /// The catalog connection.
-    pub channel: Channel,
+    pub channel: AuthChannel,
     /// What jobs may read, write and send as passwords.
     pub policy: crate::policy::Policy,
     /// Where uploads and rendered archives are staged.
@@ -50,12 +50,12 @@ pub struct Shared {
 
 impl Shared {
     /// A coordination client on the shared channel.
-    pub fn coordination(&self) -> CoordinationServiceClient<Channel> {
+    pub fn coordination(&self) -> CoordinationServiceClient<AuthChannel> {
         CoordinationServiceClient::new(self.channel.clone())
     }
 
     /// A catalog client on the shared channel.
-    pub fn catalog(&self) -> CatalogServiceClient<Channel> {
+    pub fn catalog(&self) -> CatalogServiceClient<AuthChannel> {
         CatalogServiceClient::new(self.channel.clone())
     }
 

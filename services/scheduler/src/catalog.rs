@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic::{Code, Request, Streaming};
+use vigil_auth::{AuthChannel, ClientCredentials};
 use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use vigil_proto::catalog::v1::coordination_service_client::CoordinationServiceClient;
 use vigil_proto::catalog::v1::{
@@ -25,8 +26,8 @@ const PAGE: i32 = 1000;
 /// A connection to the catalog's catalog and coordination services.
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    coordination: CoordinationServiceClient<Channel>,
-    catalog: CatalogServiceClient<Channel>,
+    coordination: CoordinationServiceClient<AuthChannel>,
+    catalog: CatalogServiceClient<AuthChannel>,
 }
 
 impl Catalog {
@@ -45,11 +46,13 @@ impl Catalog {
             .http2_keep_alive_interval(Duration::from_secs(20))
             .keep_alive_while_idle(true)
             .connect_lazy();
-        Ok(Self::from_channel(channel))
+        Ok(Self::from_channel(
+            ClientCredentials::default().wrap(channel),
+        ))
     }
 
-    /// A client over an existing channel.
-    pub fn from_channel(channel: Channel) -> Self {
+    /// A client over an existing channel, which carries the credentials.
+    pub fn from_channel(channel: AuthChannel) -> Self {
         Self {
             coordination: CoordinationServiceClient::new(channel.clone())
                 .max_decoding_message_size(64 << 20),

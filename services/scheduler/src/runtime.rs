@@ -49,8 +49,19 @@ impl Scheduler {
     /// Validates the settings, connects (lazily) to the catalog and spawns
     /// the loops. They run until `shutdown` is cancelled.
     pub async fn start(opts: SchedulerOptions, shutdown: CancellationToken) -> Result<Scheduler> {
-        opts.settings.validate()?;
         let catalog = Catalog::connect_lazy(&opts.catalog_endpoint)?;
+        Self::start_with_catalog(opts, catalog, shutdown).await
+    }
+
+    /// Like [`Scheduler::start`], with the catalog reached through `catalog`
+    /// (which carries the scheduler's credentials); `opts.catalog_endpoint`
+    /// is then only reported.
+    pub async fn start_with_catalog(
+        opts: SchedulerOptions,
+        catalog: Catalog,
+        shutdown: CancellationToken,
+    ) -> Result<Scheduler> {
+        opts.settings.validate()?;
         let replica = if opts.replica_id.trim().is_empty() {
             format!("scheduler-{}", uuid::Uuid::new_v4().simple())
         } else {

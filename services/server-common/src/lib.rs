@@ -6,16 +6,20 @@
 //! - [`server`]: a gRPC server on an already-bound listener with health,
 //!   reflection and the shared tracing layer;
 //! - [`telemetry`]: logs, OpenTelemetry traces and trace-context propagation;
+//! - [`auth`]: the credential check every call passes;
+//! - [`tls`]: TLS with certificates reloaded on change, and an in-process transport;
 //! - [`clock`]: an injectable clock;
 //! - [`build_info`]: the version and build a server reports.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod build_info;
 pub mod clock;
 pub mod server;
 pub mod settings;
 pub mod signals;
 pub mod telemetry;
+pub mod tls;
 
 pub use server::{GrpcServer, ServerError, ServerHandle};
 pub use settings::{CatalogArgs, CommonArgs, LoadedSettings, LogFormat, Settings, SettingsLoader};

@@ -8,7 +8,7 @@ use axum::routing::get;
 use chrono::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use vigil_auth::AuthChannel;
 use vigil_server_common::clock::SharedClock;
 
 use crate::{gather, metrics};
@@ -17,14 +17,14 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 
 #[derive(Clone)]
 struct AdminState {
-    catalog: Channel,
+    catalog: AuthChannel,
     clock: SharedClock,
 }
 
 /// Serves `/metrics` on `listener` until `shutdown` is cancelled.
 pub async fn serve_metrics(
     listener: TcpListener,
-    catalog: Channel,
+    catalog: AuthChannel,
     clock: SharedClock,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use tonic::transport::Channel;
+use vigil_auth::AuthChannel;
 use vigil_proto::catalog::v1::{
     Alert, Artifact, BackupConfiguration, BackupJob, Component, JobKind, JobState,
     ListAlertsRequest, ListArtifactsRequest, ListComponentsRequest, ListConfigurationsRequest,
@@ -43,7 +43,7 @@ pub struct Inputs {
 }
 
 /// Reads the inputs of a report from the catalog at `channel`.
-pub async fn gather(channel: Channel, now: DateTime<Utc>, window: Duration) -> Result<Inputs> {
+pub async fn gather(channel: AuthChannel, now: DateTime<Utc>, window: Duration) -> Result<Inputs> {
     let mut catalog = CatalogServiceClient::new(channel.clone());
     let mut coordination = CoordinationServiceClient::new(channel);
 

@@ -1,8 +1,8 @@
 //! `vigil.status.v1.StatusService`.
 
 use chrono::Duration;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
+use vigil_auth::AuthChannel;
 use vigil_proto::status::v1::status_service_server::{StatusService, StatusServiceServer};
 use vigil_proto::status::v1::{GetStatusReportRequest, GetStatusReportResponse};
 use vigil_server_common::clock::SharedClock;
@@ -17,13 +17,13 @@ const MAX_WINDOW: Duration = Duration::days(366);
 /// Serves status reports computed from the catalog at a channel.
 #[derive(Debug, Clone)]
 pub struct StatusServer {
-    catalog: Channel,
+    catalog: AuthChannel,
     clock: SharedClock,
 }
 
 impl StatusServer {
     /// A status service reading the catalog through `catalog`.
-    pub fn new(catalog: Channel, clock: SharedClock) -> Self {
+    pub fn new(catalog: AuthChannel, clock: SharedClock) -> Self {
         Self { catalog, clock }
     }
 

@@ -1,5 +1,6 @@
 //! One integration-test binary for this crate: each module is one area.
 
+mod access;
 mod browse;
 mod embedded;
 mod examples;

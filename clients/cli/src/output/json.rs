@@ -48,6 +48,8 @@ proto_names!(
     vigil_proto::executor::v1::SnapshotEntry => "vigil.executor.v1.SnapshotEntry",
     vigil_proto::catalog::v1::GetServerInfoResponse => "vigil.catalog.v1.GetServerInfoResponse",
     vigil_proto::status::v1::StatusReport => "vigil.status.v1.StatusReport",
+    vigil_proto::catalog::v1::TokenInfo => "vigil.catalog.v1.TokenInfo",
+    vigil_proto::catalog::v1::AuditEvent => "vigil.catalog.v1.AuditEvent",
 );
 
 fn pool() -> &'static DescriptorPool {

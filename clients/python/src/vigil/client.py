@@ -57,7 +57,15 @@ class Client:
             Defaults to ``VIGIL_ENDPOINT`` or ``http://127.0.0.1:50051``.
         timeout: deadline in seconds of each unary call. Streams have none
             unless a wait is given one.
-        credentials: TLS credentials; ``https://`` endpoints use the system roots.
+        credentials: TLS credentials; by default built from ``ca_cert``,
+            ``client_cert`` and ``client_key`` (or ``VIGIL_CA_CERT``,
+            ``VIGIL_CLIENT_CERT``, ``VIGIL_CLIENT_KEY``); ``https://`` endpoints
+            without any use the system roots.
+        token: bearer token sent on every call. Defaults to the file named by
+            ``VIGIL_TOKEN_FILE``, else ``VIGIL_TOKEN``.
+        ca_cert: CA certificate (PEM file) of the server's certificate.
+        client_cert: client certificate (PEM file), for servers that require mTLS.
+        client_key: key (PEM file) of ``client_cert``.
     """
 
     def __init__(
@@ -66,10 +74,18 @@ class Client:
         *,
         timeout: float = 30.0,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+        ca_cert: str | os.PathLike[str] | None = None,
+        client_cert: str | os.PathLike[str] | None = None,
+        client_key: str | os.PathLike[str] | None = None,
     ) -> None:
         self.endpoint = endpoint or _channel.default_endpoint()
         self.timeout = timeout
-        self._channel = _channel.open_channel(self.endpoint, credentials)
+        if credentials is None:
+            credentials = _channel.tls_credentials(ca_cert, client_cert, client_key)
+        if token is None:
+            token = _channel.token_from_env()
+        self._channel = _channel.open_channel(self.endpoint, credentials, token)
         self.catalog = catalog_service_pb2_grpc.CatalogServiceStub(self._channel)
         self.scheduler = scheduler_service_pb2_grpc.SchedulerServiceStub(self._channel)
         self.executor = executor_service_pb2_grpc.ExecutorServiceStub(self._channel)

@@ -11,6 +11,7 @@ JSON in and out, as grpcurl does. Supported::
     grpcurl [flags] ADDRESS SERVICE/METHOD      (unary and server streaming)
 
 Flags: ``-plaintext``, ``-d JSON`` (``-d @`` reads standard input),
+``-H 'name: value'`` (repeatable; metadata such as ``authorization``),
 ``-max-time SECONDS``, ``-connect-timeout SECONDS``, ``-emit-defaults``. Any
 other flag is refused, so the cookbook cannot use one the tests do not cover.
 Like grpcurl, a failed RPC prints ``ERROR:`` with the code and message on
@@ -31,6 +32,7 @@ from support.reflection import connect
 
 _BOOL_FLAGS = {"plaintext", "emit-defaults"}
 _VALUE_FLAGS = {"d", "max-time", "connect-timeout"}
+_REPEATED_FLAGS = {"H"}
 _GO_CODE_NAMES = {grpc.StatusCode.CANCELLED: "Canceled", grpc.StatusCode.OK: "OK"}
 
 
@@ -47,6 +49,13 @@ def parse(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
         name, _, inline = argv[index].lstrip("-").partition("=")
         if name in _BOOL_FLAGS:
             flags[name] = inline.lower() not in ("false", "0") if inline else True
+        elif name in _REPEATED_FLAGS:
+            if not inline:
+                index += 1
+                if index >= len(argv):
+                    fail(f"flag needs an argument: -{name}", 2)
+                inline = argv[index]
+            flags.setdefault(name, []).append(inline)
         elif name in _VALUE_FLAGS:
             if inline:
                 flags[name] = inline
@@ -57,7 +66,7 @@ def parse(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
                 flags[name] = argv[index]
         else:
             fail(f"grpcurl stand-in: flag -{name} is not supported (the cookbook tests cover only "
-                 f"-plaintext, -d, -max-time, -connect-timeout, -emit-defaults)", 2)
+                 f"-plaintext, -d, -H, -max-time, -connect-timeout, -emit-defaults)", 2)
         index += 1
     return flags, argv[index:]
 
@@ -102,6 +111,10 @@ def invoke(channel: grpc.Channel, pool: Any, target: str, flags: dict[str, Any])
     except (json_format.ParseError, json.JSONDecodeError) as error:
         fail(f"Error invoking method \"{target}\": error getting request data: {error}")
     timeout = float(flags["max-time"]) if "max-time" in flags else None
+    metadata: list[tuple[str, str]] = []
+    for header in flags.get("H", []):
+        name, _, value = header.partition(":")
+        metadata.append((name.strip().lower(), value.strip()))
     path = f"/{service.full_name}/{method.name}"
     options: dict[str, Any] = {"request_serializer": request_class.SerializeToString, "response_deserializer": response_class.FromString}
 
@@ -115,10 +128,10 @@ def invoke(channel: grpc.Channel, pool: Any, target: str, flags: dict[str, Any])
 
     try:
         if method.server_streaming:
-            for response in channel.unary_stream(path, **options)(request, timeout=timeout):
+            for response in channel.unary_stream(path, **options)(request, timeout=timeout, metadata=tuple(metadata)):
                 show(response)
         else:
-            show(channel.unary_unary(path, **options)(request, timeout=timeout))
+            show(channel.unary_unary(path, **options)(request, timeout=timeout, metadata=tuple(metadata)))
     except grpc.RpcError as error:
         print_error(error)
 

@@ -81,6 +81,20 @@ class Vigild:
     def endpoint(self) -> str:
         return f"http://{self.address}"
 
+    @property
+    def admin_token_file(self) -> Path:
+        """The bootstrap admin token vigild writes on first start (mode 0600)."""
+        return self.data_dir / "admin.token"
+
+    @property
+    def admin_token(self) -> str:
+        """The bootstrap admin token itself."""
+        return self.admin_token_file.read_text(encoding="utf-8").strip()
+
+    def client_env(self) -> dict[str, str]:
+        """The environment for a client process (the CLI, an example) run as admin."""
+        return {**os.environ, "VIGIL_TOKEN_FILE": str(self.admin_token_file)}
+
     def log(self) -> str:
         return "".join(self.lines)
 

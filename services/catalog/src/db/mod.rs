@@ -36,6 +36,28 @@ fn encode_path(path: &Path) -> String {
     out
 }
 
+/// Creates the SQLite file with mode 0600, or narrows an existing one to
+/// it: the catalog holds token hashes and the audit trail. SQLite gives its
+/// `-wal` and `-shm` files the database file's mode.
+fn restrict_to_owner(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let io = |e: std::io::Error| {
+        Error::Internal(format!(
+            "catalog database {} cannot be prepared: {e}",
+            path.display()
+        ))
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    Ok(())
+}
+
 /// A write transaction on the catalog database.
 pub type Tx = Transaction<'static, Any>;
 
@@ -118,6 +140,7 @@ impl Db {
                     ))
                 })?;
                 let path = data_dir.join("catalog.db");
+                restrict_to_owner(&path)?;
                 (
                     format!("sqlite://{}?mode=rwc", encode_path(&path)),
                     Dialect::Sqlite,

@@ -4,6 +4,9 @@ use tonic::{Request, Response, Status};
 use vigil_proto::catalog::v1::catalog_service_server::CatalogService;
 use vigil_proto::catalog::v1::*;
 
+use vigil_auth::Access;
+use vigil_server_common::auth::{require, set_audit_target};
+
 use super::trace_context;
 use super::watch::{JobStream, watch_job};
 use crate::error::Error;
@@ -22,6 +25,34 @@ impl CatalogApi {
     }
 }
 
+/// What a CreateJob acts on, for the audit trail: the kind, the
+/// configuration, and for a restore its artifact and targets (the database
+/// URL without its password).
+fn job_target(req: &CreateJobRequest) -> String {
+    let kind = JobKind::try_from(req.kind)
+        .map(|k| k.as_str_name().trim_start_matches("JOB_KIND_").to_owned())
+        .unwrap_or_else(|_| req.kind.to_string());
+    let mut target = format!("{kind} {}", req.configuration);
+    if let Some(job_params::Params::Restore(r)) =
+        req.params.as_ref().and_then(|p| p.params.as_ref())
+    {
+        target.push_str(&format!(" artifact={}", r.artifact));
+        if !r.target_dir.is_empty() {
+            target.push_str(&format!(" to={}", r.target_dir));
+        }
+        if !r.database_url.is_empty() {
+            target.push_str(&format!(
+                " database={}",
+                crate::redact::redact_secrets(&r.database_url)
+            ));
+        }
+        if r.overwrite {
+            target.push_str(" overwrite");
+        }
+    }
+    target.trim_end().to_owned()
+}
+
 fn required<T>(field: &str, value: Option<T>) -> Result<T, Error> {
     value.ok_or_else(|| Error::invalid(field, "is required"))
 }
@@ -32,6 +63,15 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<CreateConfigurationRequest>,
     ) -> Result<Response<CreateConfigurationResponse>, Status> {
+        let name = request
+            .get_ref()
+            .configuration
+            .as_ref()
+            .map(|c| c.name.clone());
+        set_audit_target(
+            &request,
+            format!("configuration {}", name.unwrap_or_default()),
+        );
         let config = required("configuration", request.into_inner().configuration)?;
         let configuration = Some(self.store.create_configuration(config).await?);
         Ok(Response::new(CreateConfigurationResponse { configuration }))
@@ -62,6 +102,15 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<UpdateConfigurationRequest>,
     ) -> Result<Response<UpdateConfigurationResponse>, Status> {
+        let name = request
+            .get_ref()
+            .configuration
+            .as_ref()
+            .map(|c| c.name.clone());
+        set_audit_target(
+            &request,
+            format!("configuration {}", name.unwrap_or_default()),
+        );
         let req = request.into_inner();
         let config = required("configuration", req.configuration)?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
@@ -73,6 +122,10 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<DeleteConfigurationRequest>,
     ) -> Result<Response<DeleteConfigurationResponse>, Status> {
+        set_audit_target(
+            &request,
+            format!("configuration {}", request.get_ref().name),
+        );
         let req = request.get_ref();
         self.store
             .delete_configuration(&req.name, &req.etag)
@@ -84,6 +137,10 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<EnableConfigurationRequest>,
     ) -> Result<Response<EnableConfigurationResponse>, Status> {
+        set_audit_target(
+            &request,
+            format!("configuration {}", request.get_ref().name),
+        );
         let configuration = Some(
             self.store
                 .set_enabled(&request.get_ref().name, true)
@@ -96,6 +153,10 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<DisableConfigurationRequest>,
     ) -> Result<Response<DisableConfigurationResponse>, Status> {
+        set_audit_target(
+            &request,
+            format!("configuration {}", request.get_ref().name),
+        );
         let configuration = Some(
             self.store
                 .set_enabled(&request.get_ref().name, false)
@@ -110,6 +171,13 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<ApplyConfigurationsRequest>,
     ) -> Result<Response<ApplyConfigurationsResponse>, Status> {
+        let names: Vec<&str> = request
+            .get_ref()
+            .configurations
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        set_audit_target(&request, format!("configurations {}", names.join(",")));
         let req = request.get_ref();
         let results = self
             .store
@@ -122,6 +190,10 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<CreateJobRequest>,
     ) -> Result<Response<CreateJobResponse>, Status> {
+        set_audit_target(&request, job_target(request.get_ref()));
+        if request.get_ref().kind == JobKind::Restore as i32 {
+            require(&request, Access::Admin, "a RESTORE job")?;
+        }
         let trace = trace_context(&request);
         let job = Some(self.store.create_job(request.get_ref(), trace).await?);
         Ok(Response::new(CreateJobResponse { job }))
@@ -148,6 +220,7 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<CancelJobRequest>,
     ) -> Result<Response<CancelJobResponse>, Status> {
+        set_audit_target(&request, format!("job {}", request.get_ref().id));
         let job = Some(self.store.cancel_job(&request.get_ref().id).await?);
         Ok(Response::new(CancelJobResponse { job }))
     }

@@ -3,10 +3,12 @@
 //!
 //! [`Store`]: crate::store::Store
 
+mod access;
 mod catalog;
 mod coordination;
 mod watch;
 
+pub use access::AccessApi;
 pub use catalog::CatalogApi;
 pub use coordination::CoordinationApi;
 

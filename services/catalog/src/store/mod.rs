@@ -4,6 +4,7 @@
 //! it directly. Every write happens in one transaction and publishes its
 //! events only after the commit.
 
+mod access;
 mod alerts;
 mod apply;
 mod artifacts;
@@ -29,6 +30,7 @@ use crate::db::Db;
 use crate::events::{Event, Events};
 use vigil_proto::catalog::v1::EventKind;
 
+pub use access::{TokenRecord, check_token_name};
 pub use jobs::is_final;
 pub use lease::Leased;
 pub use queue::{DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome};

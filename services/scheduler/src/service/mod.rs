@@ -5,6 +5,7 @@ mod view;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use vigil_server_common::auth::set_audit_target;
 
 use tonic::{Request, Response, Status};
 use vigil_proto::catalog::v1::{
@@ -287,6 +288,7 @@ impl SchedulerService for Service {
         &self,
         request: Request<PauseScheduleRequest>,
     ) -> Result<Response<PauseScheduleResponse>, Status> {
+        set_audit_target(&request, format!("schedule {}", request.get_ref().schedule));
         let key = ScheduleKey::parse(&request.into_inner().schedule, "schedule")?;
         self.update_state(&key, |s| {
             s.paused = true;
@@ -305,6 +307,7 @@ impl SchedulerService for Service {
         &self,
         request: Request<ResumeScheduleRequest>,
     ) -> Result<Response<ResumeScheduleResponse>, Status> {
+        set_audit_target(&request, format!("schedule {}", request.get_ref().schedule));
         let key = ScheduleKey::parse(&request.into_inner().schedule, "schedule")?;
         let now = self.engine.now();
         self.update_state(&key, |s| {
@@ -335,6 +338,7 @@ impl SchedulerService for Service {
         &self,
         request: Request<TriggerScheduleRequest>,
     ) -> Result<Response<TriggerScheduleResponse>, Status> {
+        set_audit_target(&request, format!("schedule {}", request.get_ref().schedule));
         Ok(Response::new(self.trigger(request.into_inner()).await?))
     }
 
@@ -342,6 +346,7 @@ impl SchedulerService for Service {
         &self,
         request: Request<BackfillScheduleRequest>,
     ) -> Result<Response<BackfillScheduleResponse>, Status> {
+        set_audit_target(&request, format!("schedule {}", request.get_ref().schedule));
         Ok(Response::new(self.backfill(request.into_inner()).await?))
     }
 

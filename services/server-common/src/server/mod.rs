@@ -7,7 +7,11 @@
 //! - reflection v1 and v1alpha, built from [`vigil_proto::FILE_DESCRIPTOR_SET`]
 //!   and the health descriptors, advertising only the services served here;
 //! - the shared [`trace_layer`]: one span per RPC with method and status
-//!   code, continuing the caller's trace.
+//!   code, continuing the caller's trace;
+//! - the [`crate::auth`] layer, when a policy is given with
+//!   [`GrpcServer::auth`] (every binary gives one);
+//! - TLS with reloading certificates ([`GrpcServer::tls`]) and an
+//!   in-process transport ([`GrpcServer::local`]).
 //!
 //! The server drains when its [`Shutdown`] is triggered, bounded by the
 //! grace period.
@@ -22,12 +26,13 @@ use tokio::task::JoinHandle;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::{Routes, RoutesBuilder};
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tracing::{info, warn};
 
+use crate::auth::{AuthLayer, AuthPolicy};
 use crate::signals::Shutdown;
+use crate::tls::{self, LocalTransport, ServerTls};
 
 /// Name of the health service.
 pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
@@ -59,6 +64,9 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     services: Vec<&'static str>,
     descriptor_sets: Vec<&'static [u8]>,
+    auth: Option<AuthPolicy>,
+    tls: Option<ServerTls>,
+    local: Option<LocalTransport>,
 }
 
 impl GrpcServer {
@@ -97,6 +105,25 @@ impl GrpcServer {
     /// services outside `vigil_proto`.
     pub fn add_descriptor_set(mut self, encoded: &'static [u8]) -> Self {
         self.descriptor_sets.push(encoded);
+        self
+    }
+
+    /// Authenticates and authorises every call with `policy`. Without it
+    /// the server answers anyone: only tests of this crate do that.
+    pub fn auth(mut self, policy: AuthPolicy) -> Self {
+        self.auth = Some(policy);
+        self
+    }
+
+    /// Serves TLS (mTLS when the files name a client CA) on the listener.
+    pub fn tls(mut self, tls: Option<ServerTls>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Also serves the in-process connections of `local`.
+    pub fn local(mut self, local: &LocalTransport) -> Self {
+        self.local = Some(local.clone());
         self
     }
 
@@ -167,6 +194,9 @@ impl GrpcServer {
             routes: routes.routes(),
             services: self.services,
             health,
+            auth: AuthLayer::optional(self.auth),
+            tls: self.tls,
+            local: self.local,
         })
     }
 }
@@ -175,6 +205,9 @@ struct Prepared {
     routes: Routes,
     services: Vec<&'static str>,
     health: HealthReporter,
+    auth: AuthLayer,
+    tls: Option<ServerTls>,
+    local: Option<LocalTransport>,
 }
 
 impl Prepared {
@@ -183,11 +216,18 @@ impl Prepared {
             routes,
             services,
             health,
+            auth,
+            tls,
+            local,
         } = self;
         set_all(&health, &services, ServingStatus::Serving).await;
 
         let local_addr = listener.local_addr().ok();
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let stop = shutdown.token();
+        if let Some(tls) = &tls {
+            tls.watch(stop.clone());
+        }
+        let incoming = tls::incoming(listener, tls, local.as_ref(), stop);
         let drain_started = {
             let shutdown = shutdown.clone();
             let health = health.clone();
@@ -200,6 +240,7 @@ impl Prepared {
         };
         let serve = tonic::transport::Server::builder()
             .layer(trace_layer::rpc_trace_layer())
+            .layer(auth)
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, drain_started);
         match shutdown.drain(serve).await {

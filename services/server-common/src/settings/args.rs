@@ -63,15 +63,51 @@ pub struct CommonArgs {
     #[arg(long, value_name = "DURATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace: Option<String>,
+
+    /// Certificate chain (PEM) to serve TLS with; re-read when it changes or on SIGHUP [env: VIGIL_TLS_CERT]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert [env: VIGIL_TLS_KEY]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA (PEM) that client certificates must chain to; requires and verifies client certificates (mTLS) [env: VIGIL_TLS_CLIENT_CA]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
-/// The `--catalog` flag of the scheduler and the executor.
+/// How the scheduler and the executor reach the catalog: `--catalog` and
+/// the client credentials.
 #[derive(Debug, Clone, Default, Args, Serialize)]
 pub struct CatalogArgs {
-    /// gRPC endpoint of the catalog [env: VIGIL_CATALOG] [default: http://127.0.0.1:50051]
+    /// gRPC endpoint of the catalog, http:// or https:// [env: VIGIL_CATALOG] [default: http://127.0.0.1:50051]
     #[arg(long, value_name = "URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalog: Option<String>,
+
+    /// File holding the bearer token for the catalog; else VIGIL_TOKEN, else <data-dir>/component.token [env: VIGIL_TOKEN_FILE]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+
+    /// CA certificate (PEM) of the catalog's https:// endpoint [env: VIGIL_CA_CERT]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Client certificate (PEM) for a catalog that requires mTLS [env: VIGIL_CLIENT_CERT]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+
+    /// Key (PEM) of --client-cert [env: VIGIL_CLIENT_KEY]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
 }
 
 /// Format of log lines on standard error.

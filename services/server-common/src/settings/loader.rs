@@ -94,7 +94,7 @@ impl SettingsLoader {
             figment = figment.merge(
                 Env::prefixed(ENV_PREFIX)
                     .split(ENV_NESTING)
-                    .ignore(&["config"]),
+                    .ignore(&["config", "token"]),
             );
         }
         figment = figment

@@ -53,6 +53,13 @@ pub const KNOWN_KEYS: &[&str] = &[
     "admin_listen",
     "log_format",
     "shutdown_grace",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+    "token_file",
+    "ca_cert",
+    "client_cert",
+    "client_key",
 ];
 
 /// The settings every server shares, after layering.
@@ -89,6 +96,27 @@ pub struct Settings {
     /// Bound on the graceful drain after SIGINT or SIGTERM.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// Certificate chain served with TLS; `None` serves plaintext.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// Key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// CA of the client certificates that are then required (mTLS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Bearer token file a scheduler or executor presents to the catalog.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// CA of the catalog's certificate, for an https:// catalog.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate presented to an https:// catalog.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    /// Key of `client_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -106,6 +134,13 @@ impl Default for Settings {
             admin_listen: None,
             log_format: LogFormat::Text,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            token_file: None,
+            ca_cert: None,
+            client_cert: None,
+            client_key: None,
         }
     }
 }
@@ -159,6 +194,38 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_CATALOG_ENDPOINT.to_owned())
     }
 
+    /// The server TLS files, when TLS is on.
+    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The credentials a scheduler or executor presents to the catalog:
+    /// `token_file`, else `VIGIL_TOKEN`, else `<data_dir>/component.token`
+    /// when it exists; the TLS client files.
+    pub fn catalog_credentials(
+        &self,
+    ) -> Result<vigil_auth::ClientCredentials, vigil_auth::CredentialError> {
+        let fallback = self.data_dir.join(vigil_auth::client::COMPONENT_TOKEN_FILE);
+        let token = vigil_auth::ClientCredentials::token_from_env(
+            self.token_file.as_deref(),
+            Some(&fallback),
+        )?;
+        let tls = vigil_auth::ClientTls {
+            ca_cert: self.ca_cert.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+        };
+        tls.validate()?;
+        Ok(vigil_auth::ClientCredentials { token, tls })
+    }
+
     /// A view of these settings with secrets replaced, for logs.
     pub fn redacted(&self) -> RedactedSettings<'_> {
         RedactedSettings(self)
@@ -193,7 +260,7 @@ impl fmt::Display for RedactedSettings<'_> {
         write!(
             f,
             "listen={} data_dir={} database={} repository={} repository_key={} catalog={} \
-             admin_listen={} log_format={} shutdown_grace={}",
+             admin_listen={} log_format={} shutdown_grace={} tls={}",
             s.listen,
             s.data_dir.display(),
             database,
@@ -208,6 +275,11 @@ impl fmt::Display for RedactedSettings<'_> {
                 .unwrap_or_else(|| "-".to_owned()),
             s.log_format.as_str(),
             humantime::format_duration(s.shutdown_grace),
+            match (&s.tls_cert, &s.tls_client_ca) {
+                (None, _) => "off",
+                (Some(_), None) => "on",
+                (Some(_), Some(_)) => "mtls",
+            },
         )
     }
 }

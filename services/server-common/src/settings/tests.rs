@@ -234,6 +234,7 @@ fn catalog_flag_and_durations_in_seconds() {
         jail.set_env("VIGIL_CATALOG", "http://from-env:1");
         let catalog = CatalogArgs {
             catalog: Some("http://catalog.internal:50051".into()),
+            ..CatalogArgs::default()
         };
         let s = SettingsLoader::new(&CommonArgs::default())
             .with_catalog_args(&catalog)

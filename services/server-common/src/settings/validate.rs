@@ -46,6 +46,7 @@ pub(super) fn validate(s: &Settings) -> Result<(), SettingsError> {
             format!("must differ from listen ({admin})"),
         ));
     }
+    validate_tls(s)?;
     if s.shutdown_grace.is_zero() {
         return Err(SettingsError::invalid(
             "shutdown_grace",
@@ -57,6 +58,54 @@ pub(super) fn validate(s: &Settings) -> Result<(), SettingsError> {
             "shutdown_grace",
             "must be at most 1h",
         ));
+    }
+    Ok(())
+}
+
+fn validate_tls(s: &Settings) -> Result<(), SettingsError> {
+    match (&s.tls_cert, &s.tls_key) {
+        (Some(_), None) => {
+            return Err(SettingsError::invalid(
+                "tls_key",
+                "is required with tls_cert",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(SettingsError::invalid(
+                "tls_cert",
+                "is required with tls_key",
+            ));
+        }
+        _ => {}
+    }
+    if s.tls_client_ca.is_some() && s.tls_cert.is_none() {
+        return Err(SettingsError::invalid(
+            "tls_client_ca",
+            "needs tls_cert and tls_key: client certificates are only asked for over TLS",
+        ));
+    }
+    let files = [
+        ("tls_cert", &s.tls_cert),
+        ("tls_key", &s.tls_key),
+        ("tls_client_ca", &s.tls_client_ca),
+        ("token_file", &s.token_file),
+        ("ca_cert", &s.ca_cert),
+        ("client_cert", &s.client_cert),
+        ("client_key", &s.client_key),
+    ];
+    for (setting, path) in files {
+        if let Some(path) = path
+            && let Err(e) = std::fs::File::open(path)
+        {
+            return Err(SettingsError::invalid(
+                setting,
+                format!("{} cannot be read: {e}", path.display()),
+            ));
+        }
+    }
+    if let Some(files) = s.tls_files() {
+        crate::tls::ServerTls::load(files)
+            .map_err(|e| SettingsError::invalid("tls_cert", e.to_string()))?;
     }
     Ok(())
 }

@@ -28,15 +28,19 @@ fn main() -> ExitCode {
 async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Result<()> {
     let process = Process::start(NAME, &loaded)?;
     let catalog = host::catalog::open(&loaded, &section).await?;
+    let access = host::auth::catalog_access(&loaded, &catalog, NAME).await?;
+    let tls = host::auth::server_tls(&loaded)?;
     let listener = run::bind(loaded.settings.listen).await?;
-    let self_endpoint = vigil_server_common::server::endpoint_for(listener.local_addr()?);
-    let catalog_channel = host::status::catalog_channel(&self_endpoint)?;
-    let server = host::catalog::register(GrpcServer::builder(), &catalog);
-    let handle = host::status::register(server, catalog_channel.clone())
+    let server = GrpcServer::builder()
+        .auth(access.policy.clone())
+        .tls(tls)
+        .local(&access.local);
+    let server = host::catalog::register(server, &catalog);
+    let handle = host::status::register(server, access.channel.clone())
         .spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);
     let mut background = vec![host::catalog::spawn_background(&catalog, &process.shutdown)];
     background
-        .extend(host::status::spawn_metrics(&loaded, catalog_channel, &process.shutdown).await?);
+        .extend(host::status::spawn_metrics(&loaded, access.channel, &process.shutdown).await?);
     process.finish(handle, background).await
 }

@@ -23,15 +23,17 @@ fn main() -> ExitCode {
 async fn serve(loaded: LoadedSettings) -> anyhow::Result<()> {
     let process = Process::start(NAME, &loaded)?;
     let catalog = loaded.settings.catalog_endpoint();
-    let executor = host::executor::start(&loaded, &catalog, &process.shutdown).await?;
+    let access = host::auth::remote_access(&loaded)?;
+    let tls = host::auth::server_tls(&loaded)?;
+    let executor =
+        host::executor::start(&loaded, &catalog, access.channel.clone(), &process.shutdown).await?;
     let listener = run::bind(loaded.settings.listen).await?;
-    let handle = host::executor::register(GrpcServer::builder(), &executor)
-        .spawn(listener, &process.shutdown)?;
+    let server = GrpcServer::builder().auth(access.policy).tls(tls);
+    let handle = host::executor::register(server, &executor).spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);
     let mut background = vec![host::executor::spawn_join(executor)];
     // The admin port serves the catalog-wide metrics, so any process can be scraped.
-    let metrics_channel = host::status::catalog_channel(&catalog)?;
     background
-        .extend(host::status::spawn_metrics(&loaded, metrics_channel, &process.shutdown).await?);
+        .extend(host::status::spawn_metrics(&loaded, access.channel, &process.shutdown).await?);
     process.finish(handle, background).await
 }

@@ -28,18 +28,35 @@ fn main() -> ExitCode {
 async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Result<()> {
     let process = Process::start(NAME, &loaded)?;
     let catalog = host::catalog::open(&loaded, &section).await?;
+    let access = host::auth::catalog_access(&loaded, &catalog, NAME).await?;
+    let tls = host::auth::server_tls(&loaded)?;
     let listener = run::bind(loaded.settings.listen).await?;
     let self_endpoint = vigil_server_common::server::endpoint_for(listener.local_addr()?);
-    let catalog_channel = host::status::catalog_channel(&self_endpoint)?;
-    let server = host::catalog::register(GrpcServer::builder(), &catalog);
-    let server = host::status::register(server, catalog_channel.clone());
+    let server = GrpcServer::builder()
+        .auth(access.policy.clone())
+        .tls(tls)
+        .local(&access.local);
+    let server = host::catalog::register(server, &catalog);
+    let server = host::status::register(server, access.channel.clone());
 
-    // The scheduler and the executor reach the catalog through this
-    // process's own port, exactly as they would from another machine; their
-    // connections are lazy, so they start before the server accepts.
-    let scheduler = host::scheduler::start(&loaded, &self_endpoint, &process.shutdown).await?;
+    // The scheduler and the executor reach the catalog through the
+    // in-process transport, served by the same router and auth layer as the
+    // port; their connections are lazy, so they start before the server.
+    let scheduler = host::scheduler::start(
+        &loaded,
+        &self_endpoint,
+        access.channel.clone(),
+        &process.shutdown,
+    )
+    .await?;
     let server = host::scheduler::register(server, &scheduler);
-    let executor = host::executor::start(&loaded, &self_endpoint, &process.shutdown).await?;
+    let executor = host::executor::start(
+        &loaded,
+        &self_endpoint,
+        access.channel.clone(),
+        &process.shutdown,
+    )
+    .await?;
     let server = host::executor::register(server, &executor);
 
     let handle = server.spawn(listener, &process.shutdown)?;
@@ -50,6 +67,6 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
         host::scheduler::spawn_stopped(scheduler),
     ];
     background
-        .extend(host::status::spawn_metrics(&loaded, catalog_channel, &process.shutdown).await?);
+        .extend(host::status::spawn_metrics(&loaded, access.channel, &process.shutdown).await?);
     process.finish(handle, background).await
 }

@@ -79,11 +79,12 @@ pub async fn open(loaded: &LoadedSettings, section: &CatalogSection) -> anyhow::
     Ok(catalog)
 }
 
-/// Adds the catalog's services to the server.
+/// Adds the catalog's services (catalog, coordination, access) to the server.
 pub fn register(server: GrpcServer, catalog: &Catalog) -> GrpcServer {
     server
         .add_service(catalog.catalog_service())
         .add_service(catalog.coordination_service())
+        .add_service(catalog.access_service())
 }
 
 /// Runs the catalog's background work until shutdown.

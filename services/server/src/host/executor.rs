@@ -1,17 +1,21 @@
 //! Hosting the executor: options from the settings and the `[executor]`
-//! section, the catalog at an endpoint (in `vigild`, this process's own
-//! port), its `ExecutorService` and its lease loop.
+//! section, the catalog through a channel that carries its credentials (in
+//! `vigild`, the in-process transport), its `ExecutorService` and its lease
+//! loop.
 
 use anyhow::Context as _;
 use tokio::task::JoinHandle;
+use vigil_auth::AuthChannel;
 use vigil_executor::{Executor, ExecutorOptions, ExecutorSettings};
 use vigil_server_common::settings::{LoadedSettings, RepositoryKeySource};
 use vigil_server_common::{GrpcServer, Shutdown};
 
-/// Starts an executor against the catalog at `catalog_endpoint`.
+/// Starts an executor against the catalog behind `catalog` (reported as
+/// `catalog_endpoint`).
 pub async fn start(
     loaded: &LoadedSettings,
     catalog_endpoint: &str,
+    catalog: AuthChannel,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Executor> {
     let settings: ExecutorSettings = loaded.section("executor")?;
@@ -33,7 +37,7 @@ pub async fn start(
         repository_passphrase_env,
         settings,
     };
-    Executor::start(options, shutdown.token())
+    Executor::start_with_catalog(options, catalog, shutdown.token())
         .await
         .context("the executor cannot start")
 }

@@ -2,10 +2,11 @@
 //! registered on the gRPC server, and its background work started.
 //!
 //! `vigild` hosts all of them on one listener. The catalog is in-process;
-//! the scheduler and the executor reach it over gRPC at the bound address,
-//! exactly as they do when they run on their own, so they start after the
-//! listener is bound.
+//! the scheduler and the executor reach it over gRPC through an in-process
+//! transport served by the same router and auth layer ([`auth`]), so they
+//! work whatever TLS and client certificates the port demands.
 
+pub mod auth;
 pub mod catalog;
 pub mod data_dir;
 pub mod executor;

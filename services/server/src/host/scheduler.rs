@@ -1,17 +1,20 @@
 //! Hosting the scheduler: options from the `[scheduler]` section, the
-//! catalog at an endpoint (in `vigild`, this process's own port), its
-//! `SchedulerService` and its loops.
+//! catalog through a channel that carries its credentials (in `vigild`, the
+//! in-process transport), its `SchedulerService` and its loops.
 
 use anyhow::Context as _;
 use tokio::task::JoinHandle;
-use vigil_scheduler::{Scheduler, SchedulerOptions, SchedulerSettings};
+use vigil_auth::AuthChannel;
+use vigil_scheduler::{Catalog, Scheduler, SchedulerOptions, SchedulerSettings};
 use vigil_server_common::settings::LoadedSettings;
 use vigil_server_common::{GrpcServer, Shutdown, clock};
 
-/// Starts a scheduler replica against the catalog at `catalog_endpoint`.
+/// Starts a scheduler replica against the catalog behind `catalog`
+/// (reported as `catalog_endpoint`).
 pub async fn start(
     loaded: &LoadedSettings,
     catalog_endpoint: &str,
+    catalog: AuthChannel,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Scheduler> {
     // `[scheduler]` plus the webhook keys of `[alerts]`.
@@ -23,7 +26,7 @@ pub async fn start(
         clock: clock::system(),
         settings,
     };
-    Scheduler::start(options, shutdown.token())
+    Scheduler::start_with_catalog(options, Catalog::from_channel(catalog), shutdown.token())
         .await
         .context("the scheduler cannot start")
 }

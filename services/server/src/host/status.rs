@@ -1,32 +1,26 @@
 //! Hosting the status report and the metrics endpoint beside the catalog.
-//! Both read the catalog over gRPC at `catalog_endpoint`, so they work the
-//! same whether the catalog is in this process or elsewhere.
+//! Both read the catalog over gRPC through a channel with the process's
+//! credentials, so they work the same whether the catalog is in this
+//! process or elsewhere.
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
 use tracing::{info, warn};
+use vigil_auth::AuthChannel;
 use vigil_server_common::settings::LoadedSettings;
 use vigil_server_common::{GrpcServer, Shutdown, clock};
 use vigil_status::StatusServer;
 
-/// A lazily connecting channel to the catalog.
-pub fn catalog_channel(catalog_endpoint: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(catalog_endpoint.to_owned())
-        .with_context(|| format!("catalog endpoint {catalog_endpoint} is not a valid URL"))?
-        .connect_lazy())
-}
-
 /// Adds `StatusService` to the server.
-pub fn register(server: GrpcServer, catalog: Channel) -> GrpcServer {
+pub fn register(server: GrpcServer, catalog: AuthChannel) -> GrpcServer {
     server.add_service(StatusServer::new(catalog, clock::system()).into_service())
 }
 
 /// Serves `/metrics` on `--admin-listen`, when it is set.
 pub async fn spawn_metrics(
     loaded: &LoadedSettings,
-    catalog: Channel,
+    catalog: AuthChannel,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Option<JoinHandle<()>>> {
     let Some(addr) = loaded.settings.admin_listen else {

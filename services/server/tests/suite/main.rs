@@ -2,8 +2,10 @@
 
 mod support;
 
+mod auth;
 mod deploy_files;
 mod otlp_export;
 mod postgres;
 mod single_services;
+mod tls;
 mod vigild;

@@ -100,7 +100,7 @@ async fn rpc_spans_are_exported_and_continue_the_callers_trace() {
         "traceparent",
         format!("00-{trace_id}-{parent_span}-01").parse().unwrap(),
     );
-    CatalogServiceClient::new(server.channel().await)
+    CatalogServiceClient::new(server.admin_channel(&scratch.path().join("data")).await)
         .list_configurations(request)
         .await
         .unwrap();

@@ -80,6 +80,13 @@ fn check_help_lists_flags(bin: &str) {
         "--repository",
         "--config",
         "--catalog",
+        "--token-file",
+        "--ca-cert",
+        "--client-cert",
+        "--client-key",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-client-ca",
     ] {
         assert!(
             help.contains(flag),
@@ -103,6 +110,8 @@ async fn check_runs_against_a_catalog(bin: &str, service: &str) {
     cmd.args(["--listen", "127.0.0.1:0"])
         .arg("--catalog")
         .arg(catalog.endpoint())
+        .arg("--token-file")
+        .arg(scratch.path().join("catalog/component.token"))
         .arg("--data-dir")
         .arg(scratch.path().join("service"));
     let mut server = start(cmd, scratch.path()).unwrap_or_else(|e| panic!("{bin}: {e:?}"));

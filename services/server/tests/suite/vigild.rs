@@ -98,8 +98,9 @@ async fn reflection_v1_and_v1alpha_list_catalog_services_and_health() {
 #[tokio::test]
 async fn catalog_answers_and_rejects_bad_input_over_grpc() {
     let scratch = tempfile::tempdir().unwrap();
-    let server = start_vigild(scratch.path(), &scratch.path().join("data"), &[]);
-    let mut client = CatalogServiceClient::new(server.channel().await);
+    let data_dir = scratch.path().join("data");
+    let server = start_vigild(scratch.path(), &data_dir, &[]);
+    let mut client = CatalogServiceClient::new(server.admin_channel(&data_dir).await);
     let page = client
         .list_configurations(ListConfigurationsRequest::default())
         .await

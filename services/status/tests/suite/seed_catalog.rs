@@ -212,6 +212,7 @@ async fn seed_report_through_catalog(mut options: CatalogOptions) {
         .connect()
         .await
         .unwrap();
+    let channel = vigil_auth::ClientCredentials::default().wrap(channel);
     let status = StatusServer::new(channel, std::sync::Arc::new(clock.clone()));
     let report = status
         .get_status_report(Request::new(GetStatusReportRequest::default()))

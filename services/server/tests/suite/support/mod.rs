@@ -130,6 +130,17 @@ impl Server {
             .expect("server accepts")
     }
 
+    /// A channel presenting the bootstrap token `data_dir/<file>`
+    /// (`admin.token` or `component.token`).
+    pub(crate) async fn channel_as(&self, data_dir: &Path, file: &str) -> vigil_auth::AuthChannel {
+        token_credentials(&data_dir.join(file)).wrap(self.channel().await)
+    }
+
+    /// A channel presenting the bootstrap admin token of `data_dir`.
+    pub(crate) async fn admin_channel(&self, data_dir: &Path) -> vigil_auth::AuthChannel {
+        self.channel_as(data_dir, "admin.token").await
+    }
+
     /// Sends a signal by name (TERM, INT, ...) with the `kill` command.
     pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -171,6 +182,16 @@ impl Drop for Server {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// Credentials holding the token in `file`.
+pub(crate) fn token_credentials(file: &Path) -> vigil_auth::ClientCredentials {
+    let token = std::fs::read_to_string(file)
+        .unwrap_or_else(|e| panic!("token file {}: {e}", file.display()));
+    vigil_auth::ClientCredentials {
+        token: Some(vigil_auth::Token::new(token)),
+        ..Default::default()
     }
 }
 
