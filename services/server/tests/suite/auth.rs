@@ -57,15 +57,15 @@ async fn call(channel: &AuthChannel, path: &str, client_stream: bool, server_str
     grpc.ready().await.unwrap();
     let path = PathAndQuery::from_maybe_shared(path.to_owned()).unwrap();
     let codec = tonic_prost::ProstCodec::<(), ()>::default();
-    let request = |_: ()| {
+    let request = || {
         let mut r = tonic::Request::new(());
         r.set_timeout(Duration::from_secs(10));
         r
     };
     let result = match (client_stream, server_stream) {
-        (false, false) => grpc.unary(request(()), path, codec).await.map(|_| ()),
+        (false, false) => grpc.unary(request(), path, codec).await.map(|_| ()),
         (false, true) => grpc
-            .server_streaming(request(()), path, codec)
+            .server_streaming(request(), path, codec)
             .await
             .map(|_| ()),
         (true, false) => {
