@@ -426,7 +426,7 @@ async fn watch_job_streams_until_final(options: CatalogOptions) {
         })
         .await
         .unwrap();
-    assert_eq!(all_jobs(&mut h).await.len(), 1);
+    assert_eq!(all_jobs(&mut h).await.len(), 2, "the backup and the prune");
     let listed = h
         .catalog
         .list_artifacts(ListArtifactsRequest {
@@ -486,9 +486,9 @@ async fn secrets_in_executor_reports_are_scrubbed(options: CatalogOptions) {
             .coord
             .raise_alert(RaiseAlertRequest {
                 alert: Some(Alert {
-                    kind: AlertKind::JobFailed as i32,
-                    dedup_key: "job_failed:hourly_db".into(),
-                    message: format!("job failed: {}", "postgres://edms:hunter2@db/edms"),
+                    kind: AlertKind::ScheduleMissed as i32,
+                    dedup_key: "schedule-missed:hourly_db".into(),
+                    message: format!("run missed: {}", "postgres://edms:hunter2@db/edms"),
                     ..Default::default()
                 }),
             })
