@@ -204,6 +204,11 @@ impl ObjectStoreBackend {
         match run(async move { store.put_opts(&key, payload, opts).await }) {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            // A PUT finds nothing missing but the bucket itself.
+            Err(object_store::Error::NotFound { .. }) => Err(Error::io(
+                format!("{}/{}", self.location, self.key_rel(kind, name)),
+                std::io::Error::other("the bucket does not exist; create it first"),
+            )),
             Err(e) => Err(self.err(kind, name, e)),
         }
     }

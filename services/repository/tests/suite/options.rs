@@ -172,3 +172,39 @@ fn the_backend_seam_works_with_an_object_store_like_backend() {
         bytes(1, 300_000)
     );
 }
+
+/// A store that cannot be reached fails the open with an error naming the
+/// location, quickly (bounded retries), and nothing else.
+#[test]
+fn an_unreachable_object_store_is_an_error_naming_the_location() {
+    let backend = vigil_repository::ObjectStoreBackend::from_s3_url_at(
+        "s3://vigil-unreachable/team",
+        "http://127.0.0.1:1",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let e = Repository::open_or_init(Arc::new(backend), &key(), &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("s3://vigil-unreachable/team"), "{e}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{e}"
+    );
+}
+
+/// A bucket that does not exist is named in the error.
+#[test]
+fn needs_s3_a_missing_bucket_is_an_error_naming_the_location() {
+    let endpoint = s3_endpoint();
+    let backend = vigil_repository::ObjectStoreBackend::from_s3_url_at(
+        "s3://vigil-no-such-bucket/x",
+        &endpoint,
+    )
+    .unwrap();
+    let e = Repository::open_or_init(Arc::new(backend), &key(), &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("s3://vigil-no-such-bucket/x"), "{e}");
+    assert!(e.contains("the bucket does not exist"), "{e}");
+}
