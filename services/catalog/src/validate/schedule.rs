@@ -14,6 +14,17 @@ const MAX_CATCH_UP_CAP: u32 = 1000;
 pub fn validate_schedule(v: &mut Checker, prefix: &str, schedule: &Schedule) {
     if let Err(e) = vigil_schedule::schedule_from_proto(schedule) {
         v.add(format!("{prefix}.{}", e.field()), e.reason());
+        // The zone is read first: a bad zone must not hide a bad cron or
+        // preset until the next try, so the rest is checked in UTC too.
+        if e.field().ends_with("timezone") {
+            let in_utc = Schedule {
+                timezone: "UTC".to_owned(),
+                ..schedule.clone()
+            };
+            if let Err(e) = vigil_schedule::schedule_from_proto(&in_utc) {
+                v.add(format!("{prefix}.{}", e.field()), e.reason());
+            }
+        }
     }
     let field = |name: &str| format!("{prefix}.schedule.{name}");
     if CatchUpPolicy::try_from(schedule.catch_up).is_err() {
@@ -76,6 +87,12 @@ mod tests {
             check("0 2 * * *", "Mars/Olympus").starts_with("configuration.schedule.timezone: ")
         );
         assert!(check("0 2 * * *", "+02:00").starts_with("configuration.schedule.timezone: "));
+        let both = check("61 2 * * *", "Mars/Olympus");
+        assert!(
+            both.contains("configuration.schedule.timezone: ")
+                && both.contains("configuration.schedule.cron: "),
+            "{both}"
+        );
         assert!(check("0 0 30 2 *", "UTC").starts_with("configuration.schedule"));
     }
 }
