@@ -43,7 +43,9 @@ use vigil_proto::catalog::v1::coordination_service_server::{
 use vigil_server_common::clock::SharedClock;
 
 pub use error::{Error, Result};
-pub use grpc::{CatalogApi, CoordinationApi};
+pub use grpc::{
+    CatalogApi, CoordinationApi, ExecutorTarget, Forward, ForwardTarget, SchedulerTarget,
+};
 pub use store::Store;
 
 /// How the catalog is opened.
@@ -111,6 +113,12 @@ impl Catalog {
     /// The internal `CoordinationService`.
     pub fn coordination_service(&self) -> CoordinationServiceServer<impl CoordinationService> {
         CoordinationServiceServer::new(CoordinationApi::new(self.store.clone()))
+    }
+
+    /// `SchedulerService` and `ExecutorService` forwarded to live schedulers
+    /// and executors, for a catalog that runs on its own (see `grpc::forward`).
+    pub fn forwarding_services(&self) -> (Forward<SchedulerTarget>, Forward<ExecutorTarget>) {
+        grpc::forward::services(self.store.clone())
     }
 
     /// Typed queries, for the status report.

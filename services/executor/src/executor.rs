@@ -50,6 +50,9 @@ impl Executor {
         );
         let mut capabilities = engines.capabilities();
         capabilities.push(own_capability.clone());
+        // Executors sharing a repository share this one: any of them may run
+        // a job staged in it.
+        capabilities.push(vigil_proto::capabilities::repository(repo.repository.id()));
         let channel = Endpoint::from_shared(opts.catalog_endpoint.clone())
             .map_err(|e| Error::invalid("catalog", format!("not a valid endpoint: {e}")))?
             .connect_timeout(std::time::Duration::from_secs(5))

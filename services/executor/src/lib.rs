@@ -48,6 +48,7 @@ pub mod error;
 mod executor;
 pub mod jobs;
 pub mod lease;
+mod pipe;
 pub mod progress;
 pub mod repo;
 pub mod report;

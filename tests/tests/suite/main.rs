@@ -4,4 +4,5 @@ mod embedded;
 mod kill9;
 mod live_schedule;
 mod replicas;
+mod split;
 mod tracing;

@@ -5,10 +5,12 @@
 
 mod catalog;
 mod coordination;
+pub(crate) mod forward;
 mod watch;
 
 pub use catalog::CatalogApi;
 pub use coordination::CoordinationApi;
+pub use forward::{ExecutorTarget, Forward, ForwardTarget, SchedulerTarget};
 
 use std::collections::HashMap;
 

@@ -31,7 +31,10 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     let listener = run::bind(loaded.settings.listen).await?;
     let self_endpoint = vigil_server_common::server::endpoint_for(listener.local_addr()?);
     let catalog_channel = host::status::catalog_channel(&self_endpoint)?;
+    // On its own, the catalog's port also answers SchedulerService and
+    // ExecutorService calls by forwarding them to live components.
     let server = host::catalog::register(GrpcServer::builder(), &catalog);
+    let server = host::catalog::register_forwarding(server, &catalog);
     let handle = host::status::register(server, catalog_channel.clone())
         .spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);

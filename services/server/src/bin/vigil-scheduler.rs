@@ -23,8 +23,11 @@ fn main() -> ExitCode {
 async fn serve(loaded: LoadedSettings) -> anyhow::Result<()> {
     let process = Process::start(NAME, &loaded)?;
     let catalog = loaded.settings.catalog_endpoint();
-    let scheduler = host::scheduler::start(&loaded, &catalog, &process.shutdown).await?;
+    // Bound first: the heartbeats carry the port's address, so that a
+    // catalog on its own can forward calls here.
     let listener = run::bind(loaded.settings.listen).await?;
+    let endpoint = host::advertised_endpoint(listener.local_addr()?);
+    let scheduler = host::scheduler::start(&loaded, &catalog, &endpoint, &process.shutdown).await?;
     let handle = host::scheduler::register(GrpcServer::builder(), &scheduler)
         .spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);

@@ -30,6 +30,7 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     let catalog = host::catalog::open(&loaded, &section).await?;
     let listener = run::bind(loaded.settings.listen).await?;
     let self_endpoint = vigil_server_common::server::endpoint_for(listener.local_addr()?);
+    let advertised = host::advertised_endpoint(listener.local_addr()?);
     let catalog_channel = host::status::catalog_channel(&self_endpoint)?;
     let server = host::catalog::register(GrpcServer::builder(), &catalog);
     let server = host::status::register(server, catalog_channel.clone());
@@ -37,9 +38,11 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     // The scheduler and the executor reach the catalog through this
     // process's own port, exactly as they would from another machine; their
     // connections are lazy, so they start before the server accepts.
-    let scheduler = host::scheduler::start(&loaded, &self_endpoint, &process.shutdown).await?;
+    let scheduler =
+        host::scheduler::start(&loaded, &self_endpoint, &advertised, &process.shutdown).await?;
     let server = host::scheduler::register(server, &scheduler);
-    let executor = host::executor::start(&loaded, &self_endpoint, &process.shutdown).await?;
+    let executor =
+        host::executor::start(&loaded, &self_endpoint, &advertised, &process.shutdown).await?;
     let server = host::executor::register(server, &executor);
 
     let handle = server.spawn(listener, &process.shutdown)?;

@@ -8,10 +8,13 @@ use vigil_executor::{Executor, ExecutorOptions, ExecutorSettings};
 use vigil_server_common::settings::{LoadedSettings, RepositoryKeySource};
 use vigil_server_common::{GrpcServer, Shutdown};
 
-/// Starts an executor against the catalog at `catalog_endpoint`.
+/// Starts an executor against the catalog at `catalog_endpoint`; it reports
+/// `endpoint`, the URL of the port serving its `ExecutorService`, in its
+/// heartbeats.
 pub async fn start(
     loaded: &LoadedSettings,
     catalog_endpoint: &str,
+    endpoint: &str,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Executor> {
     let settings: ExecutorSettings = loaded.section("executor")?;
@@ -32,6 +35,7 @@ pub async fn start(
         repository_key_file,
         repository_passphrase_env,
         settings,
+        endpoint: endpoint.to_owned(),
     };
     Executor::start(options, shutdown.token())
         .await

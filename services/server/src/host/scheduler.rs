@@ -8,10 +8,13 @@ use vigil_scheduler::{Scheduler, SchedulerOptions, SchedulerSettings};
 use vigil_server_common::settings::LoadedSettings;
 use vigil_server_common::{GrpcServer, Shutdown, clock};
 
-/// Starts a scheduler replica against the catalog at `catalog_endpoint`.
+/// Starts a scheduler replica against the catalog at `catalog_endpoint`; it
+/// reports `endpoint`, the URL of the port serving its `SchedulerService`, in
+/// its heartbeats.
 pub async fn start(
     loaded: &LoadedSettings,
     catalog_endpoint: &str,
+    endpoint: &str,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Scheduler> {
     // `[scheduler]` plus the webhook keys of `[alerts]`.
@@ -22,6 +25,7 @@ pub async fn start(
         replica_id: super::process_id("scheduler"),
         clock: clock::system(),
         settings,
+        endpoint: endpoint.to_owned(),
     };
     Scheduler::start(options, shutdown.token())
         .await
