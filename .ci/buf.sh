@@ -6,14 +6,19 @@
 #   3. a self-test: a copy of the protos with a breaking change must fail the
 #      check, and a copy with an added field must pass it, so the check above
 #      cannot pass by accident.
-# Needs only Node/npm: buf comes from npm through npx, at a pinned version.
+# Needs only Node/npm: buf comes from npm at a pinned version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUF_VERSION="${BUF_VERSION:-1.75.0}"
 BASELINE=proto/baseline/vigil-v1.binpb
 
-buf() { npx --yes "@bufbuild/buf@${BUF_VERSION}" "$@"; }
+# Installed once per version into a cache kept between runs on this machine.
+buf_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vigil-ci/buf-${BUF_VERSION}"
+if [ ! -x "$buf_dir/node_modules/.bin/buf" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$buf_dir" "@bufbuild/buf@${BUF_VERSION}" >/dev/null
+fi
+buf() { "$buf_dir/node_modules/.bin/buf" "$@"; }
 log() { printf -- '--> %s\n' "$*"; }
 
 log "buf ${BUF_VERSION}: lint"

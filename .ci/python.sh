@@ -25,14 +25,27 @@ PY
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/vigil-python-ci.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-venv="${VIGIL_PYTHON_VENV:-$work/venv}"
+# The virtualenv and its dependencies are kept between runs on the same
+# machine, keyed by the SDK's pyproject.toml; the SDK itself is reinstalled
+# from the source tree every run.
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/vigil-ci"
+key="$(sha256sum "$sdk/pyproject.toml" | cut -c1-16)"
+venv="${VIGIL_PYTHON_VENV:-$cache/python-$key}"
 
-log "virtualenv at $venv"
-"$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+if [ ! -x "$venv/bin/python" ] || [ ! -e "$venv/.complete" ]; then
+  log "new virtualenv at $venv"
+  rm -rf "$venv"
+  mkdir -p "$cache"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$sdk[test,codegen]"
+  touch "$venv/.complete"
+else
+  log "reusing the virtualenv at $venv"
+fi
 # A regular (not editable) install, as a user gets it: the tests import the
 # installed package, which must carry its generated code and type stubs.
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$sdk[test,codegen]"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall "$sdk"
 
 log "generated code is up to date with proto/"
 "$venv/bin/python" "$sdk/tools/generate.py" --out "$work/generated" 2>"$work/generate.log" || { cat "$work/generate.log" >&2; exit 1; }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{alerts, archive, backup, config, jobs, restore, schedules, status};
+use crate::commands::{
+    about, alerts, archive, backup, browse, config, jobs, restore, schedules, status,
+};
 
 const AFTER_HELP: &str = "\
 Output:
@@ -20,6 +22,8 @@ Exit codes:
      (UNIMPLEMENTED), or a job waited on with --wait FAILED or was CANCELLED
   2  bad input: usage errors, unreadable or malformed files, and the server's
      INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION
+  3  vigil status --check: the status is PARTIALLY_WORKING
+  4  vigil status --check: the status is FAILING
   Errors go to standard error as `error: FIELD: REASON`.";
 
 /// Command-line client of Vigil, the backup suite.
@@ -32,6 +36,14 @@ pub(crate) struct Cli {
     /// Machine-readable output: the API's messages as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Quiet: no progress while waiting; lists print one id or name per line,
+    /// and a job waited on prints its artifact id (or its job id) alone.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Verbose: also say on standard error which endpoint is used, and print
+    /// every progress update of a job waited on as its own line.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     /// Time allowed for each request, such as 30s or 2m (streams and --wait are not cut by it).
     #[arg(long, global = true, env = "VIGIL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
@@ -52,9 +64,15 @@ pub(crate) enum Command {
     /// Jobs: list, show, cancel.
     #[command(subcommand)]
     Jobs(jobs::JobsCmd),
-    /// Artifacts: list.
+    /// Artifacts: list, and ls to see what one holds.
     #[command(subcommand)]
     Artifacts(archive::ArtifactsCmd),
+    /// Find entries of a backup by glob, such as '*.pdf'.
+    Find(browse::FindArgs),
+    /// Paths added, removed and changed from one backup to another.
+    Diff(browse::DiffArgs),
+    /// Write one file of a backup to standard output, byte for byte.
+    Dump(browse::DumpArgs),
     /// Restore an artifact into a directory (--to) and/or a database (--database-url).
     Restore(restore::RestoreArgs),
     /// Verify an artifact, a configuration's artifacts, or the repository.
@@ -72,12 +90,19 @@ pub(crate) enum Command {
     Status(status::StatusArgs),
     /// Alerts: open ones, or all with --all.
     Alerts(alerts::AlertsArgs),
+    /// The client's and the server's version and build.
+    Version,
+    /// A shell completion script on standard output.
+    Completions(about::CompletionsArgs),
+    /// Manual pages (roff): vigil.1 on standard output, or every page into --out-dir.
+    Man(about::ManArgs),
 }
 
 impl Command {
     /// The service a command talks to, for error messages.
     pub(crate) fn service(&self) -> &'static str {
         match self {
+            Command::Artifacts(archive::ArtifactsCmd::Ls(_)) => "executor",
             Command::Config(_)
             | Command::Backup(_)
             | Command::Jobs(_)
@@ -85,8 +110,15 @@ impl Command {
             | Command::Restore(_)
             | Command::Verify(_)
             | Command::Prune(_)
-            | Command::Alerts(_) => "catalog",
-            Command::Upload(_) | Command::Download(_) => "executor",
+            | Command::Alerts(_)
+            | Command::Version
+            | Command::Completions(_)
+            | Command::Man(_) => "catalog",
+            Command::Upload(_)
+            | Command::Download(_)
+            | Command::Find(_)
+            | Command::Diff(_)
+            | Command::Dump(_) => "executor",
             Command::Schedules(_) => "scheduler",
             Command::Status(_) => "status",
         }
@@ -155,6 +187,15 @@ mod tests {
             ],
             &["vigil", "status", "--markdown"],
             &["vigil", "alerts", "--all"],
+            &["vigil", "artifacts", "ls", "a1"],
+            &["vigil", "artifacts", "ls", "a1", "/srv/edms", "--recursive"],
+            &["vigil", "find", "a1", "*.pdf"],
+            &["vigil", "diff", "a1", "a2"],
+            &["vigil", "dump", "a1", "/srv/edms/documents/x.pdf"],
+            &["vigil", "status", "--check"],
+            &["vigil", "version", "--json"],
+            &["vigil", "completions", "zsh"],
+            &["vigil", "man", "--out-dir", "/tmp/man"],
             &[
                 "vigil",
                 "--json",
@@ -170,6 +211,15 @@ mod tests {
         ] {
             Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }
+    }
+
+    #[test]
+    fn quiet_and_verbose_are_global_and_exclusive() {
+        let cli = Cli::try_parse_from(["vigil", "artifacts", "list", "-q"]).unwrap();
+        assert!(cli.quiet && !cli.verbose);
+        let cli = Cli::try_parse_from(["vigil", "-v", "status"]).unwrap();
+        assert!(cli.verbose);
+        assert!(Cli::try_parse_from(["vigil", "-q", "-v", "status"]).is_err());
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!   FAILED or CANCELLED;
 //! - `2`: bad input: a usage error, an unreadable or malformed file, or the
 //!   server answered INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
-//!   FAILED_PRECONDITION or OUT_OF_RANGE.
+//!   FAILED_PRECONDITION or OUT_OF_RANGE;
+//! - `3` and `4`: `vigil status --check` found the status PARTIALLY_WORKING
+//!   or FAILING.
 //!
 //! Every error is printed on standard error as `error: FIELD: REASON` (one
 //! line per rejected field), or `error: MESSAGE` when no field applies.
@@ -21,6 +23,10 @@ pub(crate) const EXIT_OK: u8 = 0;
 pub(crate) const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad input.
 pub(crate) const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code of `vigil status --check` for PARTIALLY_WORKING.
+pub(crate) const EXIT_PARTIALLY_WORKING: u8 = 3;
+/// Exit code of `vigil status --check` for FAILING.
+pub(crate) const EXIT_FAILING: u8 = 4;
 
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +52,15 @@ pub(crate) enum CliError {
         /// The job's error.
         error: String,
     },
+    /// `vigil status --check` on a report that is not HEALTHY; the report
+    /// itself was printed, so nothing more is said.
+    #[error("status is {verdict}")]
+    Verdict {
+        /// PARTIALLY_WORKING or FAILING.
+        verdict: &'static str,
+        /// 3 or 4.
+        code: u8,
+    },
 }
 
 impl CliError {
@@ -64,6 +79,7 @@ impl CliError {
             CliError::Client(_) => EXIT_FAILURE,
             CliError::Input { .. } => EXIT_BAD_INPUT,
             CliError::JobFailed { .. } => EXIT_FAILURE,
+            CliError::Verdict { code, .. } => *code,
         }
     }
 
@@ -72,6 +88,9 @@ impl CliError {
     /// `service` names the API the command talks to and `endpoint` where, so
     /// that UNIMPLEMENTED and UNAVAILABLE say what is missing.
     pub(crate) fn render(&self, service: &str, endpoint: &str) -> Vec<String> {
+        if let CliError::Verdict { .. } = self {
+            return Vec::new();
+        }
         let CliError::Client(e) = self else {
             return vec![format!("error: {self}")];
         };

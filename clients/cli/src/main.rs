@@ -21,8 +21,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{alerts, archive, backup, config, jobs, restore, schedules, status};
-use crate::ctx::Ctx;
+use crate::commands::{
+    about, alerts, archive, backup, browse, config, jobs, restore, schedules, status,
+};
+use crate::ctx::{Ctx, Verbosity};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
@@ -37,7 +39,14 @@ fn main() -> ExitCode {
             return ExitCode::from(error::EXIT_FAILURE);
         }
     };
-    let ctx = Ctx::new(cli.endpoint.clone(), cli.json, cli.timeout);
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let ctx = Ctx::new(cli.endpoint.clone(), cli.json, cli.timeout, verbosity);
     let service = cli.command.service();
     match runtime.block_on(dispatch(&ctx, cli.command)) {
         Ok(()) => ExitCode::from(error::EXIT_OK),
@@ -61,8 +70,17 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Prune(args) => backup::prune(ctx, args).await,
         Command::Upload(args) => archive::upload(ctx, args).await,
         Command::Download(args) => archive::download(ctx, args).await,
+        Command::Find(args) => browse::find(ctx, args).await,
+        Command::Diff(args) => browse::diff(ctx, args).await,
+        Command::Dump(args) => browse::dump(ctx, args).await,
         Command::Schedules(cmd) => schedules::run(ctx, cmd).await,
         Command::Status(args) => status::run(ctx, args).await,
         Command::Alerts(args) => alerts::run(ctx, args).await,
+        Command::Version => about::version(ctx).await,
+        Command::Completions(args) => {
+            about::completions(&args);
+            Ok(())
+        }
+        Command::Man(args) => about::man(ctx, &args),
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use vigil_proto::catalog::v1::{BackupJob, JobState};
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Verbosity};
 use crate::error::CliError;
 use crate::output::Short;
 use crate::output::format;
@@ -16,14 +16,16 @@ use crate::output::format;
 /// FAILED or CANCELLED is returned too (the caller decides the exit code).
 pub(crate) async fn wait(ctx: &Ctx, job: &BackupJob) -> Result<BackupJob, CliError> {
     let client = ctx.client().await?;
-    let bar = (!ctx.json && std::io::stderr().is_terminal()).then(new_bar);
+    let silent = ctx.json || ctx.quiet();
+    let every_update = ctx.verbosity == Verbosity::Verbose;
+    let bar = (!silent && !every_update && std::io::stderr().is_terminal()).then(new_bar);
     let mut last_line = String::new();
     let result = client
         .wait_for_job(&job.id, |j| match &bar {
             Some(bar) => update_bar(bar, j),
-            None if !ctx.json => {
+            None if !silent => {
                 let line = status_line(j);
-                if line != last_line {
+                if every_update || line != last_line {
                     eprintln!("{line}");
                     last_line = line;
                 }

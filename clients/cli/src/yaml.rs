@@ -3,6 +3,7 @@
 
 mod convert;
 mod model;
+mod relative;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -59,8 +60,39 @@ pub(crate) fn parse_single(text: &str) -> Result<BackupConfiguration, CliError> 
     convert::configuration("configuration", &spec)
 }
 
+/// Reads an apply file: its configurations in file order, with relative
+/// paths resolved against the file's directory. Errors name the file.
+pub(crate) fn load_configurations(file: &Path) -> Result<Vec<BackupConfiguration>, CliError> {
+    let text = read_file(file)?;
+    let mut configurations = parse_configurations(&text).map_err(|e| match e {
+        CliError::Input { field, reason } => {
+            CliError::input(format!("{}: {field}", file.display()), reason)
+        }
+        other => other,
+    })?;
+    relative::resolve_against(&mut configurations, &file_dir(file)?);
+    Ok(configurations)
+}
+
+/// Reads a file holding one configuration (see [`parse_single`]), with
+/// relative paths resolved against the file's directory.
+pub(crate) fn load_single(file: &Path) -> Result<BackupConfiguration, CliError> {
+    let mut configuration = parse_single(&read_file(file)?)?;
+    relative::resolve_against(std::slice::from_mut(&mut configuration), &file_dir(file)?);
+    Ok(configuration)
+}
+
+/// The absolute directory holding `file`.
+fn file_dir(file: &Path) -> Result<std::path::PathBuf, CliError> {
+    let absolute = std::path::absolute(file)
+        .map_err(|e| CliError::input("file", format!("cannot resolve {}: {e}", file.display())))?;
+    Ok(absolute
+        .parent()
+        .map_or_else(|| std::path::PathBuf::from("/"), Path::to_path_buf))
+}
+
 /// Reads a file, naming it on failure.
-pub(crate) fn read_file(path: &Path) -> Result<String, CliError> {
+fn read_file(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path)
         .map_err(|e| CliError::input("file", format!("cannot read {}: {e}", path.display())))
 }

@@ -1,7 +1,11 @@
 """Apply configurations, run a backup and wait for it, then read the status.
 
-    python examples/quickstart.py deploy/examples/seed-configurations.yaml daily_full_backup
+    python examples/quickstart.py        # deploy/examples/quickstart.yaml, quickstart_full
     python examples/quickstart.py --endpoint http://127.0.0.1:50051 FILE.yaml CONFIGURATION
+
+With no arguments it applies the quickstart shipped with the checkout (a small
+file tree and a SQLite database, nothing else to install) and backs up
+quickstart_full.
 
 Exits 0 when the backup completed, 1 when it failed, 2 on bad input (the
 error names the field).
@@ -11,16 +15,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import vigil
 from vigil.catalog.v1 import catalog_service_pb2, job_pb2
 from vigil.status.v1 import status_service_pb2
 
+# deploy/examples/quickstart.yaml of the checkout this example lives in.
+QUICKSTART_FILE = Path(__file__).resolve().parents[3] / "deploy" / "examples" / "quickstart.yaml"
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", help="configurations in the shape of `vigil config apply -f`")
-    parser.add_argument("configuration", help="the configuration to back up")
+    parser.add_argument("file", nargs="?", default=str(QUICKSTART_FILE), help="configurations in the shape of `vigil config apply -f`")
+    parser.add_argument("configuration", nargs="?", default="quickstart_full", help="the configuration to back up")
     parser.add_argument("--endpoint", default=None, help="vigild address (default: $VIGIL_ENDPOINT or http://127.0.0.1:50051)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the backup")
     args = parser.parse_args()

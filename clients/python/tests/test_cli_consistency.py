@@ -78,3 +78,16 @@ configurations:
     assert [r["action"] for r in cli_apply(cli, vigild, path)] == ["CREATED", "CREATED"]
     again = client.apply_file(path, dry_run=True)
     assert [catalog.ApplyAction.Name(r.action) for r in again] == ["APPLY_ACTION_UNCHANGED"] * 2
+
+
+def test_relative_paths_resolve_the_same_way_in_the_sdk_and_the_cli(client: vigil.Client, vigild: Vigild, cli: Path) -> None:
+    quickstart = SEED_FILE.parent / "quickstart.yaml"
+    applied = client.apply_file(quickstart)
+    assert {r.action for r in applied} == {catalog.APPLY_ACTION_CREATED}
+    stored = {c.name: c for c in client.list_configurations()}
+    full = stored["quickstart_full"]
+    assert list(full.source.paths) == [str(quickstart.parent / "quickstart" / "files")]
+    assert full.source.database.url == f"sqlite://{quickstart.parent / 'quickstart' / 'app.db'}"
+    results = cli_apply(cli, vigild, quickstart, "--dry-run")
+    changed = {str(r["name"]): r["action"] for r in results if r["action"] != "UNCHANGED"}
+    assert changed == {}, "the CLI resolves relative paths differently from the SDK"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 
@@ -13,21 +12,10 @@ import vigil
 from vigil.catalog.v1 import catalog_service_pb2 as catalog
 from vigil.catalog.v1 import configuration_pb2 as cfg
 from vigil.catalog.v1 import job_pb2
-from vigil.executor.v1 import executor_service_pb2 as executor
 
 
 def on_demand(name: str, paths: list[str] | None = None) -> dict[str, object]:
     return {"name": name, "kind": "FULL", "purpose": "test", "source": {"paths": paths or ["/srv/data"]}}
-
-
-def executor_hosted(client: vigil.Client) -> bool:
-    try:
-        client.executor.GetExecutorInfo(executor.GetExecutorInfoRequest(), timeout=10)
-    except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.UNIMPLEMENTED:
-            return False
-        raise
-    return True
 
 
 def test_create_get_update_delete(client: vigil.Client) -> None:
@@ -113,10 +101,8 @@ def test_unknown_names_are_not_found(client: vigil.Client) -> None:
 
 
 def settle(client: vigil.Client, job: job_pb2.BackupJob) -> job_pb2.BackupJob:
-    """Brings a job to a final state: waits for the executor, or cancels it when there is none."""
-    if executor_hosted(client):
-        return client.wait_for_job(job.id, timeout=120, raise_on_failure=False)
-    return client.cancel_job(job.id)
+    """Brings a job to a final state: waits for vigild's executor to end it."""
+    return client.wait_for_job(job.id, timeout=120, raise_on_failure=False)
 
 
 def test_list_jobs_pages_through_every_job_newest_first(client: vigil.Client) -> None:
@@ -179,20 +165,6 @@ def test_run_backup_and_wait(client: vigil.Client, tmp_path: Path) -> None:
     (source / "media.bin").write_bytes(bytes(range(256)) * 64)
     client.create_configuration(on_demand("files", [str(source)]))
 
-    if not executor_hosted(client):
-        # Until the executor runs inside vigild, a backup is queued and stays
-        # queued. Check that honestly, then mark what remains.
-        job = client.run_backup("files")
-        assert job.state == job_pb2.JOB_STATE_QUEUED
-        first = next(client.watch_job(job.id, timeout=10))
-        assert first.id == job.id and first.state == job_pb2.JOB_STATE_QUEUED
-        with pytest.raises(vigil.DeadlineExceeded):
-            client.wait_for_job(job.id, timeout=2)
-        assert client.get_job(job.id).state == job_pb2.JOB_STATE_QUEUED
-        client.cancel_job(job.id)
-        print("\n*** executor not hosted by vigild: backup stays QUEUED; run-and-wait not exercised ***\n", file=sys.stderr)
-        pytest.xfail("ExecutorService answers UNIMPLEMENTED: vigild does not run the executor yet")
-
     updates: list[job_pb2.BackupJob] = []
     job = client.run_backup("files", wait=True, timeout=120, on_update=updates.append)
     assert job.state == job_pb2.JOB_STATE_COMPLETED, job.error
@@ -206,11 +178,7 @@ def test_alerts_and_schedules_are_listed(client: vigil.Client) -> None:
     alerts = list(client.list_alerts(include_resolved=True))
     assert all(a.id for a in alerts)
     client.create_configuration({**on_demand("scheduled"), "schedule": {"cron": "0 3 * * 0", "timezone": "Europe/Berlin"}})
-    try:
-        schedules = list(client.list_schedules(next_count=2))
-    except vigil.Unimplemented as error:
-        print("\n*** SKIPPED: the scheduler service answers UNIMPLEMENTED in this vigild ***\n", file=sys.stderr)
-        pytest.skip(f"scheduler service not hosted by vigild yet: {error}")
+    schedules = list(client.list_schedules(next_count=2))
     assert "scheduled" in {s.state.configuration for s in schedules}
 
 

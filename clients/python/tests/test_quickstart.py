@@ -6,11 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import grpc
-import pytest
-
 from support.vigild import Vigild
-from vigil.executor.v1 import executor_service_pb2, executor_service_pb2_grpc
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart.py"
 
@@ -24,21 +20,15 @@ def run(vigild: Vigild, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def require_executor(vigild: Vigild) -> None:
-    with grpc.insecure_channel(vigild.address) as channel:
-        try:
-            executor_service_pb2_grpc.ExecutorServiceStub(channel).GetExecutorInfo(
-                executor_service_pb2.GetExecutorInfoRequest(), timeout=10
-            )
-        except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-                raise
-            print("\n*** executor not hosted by vigild: the quickstart cannot run a backup ***\n", file=sys.stderr)
-            pytest.xfail("ExecutorService answers UNIMPLEMENTED: vigild does not run the executor yet")
+def test_the_shipped_quickstart_backs_up_with_nothing_else_installed(vigild: Vigild) -> None:
+    result = run(vigild)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("quickstart_full", "quickstart_db", "quickstart_export"):
+        assert f"{name}: created" in result.stdout, result.stdout
+    assert "completed: artifact " in result.stdout
 
 
 def test_quickstart_backs_up_a_directory_and_reads_the_status(vigild: Vigild, tmp_path: Path) -> None:
-    require_executor(vigild)
     source = tmp_path / "documents"
     source.mkdir()
     (source / "contract.txt").write_text("signed\n" * 1000)
@@ -69,7 +59,6 @@ def test_quickstart_names_the_field_of_a_bad_configuration(vigild: Vigild, tmp_p
 
 
 def test_quickstart_reports_a_failed_backup(vigild: Vigild, tmp_path: Path) -> None:
-    require_executor(vigild)
     config = tmp_path / "missing.yaml"
     config.write_text("configurations:\n  - {name: quickstart_missing, kind: FULL, source: {paths: [/nonexistent/vigil/quickstart]}}\n")
     result = run(vigild, str(config), "quickstart_missing")

@@ -6,7 +6,6 @@ see a bad configuration refused with the field named.
 
 from __future__ import annotations
 
-import sys
 
 import pytest
 
@@ -92,11 +91,7 @@ def test_a_bad_configuration_names_the_field_and_changes_nothing(client: vigil.C
 
 
 def test_the_status_report_sorts_the_seed_by_category(client: vigil.Client, applied: list[catalog.ApplyResult]) -> None:
-    try:
-        report = client.status_report()
-    except vigil.Unimplemented as error:
-        print("\n*** SKIPPED: the status service answers UNIMPLEMENTED in this vigild ***\n", file=sys.stderr)
-        pytest.skip(f"status service not hosted by vigild yet: {error}")
+    report = client.status_report()
     summary = report.configurations
     assert summary.total == 12
     assert {e.name for e in summary.scheduled_active} == SCHEDULED

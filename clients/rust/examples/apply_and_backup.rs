@@ -1,14 +1,29 @@
-//! Registers one configuration declaratively, runs a backup and waits for it.
+//! Registers the quickstart's FULL configuration, runs a backup, waits for
+//! it and prints the outcome. It backs up `deploy/examples/quickstart/` (a
+//! small file tree and a SQLite database shipped with the checkout), so it
+//! succeeds on the embedded default with nothing else installed.
 //!
 //! ```text
+//! cargo run -p vigil-server --bin vigild &
 //! cargo run -p vigil-client --example apply_and_backup -- http://127.0.0.1:50051
 //! ```
 
+use std::path::PathBuf;
+
 use vigil_client::VigilClient;
 use vigil_client::proto::catalog::v1::{
-    BackupConfiguration, BackupKind, CatchUpPolicy, DatabaseEngine, DatabaseSource, JobState,
-    OverlapPolicy, Purpose, Retention, Schedule, SecretRef, Source, schedule, secret_ref,
+    BackupConfiguration, BackupKind, DatabaseEngine, DatabaseSource, JobState, Purpose, Retention,
+    Source,
 };
+
+/// The quickstart data next to `deploy/examples/quickstart.yaml`.
+fn quickstart_dir() -> anyhow::Result<String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples/quickstart");
+    let dir = dir.canonicalize()?;
+    dir.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("{} is not UTF-8", dir.display()))
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -16,38 +31,31 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .unwrap_or_else(|| vigil_client::DEFAULT_ENDPOINT.to_owned());
     let client = VigilClient::connect(endpoint).await?;
+    let data = quickstart_dir()?;
 
+    // The same configuration as quickstart_full in deploy/examples/quickstart.yaml,
+    // with the paths made absolute (the catalog stores absolute paths only).
     let configuration = BackupConfiguration {
-        name: "daily_full_backup".into(),
+        name: "quickstart_full".into(),
         kind: BackupKind::Full as i32,
         purpose: Purpose::Production as i32,
         enabled: true,
-        schedule: Some(Schedule {
-            spec: Some(schedule::Spec::Cron("0 2 * * *".into())),
-            timezone: "Europe/Berlin".into(),
-            catch_up: CatchUpPolicy::Once as i32,
-            overlap: OverlapPolicy::Skip as i32,
-            ..Default::default()
-        }),
+        description: "Quickstart file tree and SQLite database in one snapshot".into(),
         source: Some(Source {
             database: Some(DatabaseSource {
-                engine: DatabaseEngine::Postgres as i32,
-                url: "postgres://edms@127.0.0.1:5432/edms".into(),
-                password: Some(SecretRef {
-                    source: Some(secret_ref::Source::Env("EDMS_DB_PASSWORD".into())),
-                }),
+                engine: DatabaseEngine::Sqlite as i32,
+                url: format!("sqlite://{data}/app.db"),
+                password: None,
             }),
-            paths: vec!["/srv/edms/documents".into(), "/srv/edms/media".into()],
+            paths: vec![format!("{data}/files")],
+            exclude: vec!["**/*.tmp".into()],
             ..Default::default()
         }),
         retention: Some(Retention {
-            keep_within_days: 30,
-            keep_daily: 7,
-            keep_weekly: 4,
-            keep_monthly: 12,
+            keep_last: 5,
             ..Default::default()
         }),
-        labels: [("app".to_owned(), "edms".to_owned())].into(),
+        labels: [("app".to_owned(), "quickstart".to_owned())].into(),
         ..Default::default()
     };
 
@@ -60,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let job = client
-        .run_backup_and_wait("daily_full_backup", |job| {
+        .run_backup_and_wait("quickstart_full", |job| {
             let phase = job
                 .progress
                 .as_ref()

@@ -35,6 +35,7 @@
 
 mod archive;
 mod artifacts;
+mod browse;
 mod builder;
 pub mod checksum;
 mod client;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use vigil_proto::catalog::v1::{GetServerInfoRequest, GetServerInfoResponse};
 use vigil_proto::executor::v1::{GetExecutorInfoRequest, GetExecutorInfoResponse};
 use vigil_proto::status::v1::{GetStatusReportRequest, StatusReport};
 
@@ -27,6 +28,19 @@ impl VigilClient {
             .await?;
         resp.report
             .ok_or_else(|| Error::Protocol("report missing from the response".to_owned()))
+    }
+
+    /// The server's version and build, and every reporting component's version.
+    pub async fn server_info(&self) -> Result<GetServerInfoResponse> {
+        self.call(
+            &self.catalog,
+            "GetServerInfo",
+            Idempotent,
+            Shape::Unary,
+            GetServerInfoRequest {},
+            |mut c, r| async move { c.get_server_info(r).await },
+        )
+        .await
     }
 
     /// Describes the executor: capabilities, engines found and running jobs.

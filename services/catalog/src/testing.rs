@@ -122,14 +122,27 @@ pub fn sqlite_options(dir: &Path) -> CatalogOptions {
     options
 }
 
+/// The value of `var`, which points a test at a service outside the test
+/// process (PostgreSQL, MariaDB or an S3 server). Such a test carries
+/// `needs_postgres`, `needs_mysql` or `needs_s3` in its path: nextest's
+/// default profile leaves it out (reported as skipped), and the `ci` profile
+/// runs it. It never passes by skipping: without the variable it panics,
+/// naming the variable to set.
+pub fn service_env(var: &str) -> String {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => value,
+        _ => panic!(
+            "{var} is not set: this test needs the service it names \
+             (.ci/test.sh starts one and sets it)"
+        ),
+    }
+}
+
 /// Options for a fresh, uniquely named database on the PostgreSQL server of
-/// `VIGIL_TEST_POSTGRES_URL`; `None` (with a loud SKIPPED line on stderr)
-/// when the variable is unset.
-pub async fn postgres_options_from_env() -> Option<CatalogOptions> {
-    let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-        eprintln!("SKIPPED: {POSTGRES_ENV} not set");
-        return None;
-    };
+/// `VIGIL_TEST_POSTGRES_URL`; panics when the variable is unset
+/// ([`service_env`]).
+pub async fn postgres_options_from_env() -> CatalogOptions {
+    let admin_url = service_env(POSTGRES_ENV);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -150,7 +163,7 @@ pub async fn postgres_options_from_env() -> Option<CatalogOptions> {
     let mut options = CatalogOptions::new(std::env::temp_dir());
     options.database_url = Some(url.to_string());
     options.lease_reap_interval = Duration::from_secs(1);
-    Some(options)
+    options
 }
 
 /// Prefix of the databases made by [`postgres_options_from_env`].

@@ -29,28 +29,45 @@ const CHUNK: usize = 256 << 10;
 
 type Item = std::result::Result<DownloadArchiveResponse, Status>;
 
-/// A `Write` that sends what it gets as chunk messages.
-struct ChannelWriter {
-    tx: mpsc::Sender<Item>,
+/// A `Write` (used on a blocking thread) that sends what it gets as chunk
+/// messages of a server stream, made by `wrap`.
+pub(crate) struct ChannelWriter<T> {
+    tx: mpsc::Sender<std::result::Result<T, Status>>,
     buf: Vec<u8>,
+    wrap: fn(Vec<u8>) -> T,
 }
 
-impl ChannelWriter {
+impl<T> ChannelWriter<T> {
+    /// A writer sending to `tx`.
+    pub(crate) fn new(
+        tx: mpsc::Sender<std::result::Result<T, Status>>,
+        wrap: fn(Vec<u8>) -> T,
+    ) -> Self {
+        ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+            wrap,
+        }
+    }
+
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        let msg = DownloadArchiveResponse {
-            part: Some(download_archive_response::Part::Chunk(chunk)),
-        };
         self.tx
-            .blocking_send(Ok(msg))
+            .blocking_send(Ok((self.wrap)(chunk)))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
     }
 }
 
-impl Write for ChannelWriter {
+fn archive_chunk(chunk: Vec<u8>) -> DownloadArchiveResponse {
+    DownloadArchiveResponse {
+        part: Some(download_archive_response::Part::Chunk(chunk)),
+    }
+}
+
+impl<T> Write for ChannelWriter<T> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let room = CHUNK - self.buf.len();
         let n = room.min(data.len());
@@ -83,7 +100,9 @@ fn file_name(artifact: &Artifact) -> String {
     format!("{base}_{stamp}.{EXTENSION}")
 }
 
-async fn artifact(shared: &Shared, id: &str) -> Result<Artifact> {
+/// Artifact `id` from the catalog: not pruned, and stored in this
+/// executor's repository.
+pub(crate) async fn artifact(shared: &Shared, id: &str) -> Result<Artifact> {
     let a = shared
         .catalog()
         .get_artifact(GetArtifactRequest { id: id.to_owned() })
@@ -141,10 +160,7 @@ pub async fn start(
         };
         send_meta(&tx, meta).await?;
         tokio::task::spawn_blocking(move || {
-            let mut w = ChannelWriter {
-                tx: tx.clone(),
-                buf: Vec::with_capacity(CHUNK),
-            };
+            let mut w = ChannelWriter::new(tx.clone(), archive_chunk);
             let sent = repo
                 .restore_entry(&snap_id, labels::ARCHIVE_STREAM, &mut w)
                 .map_err(Error::from);
@@ -170,10 +186,7 @@ pub async fn start(
         };
         send_meta(&tx, meta).await?;
         tokio::task::spawn_blocking(move || {
-            let mut w = ChannelWriter {
-                tx: tx.clone(),
-                buf: Vec::with_capacity(CHUNK),
-            };
+            let mut w = ChannelWriter::new(tx.clone(), archive_chunk);
             let sent = rendered
                 .reader()
                 .and_then(|mut r| io::copy(&mut r, &mut w).map_err(|e| Error::io("archive", e)))
@@ -196,9 +209,10 @@ async fn send_meta(
         .map_err(|_| Status::cancelled("the client went away"))
 }
 
-fn finish(tx: &mpsc::Sender<Item>, sent: Result<()>) {
+/// Ends a stream with the error, if sending failed.
+pub(crate) fn finish<T>(tx: &mpsc::Sender<std::result::Result<T, Status>>, sent: Result<()>) {
     if let Err(e) = sent {
-        tracing::warn!(error = %e, "download failed");
+        tracing::warn!(error = %e, "stream failed");
         let _ = tx.blocking_send(Err(e.into()));
     }
 }

@@ -57,7 +57,18 @@ impl Executor {
             .map_err(|e| Error::invalid("catalog", format!("not a valid endpoint: {e}")))?
             .connect_timeout(std::time::Duration::from_secs(5))
             .connect_lazy();
+        let own_paths: Vec<std::path::PathBuf> = [
+            Some(opts.data_dir.clone()),
+            Some(repo.path.clone()),
+            opts.repository_key_file.clone(),
+            Some(staging.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let policy = crate::policy::Policy::new(&opts, &own_paths)?;
         let shared = Arc::new(Shared {
+            policy,
             opts,
             repo,
             engines,
@@ -72,7 +83,7 @@ impl Executor {
         });
         tracing::info!(
             executor = %shared.opts.executor_id,
-            repository = %shared.repo.path.display(),
+            repository = %shared.repo.location,
             capabilities = ?shared.capabilities,
             concurrency = shared.opts.settings.concurrency,
             "executor started"

@@ -49,6 +49,7 @@ impl Stop {
 pub async fn heartbeat(
     shared: Arc<Shared>,
     job_id: String,
+    lease_token: String,
     progress: Arc<Progress>,
     stop: CancellationToken,
     why: Stop,
@@ -72,6 +73,7 @@ pub async fn heartbeat(
             executor_id: shared.opts.executor_id.clone(),
             progress: Some(progress.report()),
             lease_duration: Some(vigil_proto::duration_to_proto(settings.lease_duration)),
+            lease_token: lease_token.clone(),
         };
         let answer = tokio::time::timeout(
             settings.heartbeat_interval.max(Duration::from_secs(1)),

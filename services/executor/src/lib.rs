@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+mod browse;
 pub mod dburl;
 pub mod download;
 pub mod engines;
@@ -49,6 +50,7 @@ mod executor;
 pub mod jobs;
 pub mod lease;
 mod pipe;
+pub mod policy;
 pub mod progress;
 pub mod repo;
 pub mod report;

@@ -12,7 +12,7 @@ use crate::state::Shared;
 /// The component record this executor reports.
 pub fn component(shared: &Shared) -> Component {
     let mut details: HashMap<String, String> = shared.engines.versions().into_iter().collect();
-    details.insert("repository".into(), shared.repo.path.display().to_string());
+    details.insert("repository".into(), shared.repo.location.clone());
     details.insert(
         "repository_id".into(),
         shared.repo.repository.id().to_owned(),

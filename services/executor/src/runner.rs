@@ -48,9 +48,13 @@ pub async fn lease_loop(shared: Arc<Shared>) {
                 backoff = Duration::from_millis(500);
                 let resp = resp.into_inner();
                 if let Some(job) = resp.job {
+                    let lease = Lease {
+                        job,
+                        token: resp.lease_token,
+                    };
                     tokio::spawn(run_job(
                         shared.clone(),
-                        job,
+                        lease,
                         resp.configuration,
                         Some(permit),
                     ));
@@ -70,13 +74,23 @@ pub async fn lease_loop(shared: Arc<Shared>) {
     let _ = slots.acquire_many(settings.concurrency as u32).await;
 }
 
+/// A leased job and the token that proves the lease.
+#[derive(Debug)]
+pub struct Lease {
+    /// The job.
+    pub job: BackupJob,
+    /// The lease token from LeaseJob.
+    pub token: String,
+}
+
 /// Runs one leased job to its reported end.
 pub async fn run_job(
     shared: Arc<Shared>,
-    job: BackupJob,
+    lease: Lease,
     config: Option<BackupConfiguration>,
     permit: Option<OwnedSemaphorePermit>,
 ) {
+    let Lease { job, token } = lease;
     let stop = shared.shutdown.child_token();
     let done = CancellationToken::new();
     // Should this task die, the heartbeat stops with it and the lease runs out.
@@ -90,6 +104,7 @@ pub async fn run_job(
     let beat = tokio::spawn(heartbeat(
         shared.clone(),
         job.id.clone(),
+        token.clone(),
         progress.clone(),
         stop.clone(),
         why.clone(),
@@ -109,6 +124,7 @@ pub async fn run_job(
     let ctx = Arc::new(JobCtx {
         shared: shared.clone(),
         job: job.clone(),
+        lease_token: token,
         config,
         progress,
         cancel,
@@ -174,6 +190,7 @@ async fn report(
                 stats: Some(outcome.stats),
                 artifact: outcome.artifact,
                 warnings,
+                lease_token: ctx.lease_token.clone(),
             };
             let answer = with_retries(|| {
                 let (mut c, r) = (client.clone(), req.clone());
@@ -217,6 +234,7 @@ async fn report(
                 cancelled,
                 stats,
                 warnings,
+                lease_token: ctx.lease_token.clone(),
             };
             let answer = with_retries(|| {
                 let (mut c, r) = (client.clone(), req.clone());

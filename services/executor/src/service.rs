@@ -21,7 +21,8 @@ use vigil_proto::catalog::v1::{
 use vigil_proto::executor::v1::executor_service_server::ExecutorService;
 use vigil_proto::executor::v1::{
     DownloadArchiveRequest, DownloadArchiveResponse, GetExecutorInfoRequest,
-    GetExecutorInfoResponse, UploadArchiveRequest, UploadArchiveResponse, UploadMetadata,
+    GetExecutorInfoResponse, ListSnapshotEntriesRequest, ListSnapshotEntriesResponse,
+    ReadSnapshotFileRequest, UploadArchiveRequest, UploadArchiveResponse, UploadMetadata,
     upload_archive_request,
 };
 use vigil_repository::SnapshotId;
@@ -31,7 +32,7 @@ use crate::download;
 use crate::error::{Error, Result};
 use crate::jobs::upload;
 use crate::pipe::{PipeSender, pipe};
-use crate::runner::run_job;
+use crate::runner::{Lease, run_job};
 use crate::state::Shared;
 
 /// The gRPC service of an executor.
@@ -46,6 +47,7 @@ impl ExecutorApi {
     }
 }
 
+type FileStream = crate::browse::FileStream;
 type DownloadStream = Pin<Box<dyn Stream<Item = Result<DownloadArchiveResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -60,7 +62,7 @@ impl ExecutorService for ExecutorApi {
             capabilities: s.capabilities.clone(),
             engines: s.engines.versions().into_iter().collect(),
             running_jobs: s.running_jobs(),
-            repository: s.repo.path.display().to_string(),
+            repository: s.repo.location.clone(),
             start_time: Some(vigil_proto::timestamp_from_system(s.start_time)),
         }))
     }
@@ -112,6 +114,24 @@ impl ExecutorService for ExecutorApi {
             return Err(Error::invalid("artifact", "must not be empty").into());
         }
         let stream = download::start(self.shared.clone(), &id).await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn list_snapshot_entries(
+        &self,
+        request: Request<ListSnapshotEntriesRequest>,
+    ) -> Result<Response<ListSnapshotEntriesResponse>, Status> {
+        let page = crate::browse::list(&self.shared, request.get_ref()).await?;
+        Ok(Response::new(page))
+    }
+
+    type ReadSnapshotFileStream = FileStream;
+
+    async fn read_snapshot_file(
+        &self,
+        request: Request<ReadSnapshotFileRequest>,
+    ) -> Result<Response<Self::ReadSnapshotFileStream>, Status> {
+        let stream = crate::browse::read_file(&self.shared, request.get_ref()).await?;
         Ok(Response::new(stream))
     }
 }
@@ -304,7 +324,8 @@ impl ExecutorApi {
                         let resp = resp.into_inner();
                         if let Some(job) = resp.job {
                             ours_leased = job.id == job_id;
-                            tokio::spawn(run_job(shared.clone(), job, resp.configuration, None));
+                            let lease = Lease { job, token: resp.lease_token };
+                            tokio::spawn(run_job(shared.clone(), lease, resp.configuration, None));
                         }
                     }
                 }

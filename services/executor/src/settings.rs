@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Longest lease the catalog grants; heartbeats renew it.
+const MAX_LEASE: Duration = Duration::from_secs(600);
+
 /// Tunables of the `[executor]` TOML section. Every field has a default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -43,6 +46,18 @@ pub struct ExecutorSettings {
     /// its input or output ended.
     #[serde(with = "humantime_serde")]
     pub tool_timeout: Duration,
+    /// Paths a backup may read (a configuration's source paths and SQLite
+    /// files). Unset: any path but the executor's own files.
+    pub source_roots: Option<Vec<PathBuf>>,
+    /// Directories a restore may write into (target directories and SQLite
+    /// targets). Unset: anywhere but the executor's own files.
+    pub restore_roots: Option<Vec<PathBuf>>,
+    /// Environment variables that may serve as database passwords. Unset:
+    /// any variable but the executor's own credentials.
+    pub allowed_secret_env: Option<Vec<String>>,
+    /// Directories whose files may serve as database passwords. Unset: any
+    /// file but the executor's own files.
+    pub secret_dirs: Option<Vec<PathBuf>>,
 }
 
 impl Default for ExecutorSettings {
@@ -58,6 +73,10 @@ impl Default for ExecutorSettings {
             archive_compression_level: 3,
             orphan_grace: Duration::from_secs(6 * 3600),
             tool_timeout: Duration::from_secs(600),
+            source_roots: None,
+            restore_roots: None,
+            allowed_secret_env: None,
+            secret_dirs: None,
         }
     }
 }
@@ -71,10 +90,10 @@ impl ExecutorSettings {
                 "must be between 1 and 256",
             ));
         }
-        if self.lease_duration < Duration::from_secs(2) {
+        if self.lease_duration < Duration::from_secs(2) || self.lease_duration > MAX_LEASE {
             return Err(Error::invalid(
                 "executor.lease_duration",
-                "must be at least 2s",
+                "must be between 2s and 10m (heartbeats renew the lease)",
             ));
         }
         if self.heartbeat_interval.is_zero() || self.heartbeat_interval * 2 > self.lease_duration {
@@ -107,7 +126,7 @@ impl ExecutorSettings {
                 "must be more than zero",
             ));
         }
-        Ok(())
+        crate::policy::validate_settings(self)
     }
 }
 
@@ -180,10 +199,17 @@ impl ExecutorOptions {
         if self.data_dir.as_os_str().is_empty() {
             return Err(Error::invalid("data_dir", "must not be empty"));
         }
-        if self.repository.contains("://") && !self.repository.starts_with("file://") {
+        if self.is_object_store() {
+            vigil_repository::backend_for(&self.repository).map_err(|e| match e {
+                vigil_repository::Error::InvalidArgument { reason, .. } => {
+                    Error::invalid("repository", reason)
+                }
+                other => other.into(),
+            })?;
+        } else if self.repository.contains("://") && !self.repository.starts_with("file://") {
             return Err(Error::invalid(
                 "repository",
-                "only local repositories (a path or file://) are supported by this executor",
+                "expected a path, file:///path or s3://bucket/prefix",
             ));
         }
         if let Some(var) = &self.repository_passphrase_env
@@ -197,16 +223,25 @@ impl ExecutorOptions {
         self.settings.validate()
     }
 
-    /// The repository directory.
-    pub fn repository_path(&self) -> PathBuf {
+    /// Whether the repository is in an object store (`s3://`).
+    pub fn is_object_store(&self) -> bool {
+        self.repository.starts_with("s3://")
+    }
+
+    /// The repository location: an `s3://` URL, or a directory
+    /// (`<data-dir>/repository` when none is configured).
+    pub fn repository_location(&self) -> String {
+        if self.is_object_store() {
+            return self.repository.clone();
+        }
         let r = self
             .repository
             .strip_prefix("file://")
             .unwrap_or(&self.repository);
         if r.is_empty() {
-            self.data_dir.join("repository")
+            self.data_dir.join("repository").display().to_string()
         } else {
-            PathBuf::from(r)
+            r.to_string()
         }
     }
 
@@ -262,20 +297,43 @@ mod tests {
     }
 
     #[test]
+    fn leases_are_at_most_ten_minutes() {
+        let s = ExecutorSettings {
+            lease_duration: Duration::from_secs(24 * 3600),
+            ..Default::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.starts_with("executor.lease_duration:"), "{e}");
+        let s: ExecutorSettings = toml::from_str(
+            "source_roots = [\"/srv\"]\nrestore_roots = [\"/srv/restores\"]\nallowed_secret_env = [\"EDMS_DB_PASSWORD\"]\nsecret_dirs = [\"/run/secrets\"]\n",
+        )
+        .unwrap();
+        assert_eq!(s.source_roots, Some(vec![PathBuf::from("/srv")]));
+        assert_eq!(
+            s.allowed_secret_env,
+            Some(vec!["EDMS_DB_PASSWORD".to_owned()])
+        );
+        s.validate().unwrap();
+    }
+
+    #[test]
     fn repository_defaults_to_the_data_dir() {
         let mut o = ExecutorOptions::new("http://127.0.0.1:1", "/var/lib/vigil");
-        assert_eq!(
-            o.repository_path(),
-            PathBuf::from("/var/lib/vigil/repository")
-        );
+        assert_eq!(o.repository_location(), "/var/lib/vigil/repository");
         o.repository = "file:///srv/repo".into();
-        assert_eq!(o.repository_path(), PathBuf::from("/srv/repo"));
-        o.repository = "s3://bucket/x".into();
-        assert!(
-            o.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("repository:")
-        );
+        assert_eq!(o.repository_location(), "/srv/repo");
+        o.repository = "s3://vigil-bucket/x".into();
+        o.validate().unwrap();
+        assert_eq!(o.repository_location(), "s3://vigil-bucket/x");
+        for bad in [
+            "s3://Bad_Bucket/x",
+            "s3://bucket/x?secret_access_key=S",
+            "ftp://h/x",
+        ] {
+            o.repository = bad.into();
+            let e = o.validate().unwrap_err().to_string();
+            assert!(e.starts_with("repository:"), "{e}");
+            assert!(!e.contains("secret_access_key=S"), "{e}");
+        }
     }
 }

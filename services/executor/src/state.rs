@@ -34,6 +34,8 @@ pub struct Shared {
     pub own_capability: String,
     /// The catalog connection.
     pub channel: Channel,
+    /// What jobs may read, write and send as passwords.
+    pub policy: crate::policy::Policy,
     /// Where uploads and rendered archives are staged.
     pub staging: PathBuf,
     /// When the executor started.

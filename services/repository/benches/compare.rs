@@ -2,8 +2,15 @@
 //!
 //! `cargo bench -p vigil-repository --bench compare`
 //! Env: `VIGIL_BENCH_DIR` (default `target/vigil-bench`),
-//! `VIGIL_BENCH_SIZE_MIB` (default 1024), `VIGIL_BENCH_SKIP` (comma list of
-//! tools to skip: restic,borg).
+//! `VIGIL_BENCH_SIZE_MIB` (default 1024; e.g. 128 for a quick run),
+//! `VIGIL_BENCH_SKIP` (comma list of tools to skip: restic,borg).
+//!
+//! With `VIGIL_BENCH_S3_ENDPOINT=http://127.0.0.1:9000` (an S3-compatible
+//! server; `. .ci/s3.sh && ensure_s3` starts one and exports the
+//! `AWS_*` credentials it needs), both repositories live on that server in
+//! a fresh bucket: Vigil's as `s3://BUCKET/vigil`, restic's through its own
+//! S3 backend as `s3:ENDPOINT/BUCKET/restic`. borg has no S3 backend and is
+//! left out.
 //!
 //! Every measured command runs as a child of a small wrapper process (this
 //! binary with `--wrap`), which reports the child's CPU time and peak RSS
@@ -18,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use vigil_repository::{
-    BackupOptions, Control, InitOptions, KeySource, Repository, RestoreOptions,
+    BackupOptions, Control, InitOptions, KeySource, Repository, RestoreOptions, backend_for,
 };
 
 const PASS: &str = "vigil-bench-passphrase";
@@ -59,13 +66,13 @@ fn wrap(cmd: &[String]) {
 
 fn vigil_child(a: &[String]) {
     let key = KeySource::KeyFile(PathBuf::from(&a[2]));
-    let repo_path = Path::new(&a[1]);
+    let backend = backend_for(&a[1]).expect("repository location");
     match a[0].as_str() {
         "init" => {
-            Repository::init_local(repo_path, &key, &InitOptions::default()).expect("init");
+            Repository::init(backend, &key, &InitOptions::default()).expect("init");
         }
         "backup" => {
-            let repo = Repository::open_local(repo_path, &key).expect("open");
+            let repo = Repository::open(backend, &key).expect("open");
             let opts = BackupOptions {
                 paths: vec![PathBuf::from(&a[3])],
                 ..Default::default()
@@ -76,7 +83,7 @@ fn vigil_child(a: &[String]) {
             eprintln!("    vigil: {:?}", r.stats);
         }
         "restore" => {
-            let repo = Repository::open_local(repo_path, &key).expect("open");
+            let repo = Repository::open(backend, &key).expect("open");
             let snap = repo
                 .list_snapshots()
                 .expect("list")
@@ -126,6 +133,10 @@ fn measure(cmd: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> Measure {
     }
 }
 
+fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 fn dir_size(p: &Path) -> u64 {
     walkdir::WalkDir::new(p)
         .into_iter()
@@ -151,17 +162,19 @@ fn have(tool: &str) -> bool {
             .is_ok_and(|s| s.success())
 }
 
-type BackupFn = Box<dyn Fn(&Path, &Path, usize) -> Measure>;
-type RestoreFn = Box<dyn Fn(&Path, &Path) -> Measure>;
+type BackupFn = Box<dyn Fn(&str, &Path, usize) -> Measure>;
+type RestoreFn = Box<dyn Fn(&str, &Path) -> Measure>;
 
 struct Tool {
     name: &'static str,
-    init: Box<dyn Fn(&Path)>,
+    init: Box<dyn Fn(&str)>,
     backup: BackupFn,
     restore: RestoreFn,
 }
 
-fn tools(bench: &Path) -> Vec<Tool> {
+/// The tools to compare; with `s3` (an endpoint), only those with an S3
+/// backend, and Vigil's children get the endpoint in `AWS_ENDPOINT_URL`.
+fn tools(bench: &Path, s3: Option<&str>) -> Vec<Tool> {
     let me = std::env::current_exe().unwrap().display().to_string();
     let keyfile = bench.join("vigil.key");
     if !keyfile.exists() {
@@ -169,14 +182,19 @@ fn tools(bench: &Path) -> Vec<Tool> {
     }
     let kf = keyfile.display().to_string();
     let (me2, me3, kf2, kf3) = (me.clone(), me.clone(), kf.clone(), kf.clone());
+    let endpoint = s3.unwrap_or_default().to_string();
+    let vigil_env = move || -> Vec<(&'static str, String)> {
+        if endpoint.is_empty() {
+            vec![]
+        } else {
+            vec![("AWS_ENDPOINT_URL", endpoint.clone())]
+        }
+    };
+    let (env1, env2, env3) = (vigil_env(), vigil_env(), vigil_env());
     let mut v = vec![Tool {
         name: "vigil",
         init: Box::new(move |r| {
-            let s = measure(
-                &[&me, "--vigil-child", "init", &r.display().to_string(), &kf],
-                &[],
-                None,
-            );
+            let s = measure(&[&me, "--vigil-child", "init", r, &kf], &pairs(&env1), None);
             let _ = s;
         }),
         backup: Box::new(move |r, src, _| {
@@ -185,11 +203,11 @@ fn tools(bench: &Path) -> Vec<Tool> {
                     &me2,
                     "--vigil-child",
                     "backup",
-                    &r.display().to_string(),
+                    r,
                     &kf2,
                     &src.display().to_string(),
                 ],
-                &[],
+                &pairs(&env2),
                 None,
             )
         }),
@@ -199,11 +217,11 @@ fn tools(bench: &Path) -> Vec<Tool> {
                     &me3,
                     "--vigil-child",
                     "restore",
-                    &r.display().to_string(),
+                    r,
                     &kf3,
                     &dst.display().to_string(),
                 ],
-                &[],
+                &pairs(&env3),
                 None,
             )
         }),
@@ -213,18 +231,14 @@ fn tools(bench: &Path) -> Vec<Tool> {
         v.push(Tool {
             name: "restic",
             init: Box::new(move |r| {
-                measure(
-                    &["restic", "-r", &r.display().to_string(), "init", "--quiet"],
-                    &env_r,
-                    None,
-                );
+                measure(&["restic", "-r", r, "init", "--quiet"], &env_r, None);
             }),
             backup: Box::new(move |r, src, _| {
                 measure(
                     &[
                         "restic",
                         "-r",
-                        &r.display().to_string(),
+                        r,
                         "backup",
                         "--quiet",
                         &src.display().to_string(),
@@ -238,7 +252,7 @@ fn tools(bench: &Path) -> Vec<Tool> {
                     &[
                         "restic",
                         "-r",
-                        &r.display().to_string(),
+                        r,
                         "restore",
                         "latest",
                         "--quiet",
@@ -260,24 +274,14 @@ fn tools(bench: &Path) -> Vec<Tool> {
         ("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes"),
         ("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes"),
     ];
-    if have("borg") {
+    if s3.is_none() && have("borg") {
         v.push(Tool {
             name: "borg",
             init: Box::new(move |r| {
-                measure(
-                    &[
-                        "borg",
-                        "init",
-                        "-e",
-                        "repokey-blake2",
-                        &r.display().to_string(),
-                    ],
-                    &env_b,
-                    None,
-                );
+                measure(&["borg", "init", "-e", "repokey-blake2", r], &env_b, None);
             }),
             backup: Box::new(move |r, src, n| {
-                let a = format!("{}::s{n}", r.display());
+                let a = format!("{r}::s{n}");
                 measure(
                     &[
                         "borg",
@@ -293,7 +297,7 @@ fn tools(bench: &Path) -> Vec<Tool> {
             }),
             restore: Box::new(move |r, dst| {
                 std::fs::create_dir_all(dst).unwrap();
-                let a = format!("{}::s3", r.display());
+                let a = format!("{r}::s3");
                 measure(&["borg", "extract", &a], &env_b, Some(dst))
             }),
         });
@@ -348,11 +352,20 @@ fn run() {
         let _ = std::fs::remove_dir_all(bench.join(format!("restore-{t}")));
     }
     let load_start = loadavg();
-    let tools = tools(&bench);
+    let s3 = std::env::var("VIGIL_BENCH_S3_ENDPOINT").ok();
+    let bucket = s3.as_deref().map(create_bucket);
+    let location = |tool: &str| -> String {
+        match (&s3, &bucket) {
+            (Some(ep), Some(b)) if tool == "restic" => format!("s3:{ep}/{b}/restic"),
+            (Some(_), Some(b)) => format!("s3://{b}/{tool}"),
+            _ => bench.join(format!("repo-{tool}")).display().to_string(),
+        }
+    };
+    let tools = tools(&bench, s3.as_deref());
     let mut res: BTreeMap<(&str, &str), Measure> = BTreeMap::new();
     let mut sizes = BTreeMap::new();
     for tool in &tools {
-        let repo = bench.join(format!("repo-{}", tool.name));
+        let repo = location(tool.name);
         let _ = std::fs::remove_dir_all(&repo);
         (tool.init)(&repo);
         eprintln!("{}: first backup", tool.name);
@@ -366,10 +379,12 @@ fn run() {
     let which = dataset::modified(&specs);
     dataset::modify(&specs, &which);
     for tool in &tools {
-        let repo = bench.join(format!("repo-{}", tool.name));
+        let repo = location(tool.name);
         eprintln!("{}: 1% modified re-backup", tool.name);
         res.insert((tool.name, "3 1% modified"), (tool.backup)(&repo, &data, 3));
-        sizes.insert(tool.name, dir_size(&repo));
+        if s3.is_none() {
+            sizes.insert(tool.name, dir_size(Path::new(&repo)));
+        }
     }
     let cp_dst = bench.join("restore-cp");
     eprintln!("cp -a");
@@ -384,7 +399,7 @@ fn run() {
         None,
     );
     for tool in &tools {
-        let repo = bench.join(format!("repo-{}", tool.name));
+        let repo = location(tool.name);
         let dst = bench.join(format!("restore-{}", tool.name));
         eprintln!("{}: restore", tool.name);
         res.insert((tool.name, "4 restore"), (tool.restore)(&repo, &dst));
@@ -421,6 +436,33 @@ fn run() {
     report(&tools, &res, &sizes, mib, cp, read_s);
 }
 
+/// Creates a bucket with a fresh name on the S3 server at `endpoint` (a
+/// plain `PUT /bucket`, which S3-compatible test servers accept unsigned).
+fn create_bucket(endpoint: &str) -> String {
+    use std::io::{Read, Write};
+    let bucket = format!(
+        "vigil-bench-{}",
+        &vigil_repository::Id::random().to_hex()[..12]
+    );
+    let host = endpoint
+        .strip_prefix("http://")
+        .expect("VIGIL_BENCH_S3_ENDPOINT is an http:// URL")
+        .trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(host).expect("connect to the S3 server");
+    write!(
+        conn,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "create bucket: {answer}"
+    );
+    bucket
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -435,7 +477,11 @@ fn report(
     cp: Measure,
     read_s: f64,
 ) {
-    println!("\n## Vigil benchmark ({mib:.0} MiB dataset; warm read {read_s:.2} s)\n");
+    let place = match std::env::var("VIGIL_BENCH_S3_ENDPOINT") {
+        Ok(ep) => format!("repositories on the S3 server at {ep}"),
+        Err(_) => "local repositories".into(),
+    };
+    println!("\n## Vigil benchmark ({mib:.0} MiB dataset, {place}; warm read {read_s:.2} s)\n");
     println!("| tool | operation | wall s | MiB/s | CPU s | peak RSS MiB |");
     println!("|---|---|---:|---:|---:|---:|");
     for ((tool, op), m) in res {

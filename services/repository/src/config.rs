@@ -43,22 +43,37 @@ impl KeySource {
     }
 }
 
-/// Writes a new random key file (mode 0600); fails if it exists.
+/// Writes a new random key file (mode 0600). The file appears complete or
+/// not at all: it is written to a temporary name and hard-linked into
+/// place, so a process racing another reads either no file or the whole
+/// key. Fails with [`Error::AlreadyExists`] if the file exists.
 pub fn generate_key_file(path: &Path) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut k = Zeroizing::new([0u8; 32]);
     rand::fill(&mut k[..]);
     let hex = Zeroizing::new(hex::encode(&k[..]));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(path.display(), e))?;
-    f.write_all(hex.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(path.display(), e))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".tmp-key-{}", crate::id::Id::random().short()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(hex.as_bytes())?;
+        f.sync_all()?;
+        std::fs::hard_link(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::AlreadyExists(path.display().to_string()))
+        }
+        Err(e) => Err(Error::io(path.display(), e)),
+    }
 }
 
 /// Argon2id cost parameters.

@@ -28,8 +28,9 @@ pub enum Error {
     /// Something requested does not exist.
     #[error("not found: {0}")]
     NotFound(String),
-    /// A repository already exists where `init` was asked to create one.
-    #[error("repository already initialised at {0}")]
+    /// Something to be created exactly once exists already (a repository
+    /// where `init` was asked to create one, a key file).
+    #[error("already exists: {0}")]
     AlreadyExists(String),
     /// Invalid input from the caller (field and reason).
     #[error("invalid argument {field}: {reason}")]

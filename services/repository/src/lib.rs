@@ -113,7 +113,9 @@ pub mod stats;
 pub mod tree;
 pub mod verify;
 
-pub use backend::{Backend, FileKind, LocalBackend, MemoryBackend, ObjectInfo};
+pub use backend::{
+    Backend, FileKind, LocalBackend, MemoryBackend, ObjectInfo, ObjectStoreBackend, backend_for,
+};
 pub use backup::{
     BackupOptions, BackupResult, BackupStats, Control, Progress, StreamSource, Warning,
 };

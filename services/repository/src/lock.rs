@@ -1,11 +1,16 @@
 //! Repository locks: backups share, prune is exclusive.
 //!
-//! A lock is a small JSON file under `locks/` with a random name. To take a
-//! lock, a process writes its file and then lists the others; if a
-//! conflicting live lock exists it removes its own file and fails, so two
-//! racing exclusive lockers both back off rather than both proceeding.
-//! A lock is stale when it was not refreshed for [`STALE_AFTER`] or when
-//! its process is gone on this host; stale locks are ignored and removed.
+//! A lock is a small JSON object under `locks/` with a random name, created
+//! with a conditional create (`If-None-Match: *` on an object store). To
+//! take a lock, a process creates its object and then lists the others; if
+//! a conflicting live lock exists it removes its own object and fails, so
+//! two racing exclusive lockers both back off rather than both proceeding.
+//! This needs only read-after-write consistency of LIST, which S3 gives.
+//!
+//! A lock records its time-to-live; its holder rewrites it every sixth of
+//! that. A lock is stale when it was not refreshed within its time-to-live
+//! (its holder was killed, on any host) or when its process is gone on this
+//! host; stale locks are ignored and removed.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,10 +21,12 @@ use crate::backend::{Backend, FileKind};
 use crate::error::{Error, Result};
 use crate::id::Id;
 
-/// A lock not refreshed for this long is stale.
+/// A lock not refreshed for this long is stale (the default time-to-live).
 pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
-/// Holders refresh their lock this often.
-pub const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
+
+fn default_ttl() -> u64 {
+    STALE_AFTER.as_secs()
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct LockFile {
@@ -27,6 +34,29 @@ struct LockFile {
     hostname: String,
     pid: u32,
     time: u64,
+    #[serde(default = "default_ttl")]
+    ttl_secs: u64,
+}
+
+impl LockFile {
+    fn now(exclusive: bool, ttl: Duration) -> LockFile {
+        LockFile {
+            exclusive,
+            hostname: hostname(),
+            pid: std::process::id(),
+            time: now_secs(),
+            ttl_secs: ttl.as_secs().max(1),
+        }
+    }
+
+    fn encode(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| Error::Format(e.to_string()))
+    }
+}
+
+/// How often a holder rewrites a lock with time-to-live `ttl`.
+fn refresh_every(ttl: Duration) -> Duration {
+    (ttl / 6).max(Duration::from_millis(500))
 }
 
 /// A held lock; released on drop.
@@ -35,6 +65,7 @@ pub struct LockGuard {
     backend: Arc<dyn Backend>,
     name: String,
     exclusive: bool,
+    ttl: Duration,
     refreshed: std::sync::Mutex<SystemTime>,
     refresher: Option<(crossbeam_channel::Sender<()>, std::thread::JoinHandle<()>)>,
 }
@@ -55,29 +86,27 @@ pub fn hostname() -> String {
 }
 
 fn is_stale(l: &LockFile, me: &str) -> bool {
-    if now_secs().saturating_sub(l.time) > STALE_AFTER.as_secs() {
+    if now_secs().saturating_sub(l.time) > l.ttl_secs {
         return true;
     }
     l.hostname == me && !std::path::Path::new(&format!("/proc/{}", l.pid)).exists()
 }
 
 impl LockGuard {
-    /// Takes a shared (`exclusive == false`) or exclusive lock.
-    pub fn acquire(backend: Arc<dyn Backend>, exclusive: bool) -> Result<LockGuard> {
+    /// Takes a shared (`exclusive == false`) or exclusive lock that other
+    /// processes consider stale when not refreshed within `ttl`.
+    pub fn acquire(backend: Arc<dyn Backend>, exclusive: bool, ttl: Duration) -> Result<LockGuard> {
         let me = hostname();
         let name = Id::random().to_hex();
-        let mine = LockFile {
-            exclusive,
-            hostname: me.clone(),
-            pid: std::process::id(),
-            time: now_secs(),
-        };
-        let body = serde_json::to_vec(&mine).map_err(|e| Error::Format(e.to_string()))?;
-        backend.put_volatile(FileKind::Lock, &name, &body)?;
+        let body = LockFile::now(exclusive, ttl).encode()?;
+        if !backend.put_create(FileKind::Lock, &name, &body)? {
+            return Err(Error::Locked(format!("lock name {name} already taken")));
+        }
         let guard = LockGuard {
             backend: backend.clone(),
             name,
             exclusive,
+            ttl,
             refreshed: SystemTime::now().into(),
             refresher: None,
         };
@@ -114,25 +143,20 @@ impl LockGuard {
         Ok(guard)
     }
 
-    /// Refreshes the lock file every [`REFRESH_EVERY`] on a background
-    /// thread for as long as the guard lives, so long operations never
-    /// look stale to other processes.
+    /// Refreshes the lock file every sixth of its time-to-live on a
+    /// background thread for as long as the guard lives, so long
+    /// operations never look stale to other processes.
     fn start_refresher(&mut self) {
         let (tx, rx) = crossbeam_channel::bounded::<()>(0);
         let (backend, name, exclusive) = (self.backend.clone(), self.name.clone(), self.exclusive);
+        let ttl = self.ttl;
         let handle = std::thread::Builder::new()
             .name("vigil-lock-refresh".into())
             .spawn(move || {
                 while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
-                    rx.recv_timeout(REFRESH_EVERY)
+                    rx.recv_timeout(refresh_every(ttl))
                 {
-                    let body = LockFile {
-                        exclusive,
-                        hostname: hostname(),
-                        pid: std::process::id(),
-                        time: now_secs(),
-                    };
-                    if let Ok(b) = serde_json::to_vec(&body)
+                    if let Ok(b) = LockFile::now(exclusive, ttl).encode()
                         && let Err(e) = backend.put_volatile(FileKind::Lock, &name, &b)
                     {
                         tracing::warn!(lock = %name, error = %e, "lock refresh failed");
@@ -149,19 +173,13 @@ impl LockGuard {
         self.exclusive
     }
 
-    /// Rewrites the lock file with a fresh time if [`REFRESH_EVERY`] passed.
+    /// Rewrites the lock file with a fresh time if a refresh is due.
     pub fn refresh_if_due(&self) -> Result<()> {
         let mut last = self.refreshed.lock().expect("lock poisoned");
-        if last.elapsed().unwrap_or_default() < REFRESH_EVERY {
+        if last.elapsed().unwrap_or_default() < refresh_every(self.ttl) {
             return Ok(());
         }
-        let body = LockFile {
-            exclusive: self.exclusive,
-            hostname: hostname(),
-            pid: std::process::id(),
-            time: now_secs(),
-        };
-        let body = serde_json::to_vec(&body).map_err(|e| Error::Format(e.to_string()))?;
+        let body = LockFile::now(self.exclusive, self.ttl).encode()?;
         self.backend
             .put_volatile(FileKind::Lock, &self.name, &body)?;
         *last = SystemTime::now();

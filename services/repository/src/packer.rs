@@ -20,10 +20,6 @@ use crate::id::Id;
 use crate::index::write_index_file;
 use crate::pack::{BlobEntry, PACK_MAGIC, trailer};
 
-/// Writer threads: while one waits for `fsync`, another fills the page
-/// cache, so the disk and the CPUs both stay busy.
-pub const WRITERS: usize = 3;
-
 /// Packs per index file while a backup runs.
 pub const INDEX_EVERY: usize = 16;
 
@@ -70,13 +66,16 @@ impl std::fmt::Debug for Packer {
 }
 
 impl Packer {
-    /// Starts [`WRITERS`] writer threads.
+    /// Starts one writer thread per [`Backend::write_parallelism`]: while
+    /// one waits for `fsync` or an upload, another fills the page cache or
+    /// the network, so the storage and the CPUs both stay busy. Memory
+    /// stays bounded: each writer holds one pack, the queue one more.
     pub fn new(backend: Arc<dyn Backend>, keys: Arc<Keys>, pack_size: usize) -> Packer {
         let (tx, rx) = bounded::<Vec<SealedBlob>>(1);
         let failed = Arc::new(AtomicBool::new(false));
         let written = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let writers = (0..WRITERS)
+        let writers = (0..backend.write_parallelism().max(1))
             .map(|_| {
                 let (rx, backend, keys, shared) =
                     (rx.clone(), backend.clone(), keys.clone(), shared.clone());
@@ -88,7 +87,7 @@ impl Packer {
                             if failed.load(Ordering::Relaxed) {
                                 continue;
                             }
-                            let res = write_pack(&*backend, &keys, &blobs).and_then(
+                            let res = write_pack(&*backend, &keys, blobs).and_then(
                                 |(name, entries, size)| {
                                     written.fetch_add(size, Ordering::Relaxed);
                                     let mut sh = shared.lock().expect("packer state");
@@ -203,12 +202,12 @@ impl Drop for Packer {
 pub fn write_pack(
     backend: &dyn Backend,
     keys: &Keys,
-    blobs: &[SealedBlob],
+    blobs: Vec<SealedBlob>,
 ) -> Result<(Id, Vec<BlobEntry>, u64)> {
     let name = Id::random();
     let mut entries = Vec::with_capacity(blobs.len());
     let mut off = PACK_MAGIC.len() as u64;
-    for b in blobs {
+    for b in &blobs {
         entries.push(BlobEntry {
             id: b.id,
             offset: off as u32,
@@ -219,10 +218,11 @@ pub fn write_pack(
         off += b.data.len() as u64;
     }
     let t = trailer(keys, &entries);
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(blobs.len() + 2);
-    parts.push(PACK_MAGIC);
-    parts.extend(blobs.iter().map(|b| b.data.as_slice()));
-    parts.push(&t);
-    backend.put_atomic(FileKind::Pack, &name.to_hex(), &parts)?;
-    Ok((name, entries, off + t.len() as u64))
+    let size = off + t.len() as u64;
+    let mut parts: Vec<Vec<u8>> = Vec::with_capacity(blobs.len() + 2);
+    parts.push(PACK_MAGIC.to_vec());
+    parts.extend(blobs.into_iter().map(|b| b.data));
+    parts.push(t);
+    backend.put_parts(FileKind::Pack, &name.to_hex(), parts)?;
+    Ok((name, entries, size))
 }

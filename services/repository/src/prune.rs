@@ -24,7 +24,6 @@ use crate::blob::{SealedBlob, open_blob};
 use crate::error::{Error, Result};
 use crate::id::{Id, SnapshotId};
 use crate::index::write_index_file;
-use crate::lock::LockGuard;
 use crate::pack::BlobEntry;
 use crate::packer::write_pack;
 use crate::repo::Repository;
@@ -101,7 +100,7 @@ impl Repository {
     /// Removes snapshot files (also damaged ones) under the exclusive lock.
     /// Their data is freed by the next [`Repository::prune`].
     pub fn forget_snapshots(&self, ids: &[SnapshotId]) -> Result<()> {
-        let _lock = LockGuard::acquire(self.backend.clone(), true)?;
+        let _lock = self.lock(true)?;
         for id in ids {
             self.backend.delete(FileKind::Snapshot, &id.to_hex())?;
         }
@@ -110,7 +109,7 @@ impl Repository {
 
     /// Applies a retention policy and removes unused data.
     pub fn prune(&self, opts: &PruneOptions) -> Result<PruneReport> {
-        let lock = LockGuard::acquire(self.backend.clone(), true)?;
+        let lock = self.lock(true)?;
         let (snaps, damaged) = crate::snapshot::list(&*self.backend, &self.keys)?;
         if let Some((name, why)) = damaged.first() {
             // Its chunks cannot be known, so nothing may be deleted.
@@ -195,7 +194,8 @@ impl Repository {
                          new_packs: &mut Vec<(Id, Vec<BlobEntry>)>|
          -> Result<()> {
             if !batch.is_empty() {
-                let (name, entries, size) = write_pack(&*self.backend, &self.keys, batch)?;
+                let (name, entries, size) =
+                    write_pack(&*self.backend, &self.keys, std::mem::take(batch))?;
                 written += size;
                 new_packs.push((name, entries));
                 batch.clear();

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -13,6 +14,7 @@ use crate::crypto::{CipherKind, Keys};
 use crate::error::{Error, Result};
 use crate::id::{Id, SnapshotId};
 use crate::index::{Index, write_index_file};
+use crate::lock::{LockGuard, STALE_AFTER};
 use crate::pack::read_trailer;
 use crate::snapshot::{self, Snapshot, SnapshotInfo};
 use crate::tree::{self, Entry};
@@ -53,6 +55,7 @@ pub struct Repository {
     pub(crate) keys: Arc<Keys>,
     pub(crate) config: Arc<Config>,
     pub(crate) chunker: Arc<Chunker>,
+    lock_ttl: Duration,
 }
 
 impl std::fmt::Debug for Repository {
@@ -66,13 +69,22 @@ impl std::fmt::Debug for Repository {
 
 impl Repository {
     /// Creates a new repository in `backend`, protected by `key`.
+    ///
+    /// The config (holding the wrapped master key) is written with a
+    /// conditional create, so of several processes initialising the same
+    /// location at once exactly one succeeds; the others get
+    /// [`Error::AlreadyExists`] and open it instead (see
+    /// [`Repository::open_or_init`]).
     pub fn init(
         backend: Arc<dyn Backend>,
         key: &KeySource,
         opts: &InitOptions,
     ) -> Result<Repository> {
         if backend.exists(FileKind::Config, "config")? {
-            return Err(Error::AlreadyExists(format!("{backend:?}")));
+            return Err(Error::AlreadyExists(format!(
+                "repository at {}",
+                backend.location()
+            )));
         }
         let mut master = Zeroizing::new([0u8; 32]);
         rand::fill(&mut master[..]);
@@ -87,8 +99,32 @@ impl Repository {
         };
         config.add_slot(key, &master, opts.kdf)?;
         let json = serde_json::to_vec_pretty(&config).map_err(|e| Error::Format(e.to_string()))?;
-        backend.put_atomic(FileKind::Config, "config", &[&json])?;
+        if !backend.put_create(FileKind::Config, "config", &json)? {
+            return Err(Error::AlreadyExists(format!(
+                "repository at {}",
+                backend.location()
+            )));
+        }
         Ok(Repository::assemble(backend, config, &master))
+    }
+
+    /// Opens the repository in `backend`, creating it first when there is
+    /// none. Safe when many processes start together on a fresh location:
+    /// one creates it, all open the same one.
+    pub fn open_or_init(
+        backend: Arc<dyn Backend>,
+        key: &KeySource,
+        opts: &InitOptions,
+    ) -> Result<(Repository, bool)> {
+        match Repository::open(backend.clone(), key) {
+            Err(Error::NotFound(_)) => {}
+            other => return other.map(|r| (r, false)),
+        }
+        match Repository::init(backend.clone(), key, opts) {
+            Ok(r) => Ok((r, true)),
+            Err(Error::AlreadyExists(_)) => Repository::open(backend, key).map(|r| (r, false)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Opens an existing repository with `key`.
@@ -118,7 +154,21 @@ impl Repository {
             keys: Arc::new(keys),
             config: Arc::new(config),
             chunker: Arc::new(chunker),
+            lock_ttl: STALE_AFTER,
         }
+    }
+
+    /// Sets how long this process's locks stay valid without a refresh
+    /// (default [`STALE_AFTER`]): a lock left by a killed process expires
+    /// after this long. Holders refresh every sixth of it.
+    pub fn with_lock_ttl(mut self, ttl: Duration) -> Repository {
+        self.lock_ttl = ttl;
+        self
+    }
+
+    /// Takes a shared or exclusive repository lock.
+    pub(crate) fn lock(&self, exclusive: bool) -> Result<LockGuard> {
+        LockGuard::acquire(self.backend.clone(), exclusive, self.lock_ttl)
     }
 
     /// Adds another key slot (a second passphrase or a key file).

@@ -15,7 +15,6 @@ use crate::backup::{Control, Progress};
 use crate::error::{Error, Result};
 use crate::id::SnapshotId;
 use crate::index::Index;
-use crate::lock::LockGuard;
 use crate::repo::Repository;
 use crate::safe_fs::{Meta, Target, components};
 use crate::tree::{Entry, EntryKind};
@@ -28,7 +27,8 @@ pub struct RestoreOptions {
     pub paths: Vec<PathBuf>,
     /// Replace existing files and symlinks in the target.
     pub overwrite: bool,
-    /// Worker threads (default 4).
+    /// Worker threads (default: the backend's read parallelism, 4 for a
+    /// local directory, 16 for an object store).
     pub threads: Option<usize>,
 }
 
@@ -89,7 +89,7 @@ impl Repository {
         opts: &RestoreOptions,
         ctl: &Control,
     ) -> Result<RestoreReport> {
-        let _lock = LockGuard::acquire(self.backend.clone(), false)?;
+        let _lock = self.lock(false)?;
         let snap = self.snapshot(snapshot)?;
         let index = self.load_index()?;
         let tree = self.load_tree(&index, &snap)?;
@@ -141,7 +141,10 @@ impl Repository {
         let next = AtomicUsize::new(0);
         let (bytes, done) = (AtomicU64::new(0), AtomicU64::new(0));
         let errors = Mutex::new(Vec::new());
-        let threads = opts.threads.unwrap_or(4).max(1);
+        let threads = opts
+            .threads
+            .unwrap_or_else(|| self.backend.read_parallelism())
+            .max(1);
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
@@ -256,7 +259,7 @@ impl Repository {
         name: &str,
         w: &mut dyn Write,
     ) -> Result<u64> {
-        let _lock = LockGuard::acquire(self.backend.clone(), false)?;
+        let _lock = self.lock(false)?;
         let snap = self.snapshot(snapshot)?;
         let index = self.load_index()?;
         let tree = self.load_tree(&index, &snap)?;

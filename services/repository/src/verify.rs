@@ -11,7 +11,6 @@ use crate::backend::FileKind;
 use crate::blob::open_blob;
 use crate::error::Result;
 use crate::id::{Id, SnapshotId};
-use crate::lock::LockGuard;
 use crate::pack::{BlobEntry, PACK_MAGIC};
 use crate::repo::Repository;
 use crate::snapshot;
@@ -91,7 +90,7 @@ impl VerifyReport {
 impl Repository {
     /// Verifies all packs, or a random sample of them.
     pub fn verify(&self, opts: &VerifyOptions) -> Result<VerifyReport> {
-        let _lock = LockGuard::acquire(self.backend.clone(), false)?;
+        let _lock = self.lock(false)?;
         let index = self.load_index()?;
         let (snaps, bad_snaps) = snapshot::list(&*self.backend, &self.keys)?;
         let mut report = VerifyReport {

@@ -19,6 +19,7 @@ use vigil_proto::catalog::v1::{ScheduleHealth, ScheduleState};
 use crate::engine::{Engine, Snapshot, TickReport, active_runs};
 use crate::error::{Error, Result};
 use crate::plan::{Decision, PlannedRun};
+use crate::repair::disagreement;
 use crate::spec::{Def, ScheduleDef, Unarmable, time_to_ts, ts_to_time};
 
 /// What reconciling one schedule did.
@@ -48,7 +49,7 @@ impl Engine {
         }
         let mut work = Vec::new();
         for (name, def) in &snap.desired {
-            if settled(def, snap.states.get(name)) {
+            if settled(def, snap.states.get(name), now) {
                 continue;
             }
             let state = snap.states.get(name).cloned();
@@ -164,6 +165,12 @@ impl Engine {
                 .await
                 .map(|s| Armed::Stored(Box::new(s)));
         };
+        if let Some(d) = disagreement(def, &state, now) {
+            return self
+                .repair(def, state, &d, now)
+                .await
+                .map(|s| Armed::Stored(Box::new(s)));
+        }
         if state.armed_etag == def.etag && state.next_due_time.is_some() {
             return Ok(Armed::Unchanged);
         }
@@ -250,7 +257,7 @@ impl Engine {
         Ok(state)
     }
 
-    async fn store_armed(
+    pub(crate) async fn store_armed(
         &self,
         def: &ScheduleDef,
         mut state: ScheduleState,
@@ -345,12 +352,16 @@ fn single_run(
 
 /// Whether a schedule needs no arming work: armed for this version with a
 /// next due time, or stored unarmed for this version with the same reason.
-fn settled(def: &Def, state: Option<&ScheduleState>) -> bool {
+fn settled(def: &Def, state: Option<&ScheduleState>, now: DateTime<Utc>) -> bool {
     let Some(s) = state else {
         return false;
     };
     match def {
-        Ok(def) => s.armed_etag == def.etag && s.next_due_time.is_some(),
+        Ok(def) => {
+            s.armed_etag == def.etag
+                && s.next_due_time.is_some()
+                && disagreement(def, s, now).is_none()
+        }
         Err(u) => {
             s.next_due_time.is_none()
                 && s.armed_etag == u.etag

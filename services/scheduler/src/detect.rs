@@ -230,7 +230,7 @@ impl Engine {
         }
     }
 
-    fn notify(&self, alert: Alert, transition: Transition) {
+    pub(crate) fn notify(&self, alert: Alert, transition: Transition) {
         if let Some(n) = &self.notifier {
             n.notify(alert, transition);
         }

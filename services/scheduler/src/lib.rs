@@ -38,6 +38,7 @@ pub mod heartbeat;
 pub mod jitter;
 pub mod key;
 pub mod plan;
+pub mod repair;
 pub mod runtime;
 pub mod service;
 pub mod settings;

@@ -6,9 +6,11 @@
 //! - [`server`]: a gRPC server on an already-bound listener with health,
 //!   reflection and the shared tracing layer;
 //! - [`telemetry`]: logs, OpenTelemetry traces and trace-context propagation;
-//! - [`clock`]: an injectable clock.
+//! - [`clock`]: an injectable clock;
+//! - [`build_info`]: the version and build a server reports.
 #![forbid(unsafe_code)]
 
+pub mod build_info;
 pub mod clock;
 pub mod server;
 pub mod settings;

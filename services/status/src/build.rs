@@ -98,7 +98,19 @@ pub fn build_report(inputs: &Inputs) -> StatusReport {
     let off_schedule = adherence.iter().filter(|a| !a.on_schedule).count();
     if off_schedule > 0 {
         not_working.push(format!(
-            "{off_schedule} backups started away from their scheduled time (run by hand?)"
+            "{off_schedule} scheduled backups started later than their due time plus grace"
+        ));
+    }
+    for o in jobs.operations.iter().filter(|o| o.failed > 0) {
+        not_working.push(format!(
+            "{} of {} {} jobs failed in the window (newest: {})",
+            o.failed,
+            o.total,
+            o.kind()
+                .as_str_name()
+                .trim_start_matches("JOB_KIND_")
+                .to_lowercase(),
+            o.last_failed_job
         ));
     }
     if judgement.verdict == Verdict::Healthy && working.is_empty() {

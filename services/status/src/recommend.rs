@@ -119,27 +119,33 @@ pub(crate) fn recommend(f: &Findings<'_>) -> Vec<Recommendation> {
         });
     }
 
-    for r in f.retention {
-        if r.last_prune_time.is_none() && r.artifacts > 0 {
-            out.push(Recommendation {
-                priority: 3,
-                title: "verify retention".to_owned(),
-                detail: format!("prune has never run for {}", r.configuration),
-                command: format!("vigil prune {} --dry-run", r.configuration),
-                subjects: vec![r.configuration.clone()],
-            });
-        } else if r.overdue {
-            out.push(Recommendation {
-                priority: 3,
-                title: "verify retention".to_owned(),
-                detail: format!(
+    // Prune is due only once an artifact is older than every rule keeps:
+    // before that, a prune that never ran has had nothing to do.
+    for r in f.retention.iter().filter(|r| r.overdue) {
+        let (detail, command) = if r.last_prune_time.is_none() {
+            (
+                format!(
+                    "prune has never run for {}, and it keeps artifacts older than its policy allows",
+                    r.configuration
+                ),
+                format!("vigil prune {} --dry-run", r.configuration),
+            )
+        } else {
+            (
+                format!(
                     "{} keeps artifacts older than its policy allows; check its prune schedule",
                     r.configuration
                 ),
-                command: format!("vigil schedules show {}#prune", r.configuration),
-                subjects: vec![r.configuration.clone()],
-            });
-        }
+                format!("vigil schedules show {}#prune", r.configuration),
+            )
+        };
+        out.push(Recommendation {
+            priority: 3,
+            title: "verify retention".to_owned(),
+            detail,
+            command,
+            subjects: vec![r.configuration.clone()],
+        });
     }
 
     if !f.inputs.open_alerts.is_empty() {

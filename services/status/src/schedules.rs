@@ -63,6 +63,19 @@ impl<'a> Facts<'a> {
         )
     }
 
+    /// Whether a run of this schedule has been due, with its grace, by
+    /// `now`: its first due time after the configuration was created plus
+    /// grace has passed. Before that, no backup is expected of it.
+    pub(crate) fn has_been_due(&self, now: DateTime<Utc>) -> bool {
+        let Some(schedule) = &self.schedule else {
+            return false;
+        };
+        let since = instant(&self.config.create_time).unwrap_or(now);
+        schedule
+            .next_after(since - Duration::seconds(1))
+            .is_some_and(|due| due + self.grace <= now)
+    }
+
     /// The most recent due time at or before `at`.
     pub(crate) fn previous_fire(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let schedule = self.schedule.as_ref()?;

@@ -4,11 +4,11 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use vigil_proto::catalog::v1::{
-    ArtifactState, ComponentKind, JobKind, JobState, JobTrigger, Purpose, Retention,
+    ArtifactState, BackupJob, ComponentKind, JobKind, JobState, JobTrigger, Purpose, Retention,
 };
 use vigil_proto::status::v1::{
     AdherenceEntry, BackupFreshness, ConfigurationEntry, ConfigurationSummary, JobEntry,
-    JobHistory, Liveness, RetentionEntry,
+    JobHistory, Liveness, OperationCounts, RetentionEntry,
 };
 
 use crate::Inputs;
@@ -47,13 +47,20 @@ pub(crate) fn configurations(facts: &[Facts<'_>]) -> ConfigurationSummary {
     summary
 }
 
-/// Job history over the window.
+/// Job history over the window. The counts and the success rate are of
+/// backups (and uploads, which also leave a restorable artifact); restores,
+/// verifies and prunes are counted apart, per kind, so that a failed restore
+/// is never a failed backup.
 pub(crate) fn history(inputs: &Inputs) -> JobHistory {
     let mut h = JobHistory {
         window: Some(span(inputs.window)),
         ..Default::default()
     };
     for job in &inputs.jobs {
+        if !produces_backup(job.kind()) {
+            count_operation(&mut h.operations, job);
+            continue;
+        }
         h.total += 1;
         match job.state() {
             JobState::Completed => h.completed += 1,
@@ -107,6 +114,33 @@ pub(crate) fn history(inputs: &Inputs) -> JobHistory {
     h
 }
 
+/// Adds a restore, verify or prune job to its kind's counts.
+fn count_operation(operations: &mut Vec<OperationCounts>, job: &BackupJob) {
+    let i = match operations.iter().position(|o| o.kind == job.kind) {
+        Some(i) => i,
+        None => {
+            operations.push(OperationCounts {
+                kind: job.kind,
+                ..Default::default()
+            });
+            operations.len() - 1
+        }
+    };
+    let counts = &mut operations[i];
+    counts.total += 1;
+    match job.state() {
+        JobState::Completed => counts.completed += 1,
+        JobState::Failed => {
+            counts.failed += 1;
+            if counts.last_failed_job.is_empty() {
+                counts.last_failed_job = job.name.clone();
+            }
+        }
+        JobState::Cancelled => counts.cancelled += 1,
+        JobState::Queued | JobState::Running | JobState::Unspecified => counts.active += 1,
+    }
+}
+
 /// Whether a job of this kind leaves a restorable backup behind.
 pub(crate) fn produces_backup(kind: JobKind) -> bool {
     matches!(kind, JobKind::Backup | JobKind::Upload)
@@ -129,6 +163,7 @@ pub(crate) fn freshness(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<BackupFresh
             };
             let state = match (last, f.interval) {
                 (_, None) => "ON_DEMAND",
+                (None, Some(_)) if !f.has_been_due(inputs.now) => "NOT_YET_DUE",
                 (None, Some(_)) => "NEVER",
                 (Some(_), Some(interval)) if age.unwrap_or_default() > interval + f.grace => {
                     "STALE"
@@ -147,10 +182,16 @@ pub(crate) fn freshness(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<BackupFresh
         .collect()
 }
 
-/// Actual start times of backups against their due times.
+/// Actual start times of scheduled backups against their due times. Manual
+/// runs have no due time and say nothing about the schedule: they are left
+/// out (the history counts them).
 pub(crate) fn adherence(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<AdherenceEntry> {
     let mut entries = Vec::new();
-    for job in inputs.jobs.iter().filter(|j| j.kind() == JobKind::Backup) {
+    let scheduled_backups = inputs
+        .jobs
+        .iter()
+        .filter(|j| j.kind() == JobKind::Backup && j.trigger() == JobTrigger::Scheduled);
+    for job in scheduled_backups {
         let Some(f) = facts.iter().find(|f| f.config.name == job.configuration) else {
             continue;
         };

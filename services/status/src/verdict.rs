@@ -2,7 +2,7 @@
 //! `docs/STATUS-RULES.md`; each rule that applies adds a reason.
 
 use chrono::Duration;
-use vigil_proto::catalog::v1::{AlertSeverity, ScheduleHealth};
+use vigil_proto::catalog::v1::{AlertSeverity, JobKind, ScheduleHealth};
 use vigil_proto::status::v1::{
     BackupFreshness, JobHistory, Liveness, RiskLevel, ScheduleHealthEntry, Verdict,
 };
@@ -34,6 +34,11 @@ pub(crate) fn judge(
     liveness: &Liveness,
 ) -> Judgement {
     let scheduled: Vec<&Facts<'_>> = facts.iter().filter(|f| f.scheduled_active()).collect();
+    // Schedules whose first run has been due: only these can be failing to back up.
+    let due = scheduled
+        .iter()
+        .filter(|f| f.has_been_due(inputs.now))
+        .count();
     let broken_schedules: Vec<&ScheduleHealthEntry> =
         schedules.iter().filter(|s| broken(s.health())).collect();
     let never_fired = broken_schedules.iter().filter(|s| s.never_fired).count();
@@ -47,11 +52,13 @@ pub(crate) fn judge(
 
     // FAILING: backups are not being made at all.
     let mut failing = Vec::new();
-    if !scheduled.is_empty() && !any_success {
+    if due > 0 && !any_success {
         failing.push("no backup succeeded in the window".to_owned());
     }
     if finished > 0 && history.completed == 0 {
-        failing.push(format!("all {finished} finished jobs in the window failed"));
+        failing.push(format!(
+            "all {finished} finished backups in the window failed"
+        ));
     }
     if !scheduled.is_empty() && liveness.executors == 0 {
         failing.push("no executor is alive, so no job can run".to_owned());
@@ -84,7 +91,19 @@ pub(crate) fn judge(
     if history.failed > 0 {
         partial.push(format!(
             "{} failed in the window",
-            plural(history.failed as usize, "job", "jobs")
+            plural(history.failed as usize, "backup", "backups")
+        ));
+    }
+    let failed_verifies: u32 = history
+        .operations
+        .iter()
+        .filter(|o| o.kind() == JobKind::Verify)
+        .map(|o| o.failed)
+        .sum();
+    if failed_verifies > 0 {
+        partial.push(format!(
+            "{} failed in the window: stored backups may be damaged",
+            plural(failed_verifies as usize, "verify job", "verify jobs")
         ));
     }
     let stale: Vec<&BackupFreshness> = freshness
@@ -115,6 +134,11 @@ pub(crate) fn judge(
         )
     } else if let Some(first) = partial.first() {
         (Verdict::PartiallyWorking, first.clone())
+    } else if due < scheduled.len() && !any_success {
+        (
+            Verdict::Healthy,
+            "schedules are armed; their first runs are not yet due".to_owned(),
+        )
     } else {
         (
             Verdict::Healthy,

@@ -75,11 +75,7 @@ fn bad_input_names_the_field_exits_non_zero_and_changes_nothing() {
             "schedule:\n      cron: \"0 0 30 2 *\"",
             "schedule.cron",
         ),
-        (
-            "relative path",
-            "source:\n      paths: [relative/dir]",
-            "source.paths",
-        ),
+        ("empty path", "source:\n      paths: [\"\"]", "source.paths"),
         (
             "negative retention",
             "retention:\n      keep_daily: -1",
@@ -147,4 +143,31 @@ fn sigterm_drains_and_exits_zero() {
     let mut server = start(&dir);
     vigil_ok(&server.endpoint(), &["config", "list"]);
     assert_eq!(server.terminate(), Some(0), "log:\n{}", server.log());
+}
+
+#[test]
+fn a_rejected_apply_names_every_bad_field_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir);
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "configurations:\n  - name: one\n    kind: FULL\n    schedule:\n      cron: \"61 2 * * *\"\n      timezone: Mars/Olympus\n    source:\n      paths: [\"\"]\n    retention:\n      keep_daily: -1\n  - name: two\n    kind: DATABASE\n",
+    )
+    .unwrap();
+    let out = vigil(
+        &server.endpoint(),
+        &["config", "apply", "-f", file.to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for field in [
+        "schedule.cron",
+        "schedule.timezone",
+        "source.paths",
+        "retention.keep_daily",
+        "configurations[1]",
+    ] {
+        assert!(stderr.contains(field), "{field} not named:\n{stderr}");
+    }
 }

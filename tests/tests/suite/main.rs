@@ -1,8 +1,11 @@
 //! One integration-test binary for this crate: each module is one area.
 
+mod browse;
 mod embedded;
+mod examples;
 mod kill9;
 mod live_schedule;
+mod readme;
 mod replicas;
 mod split;
 mod tracing;

@@ -8,6 +8,7 @@ use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use vigil_proto::catalog::v1::{Artifact, ListArtifactsRequest};
 
+use crate::commands::browse;
 use crate::ctx::Ctx;
 use crate::error::CliError;
 use crate::output::{self, format, list_json, to_json};
@@ -25,6 +26,8 @@ pub(crate) enum ArtifactsCmd {
         #[arg(long)]
         include_pruned: bool,
     },
+    /// What a FULL or DATABASE backup holds under a path: type, mode, size, modification time.
+    Ls(browse::LsArgs),
 }
 
 /// Arguments of `vigil upload`.
@@ -49,10 +52,13 @@ pub(crate) struct DownloadArgs {
 
 /// Runs `artifacts list`.
 pub(crate) async fn artifacts(ctx: &Ctx, cmd: ArtifactsCmd) -> Result<(), CliError> {
-    let ArtifactsCmd::List {
-        configuration,
-        include_pruned,
-    } = cmd;
+    let (configuration, include_pruned) = match cmd {
+        ArtifactsCmd::List {
+            configuration,
+            include_pruned,
+        } => (configuration, include_pruned),
+        ArtifactsCmd::Ls(args) => return browse::ls(ctx, args).await,
+    };
     let filter = ListArtifactsRequest {
         configuration: configuration.unwrap_or_default(),
         include_pruned,
@@ -66,6 +72,8 @@ pub(crate) async fn artifacts(ctx: &Ctx, cmd: ArtifactsCmd) -> Result<(), CliErr
         .await?;
     if ctx.json {
         output::print_json(&list_json(&all));
+    } else if ctx.quiet() {
+        output::print_ids(all.iter().map(|a| a.id.as_str()));
     } else if all.is_empty() {
         output::print("no artifacts");
     } else {

@@ -159,6 +159,8 @@ async fn list(
         .await?;
     if ctx.json {
         output::print_json(&list_json(&all));
+    } else if ctx.quiet() {
+        output::print_ids(all.iter().map(|c| c.name.as_str()));
     } else if all.is_empty() {
         output::print("no configurations");
     } else {
@@ -177,7 +179,7 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> Result<(), CliError> {
                     "give either -f FILE or field flags, not both",
                 ));
             }
-            let c = yaml::parse_single(&yaml::read_file(file)?)?;
+            let c = yaml::load_single(file)?;
             if let Some(name) = name.as_ref().filter(|n| **n != c.name) {
                 return Err(CliError::input(
                     "name",
@@ -213,7 +215,7 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> Result<(), CliError> {
                     "give either -f FILE or field flags, not both",
                 ));
             }
-            configuration = yaml::parse_single(&yaml::read_file(file)?)?;
+            configuration = yaml::load_single(file)?;
             if configuration.name != args.name {
                 return Err(CliError::input(
                     "name",
@@ -245,13 +247,7 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> Result<(), CliError> {
 }
 
 async fn apply(ctx: &Ctx, file: PathBuf, dry_run: bool) -> Result<(), CliError> {
-    let text = yaml::read_file(&file)?;
-    let configurations = yaml::parse_configurations(&text).map_err(|e| match e {
-        CliError::Input { field, reason } => {
-            CliError::input(format!("{}: {field}", file.display()), reason)
-        }
-        other => other,
-    })?;
+    let configurations = yaml::load_configurations(&file)?;
     let results = ctx
         .client()
         .await?

@@ -66,6 +66,8 @@ pub(crate) async fn run(ctx: &Ctx, cmd: JobsCmd) -> Result<(), CliError> {
             };
             if ctx.json {
                 output::print_json(&list_json(&jobs));
+            } else if ctx.quiet() {
+                output::print_ids(jobs.iter().map(|j| j.id.as_str()));
             } else if jobs.is_empty() {
                 output::print("no jobs");
             } else {
@@ -90,6 +92,12 @@ pub(crate) async fn run(ctx: &Ctx, cmd: JobsCmd) -> Result<(), CliError> {
 pub(crate) fn show(ctx: &Ctx, job: &BackupJob) {
     if ctx.json {
         output::print_json(&to_json(job));
+    } else if ctx.quiet() {
+        output::print(if job.artifact.is_empty() {
+            &job.id
+        } else {
+            &job.artifact
+        });
     } else {
         output::print(render::detail(job));
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::ctx::Ctx;
-use crate::error::CliError;
+use vigil_proto::status::v1::Verdict;
+
+use crate::error::{CliError, EXIT_FAILING, EXIT_PARTIALLY_WORKING};
 use crate::output::{self, to_json};
 use crate::render::blocks;
 use crate::render::status as render;
@@ -19,6 +21,10 @@ pub(crate) struct StatusArgs {
     /// How far back the job history goes, such as 7d (default 30 days).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub window: Option<Duration>,
+    /// For monitoring: exit 0 when HEALTHY, 3 when PARTIALLY_WORKING, 4 when
+    /// FAILING (the report is printed all the same).
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Runs `status`.
@@ -35,5 +41,36 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> Result<(), CliError> {
     } else {
         output::print(blocks::terminal(&render::blocks(&report, false)).trim_end());
     }
+    if args.check {
+        return check(report.verdict());
+    }
     Ok(())
+}
+
+/// `--check`: the verdict as the exit code.
+fn check(verdict: Verdict) -> Result<(), CliError> {
+    match verdict {
+        Verdict::Healthy => Ok(()),
+        Verdict::PartiallyWorking => Err(CliError::Verdict {
+            verdict: "PARTIALLY_WORKING",
+            code: EXIT_PARTIALLY_WORKING,
+        }),
+        Verdict::Failing | Verdict::Unspecified => Err(CliError::Verdict {
+            verdict: "FAILING",
+            code: EXIT_FAILING,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_maps_each_verdict_to_its_exit_code() {
+        assert!(check(Verdict::Healthy).is_ok());
+        let code = |v| check(v).err().map(|e| e.exit_code());
+        assert_eq!(code(Verdict::PartiallyWorking), Some(3));
+        assert_eq!(code(Verdict::Failing), Some(4));
+    }
 }

@@ -45,6 +45,8 @@ proto_names!(
     vigil_proto::scheduler::v1::PreviewScheduleResponse => "vigil.scheduler.v1.PreviewScheduleResponse",
     vigil_proto::executor::v1::UploadArchiveResponse => "vigil.executor.v1.UploadArchiveResponse",
     vigil_proto::executor::v1::DownloadMetadata => "vigil.executor.v1.DownloadMetadata",
+    vigil_proto::executor::v1::SnapshotEntry => "vigil.executor.v1.SnapshotEntry",
+    vigil_proto::catalog::v1::GetServerInfoResponse => "vigil.catalog.v1.GetServerInfoResponse",
     vigil_proto::status::v1::StatusReport => "vigil.status.v1.StatusReport",
 );
 

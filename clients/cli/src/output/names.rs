@@ -10,6 +10,7 @@ use vigil_proto::catalog::v1::{
     CatchUpPolicy, ComponentKind, DatabaseEngine, Frequency, JobKind, JobState, JobTrigger,
     OutcomeKind, OverlapPolicy, Purpose, ScheduleHealth, ScheduleRole, Weekday,
 };
+use vigil_proto::executor::v1::SnapshotEntryType;
 use vigil_proto::status::v1::{RiskLevel, Verdict};
 
 /// `BackupKind` to `BACKUP_KIND`.
@@ -75,6 +76,7 @@ short_names!(
     Weekday,
     RiskLevel,
     Verdict,
+    SnapshotEntryType,
 );
 
 #[cfg(test)]

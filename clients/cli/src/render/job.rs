@@ -47,6 +47,8 @@ pub(crate) fn list(jobs: &[BackupJob]) -> Table {
             j.error.clone()
         } else if j.cancel_requested && !vigil_client::is_final(j.state()) {
             "cancel requested".to_owned()
+        } else if vigil_client::is_final(j.state()) {
+            String::new()
         } else {
             j.progress
                 .as_ref()
@@ -85,7 +87,12 @@ pub(crate) fn detail(j: &BackupJob) -> Table {
         ("attempt", format!("{} of {}", j.attempt, j.max_attempts)),
         ("executor", or_none(&j.lease_owner).to_owned()),
     ];
-    if let Some(p) = &j.progress {
+    // Progress is a running job's; a finished one shows its final figures.
+    if let Some(p) = j
+        .progress
+        .as_ref()
+        .filter(|_| !vigil_client::is_final(j.state()))
+    {
         rows.push(("phase", or_none(&p.phase).to_owned()));
         let total = if p.bytes_total > 0 {
             format!(" of {}", format::bytes(p.bytes_total))
@@ -105,6 +112,9 @@ pub(crate) fn detail(j: &BackupJob) -> Table {
     if let Some(s) = &j.stats {
         rows.push(("files", s.files.to_string()));
         rows.push(("read", format::bytes(s.bytes_read)));
+        if let Some(rate) = final_rate(s) {
+            rows.push(("rate", format!("{}/s", format::bytes(rate))));
+        }
         rows.push(("new", format::bytes(s.bytes_new)));
         rows.push(("stored", format::bytes(s.stored_bytes_added)));
         rows.push((
@@ -130,6 +140,13 @@ pub(crate) fn detail(j: &BackupJob) -> Table {
         rows.push(("warnings", j.warnings.join("\n")));
     }
     fields(rows)
+}
+
+/// Bytes read per second over the whole job, when it took any time.
+fn final_rate(s: &vigil_proto::catalog::v1::JobStats) -> Option<u64> {
+    let d = s.duration.as_ref()?;
+    let secs = d.seconds as f64 + f64::from(d.nanos) / 1e9;
+    (secs > 0.0 && s.bytes_read > 0).then(|| (s.bytes_read as f64 / secs) as u64)
 }
 
 fn params_summary(p: &job_params::Params) -> String {

@@ -164,6 +164,25 @@ fn jobs(b: &mut Vec<Block>, r: &StatusReport) {
             format::ago(j.last_success_time.as_ref())
         ),
     ]));
+    if !j.operations.is_empty() {
+        let counts: Vec<String> = j
+            .operations
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {} ({} completed, {} failed)",
+                    o.total,
+                    o.kind().short().to_lowercase(),
+                    o.completed,
+                    o.failed
+                )
+            })
+            .collect();
+        b.push(Para(format!(
+            "**Other jobs (not counted above):** {}",
+            counts.join(", ")
+        )));
+    }
     if !j.recent.is_empty() {
         let rows = j
             .recent

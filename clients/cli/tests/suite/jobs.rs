@@ -13,8 +13,8 @@ use vigil_proto::catalog::v1::{
 
 const EXECUTOR: &str = "test-executor";
 
-/// Leases the next job, waiting up to ten seconds for one.
-async fn lease(env: &Env) -> BackupJob {
+/// Leases the next job, waiting up to ten seconds for one: the job and its lease token.
+async fn lease(env: &Env) -> (BackupJob, String) {
     let mut coord = env.catalog.coordination_client().await;
     let resp = coord
         .lease_job(LeaseJobRequest {
@@ -42,7 +42,7 @@ async fn lease(env: &Env) -> BackupJob {
         .await
         .expect("lease")
         .into_inner();
-    resp.job.expect("a job was queued")
+    (resp.job.expect("a job was queued"), resp.lease_token)
 }
 
 async fn create_config(env: &Env) {
@@ -68,7 +68,7 @@ async fn backup_run_wait_follows_the_job_to_completion() {
         support::vigil_at(&endpoint, &["--json", "backup", "run", "nightly", "--wait"]).await
     });
 
-    let job = lease(&env).await;
+    let (job, token) = lease(&env).await;
     assert_eq!(job.configuration, "nightly");
     let mut coord = env.catalog.coordination_client().await;
     coord
@@ -82,6 +82,7 @@ async fn backup_run_wait_follows_the_job_to_completion() {
                 ..Default::default()
             }),
             lease_duration: None,
+            lease_token: token.clone(),
         })
         .await
         .expect("heartbeat");
@@ -105,6 +106,7 @@ async fn backup_run_wait_follows_the_job_to_completion() {
                 ..Default::default()
             }),
             warnings: vec![],
+            lease_token: token,
         })
         .await
         .expect("complete");
@@ -161,12 +163,13 @@ async fn backup_run_wait_exits_1_with_the_error_when_the_job_fails() {
         support::vigil_at(&endpoint, &["backup", "run", "nightly", "--wait"]).await
     });
 
-    let job = lease(&env).await;
+    let (job, token) = lease(&env).await;
     let mut coord = env.catalog.coordination_client().await;
     coord
         .fail_job(FailJobRequest {
             job_id: job.id.clone(),
             executor_id: EXECUTOR.into(),
+            lease_token: token,
             error: "no space left on device".into(),
             retryable: false,
             ..Default::default()

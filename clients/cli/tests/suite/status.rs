@@ -103,3 +103,31 @@ async fn a_bad_window_is_bad_input() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("window"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_check_exits_with_the_verdict_and_plain_status_exits_zero() {
+    let env = Env::start().await;
+    let seed = support::seed_file();
+    env.vigil(&["config", "apply", "-f", seed.to_str().unwrap()])
+        .await
+        .ok();
+    let status = status_endpoint(&env).await;
+    // Enabled schedules and no executor alive: FAILING.
+    let verdict = vigil_at(&status, &["status", "--json"]).await.json()["verdict"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(verdict, "FAILING");
+    let plain = vigil_at(&status, &["status"]).await;
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    let check = vigil_at(&status, &["status", "--check"]).await;
+    assert_eq!(check.code, 4, "{}", check.stderr);
+    assert!(check.stdout.contains("FAILING"), "{}", check.stdout);
+    assert!(check.stderr.is_empty(), "{}", check.stderr);
+
+    // Nothing enabled, nothing due: HEALTHY, exit 0.
+    let empty = Env::start().await;
+    let status = status_endpoint(&empty).await;
+    let check = vigil_at(&status, &["status", "--check"]).await;
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+}

@@ -311,10 +311,36 @@ def configurations_from_document(document: object, *, source: str = "") -> list[
 
 
 def load_configurations(path: str | os.PathLike[str]) -> list[Configuration]:
-    """Reads a YAML file as ``vigil config apply -f`` does."""
+    """Reads a YAML file as ``vigil config apply -f`` does.
+
+    Relative ``source.paths`` and a relative ``sqlite:`` URL are resolved
+    against the file's directory, as the CLI does, so that a file shipped
+    next to its data works from any working directory.
+    """
     with open(path, encoding="utf-8") as file:
         try:
             document = yaml.safe_load(file)
         except yaml.YAMLError as error:
             raise _bad("configurations", f"{os.fspath(path)} is not valid YAML: {error}") from None
-    return configurations_from_document(document, source=os.fspath(path))
+    configurations = configurations_from_document(document, source=os.fspath(path))
+    base = os.path.dirname(os.path.abspath(os.fspath(path)))
+    for configuration in configurations:
+        resolve_relative(configuration, base)
+    return configurations
+
+
+def resolve_relative(configuration: Configuration, base: str) -> None:
+    """Rewrites relative source paths and a relative SQLite URL against ``base`` (an absolute directory)."""
+    source = configuration.source
+    for index, path in enumerate(source.paths):
+        if path and not os.path.isabs(path):
+            source.paths[index] = os.path.normpath(os.path.join(base, path))
+    database = source.database
+    if database.engine == cfg.DATABASE_ENGINE_SQLITE:
+        for prefix in ("sqlite://", "sqlite:"):
+            if database.url.startswith(prefix):
+                rest = database.url.removeprefix(prefix)
+                path, question, query = rest.partition("?")
+                if path and not os.path.isabs(path):
+                    database.url = f"sqlite://{os.path.normpath(os.path.join(base, path))}{question}{query}"
+                break

@@ -101,7 +101,7 @@ async fn run_backup_and_wait_follows_the_real_watch_stream() {
 
     let mut coord = cat.coordination_client().await;
     let executor = tokio::spawn(async move {
-        let leased = coord
+        let resp = coord
             .lease_job(LeaseJobRequest {
                 executor_id: "sdk-test".into(),
                 capabilities: vec!["backup:full".into()],
@@ -116,13 +116,18 @@ async fn run_backup_and_wait_follows_the_real_watch_stream() {
             })
             .await
             .unwrap()
-            .into_inner()
-            .job
-            .expect("a job to lease");
+            .into_inner();
+        let leased = resp.job.expect("a job to lease");
         coord
             .complete_job(CompleteJobRequest {
                 job_id: leased.id.clone(),
                 executor_id: "sdk-test".into(),
+                lease_token: resp.lease_token,
+                artifact: Some(vigil_proto::catalog::v1::Artifact {
+                    format: vigil_proto::catalog::v1::ArtifactFormat::Snapshot as i32,
+                    location: "snapshot-1".into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .await

@@ -187,4 +187,17 @@ impl CatalogService for CatalogApi {
             self.store.list_alerts(request.get_ref()).await?,
         ))
     }
+
+    async fn get_server_info(
+        &self,
+        _request: Request<GetServerInfoRequest>,
+    ) -> Result<Response<GetServerInfoResponse>, Status> {
+        use vigil_server_common::build_info;
+        let components = self.store.list_components(0).await?;
+        Ok(Response::new(GetServerInfoResponse {
+            version: build_info::VERSION.to_owned(),
+            build: build_info::build(),
+            components,
+        }))
+    }
 }

@@ -45,6 +45,7 @@ impl CoordinationService for CoordinationApi {
             Some(l) => LeaseJobResponse {
                 job: Some(l.job),
                 configuration: l.configuration,
+                lease_token: l.lease_token,
             },
             None => LeaseJobResponse::default(),
         }))
@@ -187,6 +188,7 @@ impl CoordinationService for CoordinationApi {
             .into_inner()
             .alert
             .ok_or_else(|| Error::invalid("alert", "is required"))?;
+        check_raisable(&alert)?;
         let (alert, opened) = self.store.raise_alert(&alert).await?;
         Ok(Response::new(RaiseAlertResponse {
             alert: Some(alert),
@@ -222,5 +224,27 @@ impl CoordinationService for CoordinationApi {
     ) -> Result<Response<UpdateArtifactsResponse>, Status> {
         let updated = self.store.update_artifacts(request.get_ref()).await?;
         Ok(Response::new(UpdateArtifactsResponse { updated }))
+    }
+}
+
+/// Alerts a component may raise: the scheduler's findings about schedules.
+/// Alerts about jobs, executors and schedulers come from the catalog's own
+/// records (a lease reaped, a heartbeat gone), so nobody can forge them.
+fn check_raisable(alert: &Alert) -> Result<(), Error> {
+    match alert.kind() {
+        AlertKind::ScheduleUnarmed
+        | AlertKind::ScheduleDown
+        | AlertKind::ScheduleLate
+        | AlertKind::ScheduleMissed
+        | AlertKind::ScheduleRepaired
+        | AlertKind::NoCapableExecutor
+        | AlertKind::Unspecified => Ok(()),
+        AlertKind::SchedulerDown
+        | AlertKind::JobFailed
+        | AlertKind::VerifyFailed
+        | AlertKind::ExecutorLost => Err(Error::FailedPrecondition(format!(
+            "alert.kind: {} alerts are raised by the catalog from its own records",
+            alert.kind().as_str_name()
+        ))),
     }
 }

@@ -5,8 +5,8 @@
 //! Schedulers and executors report the address of their gRPC port in their
 //! heartbeats ([`Component::endpoint`]). A call to one of their services
 //! reaching the catalog goes to a live component of that kind, picked in
-//! turn: an upload to an executor that can run uploads, a download to an
-//! executor that has the artifact's repository. The HTTP/2 request and
+//! turn: an upload to an executor that can run uploads, a download or a
+//! look into a snapshot to an executor that has the artifact's repository. The HTTP/2 request and
 //! response are passed through as they are — headers (`authorization`,
 //! `grpc-timeout`, trace context), bodies streamed frame by frame in both
 //! directions, trailers — so streaming uploads and downloads keep bounded
@@ -39,7 +39,7 @@ use crate::store::Store;
 const REPOSITORY_LABEL: &str = "vigil.repository";
 /// The executor detail naming its repository.
 const REPOSITORY_DETAIL: &str = "repository_id";
-/// Largest request body buffered to route a download (one small message).
+/// Largest request body buffered to route a call about an artifact (one small message).
 const MAX_ROUTED_REQUEST: usize = 64 << 10;
 
 /// `endpoint` as others reach it: an unspecified host (`0.0.0.0`, `[::]`) is
@@ -171,8 +171,10 @@ impl Targets {
             .remove(endpoint);
     }
 
-    /// The repository holding the artifact a download names, when known.
-    async fn download_repository(&self, body: &Bytes) -> Option<String> {
+    /// The repository holding the artifact a request names, when known. The
+    /// requests about one artifact all carry its id as field 1, which
+    /// `DownloadArchiveRequest` decodes (other fields are skipped).
+    async fn artifact_repository(&self, body: &Bytes) -> Option<String> {
         // One length-prefixed gRPC message: flag, 4-byte length, payload.
         let mut frame = body.clone();
         if frame.len() < 5 || frame.get_u8() != 0 {
@@ -255,14 +257,15 @@ async fn forward<T: ForwardTarget>(
             needs.capability = Some(capabilities::UPLOAD);
             request
         }
-        (ComponentKind::Executor, "DownloadArchive") => {
+        // Calls about one artifact: its repository decides.
+        (ComponentKind::Executor, "DownloadArchive" | "ListSnapshotEntries" | "ReadSnapshotFile") => {
             let (parts, body) = request.into_parts();
             let body = http_body_util::Limited::new(body, MAX_ROUTED_REQUEST)
                 .collect()
                 .await
                 .map_err(|e| Status::invalid_argument(format!("request: {e}")))?
                 .to_bytes();
-            needs.repository = targets.download_repository(&body).await;
+            needs.repository = targets.artifact_repository(&body).await;
             http::Request::from_parts(parts, Body::new(http_body_util::Full::new(body)))
         }
         _ => request,

@@ -12,7 +12,7 @@ use super::Store;
 use crate::db::{Db, RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::page::Page;
-use crate::validate::{Checker, check_key};
+use crate::validate::{Checker, check_key, check_terminal_safe};
 
 const COLUMNS: &str = "id, kind, severity, configuration, message, state, dedup_key, open_time, \
      last_seen_time, resolve_time, occurrences, delivery";
@@ -47,6 +47,8 @@ fn check_alert(a: &Alert) -> Result<()> {
     }
     if a.message.chars().count() > 4096 {
         v.add("alert.message", "must be at most 4096 characters");
+    } else {
+        check_terminal_safe(&mut v, "alert.message", &a.message);
     }
     if a.configuration.chars().count() > 200 {
         v.add("alert.configuration", "must be at most 200 characters");

@@ -5,16 +5,17 @@ use std::collections::HashMap;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use vigil_proto::catalog::v1::{
-    Artifact, ArtifactFormat, ArtifactState, BackupKind, ListArtifactsRequest,
+    Artifact, ArtifactFormat, ArtifactState, BackupJob, BackupKind, JobKind, ListArtifactsRequest,
     ListArtifactsResponse, UpdateArtifactsRequest,
 };
 use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
 
 use super::Store;
+use super::holder::{check_holder, held};
 use crate::db::{RowExt, Sql, u64_from_db, u64_to_db};
 use crate::error::{Error, Result};
 use crate::page::Page;
-use crate::validate::{Checker, check_key};
+use crate::validate::{Checker, check_key, check_terminal_safe, has_control};
 
 const COLUMNS: &str = "id, configuration, job, backup_kind, format, location, size_bytes, \
      stored_bytes, file_count, checksum, create_time, expire_time, state, verify_time, labels";
@@ -64,6 +65,8 @@ pub(crate) fn check_artifact(v: &mut Checker, field: &str, a: &Artifact) {
     check_key(v, &f("location"), &a.location, 1024);
     if a.checksum.chars().count() > 256 {
         v.add(f("checksum"), "must be at most 256 characters");
+    } else {
+        check_terminal_safe(v, &f("checksum"), &a.checksum);
     }
     if a.labels.len() > 64
         || a.labels
@@ -74,6 +77,16 @@ pub(crate) fn check_artifact(v: &mut Checker, field: &str, a: &Artifact) {
             f("labels"),
             "must hold at most 64 labels of 63-character keys and 255-character values",
         );
+    } else {
+        let mut keys: Vec<&String> = a.labels.keys().collect();
+        keys.sort();
+        for k in keys {
+            if has_control(k) {
+                check_terminal_safe(v, &f("labels"), k);
+            } else {
+                check_terminal_safe(v, &format!("{}.{k}", f("labels")), &a.labels[k]);
+            }
+        }
     }
 }
 
@@ -172,8 +185,11 @@ impl Store {
         })
     }
 
-    /// Marks artifacts pruned, damaged or available again; returns how many changed.
+    /// Marks artifacts pruned, damaged or available again; returns how many
+    /// changed. Only the holder of a running PRUNE job may mark them pruned,
+    /// and only the holder of a running VERIFY job damaged or verified.
     pub async fn update_artifacts(&self, req: &UpdateArtifactsRequest) -> Result<u32> {
+        check_holder(&req.job_id, &req.executor_id, &req.lease_token)?;
         let mut v = Checker::new();
         if req.ids.is_empty() {
             v.add("ids", "must not be empty");
@@ -190,6 +206,19 @@ impl Store {
         }
         v.finish()?;
         let mut tx = self.db.begin().await?;
+        let job = held(
+            self,
+            &mut tx,
+            &req.job_id,
+            &req.executor_id,
+            &req.lease_token,
+        )
+        .await;
+        let allowed = job.and_then(|job| may_mark(&job, req.state()));
+        if let Err(e) = allowed {
+            tx.rollback().await?;
+            return Err(e);
+        }
         let mut sql = Sql::new("UPDATE artifacts SET state = ");
         sql.int(i64::from(req.state));
         if let Some(t) = &req.verify_time {
@@ -201,5 +230,23 @@ impl Store {
         let updated = sql.query().execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok(updated as u32)
+    }
+}
+
+/// Whether the running `job` may set artifacts to `state`.
+fn may_mark(job: &BackupJob, state: ArtifactState) -> Result<()> {
+    let ok = match job.kind() {
+        JobKind::Prune => state == ArtifactState::Pruned,
+        JobKind::Verify => matches!(state, ArtifactState::Damaged | ArtifactState::Available),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::FailedPrecondition(format!(
+            "state: a {} job may not mark artifacts {}",
+            job.kind().as_str_name(),
+            state.as_str_name()
+        )))
     }
 }

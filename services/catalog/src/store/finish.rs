@@ -3,47 +3,18 @@
 //! the lease.
 
 use prost::Message;
-use sqlx::AnyConnection;
 use vigil_proto::catalog::v1::{
     Artifact, ArtifactState, BackupJob, CompleteJobRequest, EventKind, FailJobRequest, JobState,
 };
 use vigil_proto::timestamp_from_micros;
 
+use super::consistency::check_completion;
+use super::holder::{check_holder, held, token_matches};
 use super::{Store, artifacts, jobs};
 use crate::db::{Db, Sql};
 use crate::error::{Error, Result};
 use crate::redact::redact_secrets;
-use crate::validate::{Checker, check_key};
-
-pub(super) fn check_holder(job_id: &str, executor_id: &str) -> Result<()> {
-    let mut v = Checker::new();
-    check_key(&mut v, "job_id", job_id, 200);
-    check_key(&mut v, "executor_id", executor_id, 255);
-    v.finish()
-}
-
-/// The running job `job_id` held by `executor_id`, locked; ABORTED when the lease is gone.
-async fn held(
-    store: &Store,
-    conn: &mut AnyConnection,
-    job_id: &str,
-    executor_id: &str,
-) -> Result<BackupJob> {
-    let lock = store.db.dialect().for_update();
-    let job = jobs::find(conn, job_id, lock)
-        .await?
-        .ok_or_else(|| Error::not_found("job", job_id))?;
-    if job.state != JobState::Running as i32 || job.lease_owner != executor_id {
-        let state = JobState::try_from(job.state)
-            .map(|s| s.as_str_name())
-            .unwrap_or("UNKNOWN");
-        return Err(Error::Aborted(format!(
-            "job {} is not leased by this executor (state {state})",
-            job.name
-        )));
-    }
-    Ok(job)
-}
+use crate::validate::Checker;
 
 impl Store {
     /// Ends a job as COMPLETED and records its artifact in the same transaction.
@@ -51,7 +22,7 @@ impl Store {
         &self,
         req: &CompleteJobRequest,
     ) -> Result<(BackupJob, Option<Artifact>)> {
-        check_holder(&req.job_id, &req.executor_id)?;
+        check_holder(&req.job_id, &req.executor_id, &req.lease_token)?;
         let mut v = Checker::new();
         if let Some(a) = &req.artifact {
             artifacts::check_artifact(&mut v, "artifact", a);
@@ -63,9 +34,12 @@ impl Store {
             let lock = self.db.dialect().for_update();
             let current = jobs::find(&mut tx, &req.job_id, lock).await?;
             // A retried CompleteJob after a lost response returns the same result.
-            if let Some(job) = current.filter(|j| {
+            let done = current.filter(|j| {
                 j.state == JobState::Completed as i32 && j.lease_owner == req.executor_id
-            }) {
+            });
+            if let Some(job) = done
+                && token_matches(&mut tx, &job.id, &req.lease_token).await?
+            {
                 let artifact = if job.artifact.is_empty() {
                     None
                 } else {
@@ -73,7 +47,15 @@ impl Store {
                 };
                 return Ok((job, artifact, false));
             }
-            let job = held(self, &mut tx, &req.job_id, &req.executor_id).await?;
+            let job = held(
+                self,
+                &mut tx,
+                &req.job_id,
+                &req.executor_id,
+                &req.lease_token,
+            )
+            .await?;
+            check_completion(&job, req.artifact.as_ref())?;
             let now = self.now();
             let artifact = match &req.artifact {
                 None => None,
@@ -128,7 +110,7 @@ impl Store {
 
     /// Ends a job as FAILED or CANCELLED, or requeues it when retryable and attempts remain.
     pub async fn fail_job(&self, req: &FailJobRequest) -> Result<BackupJob> {
-        check_holder(&req.job_id, &req.executor_id)?;
+        check_holder(&req.job_id, &req.executor_id, &req.lease_token)?;
         let mut v = Checker::new();
         if req.error.trim().is_empty() && !req.cancelled {
             v.add("error", "must not be empty");
@@ -139,7 +121,14 @@ impl Store {
         v.finish()?;
         let mut tx = self.db.begin().await?;
         let result: Result<(BackupJob, JobState)> = async {
-            let job = held(self, &mut tx, &req.job_id, &req.executor_id).await?;
+            let job = held(
+                self,
+                &mut tx,
+                &req.job_id,
+                &req.executor_id,
+                &req.lease_token,
+            )
+            .await?;
             let now = self.now();
             let error = redact_secrets(req.error.trim());
             let state = if req.cancelled || job.cancel_requested {
@@ -161,7 +150,7 @@ impl Store {
             });
             sql.push(", lease_expire_time = NULL");
             if state == JobState::Queued {
-                sql.push(", lease_owner = NULL");
+                sql.push(", lease_owner = NULL, lease_token_hash = NULL");
             } else {
                 sql.push(", end_time = ").int(now);
             }

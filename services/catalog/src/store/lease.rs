@@ -13,7 +13,7 @@ use vigil_proto::catalog::v1::{
 };
 use vigil_proto::timestamp_from_micros;
 
-use super::finish::check_holder;
+use super::holder::{check_holder, new_token, refusal, token_hash};
 use super::{DEFAULT_LEASE, Store, configurations, jobs};
 use crate::db::Sql;
 use crate::error::{Error, Result};
@@ -30,6 +30,8 @@ pub struct Leased {
     pub job: BackupJob,
     /// Its configuration, absent for standalone jobs or a deleted configuration.
     pub configuration: Option<BackupConfiguration>,
+    /// The secret every later call about the job must present.
+    pub lease_token: String,
 }
 
 fn lease_length(field: &str, d: Option<&prost_types::Duration>, max: Duration) -> Result<Duration> {
@@ -79,8 +81,9 @@ impl Store {
         loop {
             let mut wake = self.events.queue_changes();
             wake.mark_unchanged();
+            let (lease_token, hash) = new_token();
             if let Some(job) = self
-                .try_lease(&req.executor_id, &req.capabilities, lease)
+                .try_lease(&req.executor_id, &req.capabilities, lease, &hash)
                 .await?
             {
                 let configuration = if job.configuration.is_empty() {
@@ -89,7 +92,11 @@ impl Store {
                     let mut conn = self.db.pool().acquire().await?;
                     configurations::find(&mut conn, &job.configuration).await?
                 };
-                return Ok(Some(Leased { job, configuration }));
+                return Ok(Some(Leased {
+                    job,
+                    configuration,
+                    lease_token,
+                }));
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
@@ -108,13 +115,16 @@ impl Store {
         executor: &str,
         caps: &[String],
         lease: Duration,
+        token_hash: &str,
     ) -> Result<Option<BackupJob>> {
         let now = self.now();
         let dialect = self.db.dialect();
         let mut sql = Sql::new("UPDATE jobs SET state = ");
         sql.int(JobState::Running as i64)
             .push(", lease_owner = ")
-            .text(executor);
+            .text(executor)
+            .push(", lease_token_hash = ")
+            .text(token_hash);
         sql.push(", lease_expire_time = ")
             .int(now.saturating_add(micros(lease)));
         sql.push(", attempt = attempt + 1, start_time = COALESCE(start_time, ")
@@ -145,7 +155,7 @@ impl Store {
 
     /// Extends a lease and records progress.
     pub async fn heartbeat_job(&self, req: &HeartbeatJobRequest) -> Result<BackupJob> {
-        check_holder(&req.job_id, &req.executor_id)?;
+        check_holder(&req.job_id, &req.executor_id, &req.lease_token)?;
         let lease = lease_length(
             "lease_duration",
             req.lease_duration.as_ref(),
@@ -169,6 +179,8 @@ impl Store {
             .push(" AND state = ")
             .int(JobState::Running as i64);
         sql.push(" AND lease_owner = ").text(&req.executor_id);
+        sql.push(" AND lease_token_hash = ")
+            .text(token_hash(&req.lease_token));
         sql.push(&format!(" RETURNING {}", jobs::COLUMNS));
         match sql.query().fetch_optional(self.db.pool()).await? {
             Some(row) => {
@@ -187,13 +199,7 @@ impl Store {
                 let job = jobs::find(&mut conn, &req.job_id, "")
                     .await?
                     .ok_or_else(|| Error::not_found("job", &req.job_id))?;
-                let state = JobState::try_from(job.state)
-                    .map(|s| s.as_str_name())
-                    .unwrap_or("UNKNOWN");
-                Err(Error::Aborted(format!(
-                    "job {} is not leased by this executor (state {state})",
-                    job.name
-                )))
+                Err(refusal(&mut conn, &job, &req.executor_id, &req.lease_token).await?)
             }
         }
     }

@@ -9,13 +9,16 @@ mod apply;
 mod artifacts;
 mod components;
 mod configurations;
+mod consistency;
 mod finish;
+mod holder;
 mod jobs;
 mod lease;
 mod queue;
 mod reclaim;
 mod schedules;
 mod tick;
+mod tick_check;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +33,9 @@ pub use jobs::is_final;
 pub use lease::Leased;
 pub use queue::{DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome};
 pub use reclaim::{EXECUTOR_LOST, Reclaimed};
+
+/// Longest lease a caller may ask for; heartbeats renew it (A2).
+pub const MAX_LEASE: Duration = Duration::from_secs(600);
 
 /// Typed access to everything the catalog stores.
 #[derive(Debug, Clone)]
@@ -58,7 +64,7 @@ impl Store {
             events,
             component_timeout,
             limits: Arc::new(Limits {
-                max_lease: Duration::from_secs(24 * 3600),
+                max_lease: MAX_LEASE,
                 max_wait: Duration::from_secs(300),
             }),
         }

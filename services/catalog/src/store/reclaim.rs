@@ -61,7 +61,7 @@ impl Store {
                 .int(JobState::Queued as i64)
                 .push(", update_time = ")
                 .int(now);
-            requeue.push(", lease_owner = NULL, lease_expire_time = NULL");
+            requeue.push(", lease_owner = NULL, lease_token_hash = NULL, lease_expire_time = NULL");
             expired(&mut requeue);
             requeue.push(" RETURNING id, name, configuration");
             let requeued = requeue.query().fetch_all(&mut *tx).await?;

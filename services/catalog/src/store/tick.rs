@@ -14,6 +14,7 @@ use vigil_proto::timestamp_to_micros;
 use super::Store;
 use super::queue::check_enqueue;
 use super::schedules::{COLUMNS, OUTCOME_COLUMNS, find, from_row, ts};
+use super::tick_check::check_tick_times;
 use crate::db::{Db, Sql, u64_to_db};
 use crate::error::{Error, Result};
 use crate::validate::{Checker, check_key};
@@ -41,6 +42,7 @@ impl Store {
                         .into(),
                 ));
             }
+            check_tick_times(self, &mut tx, &state, req).await?;
             let mut jobs = Vec::new();
             let mut created = Vec::new();
             let (mut fired, mut skipped, mut missed) = (0u64, 0u64, 0u64);

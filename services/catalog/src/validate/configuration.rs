@@ -4,7 +4,9 @@ use vigil_proto::catalog::v1::{
     BackupConfiguration, BackupKind, CatchUpPolicy, DatabaseEngine, OverlapPolicy, Purpose,
 };
 
-use super::fields::{check_absolute_path, check_database_url, check_secret_ref};
+use super::fields::{
+    check_absolute_path, check_database_url, check_secret_ref, check_terminal_safe, has_control,
+};
 use super::{Checker, char_len, validate_schedule};
 
 /// Longest configuration name.
@@ -74,6 +76,8 @@ pub fn check_configuration(v: &mut Checker, path: &str, c: &BackupConfiguration)
             field("description"),
             format!("must be at most {MAX_DESCRIPTION} characters"),
         );
+    } else {
+        check_terminal_safe(v, &field("description"), &c.description);
     }
     check_source(v, path, c, kind.ok());
     if let Some(r) = &c.retention {
@@ -143,6 +147,8 @@ fn check_source(v: &mut Checker, path: &str, c: &BackupConfiguration, kind: Opti
             let f = field(&format!(".{name}[{i}]"));
             if g.is_empty() {
                 v.add(f, "must not be empty");
+            } else if has_control(g) {
+                v.add(f, "must not contain control characters");
             } else if char_len(g) > MAX_GLOB {
                 v.add(f, format!("must be at most {MAX_GLOB} characters"));
             } else if let Err(e) = globset::GlobBuilder::new(g).literal_separator(true).build() {
@@ -178,11 +184,8 @@ fn check_labels(v: &mut Checker, field: &str, c: &BackupConfiguration) {
                 format!("{field}.{key}"),
                 format!("must be at most {MAX_LABEL_VALUE} characters"),
             );
-        } else if value.chars().any(char::is_control) {
-            v.add(
-                format!("{field}.{key}"),
-                "must not contain control characters",
-            );
+        } else {
+            check_terminal_safe(v, &format!("{field}.{key}"), value);
         }
     }
 }

@@ -11,7 +11,25 @@ const MAX_PATH: usize = 4096;
 /// Longest accepted URL.
 const MAX_URL: usize = 2048;
 
-/// An absolute path without `..` components or NUL bytes.
+/// Whether `text` holds a control character: C0 (NUL, ESC, newline and the
+/// rest), DEL or C1. Any of them could move a terminal's cursor or start an
+/// escape sequence when the value is printed.
+pub fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+/// Text that is printed to terminals as it is stored: names, descriptions,
+/// labels. Control characters are refused (terminal-safe data).
+pub fn check_terminal_safe(v: &mut Checker, field: &str, text: &str) {
+    if has_control(text) {
+        v.add(
+            field,
+            "must not contain control characters (NUL, ESC, other C0 or C1 codes, DEL)",
+        );
+    }
+}
+
+/// An absolute path without `..` components or control characters.
 pub fn check_absolute_path(v: &mut Checker, field: &str, path: &str) {
     if path.is_empty() {
         v.add(field, "must not be empty");
@@ -19,6 +37,8 @@ pub fn check_absolute_path(v: &mut Checker, field: &str, path: &str) {
         v.add(field, format!("must be at most {MAX_PATH} characters"));
     } else if path.contains('\0') {
         v.add(field, "must not contain a NUL byte");
+    } else if has_control(path) {
+        v.add(field, "must not contain control characters");
     } else if !path.starts_with('/') {
         v.add(field, "must be an absolute path");
     } else if path.split('/').any(|part| part == "..") {

@@ -8,7 +8,8 @@ mod schedule;
 
 pub use configuration::{check_configuration, check_name, normalize_configuration};
 pub use fields::{
-    check_absolute_path, check_database_url, check_key, check_secret_ref, engine_of_url,
+    check_absolute_path, check_database_url, check_key, check_secret_ref, check_terminal_safe,
+    engine_of_url, has_control,
 };
 pub use job::{check_job_params, restore_engine};
 pub use schedule::validate_schedule;

@@ -22,10 +22,9 @@ macro_rules! both_backends {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(options) = vigil_catalog::testing::postgres_options_from_env().await {
-                    super::$body(options).await;
-                }
+            async fn needs_postgres() {
+                let options = vigil_catalog::testing::postgres_options_from_env().await;
+                super::$body(options).await;
             }
         }
     };

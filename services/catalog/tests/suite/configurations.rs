@@ -536,3 +536,56 @@ async fn sqlite_catalog_opens_in_an_awkward_directory() {
         "the catalog file is where it was asked to be"
     );
 }
+
+both_backends!(control_characters_are_refused_in_printed_text);
+async fn control_characters_are_refused_in_printed_text(options: CatalogOptions) {
+    let mut h = start(options).await;
+    h.catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(full("daily")),
+        })
+        .await
+        .unwrap();
+    let before = all_configurations(&mut h).await;
+    // NUL, ESC (a colour and a cursor move), newline, DEL and the C1 CSI.
+    let hostile = [
+        "a\0b",
+        "red \x1b[31m",
+        "\x1b[2J\x1b[H",
+        "line\nbreak",
+        "del\x7f",
+        "csi\u{9b}31m",
+    ];
+    for text in hostile {
+        let mut described = full("fresh");
+        described.description = text.into();
+        let mut labelled = full("fresh");
+        labelled.labels.insert("app".into(), text.into());
+        let mut named = full("fresh");
+        named.name = format!("x{text}");
+        for (c, field) in [
+            (described, "configuration.description"),
+            (labelled, "configuration.labels.app"),
+            (named, "configuration.name"),
+        ] {
+            let err = h
+                .catalog
+                .create_configuration(CreateConfigurationRequest {
+                    configuration: Some(c.clone()),
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(bad_field(&err), field, "{text:?}: {err:?}");
+            let err = h
+                .catalog
+                .apply_configurations(ApplyConfigurationsRequest {
+                    configurations: vec![c],
+                    dry_run: false,
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), Code::InvalidArgument, "{text:?}");
+            assert_eq!(all_configurations(&mut h).await, before, "nothing changed");
+        }
+    }
+}

@@ -16,8 +16,10 @@ async fn create(h: &mut Harness, c: BackupConfiguration) {
         .unwrap();
 }
 
-async fn lease(h: &mut Harness, executor: &str) -> Option<BackupJob> {
-    h.coord
+/// Leases a job as `executor`: the job and its lease token.
+async fn lease(h: &mut Harness, executor: &str) -> Option<(BackupJob, String)> {
+    let resp = h
+        .coord
         .lease_job(LeaseJobRequest {
             executor_id: executor.into(),
             capabilities: all_capabilities(),
@@ -25,8 +27,8 @@ async fn lease(h: &mut Harness, executor: &str) -> Option<BackupJob> {
         })
         .await
         .unwrap()
-        .into_inner()
-        .job
+        .into_inner();
+    resp.job.map(|j| (j, resp.lease_token))
 }
 
 both_backends!(manual_jobs_are_named_and_idempotent);
@@ -216,7 +218,7 @@ async fn cancel_stops_queued_and_flags_running_jobs(options: CatalogOptions) {
         .into_inner()
         .job
         .unwrap();
-    let running = lease(&mut h, "exec-1").await.unwrap();
+    let (running, token) = lease(&mut h, "exec-1").await.unwrap();
     assert_eq!(running.id, first.id);
     let queued = h
         .catalog
@@ -261,6 +263,7 @@ async fn cancel_stops_queued_and_flags_running_jobs(options: CatalogOptions) {
         .heartbeat_job(HeartbeatJobRequest {
             job_id: running.id.clone(),
             executor_id: "exec-1".into(),
+            lease_token: token.clone(),
             ..Default::default()
         })
         .await
@@ -277,6 +280,7 @@ async fn cancel_stops_queued_and_flags_running_jobs(options: CatalogOptions) {
         .fail_job(FailJobRequest {
             job_id: running.id.clone(),
             executor_id: "exec-1".into(),
+            lease_token: token.clone(),
             cancelled: true,
             ..Default::default()
         })
@@ -319,7 +323,7 @@ async fn watch_job_streams_until_final(options: CatalogOptions) {
     let first = stream.next().await.unwrap().unwrap().job.unwrap();
     assert_eq!(first.state, JobState::Queued as i32);
 
-    lease(&mut h, "exec-1").await.unwrap();
+    let (_, token) = lease(&mut h, "exec-1").await.unwrap();
     let running = stream.next().await.unwrap().unwrap().job.unwrap();
     assert_eq!(running.state, JobState::Running as i32);
 
@@ -328,6 +332,7 @@ async fn watch_job_streams_until_final(options: CatalogOptions) {
         .complete_job(CompleteJobRequest {
             job_id: job.id.clone(),
             executor_id: "exec-1".into(),
+            lease_token: token.clone(),
             artifact: Some(Artifact {
                 format: ArtifactFormat::Snapshot as i32,
                 location: "snapshots/abc".into(),
@@ -373,12 +378,30 @@ async fn watch_job_streams_until_final(options: CatalogOptions) {
         .unwrap()
         .into_inner();
     assert_eq!(listed.artifacts.len(), 1);
+    // Only the holder of a running PRUNE job marks artifacts pruned.
+    let prune = h
+        .catalog
+        .create_job(CreateJobRequest {
+            configuration: "daily_full_backup".into(),
+            kind: JobKind::Prune as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    let (leased, prune_token) = lease(&mut h, "exec-1").await.unwrap();
+    assert_eq!(leased.id, prune.id);
     let n = h
         .coord
         .update_artifacts(UpdateArtifactsRequest {
             ids: vec![artifact.id.clone()],
             state: ArtifactState::Pruned as i32,
             verify_time: None,
+            job_id: prune.id.clone(),
+            executor_id: "exec-1".into(),
+            lease_token: prune_token,
         })
         .await
         .unwrap()
@@ -434,12 +457,13 @@ async fn secrets_in_executor_reports_are_scrubbed(options: CatalogOptions) {
         .into_inner()
         .job
         .unwrap();
-    lease(&mut h, "exec-1").await.unwrap();
+    let (_, token) = lease(&mut h, "exec-1").await.unwrap();
     let failed = h
         .coord
         .fail_job(FailJobRequest {
             job_id: job.id.clone(),
             executor_id: "exec-1".into(),
+            lease_token: token.clone(),
             error:
                 "pg_dump: connection to postgres://edms:hunter2@db/edms failed (PGPASSWORD=hunter2)"
                     .into(),

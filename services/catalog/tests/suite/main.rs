@@ -1,7 +1,7 @@
 //! The catalog's storage suite: every test body takes `CatalogOptions` and
-//! runs once on SQLite and once on PostgreSQL (which skips loudly without
-//! `VIGIL_TEST_POSTGRES_URL`), through the real gRPC services on an
-//! ephemeral port.
+//! runs once on SQLite and once on PostgreSQL (`needs_postgres`: it fails
+//! without `VIGIL_TEST_POSTGRES_URL`, and nextest's default profile leaves it
+//! out), through the real gRPC services on an ephemeral port.
 
 #[macro_use]
 mod common;
@@ -9,6 +9,7 @@ mod common;
 mod alerts;
 mod configurations;
 mod events;
+mod holders;
 mod jobs;
 mod queue;
 mod schedules;

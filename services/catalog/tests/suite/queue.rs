@@ -140,14 +140,14 @@ async fn expired_leases_are_retried_then_fail_as_executor_lost(options: CatalogO
     };
     for attempt in 1..=3u32 {
         let who = format!("exec-{attempt}");
-        let leased = h
+        let resp = h
             .coord
             .lease_job(lease_req(&who))
             .await
             .unwrap()
-            .into_inner()
-            .job
-            .unwrap();
+            .into_inner();
+        let token = resp.lease_token;
+        let leased = resp.job.unwrap();
         assert_eq!(leased.id, job.id);
         assert_eq!(leased.attempt, attempt);
         assert_eq!(
@@ -183,6 +183,7 @@ async fn expired_leases_are_retried_then_fail_as_executor_lost(options: CatalogO
             .heartbeat_job(HeartbeatJobRequest {
                 job_id: job.id.clone(),
                 executor_id: who.clone(),
+                lease_token: token.clone(),
                 ..Default::default()
             })
             .await
@@ -193,6 +194,7 @@ async fn expired_leases_are_retried_then_fail_as_executor_lost(options: CatalogO
             .complete_job(CompleteJobRequest {
                 job_id: job.id.clone(),
                 executor_id: who,
+                lease_token: token,
                 ..Default::default()
             })
             .await
@@ -248,8 +250,9 @@ async fn retryable_failures_requeue_until_attempts_run_out(options: CatalogOptio
         .job
         .unwrap();
     let mut states = Vec::new();
+    let mut token = String::new();
     for _ in 0..3 {
-        let leased = h
+        let resp = h
             .coord
             .lease_job(LeaseJobRequest {
                 executor_id: "e".into(),
@@ -258,15 +261,15 @@ async fn retryable_failures_requeue_until_attempts_run_out(options: CatalogOptio
             })
             .await
             .unwrap()
-            .into_inner()
-            .job
-            .unwrap();
-        assert_eq!(leased.id, job.id);
+            .into_inner();
+        token = resp.lease_token;
+        assert_eq!(resp.job.unwrap().id, job.id);
         let after = h
             .coord
             .fail_job(FailJobRequest {
                 job_id: job.id.clone(),
                 executor_id: "e".into(),
+                lease_token: token.clone(),
                 error: "repository busy".into(),
                 retryable: true,
                 ..Default::default()
@@ -291,6 +294,7 @@ async fn retryable_failures_requeue_until_attempts_run_out(options: CatalogOptio
         .fail_job(FailJobRequest {
             job_id: job.id,
             executor_id: "e".into(),
+            lease_token: token,
             error: "x".into(),
             ..Default::default()
         })

@@ -18,6 +18,15 @@ fn armed(key: &str, next: chrono::DateTime<chrono::Utc>) -> ScheduleState {
     }
 }
 
+/// A FULL configuration due daily at 02:00 UTC, the suite's `t0()` time of day.
+fn utc_daily(name: &str) -> BackupConfiguration {
+    let mut c = full(name);
+    if let Some(s) = c.schedule.as_mut() {
+        s.timezone = "UTC".into();
+    }
+    c
+}
+
 async fn snapshot(
     h: &mut Harness,
     key: &str,
@@ -129,7 +138,7 @@ async fn commit_tick_records_outcomes_and_enqueues_once(options: CatalogOptions)
     let mut h = start(options).await;
     h.catalog
         .create_configuration(CreateConfigurationRequest {
-            configuration: Some(full("daily")),
+            configuration: Some(utc_daily("daily")),
         })
         .await
         .unwrap();
@@ -240,7 +249,7 @@ async fn concurrent_ticks_commit_once(options: CatalogOptions) {
     let mut h = start(options).await;
     h.catalog
         .create_configuration(CreateConfigurationRequest {
-            configuration: Some(full("daily")),
+            configuration: Some(utc_daily("daily")),
         })
         .await
         .unwrap();
@@ -285,4 +294,81 @@ async fn concurrent_ticks_commit_once(options: CatalogOptions) {
     let (state, outcomes, _) = snapshot(&mut h, "daily").await;
     assert_eq!(state.fired_count, 1);
     assert_eq!(outcomes.len(), 1);
+}
+
+both_backends!(ticks_that_disagree_with_the_schedule_are_refused);
+async fn ticks_that_disagree_with_the_schedule_are_refused(options: CatalogOptions) {
+    let (options, clock) = manual(options);
+    let mut h = start(options).await;
+    h.catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(utc_daily("daily")),
+        })
+        .await
+        .unwrap();
+    h.coord
+        .put_schedule_state(PutScheduleStateRequest {
+            state: Some(armed("daily", t0())),
+        })
+        .await
+        .unwrap();
+    let day = chrono::Duration::days(1);
+    clock.advance(chrono::Duration::minutes(1));
+    let at = |y, m, d| {
+        chrono::NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(2, 0, 0)
+            .unwrap()
+            .and_utc()
+    };
+    let tick = |next: chrono::DateTime<chrono::Utc>, due: chrono::DateTime<chrono::Utc>| {
+        CommitScheduleTickRequest {
+            schedule: "daily".into(),
+            expected_next_due_time: Some(ts(t0())),
+            new_next_due_time: Some(ts(next)),
+            runs: vec![TickRun {
+                due_time: Some(ts(due)),
+                outcome: OutcomeKind::Enqueued as i32,
+                job: Some(scheduled("daily", due)),
+                detail: String::new(),
+            }],
+            owner: "liar".into(),
+            ..Default::default()
+        }
+    };
+    let before = snapshot(&mut h, "daily").await;
+    // 2099 would switch the schedule off; 1970 would make the scheduler
+    // record half a million missed runs. Neither is the next occurrence.
+    for next in [at(2099, 1, 1), at(1970, 1, 1), t0() + day * 2] {
+        let err = h
+            .coord
+            .commit_schedule_tick(tick(next, t0()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+        assert!(err.message().starts_with("new_next_due_time:"), "{err:?}");
+        assert_eq!(snapshot(&mut h, "daily").await, before, "nothing changed");
+    }
+    // Due times before the persisted next due time or in the future are
+    // refused as well: a tick cannot invent a backlog.
+    for due in [at(1970, 1, 1), t0() + day] {
+        let err = h
+            .coord
+            .commit_schedule_tick(tick(due + day, due))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+        assert!(err.message().starts_with("runs[0].due_time:"), "{err:?}");
+        assert_eq!(snapshot(&mut h, "daily").await, before, "nothing changed");
+    }
+    // The schedule's own next occurrence is accepted.
+    let state = h
+        .coord
+        .commit_schedule_tick(tick(t0() + day, t0()))
+        .await
+        .unwrap()
+        .into_inner()
+        .state
+        .unwrap();
+    assert_eq!(state.next_due_time, Some(ts(t0() + day)));
 }

@@ -73,6 +73,12 @@ impl Tool {
                 Stdio::null()
             })
             .stderr(Stdio::piped());
+        // Dump and restore tools never see the executor's own credentials.
+        for (var, _) in std::env::vars_os() {
+            if var.to_str().is_some_and(crate::policy::is_credential_env) {
+                command.env_remove(&var);
+            }
+        }
         let mut secrets = Vec::new();
         if let Some((var, secret)) = secret_env {
             command.env(var, secret.expose());

@@ -8,7 +8,7 @@
 //! which is the last step.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -60,7 +60,16 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     let paths: Vec<PathBuf> = if kind == BackupKind::Database {
         Vec::new()
     } else {
-        source.paths.iter().map(PathBuf::from).collect()
+        source
+            .paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                ctx.shared
+                    .policy
+                    .source(&format!("source.paths[{i}]"), Path::new(p))
+            })
+            .collect::<Result<_>>()?
     };
     if paths.is_empty() && database.is_none() {
         return Err(Error::invalid(
@@ -253,6 +262,12 @@ async fn start_dump(ctx: &JobCtx, db: &DatabaseSource) -> Result<DumpSource> {
             engine_name(engine)
         )));
     }
+    if let DbUrl::Sqlite(path) = &url {
+        shared.policy.source("source.database.url", path)?;
+    }
+    shared
+        .policy
+        .secret("source.database.password", db.password.as_ref())?;
     let password = Secret::resolve("source.database.password", db.password.as_ref())?;
     let ectx = EngineCtx {
         password,

@@ -25,6 +25,8 @@ pub struct JobCtx {
     pub shared: Arc<Shared>,
     /// The leased job.
     pub job: BackupJob,
+    /// The lease token every catalog call about the job presents.
+    pub lease_token: String,
     /// Its configuration as it was at lease time.
     pub config: Option<BackupConfiguration>,
     /// Progress reported at each heartbeat.

@@ -48,20 +48,22 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
         }
     };
     let artifact = get_artifact(&ctx, &params.artifact).await?;
+    let policy = &ctx.shared.policy;
     let target_dir = match params.target_dir.as_str() {
         "" => None,
-        d if Path::new(d).is_absolute() => Some(PathBuf::from(d)),
-        _ => {
-            return Err(Error::invalid(
-                "params.restore.target_dir",
-                "must be an absolute path",
-            ));
-        }
+        d => Some(policy.restore_target("params.restore.target_dir", Path::new(d))?),
     };
     let db_url = match params.database_url.as_str() {
         "" => None,
         u => Some(DbUrl::parse("params.restore.database_url", u)?),
     };
+    if let Some(DbUrl::Sqlite(path)) = &db_url {
+        policy.restore_target("params.restore.database_url", path)?;
+    }
+    policy.secret(
+        "params.restore.database_password",
+        params.database_password.as_ref(),
+    )?;
     if target_dir.is_none() && db_url.is_none() {
         return Err(Error::invalid(
             "params.restore",
@@ -282,6 +284,21 @@ fn preflight(target: &Path, entries: &[&Entry], overwrite: bool) -> Result<()> {
     Ok(())
 }
 
+/// A restore of paths that are not in the snapshot fails before anything is
+/// written, naming the first missing path (NOT_FOUND), rather than ending
+/// COMPLETED with nothing restored.
+fn check_paths_exist(entries: &[Entry], paths: &[String], artifact: &str) -> Result<()> {
+    for p in paths {
+        let one = std::slice::from_ref(p);
+        if !entries.iter().any(|e| selected(e, one)) {
+            return Err(Error::NotFound {
+                what: format!("params.restore.paths: {p} in artifact {artifact}"),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn selected(e: &Entry, paths: &[String]) -> bool {
     paths.is_empty()
         || paths.iter().any(|p| {
@@ -331,6 +348,7 @@ async fn restore_snapshot(
             Some(_) => {}
         }
     }
+    check_paths_exist(&entries, &params.paths, &params.artifact)?;
     let chosen: Vec<&Entry> = entries
         .iter()
         .filter(|e| selected(e, &params.paths))

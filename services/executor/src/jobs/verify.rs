@@ -59,6 +59,9 @@ pub async fn mark(
                 ids: chunk.to_vec(),
                 state: state as i32,
                 verify_time,
+                job_id: ctx.job.id.clone(),
+                executor_id: ctx.shared.opts.executor_id.clone(),
+                lease_token: ctx.lease_token.clone(),
             })
             .await?;
     }

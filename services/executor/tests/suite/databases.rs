@@ -47,10 +47,8 @@ async fn restore_ok(
 }
 
 #[tokio::test]
-async fn postgres_database_full_and_export_round_trips() {
-    let Some(admin) = db::postgres_url() else {
-        return;
-    };
+async fn needs_postgres_database_full_and_export_round_trips() {
+    let admin = db::postgres_url();
     let h = Harness::start().await;
     let src = db::pg_create(&admin, "vigil_rt_src");
     let src_url = db::pg_db_url(&admin, &src);
@@ -179,8 +177,8 @@ async fn postgres_database_full_and_export_round_trips() {
 }
 
 #[tokio::test]
-async fn mysql_round_trips_with_password_protected_users() {
-    let Some(admin) = db::mysql_url() else { return };
+async fn needs_mysql_round_trips_with_password_protected_users() {
+    let admin = db::mysql_url();
     let h = Harness::start().await;
     let src = db::mysql_create(&admin, "vsrc");
     db::mysql_fill(&admin, &src);
@@ -370,10 +368,8 @@ async fn sqlite_database_and_export_round_trips() {
 }
 
 #[tokio::test]
-async fn a_dump_that_fails_fails_the_job_and_records_no_artifact() {
-    let Some(admin) = db::postgres_url() else {
-        return;
-    };
+async fn needs_postgres_a_dump_that_fails_fails_the_job_and_records_no_artifact() {
+    let admin = db::postgres_url();
     let h = Harness::start().await;
     let missing = db::pg_db_url(
         &admin,

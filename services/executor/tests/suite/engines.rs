@@ -44,10 +44,8 @@ async fn probing_finds_the_machines_tools_and_advertises_them() {
 }
 
 #[tokio::test]
-async fn postgres_dump_and_restore_round_trip() {
-    let Some(admin) = db::postgres_url() else {
-        return;
-    };
+async fn needs_postgres_dump_and_restore_round_trip() {
+    let admin = db::postgres_url();
     let engines = Engines::probe(None).await;
     let tools = engines
         .postgres
@@ -99,10 +97,8 @@ async fn postgres_dump_and_restore_round_trip() {
 }
 
 #[tokio::test]
-async fn postgres_dump_failure_is_an_error_not_a_short_dump() {
-    let Some(admin) = db::postgres_url() else {
-        return;
-    };
+async fn needs_postgres_dump_failure_is_an_error_not_a_short_dump() {
+    let admin = db::postgres_url();
     let tools = Engines::probe(None).await.postgres.expect("pg_dump");
     let missing = db::pg_db_url(
         &admin,
@@ -130,10 +126,8 @@ async fn postgres_dump_failure_is_an_error_not_a_short_dump() {
 }
 
 #[tokio::test]
-async fn cancel_kills_a_running_dump() {
-    let Some(admin) = db::postgres_url() else {
-        return;
-    };
+async fn needs_postgres_cancel_kills_a_running_dump() {
+    let admin = db::postgres_url();
     let tools = Engines::probe(None).await.postgres.expect("pg_dump");
     let src = db::pg_create(&admin, "vigil_cancel");
     db::pg_fill(&db::pg_db_url(&admin, &src));
@@ -163,8 +157,8 @@ async fn cancel_kills_a_running_dump() {
 }
 
 #[tokio::test]
-async fn mysql_round_trip_with_a_password_protected_user() {
-    let Some(admin) = db::mysql_url() else { return };
+async fn needs_mysql_round_trip_with_a_password_protected_user() {
+    let admin = db::mysql_url();
     let tools = Engines::probe(None)
         .await
         .mysql

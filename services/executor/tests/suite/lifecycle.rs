@@ -66,10 +66,8 @@ async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool
 }
 
 #[tokio::test]
-async fn cancel_stops_a_running_dump() {
-    let Some(admin) = db::postgres_url() else {
-        return;
-    };
+async fn needs_postgres_cancel_stops_a_running_dump() {
+    let admin = db::postgres_url();
     let h = Harness::start().await;
     let name = db::pg_create(&admin, "vigil_cancel");
     let url = db::pg_db_url(&admin, &name);
@@ -108,10 +106,8 @@ async fn cancel_stops_a_running_dump() {
 }
 
 #[tokio::test]
-async fn a_lost_lease_stops_the_work_and_reports_nothing() {
-    let Some(admin) = db::postgres_url() else {
-        return;
-    };
+async fn needs_postgres_a_lost_lease_stops_the_work_and_reports_nothing() {
+    let admin = db::postgres_url();
     let h = Harness::start().await;
     let name = db::pg_create(&admin, "vigil_lease");
     let url = db::pg_db_url(&admin, &name);

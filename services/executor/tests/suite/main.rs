@@ -7,5 +7,6 @@ mod databases;
 mod engines;
 mod files;
 mod lifecycle;
+mod policy;
 mod secrets;
 mod uploads;

@@ -66,15 +66,15 @@ fn set_env(name: &str, value: &str) {
 }
 
 #[tokio::test]
-async fn passwords_and_keys_never_leak() {
-    let Some(admin) = db::mysql_url() else { return };
+async fn needs_mysql_passwords_and_keys_never_leak() {
+    let admin = db::mysql_url();
     let logs = capture_logs();
     let src = db::mysql_create(&admin, "vsec");
     db::mysql_fill(&admin, &src);
     let (user, password) = db::mysql_user(&admin, &src);
     let wrong = format!("Wr0ng-{}", uuid::Uuid::new_v4().simple());
-    set_env("VIGIL_TEST_DB_PASSWORD", &password);
-    set_env("VIGIL_TEST_WRONG_PASSWORD", &wrong);
+    set_env("EXEC_TEST_DB_PASSWORD", &password);
+    set_env("EXEC_TEST_WRONG_PASSWORD", &wrong);
 
     let h = Harness::start().await;
     let host = format!(
@@ -92,7 +92,7 @@ async fn passwords_and_keys_never_leak() {
         Some(database(
             DatabaseEngine::Mysql,
             &url,
-            Some("VIGIL_TEST_DB_PASSWORD"),
+            Some("EXEC_TEST_DB_PASSWORD"),
         )),
     ))
     .await;
@@ -103,7 +103,7 @@ async fn passwords_and_keys_never_leak() {
         Some(database(
             DatabaseEngine::Mysql,
             &url,
-            Some("VIGIL_TEST_DB_PASSWORD"),
+            Some("EXEC_TEST_DB_PASSWORD"),
         )),
     ))
     .await;
@@ -114,7 +114,7 @@ async fn passwords_and_keys_never_leak() {
         Some(database(
             DatabaseEngine::Mysql,
             &url,
-            Some("VIGIL_TEST_WRONG_PASSWORD"),
+            Some("EXEC_TEST_WRONG_PASSWORD"),
         )),
     ))
     .await;
@@ -133,7 +133,7 @@ async fn passwords_and_keys_never_leak() {
     // A restore with the password from the environment, a download and a verify.
     let dst = db::mysql_create(&admin, "vsecdst");
     let (user2, password2) = db::mysql_user(&admin, &dst);
-    set_env("VIGIL_TEST_DST_PASSWORD", &password2);
+    set_env("EXEC_TEST_DST_PASSWORD", &password2);
     let mut params = common::restore_params(
         &full.artifact,
         None,
@@ -141,7 +141,7 @@ async fn passwords_and_keys_never_leak() {
         false,
     );
     params.database_password = Some(SecretRef {
-        source: Some(secret_ref::Source::Env("VIGIL_TEST_DST_PASSWORD".into())),
+        source: Some(secret_ref::Source::Env("EXEC_TEST_DST_PASSWORD".into())),
     });
     let r = h
         .create_job(

@@ -1,8 +1,10 @@
 //! The local directory backend (the default).
 //!
 //! Writes go to a temporary file in the target directory, which is fsynced,
-//! renamed over the final name, and then the directory is fsynced, so a
-//! kill -9 or power loss leaves either the old state or the complete object.
+//! renamed over the final name (or hard-linked to it for a conditional
+//! create, which fails when the name exists), and then the directory is
+//! fsynced, so a kill -9 or power loss leaves either the old state or the
+//! complete object.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -46,6 +48,15 @@ impl LocalBackend {
         })
     }
 
+    /// A backend for `root` that neither checks nor creates anything; the
+    /// directories are created by the first write.
+    pub fn unopened(root: impl Into<PathBuf>) -> LocalBackend {
+        LocalBackend {
+            root: root.into(),
+            packs: Arc::default(),
+        }
+    }
+
     /// A backend for an existing repository directory.
     pub fn open(root: impl Into<PathBuf>) -> Result<LocalBackend> {
         let root = root.into();
@@ -76,8 +87,14 @@ impl LocalBackend {
         if kind != FileKind::Pack {
             return Ok(Arc::new(File::open(p).map_err(|e| not_found_or_io(p, e))?));
         }
-        if let Some(f) = self.packs.lock().expect("pack cache").get(name) {
-            return Ok(f.clone());
+        if let Some(f) = self.packs.lock().expect("pack cache").get(name).cloned() {
+            // A pack deleted behind this process must read as missing, not
+            // from the handle that still holds the unlinked file.
+            if p.exists() {
+                return Ok(f);
+            }
+            self.packs.lock().expect("pack cache").remove(name);
+            return Err(Error::NotFound(p.display().to_string()));
         }
         let f = Arc::new(File::open(p).map_err(|e| not_found_or_io(p, e))?);
         let mut cache = self.packs.lock().expect("pack cache");
@@ -88,11 +105,24 @@ impl LocalBackend {
         Ok(f)
     }
 
-    fn write(&self, kind: FileKind, name: &str, parts: &[&[u8]], durable: bool) -> Result<()> {
+    /// Writes `parts` to a temporary file and moves it to the object's
+    /// name: renamed over it, or (`create_only`) hard-linked, which fails
+    /// when the name exists. Returns whether the object was written.
+    fn write(
+        &self,
+        kind: FileKind,
+        name: &str,
+        parts: &[&[u8]],
+        durable: bool,
+        create_only: bool,
+    ) -> Result<bool> {
         let target = self.path(kind, name);
         let dir = target.parent().expect("object has a parent").to_path_buf();
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
+        }
         let tmp = dir.join(format!("{TMP_PREFIX}{}", Id::random().short()));
-        let res = (|| -> std::io::Result<()> {
+        let res = (|| -> std::io::Result<bool> {
             let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
             for p in parts {
                 f.write_all(p)?;
@@ -101,17 +131,25 @@ impl LocalBackend {
                 f.sync_all()?;
             }
             drop(f);
-            fs::rename(&tmp, &target)?;
-            if durable {
+            let created = if create_only {
+                match fs::hard_link(&tmp, &target) {
+                    Ok(()) => true,
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => false,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                fs::rename(&tmp, &target)?;
+                true
+            };
+            if durable && created {
                 File::open(&dir)?.sync_all()?;
             }
-            Ok(())
+            Ok(created)
         })();
-        if let Err(e) = res {
+        if create_only || res.is_err() {
             let _ = fs::remove_file(&tmp);
-            return Err(Error::io(target.display(), e));
         }
-        Ok(())
+        res.map_err(|e| Error::io(target.display(), e))
     }
 }
 
@@ -137,7 +175,12 @@ impl Backend for LocalBackend {
         }
         let dir = self.root.join(kind.dir());
         let mut out = Vec::new();
-        for ent in fs::read_dir(&dir).map_err(|e| Error::io(dir.display(), e))? {
+        let entries = match fs::read_dir(&dir) {
+            Ok(d) => d,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io(dir.display(), e)),
+        };
+        for ent in entries {
             let ent = ent.map_err(|e| Error::io(dir.display(), e))?;
             let name = ent.file_name().to_string_lossy().into_owned();
             if name.starts_with(TMP_PREFIX) {
@@ -176,11 +219,15 @@ impl Backend for LocalBackend {
     }
 
     fn put_atomic(&self, kind: FileKind, name: &str, parts: &[&[u8]]) -> Result<()> {
-        self.write(kind, name, parts, true)
+        self.write(kind, name, parts, true, false).map(|_| ())
     }
 
     fn put_volatile(&self, kind: FileKind, name: &str, data: &[u8]) -> Result<()> {
-        self.write(kind, name, &[data], false)
+        self.write(kind, name, &[data], false, false).map(|_| ())
+    }
+
+    fn put_create(&self, kind: FileKind, name: &str, data: &[u8]) -> Result<bool> {
+        self.write(kind, name, &[data], true, true)
     }
 
     fn delete(&self, kind: FileKind, name: &str) -> Result<()> {
@@ -197,5 +244,9 @@ impl Backend for LocalBackend {
 
     fn exists(&self, kind: FileKind, name: &str) -> Result<bool> {
         Ok(self.path(kind, name).exists())
+    }
+
+    fn location(&self) -> String {
+        self.root.display().to_string()
     }
 }

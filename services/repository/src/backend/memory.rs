@@ -75,6 +75,16 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    fn put_create(&self, kind: FileKind, name: &str, data: &[u8]) -> Result<bool> {
+        let mut g = self.objects.write().expect("memory backend");
+        let m = g.entry(kind).or_default();
+        if m.contains_key(name) {
+            return Ok(false);
+        }
+        m.insert(name.to_string(), Arc::new(data.to_vec()));
+        Ok(true)
+    }
+
     fn delete(&self, kind: FileKind, name: &str) -> Result<()> {
         if let Some(m) = self.objects.write().expect("memory backend").get_mut(&kind) {
             m.remove(name);
@@ -84,5 +94,9 @@ impl Backend for MemoryBackend {
 
     fn exists(&self, kind: FileKind, name: &str) -> Result<bool> {
         Ok(self.obj(kind, name).is_ok())
+    }
+
+    fn location(&self) -> String {
+        "memory".into()
     }
 }

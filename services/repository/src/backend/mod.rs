@@ -1,18 +1,39 @@
 //! The storage seam: one small, blocking trait for every backend.
 //!
 //! The repository only ever lists, reads (whole or a range), writes whole
-//! objects atomically and deletes. That maps one-to-one onto a local
-//! directory and onto an object store (S3: LIST, GET, ranged GET, PUT,
-//! DELETE), so an `object_store` backend can be added without touching the
-//! format. Async callers run repository operations in `spawn_blocking`.
+//! objects atomically, creates objects conditionally and deletes. That maps
+//! one-to-one onto a local directory (rename and link) and onto an object
+//! store (S3: LIST, GET, ranged GET, PUT, PUT with `If-None-Match: *`,
+//! DELETE). Async callers run repository operations in `spawn_blocking`.
 
 mod local;
 mod memory;
+mod object;
+
+use std::sync::Arc;
 
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
+pub use object::ObjectStoreBackend;
 
 use crate::error::Result;
+
+/// The backend for a repository location: `s3://bucket/prefix` (see
+/// [`ObjectStoreBackend::from_s3_url`]), `file:///path` or a plain path.
+/// Makes no request and creates nothing.
+pub fn backend_for(location: &str) -> Result<Arc<dyn Backend>> {
+    if location.starts_with("s3://") {
+        return Ok(Arc::new(ObjectStoreBackend::from_s3_url(location)?));
+    }
+    let path = location.strip_prefix("file://").unwrap_or(location);
+    if path.contains("://") || path.is_empty() {
+        return Err(crate::error::Error::InvalidArgument {
+            field: "repository",
+            reason: "expected a path, file:///path or s3://bucket/prefix".into(),
+        });
+    }
+    Ok(Arc::new(LocalBackend::unopened(path)))
+}
 
 /// The kinds of objects in a repository, each in its own namespace
 /// (a directory locally, a key prefix in an object store).
@@ -69,8 +90,28 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn put_volatile(&self, kind: FileKind, name: &str, data: &[u8]) -> Result<()> {
         self.put_atomic(kind, name, &[data])
     }
+    /// Writes an object made of owned `parts` atomically and durably (an
+    /// object store sends them without copying).
+    fn put_parts(&self, kind: FileKind, name: &str, parts: Vec<Vec<u8>>) -> Result<()> {
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        self.put_atomic(kind, name, &refs)
+    }
+    /// Creates an object only if none of that name exists (conditional
+    /// create, `If-None-Match: *`), atomically and durably. Returns whether
+    /// this call created it.
+    fn put_create(&self, kind: FileKind, name: &str, data: &[u8]) -> Result<bool>;
     /// Deletes an object; deleting a missing object is not an error.
     fn delete(&self, kind: FileKind, name: &str) -> Result<()>;
     /// Whether an object exists.
     fn exists(&self, kind: FileKind, name: &str) -> Result<bool>;
+    /// Pack writes worth running at once; each holds one pack in memory.
+    fn write_parallelism(&self) -> usize {
+        3
+    }
+    /// Reads worth running at once during a restore; each holds one chunk.
+    fn read_parallelism(&self) -> usize {
+        4
+    }
+    /// Where the repository lives, for messages; never holds a secret.
+    fn location(&self) -> String;
 }

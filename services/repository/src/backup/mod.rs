@@ -31,7 +31,6 @@ use worker::{file_worker, same_file, store_stream};
 
 use crate::error::{Error, Result};
 use crate::id::SnapshotId;
-use crate::lock::LockGuard;
 use crate::packer::Packer;
 use crate::repo::Repository;
 use crate::snapshot::{self, Snapshot, SnapshotSummary};
@@ -51,7 +50,7 @@ impl Repository {
         let started = Instant::now();
         validate(opts, &streams)?;
         let filters = Filters::new(&opts.include, &opts.exclude)?;
-        let lock = LockGuard::acquire(self.backend.clone(), false)?;
+        let lock = self.lock(false)?;
         let index = Arc::new(self.load_index_recovering()?);
         let hostname = opts.hostname.clone().unwrap_or_else(crate::lock::hostname);
         let mut paths: Vec<String> = opts.paths.iter().map(|p| p.display().to_string()).collect();
@@ -287,7 +286,7 @@ impl Repository {
         mut entries: Vec<Entry>,
         opts: BackupOptions,
     ) -> Result<SnapshotId> {
-        let _lock = LockGuard::acquire(self.backend.clone(), false)?;
+        let _lock = self.lock(false)?;
         let index = Arc::new(self.load_index()?);
         let packer = Packer::new(
             self.backend.clone(),

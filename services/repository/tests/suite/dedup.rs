@@ -7,6 +7,11 @@ use std::fs;
 use common::*;
 use vigil_repository::{BackupOptions, Control};
 
+on_both_backends!(
+    identical_data_is_stored_once_across_snapshots,
+    files_cache_skips_unchanged_files_and_rereads_changed_ones,
+);
+
 fn opts(fx: &Fixture) -> BackupOptions {
     BackupOptions {
         paths: vec![fx.src()],
@@ -14,9 +19,7 @@ fn opts(fx: &Fixture) -> BackupOptions {
     }
 }
 
-#[test]
-fn identical_data_is_stored_once_across_snapshots() {
-    let fx = Fixture::new();
+fn identical_data_is_stored_once_across_snapshots(fx: Fixture) {
     make_tree(&fx.src());
     let first = fx
         .repo
@@ -44,9 +47,7 @@ fn identical_data_is_stored_once_across_snapshots() {
     assert_eq!(third.stats.bytes_read, second.stats.bytes_read + 300_000);
 }
 
-#[test]
-fn files_cache_skips_unchanged_files_and_rereads_changed_ones() {
-    let fx = Fixture::new();
+fn files_cache_skips_unchanged_files_and_rereads_changed_ones(fx: Fixture) {
     make_tree(&fx.src());
     let first = fx
         .repo

@@ -5,7 +5,14 @@ use crate::common;
 use std::fs;
 
 use common::*;
-use vigil_repository::{BackupOptions, Control, Id, RestoreOptions, VerifyOptions};
+use vigil_repository::{BackupOptions, Control, FileKind, Id, RestoreOptions, VerifyOptions};
+
+on_both_backends!(
+    verify_detects_flipped_byte_and_names_the_file,
+    restore_fails_only_the_damaged_file,
+    damaged_snapshot_and_index_files_are_reported,
+    prune_refuses_to_run_while_a_snapshot_is_unreadable,
+);
 
 /// Flips one byte inside the blob that stores the first chunk of `file`.
 fn damage_chunk_of(fx: &Fixture, snapshot: &Id, file: &std::path::Path) -> String {
@@ -20,16 +27,16 @@ fn damage_chunk_of(fx: &Fixture, snapshot: &Id, file: &std::path::Path) -> Strin
     let index = fx.repo.load_index().unwrap();
     let loc = *index.get(&e.chunks[0]).unwrap();
     let pack = index.pack_name(&loc).to_hex();
-    let p = fx.repo_path().join("data").join(&pack);
-    let mut data = fs::read(&p).unwrap();
-    data[loc.offset as usize + loc.len as usize / 2] ^= 0x01;
-    fs::write(&p, data).unwrap();
+    fx.flip(
+        FileKind::Pack,
+        &pack,
+        loc.offset as usize + loc.len as usize / 2,
+        0x01,
+    );
     pack
 }
 
-#[test]
-fn verify_detects_flipped_byte_and_names_the_file() {
-    let fx = Fixture::new();
+fn verify_detects_flipped_byte_and_names_the_file(fx: Fixture) {
     make_tree(&fx.src());
     let r = fx
         .repo
@@ -65,9 +72,7 @@ fn verify_detects_flipped_byte_and_names_the_file() {
     );
 }
 
-#[test]
-fn restore_fails_only_the_damaged_file() {
-    let fx = Fixture::new();
+fn restore_fails_only_the_damaged_file(fx: Fixture) {
     make_tree(&fx.src());
     let r = fx
         .repo
@@ -121,9 +126,7 @@ fn restore_fails_only_the_damaged_file() {
     );
 }
 
-#[test]
-fn damaged_snapshot_and_index_files_are_reported() {
-    let fx = Fixture::new();
+fn damaged_snapshot_and_index_files_are_reported(fx: Fixture) {
     make_tree(&fx.src());
     let r = fx
         .repo
@@ -136,31 +139,16 @@ fn damaged_snapshot_and_index_files_are_reported() {
             &Control::default(),
         )
         .unwrap();
-    let idx = fs::read_dir(fx.repo_path().join("index"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut b = fs::read(&idx).unwrap();
-    b[20] ^= 0x80;
-    fs::write(&idx, b).unwrap();
-    let sp = fx
-        .repo_path()
-        .join("snapshots")
-        .join(r.snapshot_id.to_hex());
-    let mut b = fs::read(&sp).unwrap();
-    b[30] ^= 0x80;
-    fs::write(&sp, b).unwrap();
+    let idx = fx.names(FileKind::Index).remove(0);
+    fx.flip(FileKind::Index, &idx, 20, 0x80);
+    fx.flip(FileKind::Snapshot, &r.snapshot_id.to_hex(), 30, 0x80);
     let rep = fx.repo.verify(&VerifyOptions::default()).unwrap();
     assert_eq!(rep.damaged_index_files.len(), 1);
     assert_eq!(rep.damaged_snapshots, vec![r.snapshot_id.to_hex()]);
     assert!(fx.repo.snapshot(&r.snapshot_id).is_err());
 }
 
-#[test]
-fn prune_refuses_to_run_while_a_snapshot_is_unreadable() {
-    let fx = Fixture::new();
+fn prune_refuses_to_run_while_a_snapshot_is_unreadable(fx: Fixture) {
     make_tree(&fx.src());
     let o = BackupOptions {
         paths: vec![fx.src()],
@@ -169,22 +157,10 @@ fn prune_refuses_to_run_while_a_snapshot_is_unreadable() {
     let a = fx.repo.backup(&o, vec![], &Control::default()).unwrap();
     write(&fx.src().join("new.bin"), &bytes(77, 100_000), 0o644);
     let b = fx.repo.backup(&o, vec![], &Control::default()).unwrap();
-    let sp = fx
-        .repo_path()
-        .join("snapshots")
-        .join(b.snapshot_id.to_hex());
-    let mut raw = fs::read(&sp).unwrap();
-    raw[40] ^= 1;
-    fs::write(&sp, raw).unwrap();
+    fx.flip(FileKind::Snapshot, &b.snapshot_id.to_hex(), 40, 1);
     let err = fx.repo.prune(&Default::default()).unwrap_err();
     assert!(err.to_string().contains("refusing to prune"), "{err}");
-    assert_eq!(
-        fs::read_dir(fx.repo_path().join("snapshots"))
-            .unwrap()
-            .count(),
-        2,
-        "nothing deleted"
-    );
+    assert_eq!(fx.names(FileKind::Snapshot).len(), 2, "nothing deleted");
     fx.repo.forget_snapshots(&[b.snapshot_id]).unwrap();
     fx.repo.prune(&Default::default()).unwrap();
     let out = fx.dir.path().join("out");

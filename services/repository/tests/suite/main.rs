@@ -1,5 +1,6 @@
 //! One integration-test binary for this crate: each module is one area.
 
+#[macro_use]
 mod common;
 
 mod concurrency;

@@ -8,9 +8,12 @@ use std::os::unix::fs::MetadataExt;
 use common::*;
 use vigil_repository::{BackupOptions, Control, RestoreOptions, StreamSource};
 
-#[test]
-fn round_trip_restores_bytes_mode_mtime_and_symlinks() {
-    let fx = Fixture::new();
+on_both_backends!(
+    round_trip_restores_bytes_mode_mtime_and_symlinks,
+    stream_entry_round_trips_through_restore_entry,
+);
+
+fn round_trip_restores_bytes_mode_mtime_and_symlinks(fx: Fixture) {
     make_tree(&fx.src());
     let opts = BackupOptions {
         paths: vec![fx.src()],
@@ -69,9 +72,7 @@ fn round_trip_restores_bytes_mode_mtime_and_symlinks() {
     );
 }
 
-#[test]
-fn stream_entry_round_trips_through_restore_entry() {
-    let fx = Fixture::new();
+fn stream_entry_round_trips_through_restore_entry(fx: Fixture) {
     let dump = bytes(9, 500_000);
     let streams = vec![StreamSource {
         name: "db.sql".into(),

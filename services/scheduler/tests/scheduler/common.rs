@@ -81,6 +81,8 @@ pub(crate) fn with_retention(mut c: BackupConfiguration) -> BackupConfiguration 
 /// connections (without it every small gRPC answer waits for a delayed ACK).
 pub(crate) struct TestCatalog {
     pub addr: std::net::SocketAddr,
+    /// The catalog behind the server, for writes straight into its database.
+    pub catalog: vigil_catalog::Catalog,
     _stop: tokio_util::sync::DropGuard,
 }
 
@@ -97,6 +99,7 @@ async fn serve_catalog(options: vigil_catalog::CatalogOptions) -> TestCatalog {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
+    let served = catalog.clone();
     let background = {
         let (catalog, stop) = (catalog.clone(), stop.clone());
         tokio::spawn(async move { catalog.run_background(stop).await })
@@ -115,6 +118,7 @@ async fn serve_catalog(options: vigil_catalog::CatalogOptions) -> TestCatalog {
     });
     TestCatalog {
         addr,
+        catalog: served,
         _stop: stop.drop_guard(),
     }
 }
@@ -138,12 +142,13 @@ impl Harness {
         Self::spawn(options, clock, Some(dir)).await
     }
 
-    /// A PostgreSQL catalog, or `None` (with a loud SKIPPED line) without one.
-    pub(crate) async fn postgres(start: &str) -> Option<Harness> {
-        let mut options = testing::postgres_options_from_env().await?;
+    /// A PostgreSQL catalog; panics naming `VIGIL_TEST_POSTGRES_URL`
+    /// without one.
+    pub(crate) async fn postgres(start: &str) -> Harness {
+        let mut options = testing::postgres_options_from_env().await;
         let clock = ManualClock::new(t(start));
         options.clock = Arc::new(clock.clone());
-        Some(Self::spawn(options, clock, None).await)
+        Self::spawn(options, clock, None).await
     }
 
     async fn spawn(
@@ -362,7 +367,13 @@ impl Harness {
 
     /// Leases one job as executor `id` offering `caps`.
     pub(crate) async fn lease(&self, id: &str, caps: &[&str]) -> Option<BackupJob> {
-        self.coord
+        self.lease_held(id, caps).await.map(|(job, _)| job)
+    }
+
+    /// Leases one job as executor `id` offering `caps`: the job and its lease token.
+    pub(crate) async fn lease_held(&self, id: &str, caps: &[&str]) -> Option<(BackupJob, String)> {
+        let resp = self
+            .coord
             .clone()
             .lease_job(LeaseJobRequest {
                 executor_id: id.into(),
@@ -371,8 +382,27 @@ impl Harness {
             })
             .await
             .unwrap()
-            .into_inner()
-            .job
+            .into_inner();
+        resp.job.map(|job| (job, resp.lease_token))
+    }
+
+    /// Completes backup `job` leased by `executor` with `token`, recording a snapshot.
+    pub(crate) async fn complete(&self, job: &str, executor: &str, token: &str) {
+        self.coord
+            .clone()
+            .complete_job(pb::CompleteJobRequest {
+                job_id: job.into(),
+                executor_id: executor.into(),
+                lease_token: token.into(),
+                artifact: Some(pb::Artifact {
+                    format: pb::ArtifactFormat::Snapshot as i32,
+                    location: format!("snapshot-of-{job}"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
     }
 
     /// Components of `kind`.

@@ -263,7 +263,7 @@ async fn a_late_start_raises_a_late_alert_until_a_run_starts_on_time() {
     engine.tick(h.now()).await.unwrap();
     h.set("2025-12-20T10:10:00Z");
     h.executor("e1", &caps).await;
-    let job = h.lease("e1", &caps).await.unwrap();
+    let (job, token) = h.lease_held("e1", &caps).await.unwrap();
     engine.note_jobs(std::slice::from_ref(&job));
     engine.tick(h.now()).await.unwrap();
     let (state, _) = h.state("c", 1).await;
@@ -277,7 +277,7 @@ async fn a_late_start_raises_a_late_alert_until_a_run_starts_on_time() {
     );
     assert!(h.open_alert("schedule-late:c").await.is_some());
 
-    complete(&h, &job.id, "e1").await;
+    h.complete(&job.id, "e1", &token).await;
     h.set("2025-12-20T11:00:00Z");
     h.executor("e1", &caps).await;
     engine.tick(h.now()).await.unwrap();
@@ -298,18 +298,6 @@ async fn a_late_start_raises_a_late_alert_until_a_run_starts_on_time() {
         h.open_alert("schedule-late:c").await.is_none(),
         "resolved once a run starts on time"
     );
-}
-
-async fn complete(h: &Harness, job: &str, executor: &str) {
-    h.coord
-        .clone()
-        .complete_job(vigil_proto::catalog::v1::CompleteJobRequest {
-            job_id: job.into(),
-            executor_id: executor.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
 }
 
 #[tokio::test]

@@ -57,19 +57,11 @@ async fn every_due_run_ends_in_a_recorded_outcome() {
     h.set("2025-12-20T11:00:00Z");
     engine.tick(h.now()).await.unwrap();
     // The executor finally runs and finishes the 10:00 job.
-    let job = h
-        .lease("e1", &["backup:full"])
+    let (job, token) = h
+        .lease_held("e1", &["backup:full"])
         .await
         .expect("a job to lease");
-    h.coord
-        .clone()
-        .complete_job(vigil_proto::catalog::v1::CompleteJobRequest {
-            job_id: job.id.clone(),
-            executor_id: "e1".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    h.complete(&job.id, "e1", &token).await;
     // Paused over 12:00.
     let mut state = h.state("c", 1).await.0;
     state.paused = true;

@@ -13,6 +13,7 @@ mod firing;
 mod heartbeat;
 mod live;
 mod receiver;
+mod repair;
 mod replicas;
 mod service;
 mod system;

@@ -6,16 +6,10 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-/// The PostgreSQL admin URL from `VIGIL_TEST_POSTGRES_URL`, or `None` after
-/// a loud SKIPPED line.
-pub(crate) fn postgres_url() -> Option<url::Url> {
-    match std::env::var("VIGIL_TEST_POSTGRES_URL") {
-        Ok(u) => Some(url::Url::parse(&u).expect("VIGIL_TEST_POSTGRES_URL is a URL")),
-        Err(_) => {
-            eprintln!("SKIPPED: VIGIL_TEST_POSTGRES_URL not set");
-            None
-        }
-    }
+/// The PostgreSQL admin URL from `VIGIL_TEST_POSTGRES_URL` (required).
+pub(crate) fn postgres_url() -> url::Url {
+    let url = vigil_catalog::testing::service_env("VIGIL_TEST_POSTGRES_URL");
+    url::Url::parse(&url).expect("VIGIL_TEST_POSTGRES_URL is a URL")
 }
 
 /// The URL of database `db` on the server of `admin`.
@@ -112,17 +106,10 @@ pub(crate) fn pg_fill(url: &str) {
     );
 }
 
-/// The MariaDB server to test against: `VIGIL_TEST_MYSQL_URL`, else the
-/// machine's `mysql://root@127.0.0.1:3306` when something listens there.
-pub(crate) fn mysql_url() -> Option<url::Url> {
-    if let Ok(u) = std::env::var("VIGIL_TEST_MYSQL_URL") {
-        return Some(url::Url::parse(&u).expect("VIGIL_TEST_MYSQL_URL is a URL"));
-    }
-    if std::net::TcpStream::connect("127.0.0.1:3306").is_ok() {
-        return Some(url::Url::parse("mysql://root@127.0.0.1:3306").unwrap());
-    }
-    eprintln!("SKIPPED: VIGIL_TEST_MYSQL_URL not set and nothing listens on 127.0.0.1:3306");
-    None
+/// The MariaDB server to test against, from `VIGIL_TEST_MYSQL_URL` (required).
+pub(crate) fn mysql_url() -> url::Url {
+    let url = vigil_catalog::testing::service_env("VIGIL_TEST_MYSQL_URL");
+    url::Url::parse(&url).expect("VIGIL_TEST_MYSQL_URL is a URL")
 }
 
 fn mysql_args(admin: &url::Url) -> Vec<String> {

@@ -93,6 +93,18 @@ impl Harness {
         Harness { catalog, dir, exec }
     }
 
+    /// Like [`Harness::start`], with the executor's options changed by
+    /// `change` (given the scratch directory) before it starts.
+    pub(crate) async fn start_with(change: impl FnOnce(&Path, &mut ExecutorOptions)) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+        let catalog = testing::spawn(testing::sqlite_options(&dir.path().join("catalog"))).await;
+        let mut opts = fast_options(&catalog.endpoint(), &dir.path().join("data"));
+        change(dir.path(), &mut opts);
+        let exec = Some(start_executor(opts).await);
+        Harness { catalog, dir, exec }
+    }
+
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -5,7 +5,12 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use vigil_repository::{ChunkerParams, InitOptions, KdfParams, KeySource, Repository};
+use std::sync::Arc;
+
+use vigil_repository::{
+    Backend, ChunkerParams, FileKind, Id, InitOptions, KdfParams, KeySource, ObjectStoreBackend,
+    Repository, backend_for,
+};
 
 /// Small chunks and packs, cheap KDF: fast tests that still cross boundaries.
 pub(crate) fn opts() -> InitOptions {
@@ -29,29 +34,150 @@ pub(crate) fn key() -> KeySource {
     KeySource::passphrase("correct horse battery staple")
 }
 
+/// Runs each listed test, a `fn(Fixture)` of the calling module, twice: on
+/// a local repository (`local::NAME`) and on one in the S3 server named by
+/// `VIGIL_TEST_S3_ENDPOINT` (`needs_s3::NAME`).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod local {
+            $( #[test] fn $name() { super::$name(crate::common::Fixture::local()); } )*
+        }
+        mod needs_s3 {
+            $( #[test] fn $name() { super::$name(crate::common::Fixture::s3()); } )*
+        }
+    };
+}
+
+/// The S3 endpoint of the test server; panics naming the variable.
+pub(crate) fn s3_endpoint() -> String {
+    std::env::var("VIGIL_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "VIGIL_TEST_S3_ENDPOINT is not set: this test needs an S3 server \
+             (`. .ci/s3.sh && ensure_s3` starts one and exports it)"
+        )
+    })
+}
+
+/// Creates a bucket with a unique name on the test server; returns it.
+pub(crate) fn new_bucket() -> String {
+    use std::io::{Read, Write};
+    let endpoint = s3_endpoint();
+    let bucket = format!("vigil-test-{}", &Id::random().to_hex()[..16]);
+    let host = endpoint
+        .strip_prefix("http://")
+        .expect("VIGIL_TEST_S3_ENDPOINT is an http:// URL")
+        .trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(host).expect("connect to the S3 server");
+    write!(
+        conn,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "create bucket: {answer}"
+    );
+    bucket
+}
+
 pub(crate) struct Fixture {
     pub dir: tempfile::TempDir,
     pub repo: Repository,
+    pub backend: Arc<dyn Backend>,
+    /// The repository's location: a directory or an s3:// URL.
+    pub location: String,
 }
 
 impl Fixture {
+    /// A fresh repository in a local directory.
     pub(crate) fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repository::init_local(&dir.path().join("repo"), &key(), &opts()).unwrap();
-        fs::create_dir_all(dir.path().join("src")).unwrap();
-        Fixture { dir, repo }
+        Fixture::local()
     }
 
+    /// A fresh repository in a local directory.
+    pub(crate) fn local() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let location = dir.path().join("repo").display().to_string();
+        Fixture::with(dir, location)
+    }
+
+    /// A fresh repository in a new bucket of the test S3 server.
+    pub(crate) fn s3() -> Fixture {
+        let location = format!("s3://{}/repo", new_bucket());
+        Fixture::with(tempfile::tempdir().unwrap(), location)
+    }
+
+    fn with(dir: tempfile::TempDir, location: String) -> Fixture {
+        let backend = backend(&location);
+        let repo = Repository::init(backend.clone(), &key(), &opts()).unwrap();
+        fs::create_dir_all(dir.path().join("src")).unwrap();
+        Fixture {
+            dir,
+            repo,
+            backend,
+            location,
+        }
+    }
+
+    pub(crate) fn is_local(&self) -> bool {
+        !self.location.starts_with("s3://")
+    }
+
+    /// The local repository's directory (local fixtures only).
     pub(crate) fn repo_path(&self) -> PathBuf {
-        self.dir.path().join("repo")
+        assert!(self.is_local(), "repo_path of an S3 fixture");
+        PathBuf::from(&self.location)
     }
 
     pub(crate) fn src(&self) -> PathBuf {
         self.dir.path().join("src")
     }
 
+    /// The repository opened again, with nothing cached.
     pub(crate) fn reopen(&self) -> Repository {
-        Repository::open_local(&self.repo_path(), &key()).unwrap()
+        Repository::open(backend(&self.location), &key()).unwrap()
+    }
+
+    /// Names of the stored objects of one kind.
+    pub(crate) fn names(&self, kind: FileKind) -> Vec<String> {
+        self.backend
+            .list(kind)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.name)
+            .collect()
+    }
+
+    pub(crate) fn read(&self, kind: FileKind, name: &str) -> Vec<u8> {
+        self.backend.get(kind, name).unwrap()
+    }
+
+    /// Replaces an object (deletes it first: stored objects are created once).
+    pub(crate) fn replace(&self, kind: FileKind, name: &str, data: &[u8]) {
+        self.backend.delete(kind, name).unwrap();
+        assert!(self.backend.put_create(kind, name, data).unwrap());
+    }
+
+    /// Flips one bit of a stored object at `offset`.
+    pub(crate) fn flip(&self, kind: FileKind, name: &str, offset: usize, bit: u8) {
+        let mut b = self.read(kind, name);
+        b[offset] ^= bit;
+        self.replace(kind, name, &b);
+    }
+
+    pub(crate) fn delete(&self, kind: FileKind, name: &str) {
+        self.backend.delete(kind, name).unwrap();
+    }
+}
+
+/// The backend of a test location; S3 locations use the test server.
+pub(crate) fn backend(location: &str) -> Arc<dyn Backend> {
+    if location.starts_with("s3://") {
+        Arc::new(ObjectStoreBackend::from_s3_url_at(location, &s3_endpoint()).unwrap())
+    } else {
+        backend_for(location).unwrap()
     }
 }
 

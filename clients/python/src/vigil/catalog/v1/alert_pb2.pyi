@@ -44,6 +44,8 @@ class _AlertKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertKind.V
     """Verify found damage."""
     ALERT_KIND_EXECUTOR_LOST: _AlertKind.ValueType  # 9
     """A job lost its executor."""
+    ALERT_KIND_SCHEDULE_REPAIRED: _AlertKind.ValueType  # 10
+    """A persisted next due time disagreed with the schedule and was repaired."""
 
 class AlertKind(_AlertKind, metaclass=_AlertKindEnumTypeWrapper):
     """Kinds of alert."""
@@ -68,6 +70,8 @@ ALERT_KIND_VERIFY_FAILED: AlertKind.ValueType  # 8
 """Verify found damage."""
 ALERT_KIND_EXECUTOR_LOST: AlertKind.ValueType  # 9
 """A job lost its executor."""
+ALERT_KIND_SCHEDULE_REPAIRED: AlertKind.ValueType  # 10
+"""A persisted next due time disagreed with the schedule and was repaired."""
 Global___AlertKind: _TypeAlias = AlertKind  # noqa: Y015
 
 class _AlertSeverity:

@@ -164,7 +164,7 @@ class LeaseJobRequest(_message.Message):
 
     @_builtins.property
     def lease_duration(self) -> _duration_pb2.Duration:
-        """How long the lease lasts without a heartbeat. Zero means 30 seconds."""
+        """How long the lease lasts without a heartbeat. Zero means 30 seconds; at most 10 minutes (heartbeats renew it)."""
 
     @_builtins.property
     def wait(self) -> _duration_pb2.Duration:
@@ -194,6 +194,9 @@ class LeaseJobResponse(_message.Message):
 
     JOB_FIELD_NUMBER: _builtins.int
     CONFIGURATION_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
+    lease_token: _builtins.str
+    """Secret proof of holding the lease, sent back with every call about the job. Shown only here; the catalog keeps a hash."""
     @_builtins.property
     def job(self) -> _job_pb2.BackupJob:
         """The leased job, absent when none was runnable."""
@@ -207,10 +210,11 @@ class LeaseJobResponse(_message.Message):
         *,
         job: _job_pb2.BackupJob | None = ...,
         configuration: _configuration_pb2.BackupConfiguration | None = ...,
+        lease_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration", "job", b"job"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration", "job", b"job"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration", "job", b"job", "lease_token", b"lease_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -226,17 +230,20 @@ class HeartbeatJobRequest(_message.Message):
     EXECUTOR_ID_FIELD_NUMBER: _builtins.int
     PROGRESS_FIELD_NUMBER: _builtins.int
     LEASE_DURATION_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """Job id."""
     executor_id: _builtins.str
     """The executor holding the lease."""
+    lease_token: _builtins.str
+    """The lease token from LeaseJob."""
     @_builtins.property
     def progress(self) -> _job_pb2.JobProgress:
         """Current progress."""
 
     @_builtins.property
     def lease_duration(self) -> _duration_pb2.Duration:
-        """New lease length from now. Zero means 30 seconds."""
+        """New lease length from now. Zero means 30 seconds; at most 10 minutes."""
 
     def __init__(
         self,
@@ -245,10 +252,11 @@ class HeartbeatJobRequest(_message.Message):
         executor_id: _builtins.str = ...,
         progress: _job_pb2.JobProgress | None = ...,
         lease_duration: _duration_pb2.Duration | None = ...,
+        lease_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration", "progress", b"progress"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["executor_id", b"executor_id", "job_id", b"job_id", "lease_duration", b"lease_duration", "progress", b"progress"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["executor_id", b"executor_id", "job_id", b"job_id", "lease_duration", b"lease_duration", "lease_token", b"lease_token", "progress", b"progress"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -289,10 +297,13 @@ class CompleteJobRequest(_message.Message):
     STATS_FIELD_NUMBER: _builtins.int
     ARTIFACT_FIELD_NUMBER: _builtins.int
     WARNINGS_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """Job id."""
     executor_id: _builtins.str
     """The executor holding the lease."""
+    lease_token: _builtins.str
+    """The lease token from LeaseJob."""
     @_builtins.property
     def stats(self) -> _job_pb2.JobStats:
         """Figures of the run."""
@@ -313,10 +324,11 @@ class CompleteJobRequest(_message.Message):
         stats: _job_pb2.JobStats | None = ...,
         artifact: _artifact_pb2.Artifact | None = ...,
         warnings: _abc.Iterable[_builtins.str] | None = ...,
+        lease_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "stats", b"stats"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "executor_id", b"executor_id", "job_id", b"job_id", "stats", b"stats", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "executor_id", b"executor_id", "job_id", b"job_id", "lease_token", b"lease_token", "stats", b"stats", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -365,6 +377,7 @@ class FailJobRequest(_message.Message):
     CANCELLED_FIELD_NUMBER: _builtins.int
     STATS_FIELD_NUMBER: _builtins.int
     WARNINGS_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """Job id."""
     executor_id: _builtins.str
@@ -375,6 +388,8 @@ class FailJobRequest(_message.Message):
     """Put the job back in the queue if attempts remain."""
     cancelled: _builtins.bool
     """The job stopped because a cancel was requested."""
+    lease_token: _builtins.str
+    """The lease token from LeaseJob."""
     @_builtins.property
     def stats(self) -> _job_pb2.JobStats:
         """Figures of the partial run."""
@@ -393,10 +408,11 @@ class FailJobRequest(_message.Message):
         cancelled: _builtins.bool = ...,
         stats: _job_pb2.JobStats | None = ...,
         warnings: _abc.Iterable[_builtins.str] | None = ...,
+        lease_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "error", b"error", "executor_id", b"executor_id", "job_id", b"job_id", "retryable", b"retryable", "stats", b"stats", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "error", b"error", "executor_id", b"executor_id", "job_id", b"job_id", "lease_token", b"lease_token", "retryable", b"retryable", "stats", b"stats", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1090,8 +1106,17 @@ class UpdateArtifactsRequest(_message.Message):
     IDS_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     VERIFY_TIME_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    EXECUTOR_ID_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
     state: _artifact_pb2.ArtifactState.ValueType
     """New state."""
+    job_id: _builtins.str
+    """The running PRUNE or VERIFY job on whose behalf the change is made."""
+    executor_id: _builtins.str
+    """The executor holding its lease."""
+    lease_token: _builtins.str
+    """The lease token from LeaseJob."""
     @_builtins.property
     def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Artifact ids to change."""
@@ -1106,10 +1131,13 @@ class UpdateArtifactsRequest(_message.Message):
         ids: _abc.Iterable[_builtins.str] | None = ...,
         state: _artifact_pb2.ArtifactState.ValueType = ...,
         verify_time: _timestamp_pb2.Timestamp | None = ...,
+        job_id: _builtins.str = ...,
+        executor_id: _builtins.str = ...,
+        lease_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["verify_time", b"verify_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids", "state", b"state", "verify_time", b"verify_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["executor_id", b"executor_id", "ids", b"ids", "job_id", b"job_id", "lease_token", b"lease_token", "state", b"state", "verify_time", b"verify_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

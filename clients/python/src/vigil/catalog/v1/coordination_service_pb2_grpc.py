@@ -140,27 +140,29 @@ class CoordinationServiceServicer:
 
     def LeaseJob(self, request, context):
         """Hands out one runnable job whose required capabilities the caller has, under a lease. Waits up to wait for one.
+        The response carries a lease token: only its holder may heartbeat, complete or fail the job.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def HeartbeatJob(self, request, context):
-        """Extends a lease and reports progress. ABORTED if the lease was lost.
+        """Extends a lease and reports progress. ABORTED if the lease was lost; PERMISSION_DENIED with a wrong lease token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CompleteJob(self, request, context):
-        """Ends a job as COMPLETED, recording its artifact in the same transaction.
+        """Ends a job as COMPLETED, recording its artifact in the same transaction. Needs the lease token.
+        A BACKUP job must record its artifact here, with the configuration and kind the job implies.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FailJob(self, request, context):
-        """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable.
+        """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable. Needs the lease token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,6 +205,8 @@ class CoordinationServiceServicer:
 
     def CommitScheduleTick(self, request, context):
         """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time.
+        FAILED_PRECONDITION, with nothing changed, when the new next due time is not the schedule's own next occurrence
+        after the ticked due times, or a ticked due time lies before the persisted next due time or in the future.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -230,7 +234,8 @@ class CoordinationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RaiseAlert(self, request, context):
-        """Opens an alert or refreshes the open alert with the same dedup key.
+        """Opens an alert or refreshes the open alert with the same dedup key. Only schedule alerts (the scheduler's findings)
+        are accepted; alerts about jobs and processes are raised by the catalog itself from its own records.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -251,7 +256,7 @@ class CoordinationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateArtifacts(self, request, context):
-        """Marks artifacts pruned or damaged after a prune or verify.
+        """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

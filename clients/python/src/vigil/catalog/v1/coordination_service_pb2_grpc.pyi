@@ -36,13 +36,17 @@ class CoordinationServiceStub:
     EnqueueJob: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.EnqueueJobRequest, _coordination_service_pb2.EnqueueJobResponse]
     """Queues a job. Idempotent on (schedule, due time) for scheduled and system jobs."""
     LeaseJob: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.LeaseJobRequest, _coordination_service_pb2.LeaseJobResponse]
-    """Hands out one runnable job whose required capabilities the caller has, under a lease. Waits up to wait for one."""
+    """Hands out one runnable job whose required capabilities the caller has, under a lease. Waits up to wait for one.
+    The response carries a lease token: only its holder may heartbeat, complete or fail the job.
+    """
     HeartbeatJob: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.HeartbeatJobRequest, _coordination_service_pb2.HeartbeatJobResponse]
-    """Extends a lease and reports progress. ABORTED if the lease was lost."""
+    """Extends a lease and reports progress. ABORTED if the lease was lost; PERMISSION_DENIED with a wrong lease token."""
     CompleteJob: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.CompleteJobRequest, _coordination_service_pb2.CompleteJobResponse]
-    """Ends a job as COMPLETED, recording its artifact in the same transaction."""
+    """Ends a job as COMPLETED, recording its artifact in the same transaction. Needs the lease token.
+    A BACKUP job must record its artifact here, with the configuration and kind the job implies.
+    """
     FailJob: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.FailJobRequest, _coordination_service_pb2.FailJobResponse]
-    """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable."""
+    """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable. Needs the lease token."""
     ReclaimExpiredLeases: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.ReclaimExpiredLeasesRequest, _coordination_service_pb2.ReclaimExpiredLeasesResponse]
     """Puts jobs whose lease expired back in the queue, or fails them after their last attempt."""
     WatchEvents: _grpc.UnaryStreamMultiCallable[_coordination_service_pb2.WatchEventsRequest, _coordination_service_pb2.WatchEventsResponse]
@@ -54,7 +58,10 @@ class CoordinationServiceStub:
     PutScheduleState: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.PutScheduleStateRequest, _coordination_service_pb2.PutScheduleStateResponse]
     """Creates or replaces a schedule state, compare-and-set on its etag."""
     CommitScheduleTick: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.CommitScheduleTickRequest, _coordination_service_pb2.CommitScheduleTickResponse]
-    """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time."""
+    """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time.
+    FAILED_PRECONDITION, with nothing changed, when the new next due time is not the schedule's own next occurrence
+    after the ticked due times, or a ticked due time lies before the persisted next due time or in the future.
+    """
     DeleteScheduleState: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.DeleteScheduleStateRequest, _coordination_service_pb2.DeleteScheduleStateResponse]
     """Removes the state of schedules that no longer exist."""
     ReportHeartbeat: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.ReportHeartbeatRequest, _coordination_service_pb2.ReportHeartbeatResponse]
@@ -62,13 +69,15 @@ class CoordinationServiceStub:
     ListComponents: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.ListComponentsRequest, _coordination_service_pb2.ListComponentsResponse]
     """Lists known processes and whether they are alive."""
     RaiseAlert: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.RaiseAlertRequest, _coordination_service_pb2.RaiseAlertResponse]
-    """Opens an alert or refreshes the open alert with the same dedup key."""
+    """Opens an alert or refreshes the open alert with the same dedup key. Only schedule alerts (the scheduler's findings)
+    are accepted; alerts about jobs and processes are raised by the catalog itself from its own records.
+    """
     ResolveAlert: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.ResolveAlertRequest, _coordination_service_pb2.ResolveAlertResponse]
     """Resolves the open alert with a dedup key, if any."""
     SetAlertDelivery: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.SetAlertDeliveryRequest, _coordination_service_pb2.SetAlertDeliveryResponse]
     """Records the webhook delivery state of an alert."""
     UpdateArtifacts: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.UpdateArtifactsRequest, _coordination_service_pb2.UpdateArtifactsResponse]
-    """Marks artifacts pruned or damaged after a prune or verify."""
+    """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job."""
 
 @_typing.type_check_only
 class CoordinationServiceAsyncStub(CoordinationServiceStub):
@@ -78,13 +87,17 @@ class CoordinationServiceAsyncStub(CoordinationServiceStub):
     EnqueueJob: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.EnqueueJobRequest, _coordination_service_pb2.EnqueueJobResponse]  # type: ignore[assignment]
     """Queues a job. Idempotent on (schedule, due time) for scheduled and system jobs."""
     LeaseJob: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.LeaseJobRequest, _coordination_service_pb2.LeaseJobResponse]  # type: ignore[assignment]
-    """Hands out one runnable job whose required capabilities the caller has, under a lease. Waits up to wait for one."""
+    """Hands out one runnable job whose required capabilities the caller has, under a lease. Waits up to wait for one.
+    The response carries a lease token: only its holder may heartbeat, complete or fail the job.
+    """
     HeartbeatJob: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.HeartbeatJobRequest, _coordination_service_pb2.HeartbeatJobResponse]  # type: ignore[assignment]
-    """Extends a lease and reports progress. ABORTED if the lease was lost."""
+    """Extends a lease and reports progress. ABORTED if the lease was lost; PERMISSION_DENIED with a wrong lease token."""
     CompleteJob: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.CompleteJobRequest, _coordination_service_pb2.CompleteJobResponse]  # type: ignore[assignment]
-    """Ends a job as COMPLETED, recording its artifact in the same transaction."""
+    """Ends a job as COMPLETED, recording its artifact in the same transaction. Needs the lease token.
+    A BACKUP job must record its artifact here, with the configuration and kind the job implies.
+    """
     FailJob: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.FailJobRequest, _coordination_service_pb2.FailJobResponse]  # type: ignore[assignment]
-    """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable."""
+    """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable. Needs the lease token."""
     ReclaimExpiredLeases: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.ReclaimExpiredLeasesRequest, _coordination_service_pb2.ReclaimExpiredLeasesResponse]  # type: ignore[assignment]
     """Puts jobs whose lease expired back in the queue, or fails them after their last attempt."""
     WatchEvents: _aio.UnaryStreamMultiCallable[_coordination_service_pb2.WatchEventsRequest, _coordination_service_pb2.WatchEventsResponse]  # type: ignore[assignment]
@@ -96,7 +109,10 @@ class CoordinationServiceAsyncStub(CoordinationServiceStub):
     PutScheduleState: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.PutScheduleStateRequest, _coordination_service_pb2.PutScheduleStateResponse]  # type: ignore[assignment]
     """Creates or replaces a schedule state, compare-and-set on its etag."""
     CommitScheduleTick: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.CommitScheduleTickRequest, _coordination_service_pb2.CommitScheduleTickResponse]  # type: ignore[assignment]
-    """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time."""
+    """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time.
+    FAILED_PRECONDITION, with nothing changed, when the new next due time is not the schedule's own next occurrence
+    after the ticked due times, or a ticked due time lies before the persisted next due time or in the future.
+    """
     DeleteScheduleState: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.DeleteScheduleStateRequest, _coordination_service_pb2.DeleteScheduleStateResponse]  # type: ignore[assignment]
     """Removes the state of schedules that no longer exist."""
     ReportHeartbeat: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.ReportHeartbeatRequest, _coordination_service_pb2.ReportHeartbeatResponse]  # type: ignore[assignment]
@@ -104,13 +120,15 @@ class CoordinationServiceAsyncStub(CoordinationServiceStub):
     ListComponents: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.ListComponentsRequest, _coordination_service_pb2.ListComponentsResponse]  # type: ignore[assignment]
     """Lists known processes and whether they are alive."""
     RaiseAlert: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.RaiseAlertRequest, _coordination_service_pb2.RaiseAlertResponse]  # type: ignore[assignment]
-    """Opens an alert or refreshes the open alert with the same dedup key."""
+    """Opens an alert or refreshes the open alert with the same dedup key. Only schedule alerts (the scheduler's findings)
+    are accepted; alerts about jobs and processes are raised by the catalog itself from its own records.
+    """
     ResolveAlert: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.ResolveAlertRequest, _coordination_service_pb2.ResolveAlertResponse]  # type: ignore[assignment]
     """Resolves the open alert with a dedup key, if any."""
     SetAlertDelivery: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.SetAlertDeliveryRequest, _coordination_service_pb2.SetAlertDeliveryResponse]  # type: ignore[assignment]
     """Records the webhook delivery state of an alert."""
     UpdateArtifacts: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.UpdateArtifactsRequest, _coordination_service_pb2.UpdateArtifactsResponse]  # type: ignore[assignment]
-    """Marks artifacts pruned or damaged after a prune or verify."""
+    """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job."""
 
 class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
     """The catalog's internal API, used by schedulers and executors: the job queue, schedule state, liveness and alerts."""
@@ -129,7 +147,9 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordination_service_pb2.LeaseJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.LeaseJobResponse, _abc.Awaitable[_coordination_service_pb2.LeaseJobResponse]]:
-        """Hands out one runnable job whose required capabilities the caller has, under a lease. Waits up to wait for one."""
+        """Hands out one runnable job whose required capabilities the caller has, under a lease. Waits up to wait for one.
+        The response carries a lease token: only its holder may heartbeat, complete or fail the job.
+        """
 
     @_abc_1.abstractmethod
     def HeartbeatJob(
@@ -137,7 +157,7 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordination_service_pb2.HeartbeatJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.HeartbeatJobResponse, _abc.Awaitable[_coordination_service_pb2.HeartbeatJobResponse]]:
-        """Extends a lease and reports progress. ABORTED if the lease was lost."""
+        """Extends a lease and reports progress. ABORTED if the lease was lost; PERMISSION_DENIED with a wrong lease token."""
 
     @_abc_1.abstractmethod
     def CompleteJob(
@@ -145,7 +165,9 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordination_service_pb2.CompleteJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.CompleteJobResponse, _abc.Awaitable[_coordination_service_pb2.CompleteJobResponse]]:
-        """Ends a job as COMPLETED, recording its artifact in the same transaction."""
+        """Ends a job as COMPLETED, recording its artifact in the same transaction. Needs the lease token.
+        A BACKUP job must record its artifact here, with the configuration and kind the job implies.
+        """
 
     @_abc_1.abstractmethod
     def FailJob(
@@ -153,7 +175,7 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordination_service_pb2.FailJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.FailJobResponse, _abc.Awaitable[_coordination_service_pb2.FailJobResponse]]:
-        """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable."""
+        """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable. Needs the lease token."""
 
     @_abc_1.abstractmethod
     def ReclaimExpiredLeases(
@@ -201,7 +223,10 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordination_service_pb2.CommitScheduleTickRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.CommitScheduleTickResponse, _abc.Awaitable[_coordination_service_pb2.CommitScheduleTickResponse]]:
-        """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time."""
+        """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time.
+        FAILED_PRECONDITION, with nothing changed, when the new next due time is not the schedule's own next occurrence
+        after the ticked due times, or a ticked due time lies before the persisted next due time or in the future.
+        """
 
     @_abc_1.abstractmethod
     def DeleteScheduleState(
@@ -233,7 +258,9 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordination_service_pb2.RaiseAlertRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.RaiseAlertResponse, _abc.Awaitable[_coordination_service_pb2.RaiseAlertResponse]]:
-        """Opens an alert or refreshes the open alert with the same dedup key."""
+        """Opens an alert or refreshes the open alert with the same dedup key. Only schedule alerts (the scheduler's findings)
+        are accepted; alerts about jobs and processes are raised by the catalog itself from its own records.
+        """
 
     @_abc_1.abstractmethod
     def ResolveAlert(
@@ -257,6 +284,6 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordination_service_pb2.UpdateArtifactsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.UpdateArtifactsResponse, _abc.Awaitable[_coordination_service_pb2.UpdateArtifactsResponse]]:
-        """Marks artifacts pruned or damaged after a prune or verify."""
+        """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job."""
 
 def add_CoordinationServiceServicer_to_server(servicer: CoordinationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
