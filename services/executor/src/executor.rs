@@ -59,7 +59,8 @@ impl Executor {
             .connect_lazy();
         let own_paths: Vec<std::path::PathBuf> = [
             Some(opts.data_dir.clone()),
-            Some(repo.path.clone()),
+            // A local repository's directory; an object store has none here.
+            (!opts.is_object_store()).then(|| opts.repository_location().into()),
             opts.repository_key_file.clone(),
             Some(staging.clone()),
         ]

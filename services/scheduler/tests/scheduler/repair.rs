@@ -11,7 +11,7 @@ async fn write_next_due(h: &Harness, key: &str, when: &str) {
         "UPDATE schedule_states SET next_due_time = {} WHERE schedule = '{key}'",
         t(when).timestamp_micros()
     );
-    sqlx::query(&sql)
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .execute(h.catalog.catalog.store().db().pool())
         .await
         .unwrap();

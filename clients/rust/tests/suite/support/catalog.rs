@@ -232,4 +232,10 @@ impl CatalogService for ScriptedCatalog {
     ) -> Result<Response<ListAlertsResponse>, Status> {
         unscripted()
     }
+    async fn get_server_info(
+        &self,
+        _: Request<GetServerInfoRequest>,
+    ) -> Result<Response<GetServerInfoResponse>, Status> {
+        unscripted()
+    }
 }

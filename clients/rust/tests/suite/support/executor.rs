@@ -98,4 +98,21 @@ impl ExecutorService for ScriptedExecutor {
         }
         Ok(Response::new(futures::stream::iter(items).boxed()))
     }
+
+    async fn list_snapshot_entries(
+        &self,
+        _: Request<ListSnapshotEntriesRequest>,
+    ) -> Result<Response<ListSnapshotEntriesResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    type ReadSnapshotFileStream =
+        Pin<Box<dyn Stream<Item = Result<ReadSnapshotFileResponse, Status>> + Send>>;
+
+    async fn read_snapshot_file(
+        &self,
+        _: Request<ReadSnapshotFileRequest>,
+    ) -> Result<Response<Self::ReadSnapshotFileStream>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
 }
