@@ -258,7 +258,10 @@ async fn forward<T: ForwardTarget>(
             request
         }
         // Calls about one artifact: its repository decides.
-        (ComponentKind::Executor, "DownloadArchive" | "ListSnapshotEntries" | "ReadSnapshotFile") => {
+        (
+            ComponentKind::Executor,
+            "DownloadArchive" | "ListSnapshotEntries" | "ReadSnapshotFile",
+        ) => {
             let (parts, body) = request.into_parts();
             let body = http_body_util::Limited::new(body, MAX_ROUTED_REQUEST)
                 .collect()
