@@ -240,3 +240,260 @@ fn the_cli_against_a_catalog_on_its_own_reaches_every_service() {
         std::fs::read(&archive).unwrap()
     );
 }
+
+/// A new bucket on the test S3 server (`VIGIL_TEST_S3_ENDPOINT`).
+fn new_bucket(endpoint: &str) -> String {
+    use std::io::{Read, Write};
+    let host = endpoint
+        .strip_prefix("http://")
+        .expect("VIGIL_TEST_S3_ENDPOINT is an http:// URL")
+        .trim_end_matches('/');
+    let bucket = format!("vigil-split-{}-{}", std::process::id(), rand_suffix());
+    let mut conn = std::net::TcpStream::connect(host).expect("the S3 server answers");
+    write!(
+        conn,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "create bucket: {answer}"
+    );
+    bucket
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        .into()
+}
+
+/// Bytes the process `pid` has read so far (`rchar` of /proc/PID/io).
+fn bytes_read_by(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("rchar: ").map(|n| n.trim().parse().ok()))
+                .flatten()
+        })
+        .unwrap_or(0)
+}
+
+/// The shape of deploy/docker-compose.yml as processes on loopback: a
+/// PostgreSQL catalog, two scheduler replicas, two executors with their own
+/// data dirs sharing one S3 repository, and the CLI against the catalog.
+#[test]
+fn compose_shape_needs_postgres_needs_s3() {
+    let url = vigil_tests::postgres::fresh_database("split_s3");
+    let s3 = std::env::var("VIGIL_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("VIGIL_TEST_S3_ENDPOINT is not set: this test needs an S3 server (.ci/s3.sh)")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let config = dir.join("vigil.toml");
+    std::fs::write(&config, FAST).unwrap();
+    let cfg = config.to_str().unwrap();
+    let repository = format!("s3://{}/compose", new_bucket(&s3));
+    let env = [
+        ("AWS_ENDPOINT_URL", s3.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        (
+            "SPLIT_REPOSITORY_PASSPHRASE",
+            "correct horse battery staple",
+        ),
+    ];
+    let data = |name: &str| dir.join(name).display().to_string();
+
+    let catalog_dir = data("catalog");
+    let catalog = Server::start(
+        "vigil-catalog",
+        &[
+            "--config",
+            cfg,
+            "--data-dir",
+            &catalog_dir,
+            "--database-url",
+            &url,
+        ],
+        &[],
+        dir,
+    );
+    let ep = catalog.endpoint();
+    let _schedulers: Vec<Server> = (0..2)
+        .map(|i| {
+            let d = data(&format!("scheduler-{i}"));
+            Server::start(
+                "vigil-scheduler",
+                &["--config", cfg, "--data-dir", &d, "--catalog", &ep],
+                &[],
+                dir,
+            )
+        })
+        .collect();
+    let start_executor = |name: &str| {
+        let d = data(name);
+        let args = [
+            "--config",
+            cfg,
+            "--data-dir",
+            &d,
+            "--catalog",
+            &ep,
+            "--repository",
+            &repository,
+            "--repository-passphrase-env",
+            "SPLIT_REPOSITORY_PASSPHRASE",
+        ];
+        Server::start("vigil-executor", &args, &env, dir)
+    };
+    // Both start together on a fresh repository: both come up.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| start_executor("executor-a"));
+        let b = s.spawn(|| start_executor("executor-b"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let mut executors = [a, b];
+
+    let sources: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("source-{i}"))).collect();
+    for s in &sources {
+        source_tree(s);
+    }
+    let big = dir.join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..(24 << 20))
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(big.join("noise.bin"), noise).unwrap();
+    let yaml = dir.join("c.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "configurations:\n  - name: full_0\n    kind: FULL\n    source:\n      paths: [{}]\n  - name: full_1\n    kind: FULL\n    source:\n      paths: [{}]\n  - name: big_export\n    kind: EXPORT\n    source:\n      paths: [{}]\n",
+            sources[0].display(),
+            sources[1].display(),
+            big.display()
+        ),
+    )
+    .unwrap();
+    vigil_ok(&ep, &["config", "apply", "-f", yaml.to_str().unwrap()]);
+
+    // Concurrent backups: both queued at once, each executor leases one.
+    let jobs: Vec<String> = ["full_0", "full_1"]
+        .iter()
+        .map(|c| {
+            vigil_json(&ep, &["backup", "run", c])["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let artifacts: Vec<String> = jobs
+        .iter()
+        .map(|id| {
+            let job = eventually(Duration::from_secs(120), "the backup to end", || {
+                let job = vigil_json(&ep, &["jobs", "show", id]);
+                (job["state"] == "COMPLETED" || job["state"] == "FAILED").then_some(job)
+            });
+            assert_eq!(job["state"], "COMPLETED", "{job}");
+            job["artifact"].as_str().unwrap().to_owned()
+        })
+        .collect();
+
+    // An export archive to upload, downloaded through the catalog.
+    let job = vigil_json(&ep, &["backup", "run", "big_export", "--wait"]);
+    assert_eq!(job["state"], "COMPLETED", "{job}");
+    let archive = dir.join("big.vgx");
+    eventually(
+        Duration::from_secs(30),
+        "a download through the catalog",
+        || {
+            let out = vigil(
+                &ep,
+                &[
+                    "download",
+                    job["artifact"].as_str().unwrap(),
+                    "-o",
+                    archive.to_str().unwrap(),
+                ],
+            );
+            out.status.success().then_some(())
+        },
+    );
+
+    // kill -9 of an executor while an upload streams into it.
+    let mut upload = std::process::Command::new(vigil_tests::bin("vigil"))
+        .args([
+            "--endpoint",
+            &executors[0].endpoint(),
+            "upload",
+            archive.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "the upload to be under way",
+        || (bytes_read_by(upload.id()) > 4 << 20).then_some(()),
+    );
+    executors[0].kill9();
+    assert!(
+        !upload.wait().unwrap().success(),
+        "the upload survived its executor"
+    );
+
+    let verify = vigil(&ep, &["verify", "--wait"]);
+    assert!(
+        verify.status.success(),
+        "verify after the kill:\n{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // The upload again, through the catalog (only b is alive), then its
+    // restore and the backups' restores on a restarted a.
+    let uploaded = eventually(
+        Duration::from_secs(30),
+        "an upload through the catalog",
+        || {
+            let out = vigil(&ep, &["--json", "upload", archive.to_str().unwrap()]);
+            out.status
+                .success()
+                .then(|| serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap())
+        },
+    );
+    executors[1].kill9();
+    executors[0] = start_executor("executor-a");
+    let uploaded_artifact = uploaded["artifact"]["id"].as_str().unwrap();
+    for (artifact, source) in [
+        (uploaded_artifact, &big),
+        (&artifacts[0], &sources[0]),
+        (&artifacts[1], &sources[1]),
+    ] {
+        let target = dir.join(format!("restored-{artifact}"));
+        let job = vigil_json(
+            &ep,
+            &[
+                "restore",
+                artifact,
+                "--to",
+                target.to_str().unwrap(),
+                "--wait",
+            ],
+        );
+        assert_eq!(job["state"], "COMPLETED", "{job}");
+        let root = target.join(source.strip_prefix("/").unwrap());
+        assert_eq!(tree(&root), tree(source), "restore of {artifact}");
+    }
+}
