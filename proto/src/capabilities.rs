@@ -41,6 +41,12 @@ pub fn backup(kind: BackupKind) -> Option<&'static str> {
     }
 }
 
+/// The capability of every executor using the repository `id`: a job that
+/// must run against that repository (an upload staged in it) requires it.
+pub fn repository(id: &str) -> String {
+    format!("repository:{}", id.get(..32).unwrap_or(id))
+}
+
 /// Capabilities an executor needs to run a job of `kind` for `config`.
 ///
 /// A restore into a database needs that engine too; the caller adds it from

@@ -49,7 +49,9 @@ use vigil_server_common::auth::TokenCache;
 use vigil_server_common::clock::SharedClock;
 
 pub use error::{Error, Result};
-pub use grpc::{AccessApi, CatalogApi, CoordinationApi};
+pub use grpc::{
+    AccessApi, CatalogApi, CoordinationApi, ExecutorTarget, Forward, ForwardTarget, SchedulerTarget,
+};
 pub use store::Store;
 
 /// How the catalog is opened.
@@ -144,6 +146,12 @@ impl Catalog {
         data_dir: &std::path::Path,
     ) -> Result<Option<access::BootstrapFiles>> {
         access::bootstrap(&self.store, data_dir).await
+    }
+
+    /// `SchedulerService` and `ExecutorService` forwarded to live schedulers
+    /// and executors, for a catalog that runs on its own (see `grpc::forward`).
+    pub fn forwarding_services(&self) -> (Forward<SchedulerTarget>, Forward<ExecutorTarget>) {
+        grpc::forward::services(self.store.clone())
     }
 
     /// Typed queries, for the status report.

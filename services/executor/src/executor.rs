@@ -66,6 +66,9 @@ impl Executor {
         );
         let mut capabilities = engines.capabilities();
         capabilities.push(own_capability.clone());
+        // Executors sharing a repository share this one: any of them may run
+        // a job staged in it.
+        capabilities.push(vigil_proto::capabilities::repository(repo.repository.id()));
         let own_paths: Vec<std::path::PathBuf> = [
             Some(opts.data_dir.clone()),
             // A local repository's directory; an object store has none here.

@@ -49,6 +49,7 @@ pub mod error;
 mod executor;
 pub mod jobs;
 pub mod lease;
+mod pipe;
 pub mod policy;
 pub mod progress;
 pub mod repo;

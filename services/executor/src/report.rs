@@ -33,6 +33,7 @@ pub fn component(shared: &Shared) -> Component {
         host: vigil_repository::lock::hostname(),
         start_time: Some(vigil_proto::timestamp_from_system(shared.start_time)),
         details,
+        endpoint: shared.opts.endpoint.clone(),
         ..Default::default()
     }
 }

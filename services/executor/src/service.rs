@@ -1,5 +1,7 @@
 //! The `ExecutorService` gRPC API: what this executor is, uploads of export
-//! archives (staged, then checked in full by an UPLOAD job) and downloads.
+//! archives (staged in the repository as they arrive, then checked in full
+//! by an UPLOAD job that any executor of the repository may run) and
+//! downloads.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -7,13 +9,15 @@ use std::time::Duration;
 use vigil_server_common::auth::{AuditTarget, set_audit_target};
 
 use futures::Stream;
-use tokio::io::AsyncWriteExt;
+use std::io;
+
 use tokio::sync::oneshot;
 use tonic::{Request, Response, Status, Streaming};
 use vigil_proto::capabilities;
 use vigil_proto::catalog::v1::{
-    EnqueueJobRequest, GetConfigurationRequest, JobKind, JobParams, JobTrigger, LeaseJobRequest,
-    UploadParams, job_params,
+    Artifact, BackupJob, EnqueueJobRequest, GetArtifactRequest, GetConfigurationRequest,
+    GetJobRequest, JobKind, JobParams, JobState, JobTrigger, LeaseJobRequest, UploadParams,
+    job_params,
 };
 use vigil_proto::executor::v1::executor_service_server::ExecutorService;
 use vigil_proto::executor::v1::{
@@ -22,11 +26,13 @@ use vigil_proto::executor::v1::{
     ReadSnapshotFileRequest, UploadArchiveRequest, UploadArchiveResponse, UploadMetadata,
     upload_archive_request,
 };
+use vigil_repository::SnapshotId;
 
 use crate::archive::ArchiveReader;
 use crate::download;
 use crate::error::{Error, Result};
-use crate::jobs::upload::STAGED_PREFIX;
+use crate::jobs::upload;
+use crate::pipe::{PipeSender, pipe};
 use crate::runner::{Lease, run_job};
 use crate::state::Shared;
 
@@ -90,37 +96,10 @@ impl ExecutorService for ExecutorApi {
                 })
                 .await?;
         }
-        let staged = self.shared.staging.join(format!(
-            "{STAGED_PREFIX}{}.vgx",
-            uuid::Uuid::new_v4().simple()
-        ));
-        let received = match self.receive(&mut stream, &staged).await {
-            Ok(n) => n,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&staged).await;
-                return Err(e);
-            }
-        };
-        if meta.size_bytes != 0 && meta.size_bytes != received {
-            let _ = tokio::fs::remove_file(&staged).await;
-            return Err(Error::invalid(
-                "metadata.size_bytes",
-                format!(
-                    "declared {} bytes but {received} arrived; the upload is truncated or padded",
-                    meta.size_bytes
-                ),
-            )
-            .into());
-        }
-        let configuration = match meta.configuration.is_empty() {
-            false => meta.configuration.clone(),
-            true => self.configuration_from_manifest(&staged).await,
-        };
-        let outcome = self
-            .run_upload(&meta, configuration, &staged, received)
-            .await;
+        let (staged, received) = self.stage(&mut stream).await?;
+        let outcome = self.after_staging(&meta, staged, received).await;
         if outcome.is_err() {
-            let _ = tokio::fs::remove_file(&staged).await;
+            self.forget_staged(staged).await;
         }
         let (job, artifact) = outcome?;
         Ok(Response::new(UploadArchiveResponse {
@@ -180,60 +159,94 @@ fn check_metadata(m: &UploadMetadata) -> Result<()> {
 }
 
 impl ExecutorApi {
-    /// Writes the chunks to the staging file; returns the bytes received.
-    async fn receive(
+    /// Stages the uploaded chunks in the repository as they arrive (at most
+    /// a few chunks in memory); returns the staged snapshot and its size.
+    async fn stage(
         &self,
         stream: &mut Streaming<UploadArchiveRequest>,
-        path: &std::path::Path,
-    ) -> Result<u64, Status> {
+    ) -> Result<(SnapshotId, u64), Status> {
+        let (tx, reader) = pipe(8);
+        let repo = self.shared.repo.repository.clone();
+        let stored = tokio::task::spawn_blocking(move || upload::stage(&repo, Box::new(reader)));
         let limit = self.shared.opts.settings.max_upload_bytes;
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .await
-            .map_err(|e| Error::io(path, e))?;
-        let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
-        let mut received: u64 = 0;
-        while let Some(msg) = stream.message().await? {
-            match msg.part {
-                Some(upload_archive_request::Part::Chunk(bytes)) => {
-                    received += bytes.len() as u64;
-                    if received > limit {
-                        return Err(Error::invalid(
-                            "chunk",
-                            format!("the upload exceeds the limit of {limit} bytes"),
-                        )
-                        .into());
-                    }
-                    out.write_all(&bytes)
-                        .await
-                        .map_err(|e| Error::io(path, e))?;
-                }
-                Some(upload_archive_request::Part::Metadata(_)) => {
-                    return Err(Error::invalid(
-                        "metadata",
-                        "must be sent once, as the first message",
-                    )
-                    .into());
-                }
-                None => return Err(Error::invalid("part", "must be metadata or chunk").into()),
-            }
+        let received = forward_chunks(stream, &tx, limit).await;
+        if let Err(Some(status)) = &received {
+            // The repository sees a failed stream and records no snapshot.
+            let _ = tx
+                .send(Err(io::Error::other(status.message().to_owned())))
+                .await;
         }
-        out.flush().await.map_err(|e| Error::io(path, e))?;
-        out.get_ref()
-            .sync_all()
+        drop(tx);
+        let stored = stored
             .await
-            .map_err(|e| Error::io(path, e))?;
-        Ok(received)
+            .map_err(|e| Status::internal(format!("staging the upload: {e}")))?;
+        match received {
+            Ok(received) => {
+                let (staged, size) = stored?;
+                if size != received {
+                    self.forget_staged(staged).await;
+                    return Err(Status::internal(
+                        "the staged upload does not hold the bytes received",
+                    ));
+                }
+                Ok((staged, received))
+            }
+            Err(Some(status)) => {
+                if let Ok((staged, _)) = stored {
+                    self.forget_staged(staged).await;
+                }
+                Err(status)
+            }
+            // The repository stopped reading: its error says why.
+            Err(None) => Err(match stored {
+                Err(e) => e.into(),
+                Ok((staged, _)) => {
+                    self.forget_staged(staged).await;
+                    Status::internal("the repository stopped reading the upload")
+                }
+            }),
+        }
+    }
+
+    /// Checks the declared size, names the configuration and runs the job.
+    async fn after_staging(
+        &self,
+        meta: &UploadMetadata,
+        staged: SnapshotId,
+        received: u64,
+    ) -> Result<(BackupJob, Option<Artifact>), Status> {
+        if meta.size_bytes != 0 && meta.size_bytes != received {
+            return Err(Error::invalid(
+                "metadata.size_bytes",
+                format!(
+                    "declared {} bytes but {received} arrived; the upload is truncated or padded",
+                    meta.size_bytes
+                ),
+            )
+            .into());
+        }
+        let configuration = match meta.configuration.is_empty() {
+            false => meta.configuration.clone(),
+            true => self.configuration_from_manifest(staged).await,
+        };
+        self.run_upload(meta, configuration, staged, received).await
+    }
+
+    /// Forgets a staged upload no job will take (best effort: the next
+    /// prune forgets what is left once it is older than `orphan_grace`).
+    async fn forget_staged(&self, staged: SnapshotId) {
+        let repo = self.shared.repo.repository.clone();
+        let forgotten = tokio::task::spawn_blocking(move || repo.forget_snapshots(&[staged])).await;
+        if !matches!(forgotten, Ok(Ok(()))) {
+            tracing::info!(snapshot = %staged.short(), "staged upload left for the next prune");
+        }
     }
 
     /// The manifest's configuration, when the catalog knows it.
-    async fn configuration_from_manifest(&self, path: &std::path::Path) -> String {
-        let p = path.to_path_buf();
+    async fn configuration_from_manifest(&self, staged: SnapshotId) -> String {
+        let repo = self.shared.repo.repository.clone();
         let named = tokio::task::spawn_blocking(move || {
-            let f = std::fs::File::open(&p).ok()?;
-            ArchiveReader::open(std::io::BufReader::new(f))
+            ArchiveReader::open(upload::read_archive(repo, staged))
                 .ok()
                 .map(|r| r.manifest().configuration.clone())
         })
@@ -254,29 +267,26 @@ impl ExecutorApi {
         if known.is_ok() { named } else { String::new() }
     }
 
-    /// Queues the UPLOAD job, makes sure this executor runs it, and waits.
+    /// Queues the UPLOAD job and waits for its end. Any executor of the
+    /// repository may run it (the upload is staged there); this one leases
+    /// such jobs too, so an upload never waits behind long backups for a
+    /// free slot.
     async fn run_upload(
         &self,
         meta: &UploadMetadata,
         configuration: String,
-        staged: &std::path::Path,
+        staged: SnapshotId,
         size: u64,
-    ) -> Result<
-        (
-            vigil_proto::catalog::v1::BackupJob,
-            Option<vigil_proto::catalog::v1::Artifact>,
-        ),
-        Status,
-    > {
+    ) -> Result<(BackupJob, Option<Artifact>), Status> {
         let shared = &self.shared;
-        let key = staged.display().to_string();
+        let key = staged.to_hex();
         let (tx, mut rx) = oneshot::channel();
         if let Ok(mut w) = shared.waiters.lock() {
             w.insert(key.clone(), tx);
         }
-        let own = vec![
+        let needed = vec![
             capabilities::UPLOAD.to_owned(),
-            shared.own_capability.clone(),
+            capabilities::repository(shared.repo.repository.id()),
         ];
         let enqueue = EnqueueJobRequest {
             configuration,
@@ -289,40 +299,37 @@ impl ExecutorApi {
                     size_bytes: size,
                 })),
             }),
-            required_capabilities: own.clone(),
+            required_capabilities: needed.clone(),
             request_id: uuid::Uuid::new_v4().to_string(),
             ..Default::default()
         };
-        if let Err(s) = shared.coordination().enqueue_job(enqueue).await {
-            if let Ok(mut w) = shared.waiters.lock() {
-                w.remove(&key);
+        let job_id = match shared.coordination().enqueue_job(enqueue).await {
+            Ok(r) => r.into_inner().job.map(|j| j.id).unwrap_or_default(),
+            Err(s) => {
+                if let Ok(mut w) = shared.waiters.lock() {
+                    w.remove(&key);
+                }
+                return Err(s);
             }
-            return Err(s);
-        }
-        // Only this executor can run the job (the staged file is here). The
-        // job loop may lease it; so does this loop, so an upload never waits
-        // behind long backups for a free slot.
+        };
         let mut client = shared.coordination();
         let mut ours_leased = false;
-        while !ours_leased {
+        loop {
             let lease = LeaseJobRequest {
                 executor_id: shared.opts.executor_id.clone(),
-                capabilities: own.clone(),
+                capabilities: needed.clone(),
                 lease_duration: Some(vigil_proto::duration_to_proto(
                     shared.opts.settings.lease_duration,
                 )),
-                wait: Some(vigil_proto::duration_to_proto(Duration::from_secs(2))),
+                wait: Some(vigil_proto::duration_to_proto(Duration::from_secs(1))),
             };
             tokio::select! {
                 done = &mut rx => return done.map_err(|_| Status::internal("the upload job ended without a result"))?,
-                leased = client.lease_job(lease) => {
+                leased = client.lease_job(lease), if !ours_leased => {
                     if let Ok(resp) = leased {
                         let resp = resp.into_inner();
                         if let Some(job) = resp.job {
-                            ours_leased = matches!(
-                                job.params.as_ref().and_then(|p| p.params.as_ref()),
-                                Some(job_params::Params::Upload(u)) if u.staging_path == key
-                            );
+                            ours_leased = job.id == job_id;
                             let lease = Lease { job, token: resp.lease_token };
                             tokio::spawn(run_job(shared.clone(), lease, resp.configuration, None));
                         }
@@ -330,8 +337,82 @@ impl ExecutorApi {
                 }
                 _ = shared.shutdown.cancelled() => return Err(Status::unavailable("the executor is shutting down")),
             }
+            if !ours_leased && let Some(done) = self.ended_elsewhere(&job_id).await? {
+                if let Ok(mut w) = shared.waiters.lock() {
+                    w.remove(&key);
+                }
+                return done;
+            }
         }
-        rx.await
-            .map_err(|_| Status::internal("the upload job ended without a result"))?
     }
+
+    /// The end of an upload job another executor ran, once it has one.
+    async fn ended_elsewhere(
+        &self,
+        job_id: &str,
+    ) -> Result<Option<Result<(BackupJob, Option<Artifact>), Status>>, Status> {
+        let job = self
+            .shared
+            .catalog()
+            .get_job(GetJobRequest {
+                id: job_id.to_owned(),
+            })
+            .await?
+            .into_inner()
+            .job
+            .ok_or_else(|| Status::internal("the catalog sent no job"))?;
+        match job.state() {
+            JobState::Completed => {
+                let artifact = match job.artifact.is_empty() {
+                    true => None,
+                    false => {
+                        self.shared
+                            .catalog()
+                            .get_artifact(GetArtifactRequest {
+                                id: job.artifact.clone(),
+                            })
+                            .await?
+                            .into_inner()
+                            .artifact
+                    }
+                };
+                Ok(Some(Ok((job, artifact))))
+            }
+            JobState::Failed | JobState::Cancelled => Ok(Some(Err(Status::failed_precondition(
+                format!("upload job {} failed: {}", job.id, job.error),
+            )))),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Sends the chunks of an upload into `tx` until the client's stream ends;
+/// returns the bytes received. `Err(None)`: the repository stopped reading.
+async fn forward_chunks(
+    stream: &mut Streaming<UploadArchiveRequest>,
+    tx: &PipeSender,
+    limit: u64,
+) -> Result<u64, Option<Status>> {
+    let mut received: u64 = 0;
+    while let Some(msg) = stream.message().await? {
+        match msg.part {
+            Some(upload_archive_request::Part::Chunk(bytes)) => {
+                received += bytes.len() as u64;
+                if received > limit {
+                    let why = format!("the upload exceeds the limit of {limit} bytes");
+                    return Err(Some(Error::invalid("chunk", why).into()));
+                }
+                tx.send(Ok(bytes.into())).await.map_err(|_| None)?;
+            }
+            Some(upload_archive_request::Part::Metadata(_)) => {
+                let why = "must be sent once, as the first message";
+                return Err(Some(Error::invalid("metadata", why).into()));
+            }
+            None => {
+                let why = "must be metadata or chunk";
+                return Err(Some(Error::invalid("part", why).into()));
+            }
+        }
+    }
+    Ok(received)
 }

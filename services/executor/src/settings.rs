@@ -163,6 +163,11 @@ pub struct ExecutorOptions {
     pub repository_passphrase_env: Option<String>,
     /// The `[executor]` section.
     pub settings: ExecutorSettings,
+    /// The URL of this executor's `ExecutorService` (such as
+    /// `http://0.0.0.0:50053`), reported in its heartbeats so that a catalog
+    /// on its own can forward uploads and downloads here; empty when it
+    /// serves none.
+    pub endpoint: String,
 }
 
 impl ExecutorOptions {
@@ -179,6 +184,7 @@ impl ExecutorOptions {
             repository_key_file: None,
             repository_passphrase_env: None,
             settings: ExecutorSettings::default(),
+            endpoint: String::new(),
         }
     }
 

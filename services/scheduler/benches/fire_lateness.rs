@@ -80,6 +80,7 @@ async fn run_scheduler() {
                 system_schedules: false,
                 ..Default::default()
             },
+            endpoint: String::new(),
         },
         shutdown.clone(),
     )

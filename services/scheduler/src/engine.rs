@@ -74,6 +74,8 @@ pub struct Engine {
     pub(crate) started: DateTime<Utc>,
     pub(crate) memory: Mutex<Memory>,
     pub(crate) notifier: Option<Notifier>,
+    /// The URL of this replica's gRPC port, reported in its heartbeats.
+    pub(crate) endpoint: std::sync::OnceLock<String>,
     /// Serialises ticks of this replica; other replicas race through CAS.
     tick_lock: tokio::sync::Mutex<()>,
 }
@@ -103,8 +105,15 @@ impl Engine {
             started,
             memory: Mutex::new(Memory::default()),
             notifier,
+            endpoint: std::sync::OnceLock::new(),
             tick_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Reports `endpoint` as the address of this replica's `SchedulerService`
+    /// in its heartbeats (the first call wins).
+    pub fn advertise(&self, endpoint: impl Into<String>) {
+        let _ = self.endpoint.set(endpoint.into());
     }
 
     /// The replica id.

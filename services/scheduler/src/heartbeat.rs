@@ -22,6 +22,7 @@ pub fn component(engine: &Engine) -> Component {
         heartbeat_time: Some(time_to_ts(engine.now())),
         alive: true,
         details: Default::default(),
+        endpoint: engine.endpoint.get().cloned().unwrap_or_default(),
     }
 }
 

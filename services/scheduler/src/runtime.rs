@@ -35,6 +35,10 @@ pub struct SchedulerOptions {
     pub clock: SharedClock,
     /// The `[scheduler]` settings.
     pub settings: SchedulerSettings,
+    /// The URL of this replica's `SchedulerService` (such as
+    /// `http://0.0.0.0:50052`), reported in its heartbeats so that a catalog
+    /// on its own can forward calls here; empty when it serves none.
+    pub endpoint: String,
 }
 
 /// A running scheduler replica.
@@ -75,6 +79,9 @@ impl Scheduler {
             shutdown.clone(),
         )?;
         let engine = Engine::new(catalog, opts.clock, opts.settings, replica, notifier);
+        if !opts.endpoint.is_empty() {
+            engine.advertise(opts.endpoint);
+        }
         tracing::info!(replica = %engine.replica(), catalog = %opts.catalog_endpoint, "scheduler starting");
 
         let wake = Arc::new(Notify::new());

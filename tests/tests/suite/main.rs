@@ -8,4 +8,5 @@ mod kill9;
 mod live_schedule;
 mod readme;
 mod replicas;
+mod split;
 mod tracing;

@@ -4,8 +4,8 @@ use tonic::{Request, Response, Status};
 use vigil_proto::catalog::v1::coordination_service_server::CoordinationService;
 use vigil_proto::catalog::v1::*;
 
-use super::trace_context;
 use super::watch::{EventStream, watch_events};
+use super::{forward, trace_context};
 use crate::error::Error;
 use crate::store::Store;
 
@@ -162,10 +162,12 @@ impl CoordinationService for CoordinationApi {
         &self,
         request: Request<ReportHeartbeatRequest>,
     ) -> Result<Response<ReportHeartbeatResponse>, Status> {
-        let component = request
+        let peer = request.remote_addr();
+        let mut component = request
             .into_inner()
             .component
             .ok_or_else(|| Error::invalid("component", "is required"))?;
+        component.endpoint = forward::reachable_endpoint(&component.endpoint, peer);
         let component = Some(self.store.report_heartbeat(&component).await?);
         Ok(Response::new(ReportHeartbeatResponse { component }))
     }

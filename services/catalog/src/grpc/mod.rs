@@ -6,11 +6,13 @@
 mod access;
 mod catalog;
 mod coordination;
+pub(crate) mod forward;
 mod watch;
 
 pub use access::AccessApi;
 pub use catalog::CatalogApi;
 pub use coordination::CoordinationApi;
+pub use forward::{ExecutorTarget, Forward, ForwardTarget, SchedulerTarget};
 
 use std::collections::HashMap;
 

@@ -12,7 +12,8 @@ use crate::db::{RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::validate::{Checker, check_key};
 
-const COLUMNS: &str = "id, kind, capabilities, version, host, start_time, heartbeat_time, details";
+const COLUMNS: &str =
+    "id, kind, capabilities, version, host, start_time, heartbeat_time, details, endpoint";
 
 impl Store {
     fn component_from_row(&self, row: &AnyRow, now: i64) -> Result<Component> {
@@ -29,6 +30,7 @@ impl Store {
             alive: now.saturating_sub(heartbeat) <= timeout,
             details: serde_json::from_str::<HashMap<String, String>>(&row.text("details")?)
                 .unwrap_or_default(),
+            endpoint: row.text("endpoint")?,
         })
     }
 
@@ -68,6 +70,9 @@ impl Store {
                 "must hold at most 64 entries of 63-character keys and 1024-character values",
             );
         }
+        if let Err(reason) = check_endpoint(&component.endpoint) {
+            v.add("component.endpoint", reason);
+        }
         v.finish()?;
         let now = self.now();
         let start = component.start_time.as_ref().map(timestamp_to_micros);
@@ -88,11 +93,14 @@ impl Store {
             .push(", ")
             .int(now)
             .push(", ")
-            .text(details);
+            .text(details)
+            .push(", ")
+            .text(&component.endpoint);
         sql.push(") ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, capabilities = excluded.capabilities, \
                   version = excluded.version, host = excluded.host, \
                   start_time = COALESCE(excluded.start_time, components.start_time), \
-                  heartbeat_time = excluded.heartbeat_time, details = excluded.details");
+                  heartbeat_time = excluded.heartbeat_time, details = excluded.details, \
+                  endpoint = excluded.endpoint");
         sql.push(&format!(" RETURNING {COLUMNS}"));
         let mut tx = self.db.begin().await?;
         let row = sql.query().fetch_one(&mut *tx).await?;
@@ -116,4 +124,30 @@ impl Store {
             .map(|r| self.component_from_row(r, now))
             .collect()
     }
+}
+
+/// An endpoint is empty, or an `http://` or `https://` URL with a host (and
+/// a port) and nothing after them.
+fn check_endpoint(endpoint: &str) -> std::result::Result<(), &'static str> {
+    if endpoint.is_empty() {
+        return Ok(());
+    }
+    if endpoint.len() > 255 {
+        return Err("must be at most 255 characters");
+    }
+    let Ok(url) = url::Url::parse(endpoint) else {
+        return Err("must be a URL such as http://10.0.0.7:50053");
+    };
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && matches!(url.path(), "" | "/")
+        && url.query().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !plain {
+        return Err(
+            "must be http:// or https:// with a host and a port, and no path, query or user",
+        );
+    }
+    Ok(())
 }

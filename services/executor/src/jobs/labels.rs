@@ -5,8 +5,11 @@
 pub const CONFIGURATION: &str = "vigil.configuration";
 /// Snapshot: the job that wrote it.
 pub const JOB: &str = "vigil.job";
-/// Snapshot: `full`, `database`, `export` or `upload`.
+/// Snapshot: `full`, `database`, `export`, `upload` or [`KIND_STAGED_UPLOAD`].
 pub const KIND: &str = "vigil.kind";
+/// `KIND` value of an upload staged in the repository, waiting for its
+/// UPLOAD job; no artifact ever names such a snapshot.
+pub const KIND_STAGED_UPLOAD: &str = "staged-upload";
 /// Snapshot and artifact: `snapshot` (a tree) or `archive` (one stored archive stream).
 pub const FORMAT: &str = "vigil.format";
 /// Snapshot: for an uploaded archive, the configuration it was recorded under.

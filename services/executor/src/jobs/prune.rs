@@ -104,6 +104,13 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     .await?;
     ctx.check_cancel()?;
     ctx.progress.phase("pruning");
+    // Uploads staged long ago whose job never recorded them go too.
+    let repo = ctx.shared.repo.repository.clone();
+    let grace = ctx.shared.opts.settings.orphan_grace;
+    let abandoned = blocking(move || super::upload::forget_abandoned(&repo, grace)).await?;
+    if abandoned > 0 {
+        tracing::info!(abandoned, "forgot abandoned staged uploads");
+    }
     let report = prune(
         &ctx,
         PruneOptions {

@@ -1,47 +1,103 @@
-//! UPLOAD: an archive received by `UploadArchive` and staged here is read
-//! in full and checked (header, manifest hash, every member's size and
-//! hash, paths, symlinks, trailer) before it is stored. It is stored as it
-//! is, one stream in a snapshot of its own, so a download gives back the
-//! very bytes that were uploaded. Retention never touches uploads.
+//! UPLOAD: an archive received by `UploadArchive` is staged in the
+//! repository (one stream in a snapshot labelled as a staged upload, so any
+//! executor sharing the repository can run the job), then read back in full
+//! and checked (header, manifest hash, every member's size and hash, paths,
+//! symlinks, trailer). A good archive is recorded under a snapshot of its
+//! own that reuses the staged data as it is, so a download gives back the
+//! very bytes that were uploaded; the staged snapshot is then forgotten.
+//! Staged uploads whose job never finished are forgotten by the next prune
+//! once older than `orphan_grace`. Retention never touches uploads.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use vigil_proto::catalog::v1::{
     Artifact, ArtifactFormat, ArtifactState, BackupKind, JobStats, UploadParams, job_params,
 };
-use vigil_repository::{BackupOptions, Control, StreamSource};
+use vigil_repository::{BackupOptions, Control, Repository, SnapshotId, StreamSource};
 
 use super::{JobCtx, Outcome, blocking, labels};
 use crate::archive::{self, Manifest};
 use crate::error::{Error, Result};
+use crate::pipe::{PipeWriter, pipe};
 
-/// Prefix of staged upload files.
-pub const STAGED_PREFIX: &str = "upload-";
+/// Stores the archive `reader` yields as a staged upload in `repo`; returns
+/// the staged snapshot and the bytes read. Runs on a blocking thread.
+pub fn stage(repo: &Repository, reader: Box<dyn Read + Send>) -> Result<(SnapshotId, u64)> {
+    let opts = BackupOptions {
+        labels: BTreeMap::from([
+            (labels::FORMAT.to_owned(), labels::FORMAT_ARCHIVE.to_owned()),
+            (
+                labels::KIND.to_owned(),
+                labels::KIND_STAGED_UPLOAD.to_owned(),
+            ),
+        ]),
+        ..Default::default()
+    };
+    let stream = StreamSource {
+        name: labels::ARCHIVE_STREAM.to_owned(),
+        reader,
+    };
+    let result = repo.backup(&opts, vec![stream], &Control::default())?;
+    Ok((result.snapshot_id, result.stats.bytes_read))
+}
 
-/// The upload's staged file, if it is one this executor staged.
-pub fn staged_file(staging: &Path, params: &UploadParams) -> Result<PathBuf> {
-    let path = PathBuf::from(&params.staging_path);
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    if path.parent() != Some(staging) || !name.starts_with(STAGED_PREFIX) || !name.ends_with(".vgx")
-    {
-        return Err(Error::invalid(
+/// The staged upload an UPLOAD job names, checked to be one.
+pub fn staged_snapshot(repo: &Repository, params: &UploadParams) -> Result<SnapshotId> {
+    let not_staged = || {
+        Error::invalid(
             "params.upload.staging_path",
-            "is not an upload staged by this executor",
-        ));
-    }
-    if !path.is_file() {
-        return Err(Error::FailedPrecondition(
+            "is not an upload staged in this executor's repository",
+        )
+    };
+    let id = SnapshotId::from_hex(&params.staging_path).map_err(|_| not_staged())?;
+    let snapshot = repo.snapshot(&id).map_err(|e| match e {
+        vigil_repository::Error::NotFound(_) => Error::FailedPrecondition(
             "params.upload.staging_path: the staged upload is gone".into(),
-        ));
+        ),
+        e => Error::from(e),
+    })?;
+    if snapshot.labels.get(labels::KIND).map(String::as_str) != Some(labels::KIND_STAGED_UPLOAD) {
+        return Err(not_staged());
     }
-    Ok(path)
+    Ok(id)
+}
+
+/// The archive stream of snapshot `id`, read from the repository by a
+/// thread of its own through a bounded pipe. Dropping the reader stops it.
+pub fn read_archive(repo: Repository, id: SnapshotId) -> impl Read + Send {
+    let (tx, reader) = pipe(8);
+    std::thread::spawn(move || {
+        let mut w = PipeWriter::new(tx);
+        match repo.restore_entry(&id, labels::ARCHIVE_STREAM, &mut w) {
+            Ok(_) => drop(w),
+            Err(e) => w.fail(io::Error::other(e.to_string())),
+        }
+    });
+    BufReader::with_capacity(1 << 20, reader)
+}
+
+/// Forgets staged uploads older than `grace`: their upload was abandoned
+/// (the executor that staged one stopped before its job ran, or its job
+/// failed). Returns how many. Runs on a blocking thread.
+pub fn forget_abandoned(repo: &Repository, grace: Duration) -> Result<usize> {
+    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
+    let abandoned: Vec<SnapshotId> = repo
+        .list_snapshots()?
+        .into_iter()
+        .filter(|s| {
+            s.snapshot.labels.get(labels::KIND).map(String::as_str)
+                == Some(labels::KIND_STAGED_UPLOAD)
+                && s.snapshot.time < cutoff
+        })
+        .map(|s| s.id)
+        .collect();
+    if !abandoned.is_empty() {
+        repo.forget_snapshots(&abandoned)?;
+    }
+    Ok(abandoned.len())
 }
 
 /// The backup kind a manifest names.
@@ -68,11 +124,10 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// Checks a staged archive in full; returns its manifest, size and checksum.
-pub fn check_archive(path: &Path) -> Result<(Manifest, u64, String)> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+/// Checks an archive in full; returns its manifest, size and checksum.
+pub fn check_archive(reader: impl Read) -> Result<(Manifest, u64, String)> {
     let mut hashing = Hashing {
-        inner: BufReader::with_capacity(1 << 20, file),
+        inner: reader,
         hasher: blake3::Hasher::new(),
         count: 0,
     };
@@ -95,24 +150,36 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
             ));
         }
     };
-    let path = staged_file(&ctx.shared.staging, &params)?;
-    let outcome = store(&ctx, &params, &path).await;
-    // A retryable failure keeps the file for the next attempt.
+    let repo = ctx.shared.repo.repository.clone();
+    let staged = {
+        let params = params.clone();
+        blocking(move || staged_snapshot(&repo, &params)).await?
+    };
+    let outcome = store(&ctx, &params, staged).await;
+    // A retryable failure keeps the staged upload for the next attempt.
     if outcome.as_ref().err().is_none_or(|e| !e.retryable()) {
-        let _ = std::fs::remove_file(&path);
+        let repo = ctx.shared.repo.repository.clone();
+        let forgotten = blocking(move || repo.forget_snapshots(&[staged]).map_err(Error::from));
+        if let Err(e) = forgotten.await {
+            // The next prune forgets it once it is older than orphan_grace.
+            tracing::info!(snapshot = %staged.short(), error = %e, "staged upload kept for now");
+        }
     }
     outcome
 }
 
-async fn store(ctx: &Arc<JobCtx>, params: &UploadParams, path: &Path) -> Result<Outcome> {
+async fn store(ctx: &Arc<JobCtx>, params: &UploadParams, staged: SnapshotId) -> Result<Outcome> {
     ctx.progress.phase("checking archive");
-    let size = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    ctx.progress.totals(size, 0);
+    let repo = ctx.shared.repo.repository.clone();
+    let (staged_snap, entries) = blocking({
+        let repo = repo.clone();
+        move || Ok((repo.snapshot(&staged)?, repo.snapshot_entries(&staged)?))
+    })
+    .await?;
+    ctx.progress.totals(staged_snap.summary.total_bytes, 0);
     let (manifest, size, checksum) = {
-        let p = path.to_path_buf();
-        blocking(move || check_archive(&p)).await?
+        let repo = repo.clone();
+        blocking(move || check_archive(read_archive(repo, staged))).await?
     };
     if params.size_bytes != 0 && params.size_bytes != size {
         return Err(Error::invalid(
@@ -125,6 +192,7 @@ async fn store(ctx: &Arc<JobCtx>, params: &UploadParams, path: &Path) -> Result<
     }
     ctx.check_cancel()?;
 
+    // The recorded snapshot reuses the staged tree: no data is written again.
     ctx.progress.phase("storing archive");
     let mut snap_labels = BTreeMap::new();
     snap_labels.insert(labels::FORMAT.to_owned(), labels::FORMAT_ARCHIVE.to_owned());
@@ -138,25 +206,20 @@ async fn store(ctx: &Arc<JobCtx>, params: &UploadParams, path: &Path) -> Result<
         labels: snap_labels,
         ..Default::default()
     };
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let stream = StreamSource {
-        name: labels::ARCHIVE_STREAM.to_owned(),
-        reader: Box::new(BufReader::with_capacity(1 << 20, file)),
-    };
-    let progress = ctx.progress.clone();
-    let ctl = Control {
-        cancel: Some(ctx.cancel.clone()),
-        progress: Some(Arc::new(move |p: &vigil_repository::Progress| {
-            progress.set(p.bytes_read, 0)
-        })),
-    };
-    let repo = ctx.shared.repo.repository.clone();
-    let result = blocking(move || Ok(repo.backup(&opts, vec![stream], &ctl)))
-        .await?
-        .map_err(|e| ctx.repo_err(e))?;
-    let repo = ctx.shared.repo.repository.clone();
-    let id = result.snapshot_id;
-    blocking(move || repo.snapshot_entries(&id).map(drop).map_err(Error::from)).await?;
+    let id = blocking({
+        let repo = repo.clone();
+        move || {
+            let id = repo.commit_entries(entries, opts)?;
+            repo.snapshot_entries(&id)?;
+            Ok(id)
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        Error::Repository(r) => ctx.repo_err(r),
+        e => e,
+    })?;
+    ctx.progress.set(size, 0);
 
     let mut artifact_labels = HashMap::from([
         (
@@ -177,16 +240,13 @@ async fn store(ctx: &Arc<JobCtx>, params: &UploadParams, path: &Path) -> Result<
         );
         artifact_labels.insert(labels::DB_TABLES.into(), db.tables.to_string());
     }
-    let s = &result.stats;
+    let s = &staged_snap.summary;
     Ok(Outcome {
         stats: JobStats {
             files: manifest.file_count(),
-            bytes_read: s.bytes_read,
+            bytes_read: size,
             bytes_new: s.bytes_new,
             stored_bytes_added: s.stored_bytes_added,
-            chunks_new: s.chunks_new,
-            chunks_reused: s.chunks_reused,
-            duration: Some(vigil_proto::duration_to_proto(s.duration)),
             ..Default::default()
         },
         artifact: Some(Artifact {

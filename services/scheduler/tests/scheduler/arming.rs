@@ -136,6 +136,7 @@ async fn a_running_scheduler_arms_a_new_configuration_from_its_event_without_wai
             replica_id: "r1".into(),
             clock: h.shared_clock(),
             settings: s,
+            endpoint: String::new(),
         },
         shutdown.clone(),
     )

@@ -21,6 +21,7 @@ async fn a_running_replica_is_alive_in_the_catalog_and_shows_down_since_its_last
             replica_id: "sched-a".into(),
             clock: h.shared_clock(),
             settings: settings(),
+            endpoint: String::new(),
         },
         shutdown.clone(),
     )

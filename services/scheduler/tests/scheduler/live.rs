@@ -27,6 +27,7 @@ async fn a_six_field_cron_every_ten_seconds_creates_one_scheduled_job_per_due_ti
             replica_id: "live".into(),
             clock: h.shared_clock(),
             settings: s,
+            endpoint: String::new(),
         },
         shutdown.clone(),
     )

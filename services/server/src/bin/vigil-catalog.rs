@@ -35,7 +35,10 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
         .auth(access.policy.clone())
         .tls(tls)
         .local(&access.local);
+    // On its own, the catalog's port also answers SchedulerService and
+    // ExecutorService calls by forwarding them to live components.
     let server = host::catalog::register(server, &catalog);
+    let server = host::catalog::register_forwarding(server, &catalog);
     let handle = host::status::register(server, access.channel.clone())
         .spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);

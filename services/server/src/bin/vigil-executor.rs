@@ -25,9 +25,18 @@ async fn serve(loaded: LoadedSettings) -> anyhow::Result<()> {
     let catalog = loaded.settings.catalog_endpoint();
     let access = host::auth::remote_access(&loaded)?;
     let tls = host::auth::server_tls(&loaded)?;
-    let executor =
-        host::executor::start(&loaded, &catalog, access.channel.clone(), &process.shutdown).await?;
+    // Bound first: the heartbeats carry the port's address, so that a
+    // catalog on its own can forward calls here.
     let listener = run::bind(loaded.settings.listen).await?;
+    let endpoint = host::advertised_endpoint(listener.local_addr()?);
+    let executor = host::executor::start(
+        &loaded,
+        &catalog,
+        &endpoint,
+        access.channel.clone(),
+        &process.shutdown,
+    )
+    .await?;
     let server = GrpcServer::builder().auth(access.policy).tls(tls);
     let handle = host::executor::register(server, &executor).spawn(listener, &process.shutdown)?;
     run::announce(NAME, handle.local_addr(), &loaded);

@@ -32,6 +32,7 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     let tls = host::auth::server_tls(&loaded)?;
     let listener = run::bind(loaded.settings.listen).await?;
     let self_endpoint = vigil_server_common::server::endpoint_for(listener.local_addr()?);
+    let advertised = host::advertised_endpoint(listener.local_addr()?);
     let server = GrpcServer::builder()
         .auth(access.policy.clone())
         .tls(tls)
@@ -45,6 +46,7 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     let scheduler = host::scheduler::start(
         &loaded,
         &self_endpoint,
+        &advertised,
         access.channel.clone(),
         &process.shutdown,
     )
@@ -53,6 +55,7 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     let executor = host::executor::start(
         &loaded,
         &self_endpoint,
+        &advertised,
         access.channel.clone(),
         &process.shutdown,
     )

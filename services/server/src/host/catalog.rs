@@ -87,6 +87,14 @@ pub fn register(server: GrpcServer, catalog: &Catalog) -> GrpcServer {
         .add_service(catalog.access_service())
 }
 
+/// Adds `SchedulerService` and `ExecutorService`, forwarded to the live
+/// schedulers and executors that report an endpoint (a catalog on its own;
+/// `vigild` serves both itself).
+pub fn register_forwarding(server: GrpcServer, catalog: &Catalog) -> GrpcServer {
+    let (scheduler, executor) = catalog.forwarding_services();
+    server.add_service(scheduler).add_service(executor)
+}
+
 /// Runs the catalog's background work until shutdown.
 pub fn spawn_background(catalog: &Catalog, shutdown: &Shutdown) -> JoinHandle<()> {
     let catalog = catalog.clone();

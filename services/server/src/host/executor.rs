@@ -11,10 +11,12 @@ use vigil_server_common::settings::{LoadedSettings, RepositoryKeySource};
 use vigil_server_common::{GrpcServer, Shutdown};
 
 /// Starts an executor against the catalog behind `catalog` (reported as
-/// `catalog_endpoint`).
+/// `catalog_endpoint`); it reports `endpoint`, the URL of the port serving its
+/// `ExecutorService`, in its heartbeats.
 pub async fn start(
     loaded: &LoadedSettings,
     catalog_endpoint: &str,
+    endpoint: &str,
     catalog: AuthChannel,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Executor> {
@@ -36,6 +38,7 @@ pub async fn start(
         repository_key_file,
         repository_passphrase_env,
         settings,
+        endpoint: endpoint.to_owned(),
     };
     Executor::start_with_catalog(options, catalog, shutdown.token())
         .await

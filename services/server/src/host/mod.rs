@@ -23,3 +23,10 @@ pub fn process_id(role: &str) -> String {
         .unwrap_or_else(|| "localhost".to_owned());
     format!("{role}-{host}-{}", std::process::id())
 }
+
+/// The URL a scheduler or executor reports for its gRPC port: the bound
+/// address as it is. An unspecified host (`0.0.0.0`, `[::]`) is replaced by
+/// the catalog with the address the heartbeat comes from.
+pub fn advertised_endpoint(bound: std::net::SocketAddr) -> String {
+    format!("http://{bound}")
+}

@@ -9,11 +9,13 @@ use vigil_scheduler::{Catalog, Scheduler, SchedulerOptions, SchedulerSettings};
 use vigil_server_common::settings::LoadedSettings;
 use vigil_server_common::{GrpcServer, Shutdown, clock};
 
-/// Starts a scheduler replica against the catalog behind `catalog`
-/// (reported as `catalog_endpoint`).
+/// Starts a scheduler replica against the catalog behind `catalog` (reported as
+/// `catalog_endpoint`); it reports `endpoint`, the URL of the port serving its
+/// `SchedulerService`, in its heartbeats.
 pub async fn start(
     loaded: &LoadedSettings,
     catalog_endpoint: &str,
+    endpoint: &str,
     catalog: AuthChannel,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Scheduler> {
@@ -25,6 +27,7 @@ pub async fn start(
         replica_id: super::process_id("scheduler"),
         clock: clock::system(),
         settings,
+        endpoint: endpoint.to_owned(),
     };
     Scheduler::start_with_catalog(options, Catalog::from_channel(catalog), shutdown.token())
         .await

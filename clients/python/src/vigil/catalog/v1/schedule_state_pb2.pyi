@@ -325,6 +325,7 @@ class Component(_message.Message):
     HEARTBEAT_TIME_FIELD_NUMBER: _builtins.int
     ALIVE_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
+    ENDPOINT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Unique identifier of the process."""
     kind: Global___ComponentKind.ValueType
@@ -335,6 +336,8 @@ class Component(_message.Message):
     """Host name."""
     alive: _builtins.bool
     """Whether the heartbeat is recent."""
+    endpoint: _builtins.str
+    """The URL its gRPC services are reached at (schedulers and executors), such as "http://10.0.0.7:50053"; empty when it serves none. A catalog on its own forwards SchedulerService and ExecutorService calls to live components by this address. An unspecified host (0.0.0.0 or [::]) is replaced by the address the heartbeat came from."""
     @_builtins.property
     def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """What it can run, for an executor: "backup:full", "backup:database", "backup:export", "restore", "verify", "prune", "upload", "engine:postgres", "engine:mysql", "engine:sqlite"."""
@@ -363,10 +366,11 @@ class Component(_message.Message):
         heartbeat_time: _timestamp_pb2.Timestamp | None = ...,
         alive: _builtins.bool = ...,
         details: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        endpoint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat_time", b"heartbeat_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alive", b"alive", "capabilities", b"capabilities", "details", b"details", "heartbeat_time", b"heartbeat_time", "host", b"host", "id", b"id", "kind", b"kind", "start_time", b"start_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alive", b"alive", "capabilities", b"capabilities", "details", b"details", "endpoint", b"endpoint", "heartbeat_time", b"heartbeat_time", "host", b"host", "id", b"id", "kind", b"kind", "start_time", b"start_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
