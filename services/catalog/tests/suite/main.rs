@@ -9,6 +9,7 @@ mod common;
 mod alerts;
 mod configurations;
 mod events;
+mod housekeeping;
 mod jobs;
 mod queue;
 mod schedules;

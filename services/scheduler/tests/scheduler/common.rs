@@ -379,7 +379,10 @@ impl Harness {
     pub(crate) async fn components(&self, kind: ComponentKind) -> Vec<Component> {
         self.coord
             .clone()
-            .list_components(pb::ListComponentsRequest { kind: kind as i32 })
+            .list_components(pb::ListComponentsRequest {
+                kind: kind as i32,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner()
