@@ -416,11 +416,14 @@ impl Harness {
     }
 }
 
-/// Kinds of the recorded outcomes, oldest first.
+/// Kinds of the recorded outcomes, oldest first, one per due time (a
+/// MISSED or PAUSED range stored as one row counts `count` times).
 pub(crate) fn outcome_kinds(outcomes: &[ScheduleOutcome]) -> Vec<pb::OutcomeKind> {
     let mut o: Vec<_> = outcomes.to_vec();
     o.sort_by_key(|o| o.due_time.as_ref().map(at));
-    o.iter().map(|o| o.outcome()).collect()
+    o.iter()
+        .flat_map(|o| std::iter::repeat_n(o.outcome(), o.count.max(1) as usize))
+        .collect()
 }
 
 /// Settings that deliver webhooks to `url`, signed with the secret written
