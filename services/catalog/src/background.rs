@@ -1,6 +1,7 @@
 //! Background work of a catalog process: reclaiming expired leases (so no
-//! job stays RUNNING past its lease) and reporting the catalog's own
-//! heartbeat.
+//! job stays RUNNING past its lease), reporting the catalog's own
+//! heartbeat, and every few minutes the housekeeping that keeps the catalog
+//! bounded (deleting long-dead components, pruning old history).
 
 use std::time::Duration;
 
@@ -8,6 +9,28 @@ use tokio_util::sync::CancellationToken;
 use vigil_proto::catalog::v1::{Component, ComponentKind};
 
 use crate::store::Store;
+
+/// How often long-dead components are deleted and old history pruned.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
+
+/// Deletes long-dead components and prunes old history; failures are logged.
+async fn housekeeping(store: &Store) {
+    match store.delete_gone_components().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            deleted = n,
+            "deleted components without a heartbeat for long"
+        ),
+        Err(e) => tracing::warn!(error = %e, "deleting dead components failed"),
+    }
+    match store.prune_history().await {
+        Ok(p) if p.jobs + p.outcomes > 0 => {
+            tracing::info!(jobs = p.jobs, outcomes = p.outcomes, "pruned old history");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "pruning old history failed"),
+    }
+}
 
 /// Runs until `shutdown` is cancelled.
 pub(crate) async fn run(store: Store, every: Duration, shutdown: CancellationToken) {
@@ -20,6 +43,7 @@ pub(crate) async fn run(store: Store, every: Duration, shutdown: CancellationTok
         start_time: Some(vigil_proto::timestamp_from_micros(store.now())),
         ..Default::default()
     };
+    let mut housekept: Option<tokio::time::Instant> = None;
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -40,6 +64,10 @@ pub(crate) async fn run(store: Store, every: Duration, shutdown: CancellationTok
         }
         if let Err(e) = store.report_heartbeat(&me).await {
             tracing::warn!(error = %e, "catalog heartbeat failed");
+        }
+        if housekept.is_none_or(|t| t.elapsed() >= HOUSEKEEPING_EVERY) {
+            housekept = Some(tokio::time::Instant::now());
+            housekeeping(&store).await;
         }
     }
 }

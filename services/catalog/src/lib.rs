@@ -67,6 +67,15 @@ pub struct CatalogOptions {
     pub lease_reap_interval: Duration,
     /// A component is alive when its last heartbeat is at most this old.
     pub component_timeout: Duration,
+    /// A component without a heartbeat for this long leaves `ListComponents`
+    /// (unless `include_gone`).
+    pub component_gone_after: Duration,
+    /// A component without a heartbeat for this long is deleted.
+    pub component_delete_after: Duration,
+    /// Finished jobs and schedule outcomes older than this are pruned, except
+    /// each configuration's newest successful backup and jobs an artifact
+    /// still references.
+    pub history_retention: Duration,
 }
 
 impl CatalogOptions {
@@ -78,6 +87,9 @@ impl CatalogOptions {
             clock: vigil_server_common::clock::system(),
             lease_reap_interval: Duration::from_secs(5),
             component_timeout: Duration::from_secs(30),
+            component_gone_after: Duration::from_secs(3600),
+            component_delete_after: Duration::from_secs(7 * 86_400),
+            history_retention: Duration::from_secs(400 * 86_400),
         }
     }
 }
@@ -105,7 +117,13 @@ impl Catalog {
             }
             db::Dialect::Sqlite => (events::Events::new(), None),
         };
-        let store = Store::new(db, options.clock.clone(), events, options.component_timeout);
+        let lifetimes = store::Lifetimes {
+            component_timeout: options.component_timeout,
+            component_gone_after: options.component_gone_after,
+            component_delete_after: options.component_delete_after,
+            history_retention: options.history_retention,
+        };
+        let store = Store::new(db, options.clock.clone(), events, lifetimes);
         Ok(Catalog {
             store,
             options,

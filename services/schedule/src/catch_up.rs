@@ -94,7 +94,7 @@ impl fmt::Display for CatchUpMode {
 /// How far back missed due times may be caught up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum CatchUpWindow {
-    /// One [`Schedule::expected_interval`]: reaches the latest missed run.
+    /// One [`Schedule::longest_gap`]: reaches the latest missed run.
     #[default]
     Interval,
     /// A fixed duration.
@@ -173,7 +173,7 @@ impl CatchUpPolicy {
         let grace = self.grace_for(schedule);
         match (self.mode, self.window) {
             (CatchUpMode::Skip, _) => grace,
-            (_, CatchUpWindow::Interval) => schedule.expected_interval().max(grace),
+            (_, CatchUpWindow::Interval) => schedule.longest_gap().max(grace),
             (_, CatchUpWindow::Fixed(window)) => window.max(grace),
         }
     }

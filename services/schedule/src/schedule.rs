@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
@@ -21,7 +20,7 @@ use crate::zone::Zone;
 pub struct Schedule {
     pub(crate) recurrence: Recurrence,
     pub(crate) zone: Zone,
-    pub(crate) interval: OnceLock<Duration>,
+    pub(crate) interval: OnceLock<crate::interval::Gaps>,
 }
 
 impl PartialEq for Schedule {

@@ -10,6 +10,12 @@
 //!
 //! `cargo bench -p vigil-scheduler --bench fire_lateness`
 //! (`VIGIL_BENCH_SCHEDULES=2000` for a quicker run).
+//!
+//! `VIGIL_BENCH_BURST=1` puts every schedule on the same second instead;
+//! `VIGIL_BENCH_REPLICAS=3` runs three scheduler replicas sharing the work;
+//! `VIGIL_BENCH_KILL=1` kills one replica with SIGKILL 100 ms into the burst
+//! (its share is then fired by the others after the takeover delay, so
+//! lateness grows; the figure that matters is zero duplicates).
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -26,6 +32,7 @@ use vigil_proto::catalog::v1::{
 
 const ROLE_ENV: &str = "VIGIL_BENCH_ROLE";
 const CATALOG_ENV: &str = "VIGIL_BENCH_CATALOG";
+const REPLICA_ENV: &str = "VIGIL_BENCH_REPLICA";
 /// How long the idle phase (nothing due) is measured.
 const IDLE_WINDOW: Duration = Duration::from_secs(20);
 
@@ -70,11 +77,12 @@ fn main() {
 /// The scheduler child: runs one replica until its stdin closes.
 async fn run_scheduler() {
     let endpoint = std::env::var(CATALOG_ENV).expect("catalog endpoint");
+    let replica_id = std::env::var(REPLICA_ENV).unwrap_or_else(|_| "bench".into());
     let shutdown = tokio_util::sync::CancellationToken::new();
     let scheduler = vigil_scheduler::Scheduler::start(
         vigil_scheduler::SchedulerOptions {
             catalog_endpoint: endpoint,
-            replica_id: "bench".into(),
+            replica_id,
             clock: vigil_server_common::clock::system(),
             settings: vigil_scheduler::SchedulerSettings {
                 system_schedules: false,
@@ -102,7 +110,26 @@ async fn bench(
     mut options: vigil_catalog::CatalogOptions,
     schedules: usize,
 ) -> Duration {
-    println!("== {backend}: {schedules} schedules due in one minute");
+    let burst = flag("VIGIL_BENCH_BURST");
+    let kill = flag("VIGIL_BENCH_KILL");
+    let replicas: usize = std::env::var("VIGIL_BENCH_REPLICAS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    println!(
+        "== {backend}: {schedules} schedules due {}, {replicas} scheduler replica(s){}",
+        if burst {
+            "on the same second"
+        } else {
+            "in one minute"
+        },
+        if kill {
+            ", one killed with SIGKILL during the burst"
+        } else {
+            ""
+        }
+    );
     options.clock = vigil_server_common::clock::system();
     let (endpoint, _stop) = serve_catalog(options).await;
     let channel = Endpoint::from_shared(endpoint.clone())
@@ -130,8 +157,10 @@ async fn bench(
         created.elapsed()
     );
 
-    let mut child = spawn_scheduler(&endpoint);
-    let pid = child.id();
+    let mut children: Vec<Child> = (0..replicas)
+        .map(|i| spawn_scheduler(&endpoint, &format!("bench-{i}")))
+        .collect();
+    let pids: Vec<u32> = children.iter().map(Child::id).collect();
     let armed = Instant::now();
     wait_until(
         || async { armed_count(&coord).await >= schedules },
@@ -149,9 +178,19 @@ async fn bench(
         .to_std()
         .unwrap_or_default();
     tokio::time::sleep(until_start).await;
-    let cpu_before = cpu_seconds(pid);
+    let cpu_before = cpu_seconds(&pids);
+    if kill {
+        let at = (due_minute + chrono::Duration::milliseconds(100) - Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        tokio::time::sleep(at).await;
+        children[0].kill().expect("SIGKILL a replica");
+        let _ = children[0].wait();
+        println!("killed replica bench-0 with SIGKILL 100 ms after the due second");
+    }
     // Do not load the shared cores with polling while the minute fires.
-    let until_end = (due_minute + chrono::Duration::seconds(61) - Utc::now())
+    let span = if burst { 2 } else { 61 };
+    let until_end = (due_minute + chrono::Duration::seconds(span) - Utc::now())
         .to_std()
         .unwrap_or_default();
     tokio::time::sleep(until_end).await;
@@ -161,16 +200,19 @@ async fn bench(
         "every due run enqueued",
     )
     .await;
-    let cpu_firing = cpu_seconds(pid) - cpu_before;
-    let peak_rss = peak_rss_kib(pid);
+    let live: Vec<u32> = pids.iter().skip(usize::from(kill)).copied().collect();
+    let cpu_firing = cpu_seconds(&live) - cpu_before;
+    let peak_rss = live.iter().map(|p| peak_rss_kib(*p)).max().unwrap_or(0);
 
     // Idle: nothing is due for an hour.
-    let idle_before = cpu_seconds(pid);
+    let idle_before = cpu_seconds(&live);
     tokio::time::sleep(IDLE_WINDOW).await;
-    let idle = cpu_seconds(pid) - idle_before;
+    let idle = cpu_seconds(&live) - idle_before;
 
     let jobs = all_jobs(&cat).await;
-    stop_child(&mut child);
+    for child in children.iter_mut().skip(usize::from(kill)) {
+        stop_child(child);
+    }
     heartbeat.abort();
 
     let mut per_config: HashMap<&str, usize> = HashMap::new();
@@ -185,6 +227,11 @@ async fn bench(
         );
         lateness.push((created - due).to_std().unwrap_or_default());
     }
+    let duplicates = per_config.values().filter(|n| **n > 1).count();
+    println!(
+        "jobs: {} for {schedules} schedules, duplicates: {duplicates}",
+        jobs.len()
+    );
     assert_eq!(jobs.len(), schedules, "every due run enqueued exactly once");
     assert_eq!(per_config.len(), schedules, "one job per schedule");
     assert!(
@@ -201,11 +248,11 @@ async fn bench(
     let (p50, p99, max) = (pct(0.50), pct(0.99), *lateness.last().unwrap());
     println!("lateness: p50 {p50:.3?}  p99 {p99:.3?}  max {max:.3?}");
     println!(
-        "scheduler CPU while firing: {cpu_firing:.2} s; peak RSS {:.1} MiB",
+        "scheduler CPU while firing: {cpu_firing:.2} s (all live replicas); peak RSS {:.1} MiB (largest replica)",
         peak_rss as f64 / 1024.0
     );
     println!(
-        "scheduler idle CPU between due times: {idle:.2} s over {IDLE_WINDOW:?} ({:.1}% of one core)",
+        "scheduler idle CPU between due times: {idle:.2} s over {IDLE_WINDOW:?} ({:.1}% of one core, all live replicas)",
         100.0 * idle / IDLE_WINDOW.as_secs_f64()
     );
     p99
@@ -246,7 +293,7 @@ async fn create_configurations(
     n: usize,
     due_minute: DateTime<Utc>,
 ) {
-    let burst = std::env::var("VIGIL_BENCH_BURST").is_ok_and(|v| v == "1");
+    let burst = flag("VIGIL_BENCH_BURST");
     let all: Vec<BackupConfiguration> = (0..n)
         .map(|i| BackupConfiguration {
             name: format!("bench-{i:05}"),
@@ -279,9 +326,14 @@ async fn create_configurations(
     }
 }
 
-fn spawn_scheduler(endpoint: &str) -> Child {
+fn flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1")
+}
+
+fn spawn_scheduler(endpoint: &str, replica: &str) -> Child {
     Command::new(std::env::current_exe().expect("own path"))
         .env(ROLE_ENV, "scheduler")
+        .env(REPLICA_ENV, replica)
         .env(CATALOG_ENV, endpoint)
         .stdin(Stdio::piped())
         .stdout(Stdio::inherit())
@@ -384,8 +436,13 @@ fn at(ts: &prost_types::Timestamp) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(vigil_proto::timestamp_to_micros(ts)).expect("valid timestamp")
 }
 
+/// User plus system CPU seconds of processes `pids` together.
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    pids.iter().map(|p| cpu_seconds_of(*p)).sum()
+}
+
 /// User plus system CPU seconds of process `pid`, from /proc.
-fn cpu_seconds(pid: u32) -> f64 {
+fn cpu_seconds_of(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the whole line.

@@ -10,12 +10,13 @@ use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use vigil_proto::catalog::v1::coordination_service_client::CoordinationServiceClient;
 use vigil_proto::catalog::v1::{
     Alert, BackupConfiguration, BackupJob, CommitScheduleTickRequest, CommitScheduleTickResponse,
-    Component, ComponentKind, DeleteScheduleStateRequest, EnqueueJobRequest, EnqueueJobResponse,
-    EventKind, GetConfigurationRequest, GetJobRequest, GetScheduleStateRequest, JobState,
-    ListAlertsRequest, ListComponentsRequest, ListConfigurationsRequest, ListJobsRequest,
-    ListScheduleStatesRequest, PutScheduleStateRequest, RaiseAlertRequest, RaiseAlertResponse,
-    ReportHeartbeatRequest, ResolveAlertRequest, ScheduleOutcome, ScheduleState,
-    SetAlertDeliveryRequest, WatchEventsRequest, WatchEventsResponse,
+    CommitScheduleTicksRequest, Component, ComponentKind, DeleteScheduleStateRequest,
+    EnqueueJobRequest, EnqueueJobResponse, EventKind, GetConfigurationRequest, GetJobRequest,
+    GetScheduleStateRequest, JobState, ListAlertsRequest, ListComponentsRequest,
+    ListConfigurationsRequest, ListJobsRequest, ListScheduleStatesRequest, PutScheduleStateRequest,
+    RaiseAlertRequest, RaiseAlertResponse, ReportHeartbeatRequest, ResolveAlertRequest,
+    ScheduleOutcome, ScheduleState, SetAlertDeliveryRequest, WatchEventsRequest,
+    WatchEventsResponse,
 };
 
 use crate::error::{Error, Result};
@@ -186,6 +187,48 @@ impl Catalog {
         }
     }
 
+    /// Commits many schedules' ticks in one catalog transaction. Each tick
+    /// has its own result: ABORTED (another replica moved the schedule
+    /// first) is [`Error::Conflict`], any other refusal [`Error::Catalog`].
+    pub async fn commit_ticks(
+        &self,
+        ticks: Vec<CommitScheduleTickRequest>,
+    ) -> Result<Vec<Result<CommitScheduleTickResponse>>> {
+        let keys: Vec<String> = ticks.iter().map(|t| t.schedule.clone()).collect();
+        let resp = self
+            .coordination
+            .clone()
+            .commit_schedule_ticks(CommitScheduleTicksRequest { ticks })
+            .await
+            .map_err(|s| Error::catalog("CommitScheduleTicks", s))?
+            .into_inner();
+        if resp.results.len() != keys.len() {
+            return Err(Error::Internal(format!(
+                "CommitScheduleTicks returned {} results for {} ticks",
+                resp.results.len(),
+                keys.len()
+            )));
+        }
+        Ok(resp
+            .results
+            .into_iter()
+            .zip(keys)
+            .map(|(r, key)| match Code::from_i32(r.code) {
+                Code::Ok => Ok(CommitScheduleTickResponse {
+                    state: r.state,
+                    jobs: r.jobs,
+                }),
+                code if is_conflict(code) => Err(Error::Conflict(format!(
+                    "schedule {key} was advanced by another replica"
+                ))),
+                code => Err(Error::catalog(
+                    "CommitScheduleTicks",
+                    tonic::Status::new(code, r.message),
+                )),
+            })
+            .collect())
+    }
+
     /// Queued and running jobs, all pages.
     pub async fn active_jobs(&self) -> Result<Vec<BackupJob>> {
         let mut out = Vec::new();
@@ -236,15 +279,30 @@ impl Catalog {
             .map_err(|s| Error::catalog("EnqueueJob", s))
     }
 
-    /// Known processes of `kind`.
+    /// Processes of `kind` in the catalog's live view, all pages.
     pub async fn components(&self, kind: ComponentKind) -> Result<Vec<Component>> {
-        let req = ListComponentsRequest { kind: kind as i32 };
-        self.coordination
-            .clone()
-            .list_components(req)
-            .await
-            .map(|r| r.into_inner().components)
-            .map_err(|s| Error::catalog("ListComponents", s))
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let req = ListComponentsRequest {
+                kind: kind as i32,
+                page_size: PAGE,
+                page_token: token,
+                include_gone: false,
+            };
+            let resp = self
+                .coordination
+                .clone()
+                .list_components(req)
+                .await
+                .map_err(|s| Error::catalog("ListComponents", s))?
+                .into_inner();
+            out.extend(resp.components);
+            if resp.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            token = resp.next_page_token;
+        }
     }
 
     /// Records a heartbeat.

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use vigil_proto::catalog::v1::{BackupConfiguration, BackupJob, ScheduleState};
+use vigil_proto::catalog::v1::{BackupConfiguration, BackupJob, ComponentKind, ScheduleState};
 use vigil_server_common::clock::SharedClock;
 
 use crate::alerts::Notifier;
@@ -85,6 +85,54 @@ pub(crate) struct Snapshot {
     pub states: BTreeMap<String, ScheduleState>,
     pub desired: BTreeMap<String, Def>,
     pub active: HashMap<String, Vec<BackupJob>>,
+    /// Which schedules this replica fires first.
+    pub share: Share,
+}
+
+/// This replica's share of the firing work: live replicas split the
+/// schedules by a stable hash of their key, so they do not race for the
+/// same rows. A schedule outside the share is still fired by this replica
+/// once it is `takeover` overdue (its owner may have died), and the catalog's
+/// compare-and-set keeps that exactly-once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Share {
+    /// This replica's position among the live replicas sorted by id, and
+    /// how many there are; `None` when this replica fires everything.
+    pub slot: Option<(u64, u64)>,
+    /// How long an unowned schedule waits for its owner.
+    pub takeover: chrono::Duration,
+}
+
+impl Share {
+    /// The share of `me` among the live `replicas`.
+    pub(crate) fn of(me: &str, replicas: &[String], takeover: std::time::Duration) -> Self {
+        let mut ids: Vec<&str> = replicas.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let slot = match ids.iter().position(|id| *id == me) {
+            Some(i) if ids.len() > 1 => Some((i as u64, ids.len() as u64)),
+            _ => None,
+        };
+        Self {
+            slot,
+            takeover: chrono::Duration::from_std(takeover).unwrap_or(chrono::Duration::MAX),
+        }
+    }
+
+    /// When this replica may fire the run of `schedule` that may fire at `fire_time`.
+    pub(crate) fn ready_time(&self, schedule: &str, fire_time: DateTime<Utc>) -> DateTime<Utc> {
+        match self.slot {
+            Some((me, count)) if stable_hash(schedule) % count != me => fire_time + self.takeover,
+            _ => fire_time,
+        }
+    }
+}
+
+/// FNV-1a: the same value in every replica and every build.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Engine {
@@ -160,10 +208,11 @@ impl Engine {
     /// without a matching configuration in this snapshot is only removed
     /// after its configuration is read again (see `arm`).
     pub(crate) async fn snapshot(&self) -> Result<Snapshot> {
-        let (states, configs, jobs) = tokio::try_join!(
+        let (states, configs, jobs, replicas) = tokio::try_join!(
             self.catalog.all_states(),
             self.catalog.all_configurations(),
             self.catalog.active_jobs(),
+            self.live_replicas(),
         )?;
         let states: BTreeMap<String, ScheduleState> = states
             .into_iter()
@@ -187,7 +236,23 @@ impl Engine {
             states,
             desired,
             active,
+            share: Share::of(&self.replica, &replicas, self.settings.takeover_delay),
         })
+    }
+
+    /// Ids of the live scheduler replicas. Unknown (the catalog does not
+    /// answer) means this replica fires everything, relying on the
+    /// compare-and-set.
+    async fn live_replicas(&self) -> Result<Vec<String>> {
+        Ok(
+            match self.catalog.components(ComponentKind::Scheduler).await {
+                Ok(all) => all.into_iter().filter(|c| c.alive).map(|c| c.id).collect(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot list scheduler replicas");
+                    Vec::new()
+                }
+            },
+        )
     }
 
     /// The schedule definitions of `configs` (none for disabled ones),
@@ -300,7 +365,8 @@ fn next_wake(snapshot: &Snapshot) -> Option<DateTime<Utc>> {
             let def = def.as_ref().ok()?;
             let state = snapshot.states.get(name)?;
             let due = ts_to_time(state.next_due_time.as_ref()?);
-            Some(crate::jitter::fire_time(name, due, def.jitter))
+            let fire = crate::jitter::fire_time(name, due, def.jitter);
+            Some(snapshot.share.ready_time(name, fire))
         })
         .min()
 }

@@ -66,7 +66,11 @@ impl Engine {
             let Some(next) = state.next_due_time.as_ref().map(ts_to_time) else {
                 continue;
             };
-            if jitter::fire_time(name, next, def.jitter) > now {
+            if snap
+                .share
+                .ready_time(name, jitter::fire_time(name, next, def.jitter))
+                > now
+            {
                 continue;
             }
             let active = snap
@@ -77,7 +81,9 @@ impl Engine {
             work.push((def.clone(), state.clone(), active));
         }
 
-        let results: Vec<(String, Result<FireOutcome>)> = futures::stream::iter(work)
+        let (batched, single) = self.prepare(work, now);
+        let mut results = self.fire_batched(batched).await;
+        let singles: Vec<(String, Result<FireOutcome>)> = futures::stream::iter(single)
             .map(|(def, state, active)| async move {
                 let name = def.name.clone();
                 (name, self.fire_one(&def, state, now, &active).await)
@@ -85,6 +91,7 @@ impl Engine {
             .buffer_unordered(self.settings.fire_concurrency)
             .collect()
             .await;
+        results.extend(singles);
 
         let mut fired = Fired::default();
         for (name, result) in results {
@@ -112,6 +119,112 @@ impl Engine {
             }
         }
         fired
+    }
+
+    /// Splits the ready schedules into those whose whole tick fits one
+    /// commit (planned here, committed in batches) and the rest (a backlog,
+    /// committed slice by slice by [`Engine::fire_one`]).
+    fn prepare(&self, work: Vec<Work>, now: DateTime<Utc>) -> (Vec<Prepared>, Vec<Work>) {
+        let per_commit = self.settings.max_runs_per_commit.max(1);
+        let mut batched = Vec::new();
+        let mut single = Vec::new();
+        for (def, state, active) in work {
+            let Some(first) = state.next_due_time.as_ref().map(ts_to_time) else {
+                continue;
+            };
+            let policy = policy(&def, state.paused);
+            let due = plan::plan(&def.schedule, &policy, first, now, &active);
+            let fits = due.earlier.is_empty() && (1..=per_commit).contains(&due.runs.len());
+            let Some(last) = due.runs.last().map(|r| r.due).filter(|_| fits) else {
+                single.push((def, state, active));
+                continue;
+            };
+            let new_next = def.schedule.next_after(last);
+            let request = self.tick_request(&def, &state, &due.runs, new_next, now, None);
+            batched.push(Prepared {
+                def,
+                runs: due.runs,
+                request,
+            });
+        }
+        (batched, single)
+    }
+
+    /// Commits prepared ticks in batches of `fire_batch` schedules, one
+    /// catalog transaction each. A batch the catalog refuses as a whole is
+    /// retried schedule by schedule.
+    async fn fire_batched(&self, prepared: Vec<Prepared>) -> Vec<(String, Result<FireOutcome>)> {
+        let mut batches: Vec<Vec<Prepared>> = Vec::new();
+        let mut runs = 0;
+        for p in prepared {
+            let full = batches.last().is_none_or(|b| {
+                b.len() >= self.settings.fire_batch || runs + p.runs.len() > BATCH_RUNS
+            });
+            if full {
+                batches.push(Vec::new());
+                runs = 0;
+            }
+            runs += p.runs.len();
+            batches.last_mut().expect("a batch was pushed").push(p);
+        }
+        let done: Vec<Vec<(String, Result<FireOutcome>)>> = futures::stream::iter(batches)
+            .map(|batch| self.commit_batch(batch))
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .collect()
+            .await;
+        done.into_iter().flatten().collect()
+    }
+
+    async fn commit_batch(&self, batch: Vec<Prepared>) -> Vec<(String, Result<FireOutcome>)> {
+        let requests = batch.iter().map(|p| p.request.clone()).collect();
+        let results = match self.catalog.commit_ticks(requests).await {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::warn!(error = %e, schedules = batch.len(), "batched commit failed, committing one by one");
+                let mut out = Vec::with_capacity(batch.len());
+                for p in batch {
+                    let result = self.catalog.commit_tick(p.request.clone()).await;
+                    out.push(self.batched_outcome(p, result).await);
+                }
+                return out;
+            }
+        };
+        let mut out = Vec::with_capacity(batch.len());
+        for (p, result) in batch.into_iter().zip(results) {
+            out.push(self.batched_outcome(p, result).await);
+        }
+        out
+    }
+
+    /// The outcome of one schedule of a batch.
+    async fn batched_outcome(
+        &self,
+        p: Prepared,
+        result: Result<vigil_proto::catalog::v1::CommitScheduleTickResponse>,
+    ) -> (String, Result<FireOutcome>) {
+        let name = p.def.name.clone();
+        let outcome = match result {
+            Ok(response) => committed(&p.def, response).map(|c| FireOutcome {
+                state: c.state,
+                runs: p.runs,
+                jobs: c.jobs,
+                conflict: false,
+            }),
+            Err(Error::Conflict(why)) => {
+                tracing::debug!(schedule = %name, %why, "another replica fired this schedule first");
+                match self.catalog.state(&name, 0).await {
+                    Ok(state) => Ok(FireOutcome {
+                        state: state.map(|(s, _)| s).unwrap_or_default(),
+                        runs: Vec::new(),
+                        jobs: Vec::new(),
+                        conflict: true,
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        (name, outcome)
     }
 
     async fn fire_one(
@@ -234,6 +347,22 @@ impl Engine {
         now: DateTime<Utc>,
         tick_runs: Option<&[PlannedRun]>,
     ) -> Result<Committed> {
+        let request = self.tick_request(def, state, runs, new_next, now, tick_runs);
+        let response = self.catalog.commit_tick(request).await?;
+        committed(def, response)
+    }
+
+    /// The CommitScheduleTick request for `runs` of `def`, with the health
+    /// the schedule has after it.
+    fn tick_request(
+        &self,
+        def: &ScheduleDef,
+        state: &ScheduleState,
+        runs: &[PlannedRun],
+        new_next: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        tick_runs: Option<&[PlannedRun]>,
+    ) -> CommitScheduleTickRequest {
         let enqueued = runs
             .iter()
             .filter(|r| matches!(r.decision, Decision::Enqueue(_)))
@@ -266,7 +395,7 @@ impl Engine {
             unarmed_reason: None,
             previous: (state.health(), &state.health_reason),
         });
-        let request = CommitScheduleTickRequest {
+        CommitScheduleTickRequest {
             schedule: def.name.clone(),
             expected_next_due_time: state.next_due_time,
             new_next_due_time: new_next.map(time_to_ts),
@@ -274,21 +403,42 @@ impl Engine {
             owner: self.replica.clone(),
             health: assessment.health as i32,
             health_reason: assessment.reason,
-        };
-        let response = self.catalog.commit_tick(request).await?;
-        let state = response
-            .state
-            .ok_or_else(|| Error::Internal("CommitScheduleTick returned no state".into()))?;
-        for job in &response.jobs {
-            if let Some(fact) = job_fact(job) {
-                tracing::info!(schedule = %def.name, job = %job.name, due = %crate::plan::stamp(fact.due), "due run enqueued");
-            }
         }
-        Ok(Committed {
-            state,
-            jobs: response.jobs,
-        })
     }
+}
+
+/// The state and jobs of a committed tick.
+fn committed(
+    def: &ScheduleDef,
+    response: vigil_proto::catalog::v1::CommitScheduleTickResponse,
+) -> Result<Committed> {
+    let state = response
+        .state
+        .ok_or_else(|| Error::Internal("CommitScheduleTick returned no state".into()))?;
+    for job in &response.jobs {
+        if let Some(fact) = job_fact(job) {
+            tracing::info!(schedule = %def.name, job = %job.name, due = %crate::plan::stamp(fact.due), "due run enqueued");
+        }
+    }
+    Ok(Committed {
+        state,
+        jobs: response.jobs,
+    })
+}
+
+/// Ticks of one batch together hold at most this many runs (the catalog's bound).
+const BATCH_RUNS: usize = 5000;
+/// Batches committed concurrently.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// A ready schedule: its definition, its state and its active runs.
+type Work = (std::sync::Arc<ScheduleDef>, ScheduleState, Vec<ActiveRun>);
+
+/// A schedule whose whole tick is planned and fits one commit.
+struct Prepared {
+    def: std::sync::Arc<ScheduleDef>,
+    runs: Vec<PlannedRun>,
+    request: CommitScheduleTickRequest,
 }
 
 /// Runs kept per schedule and tick for the health report. A backlog longer

@@ -37,6 +37,13 @@ pub struct SchedulerSettings {
     pub fire_concurrency: usize,
     /// Most due runs recorded by one commit; longer backlogs take several.
     pub max_runs_per_commit: usize,
+    /// Most schedules whose ticks are committed together in one catalog
+    /// transaction (`CommitScheduleTicks`) when many are due at once.
+    pub fire_batch: usize,
+    /// How long a due run waits for the replica whose share it is before
+    /// another live replica fires it.
+    #[serde(with = "duration_text")]
+    pub takeover_delay: Duration,
     /// How long after start the replica waits for executor heartbeats before
     /// it reports schedules that no live executor can run.
     #[serde(with = "duration_text")]
@@ -73,6 +80,8 @@ impl Default for SchedulerSettings {
             verify_drill: false,
             fire_concurrency: 32,
             max_runs_per_commit: 500,
+            fire_batch: 250,
+            takeover_delay: Duration::from_secs(10),
             executor_check_delay: Duration::from_secs(30),
             webhook_urls: Vec::new(),
             webhook_secret_env: None,
@@ -160,6 +169,9 @@ impl SchedulerSettings {
         }
         if self.max_runs_per_commit == 0 {
             return Err(bad("max_runs_per_commit", "must be at least 1".into()));
+        }
+        if !(1..=1000).contains(&self.fire_batch) {
+            return Err(bad("fire_batch", "must be between 1 and 1000".into()));
         }
         if self.webhook_max_attempts == 0 {
             return Err(bad("webhook_max_attempts", "must be at least 1".into()));

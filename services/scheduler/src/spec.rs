@@ -200,7 +200,7 @@ fn build(
         .map_err(|e| unarmable(format!("configuration.{e}")))?;
     let grace = policy.grace_for(&schedule);
     let window = match policy.window {
-        CatchUpWindow::Interval => expected_interval,
+        CatchUpWindow::Interval => schedule.longest_gap(),
         CatchUpWindow::Fixed(w) => w,
     }
     .max(grace);

@@ -26,7 +26,7 @@ pub fn build_report(inputs: &Inputs) -> StatusReport {
                 .schedule_states
                 .iter()
                 .find(|s| s.schedule == f.config.name);
-            judge(f, state, &inputs.jobs, inputs.now)
+            judge(f, state, &inputs.active, inputs.now)
         })
         .collect();
     let judgement = verdict::judge(inputs, &facts, &schedules, &freshness, &jobs, &liveness);

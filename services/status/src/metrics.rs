@@ -103,6 +103,8 @@ pub fn render(inputs: &Inputs) -> String {
 
     let last_success = Family::<ConfigLabels, FloatGauge>::default();
     let expected = Family::<ConfigLabels, FloatGauge>::default();
+    let last_due = Family::<ConfigLabels, FloatGauge>::default();
+    let overdue = Family::<ConfigLabels, Gauge>::default();
     for f in &report.freshness {
         let labels = ConfigLabels {
             configuration: f.configuration.clone(),
@@ -110,6 +112,10 @@ pub fn render(inputs: &Inputs) -> String {
         last_success
             .get_or_create(&labels)
             .set(seconds(&f.last_success_time));
+        if f.state != "ON_DEMAND" {
+            last_due.get_or_create(&labels).set(seconds(&f.due_time));
+            overdue.get_or_create(&labels).set(i64::from(f.overdue));
+        }
         if let Some(i) = &f.expected_interval {
             expected.get_or_create(&labels).set(i.seconds as f64);
         }
@@ -121,36 +127,47 @@ pub fn render(inputs: &Inputs) -> String {
     );
     registry.register(
         "backup_expected_interval_seconds",
-        "Expected time between backups of a scheduled configuration",
+        "Most common time between due times of a scheduled configuration",
         expected,
+    );
+    registry.register(
+        "backup_last_due_timestamp_seconds",
+        "The most recent due time whose grace has passed; 0 before the first",
+        last_due,
+    );
+    registry.register(
+        "backup_overdue",
+        "1 when the most recent due time past its grace has no successful backup after it and none is running",
+        overdue,
     );
 
     let jobs = Family::<OutcomeLabels, Gauge>::default();
     let mut bytes = 0u64;
-    let mut queued = 0i64;
     let mut lost = 0i64;
-    for j in &inputs.jobs {
-        let kind = j
+    for c in &inputs.counts {
+        let kind = c
             .kind()
             .as_str_name()
             .trim_start_matches("JOB_KIND_")
             .to_owned();
-        let st = j
+        let st = c
             .state()
             .as_str_name()
             .trim_start_matches("JOB_STATE_")
             .to_owned();
-        jobs.get_or_create(&OutcomeLabels { kind, state: st }).inc();
-        if j.kind() == JobKind::Backup && j.state() == JobState::Completed {
-            bytes += j.stats.as_ref().map(|s| s.bytes_read).unwrap_or(0);
+        let n = i64::try_from(c.count).unwrap_or(i64::MAX);
+        jobs.get_or_create(&OutcomeLabels { kind, state: st })
+            .inc_by(n);
+        if c.kind() == JobKind::Backup && c.state() == JobState::Completed {
+            bytes += c.bytes_read;
         }
-        if j.state() == JobState::Queued {
-            queued += 1;
-        }
-        if j.attempt > 1 || j.error.contains("executor lost") {
-            lost += 1;
-        }
+        lost += i64::try_from(c.lease_expiries).unwrap_or(i64::MAX);
     }
+    let queued = inputs
+        .active
+        .iter()
+        .filter(|j| j.state() == JobState::Queued)
+        .count() as i64;
     registry.register(
         "jobs_in_window",
         "Jobs created within the report window, by kind and state",
@@ -165,7 +182,11 @@ pub fn render(inputs: &Inputs) -> String {
     );
     let queue = Gauge::<i64>::default();
     queue.set(queued);
-    registry.register("queue_depth", "Jobs waiting for an executor", queue);
+    registry.register(
+        "queue_depth",
+        "Jobs waiting for an executor (at most 1000 counted)",
+        queue,
+    );
     let expiries = Gauge::<i64>::default();
     expiries.set(lost);
     registry.register(

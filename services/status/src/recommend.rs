@@ -75,7 +75,7 @@ pub(crate) fn recommend(f: &Findings<'_>) -> Vec<Recommendation> {
 
     let failed: Vec<String> = f
         .inputs
-        .jobs
+        .failed
         .iter()
         .filter(|j| j.state() == JobState::Failed)
         .map(|j| j.name.clone())

@@ -17,7 +17,7 @@ pub(crate) struct Facts<'a> {
     pub config: &'a BackupConfiguration,
     /// Its schedule, when it has a valid one.
     pub schedule: Option<Schedule>,
-    /// Typical time between due times.
+    /// The most common time between due times.
     pub interval: Option<Duration>,
     /// How late a run may start.
     pub grace: Duration,
@@ -78,18 +78,7 @@ impl<'a> Facts<'a> {
 
     /// The most recent due time at or before `at`.
     pub(crate) fn previous_fire(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let schedule = self.schedule.as_ref()?;
-        let interval = self.interval?;
-        let mut from = at - interval - Duration::seconds(1);
-        let mut last = None;
-        while let Some(next) = schedule.next_after(from) {
-            if next > at {
-                break;
-            }
-            last = Some(next);
-            from = next;
-        }
-        last
+        self.schedule.as_ref()?.previous_fire(at)
     }
 
     /// Human form of the schedule.
@@ -101,21 +90,10 @@ impl<'a> Facts<'a> {
         }
     }
 
-    /// The median gap between fires over a fixed sample: unlike the expected
-    /// interval (the largest gap), the DST hour does not stretch it.
-    fn typical_gap(&self) -> Option<Duration> {
-        let schedule = self.schedule.as_ref()?;
-        let start = DateTime::from_timestamp(1_704_067_200, 0)?; // 2024-01-01T00:00:00Z
-        let fires = schedule.next_n(start, 21);
-        let mut gaps: Vec<Duration> = fires.windows(2).map(|w| w[1] - w[0]).collect();
-        gaps.sort();
-        gaps.get(gaps.len() / 2).copied().or(self.interval)
-    }
-
-    /// HOURLY, DAILY, WEEKLY, MONTHLY from the typical gap, with
-    /// slack for the DST hour and short months; "EVERY 10 SECONDS" below an hour.
+    /// HOURLY, DAILY, WEEKLY, MONTHLY from the expected (most common) gap,
+    /// with slack for short months; "EVERY 10 SECONDS" below an hour.
     pub(crate) fn frequency(&self) -> String {
-        let Some(interval) = self.typical_gap() else {
+        let Some(interval) = self.interval else {
             return "ON_DEMAND".to_owned();
         };
         if interval < Duration::minutes(55) {

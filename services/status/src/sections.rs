@@ -56,21 +56,25 @@ pub(crate) fn history(inputs: &Inputs) -> JobHistory {
         window: Some(span(inputs.window)),
         ..Default::default()
     };
-    for job in &inputs.jobs {
-        if !produces_backup(job.kind()) {
-            count_operation(&mut h.operations, job);
+    for c in &inputs.counts {
+        let n = u32::try_from(c.count).unwrap_or(u32::MAX);
+        if !produces_backup(c.kind()) {
+            count_operation(&mut h.operations, c, n, &inputs.failed);
             continue;
         }
-        h.total += 1;
-        match job.state() {
-            JobState::Completed => h.completed += 1,
-            JobState::Failed => h.failed += 1,
-            JobState::Cancelled => h.cancelled += 1,
-            JobState::Queued | JobState::Running | JobState::Unspecified => h.active += 1,
-        }
-        match job.trigger() {
-            JobTrigger::Scheduled | JobTrigger::System => h.scheduled += 1,
-            JobTrigger::Manual | JobTrigger::Upload => h.manual += 1,
+        h.total = h.total.saturating_add(n);
+        let slot = match c.state() {
+            JobState::Completed => &mut h.completed,
+            JobState::Failed => &mut h.failed,
+            JobState::Cancelled => &mut h.cancelled,
+            JobState::Queued | JobState::Running | JobState::Unspecified => &mut h.active,
+        };
+        *slot = slot.saturating_add(n);
+        match c.trigger() {
+            JobTrigger::Scheduled | JobTrigger::System => {
+                h.scheduled = h.scheduled.saturating_add(n)
+            }
+            JobTrigger::Manual | JobTrigger::Upload => h.manual = h.manual.saturating_add(n),
             JobTrigger::Unspecified => {}
         }
     }
@@ -80,11 +84,19 @@ pub(crate) fn history(inputs: &Inputs) -> JobHistory {
     } else {
         f64::from(h.completed) / f64::from(finished)
     };
+    let since = inputs.now - inputs.window;
     h.last_success_time = inputs
-        .jobs
-        .iter()
-        .filter(|j| j.state() == JobState::Completed && produces_backup(j.kind()))
+        .last_success
+        .values()
         .filter_map(|j| instant(&j.end_time))
+        .filter(|t| *t >= since)
+        .chain(
+            inputs
+                .jobs
+                .iter()
+                .filter(|j| j.state() == JobState::Completed && produces_backup(j.kind()))
+                .filter_map(|j| instant(&j.end_time)),
+        )
         .max()
         .map(stamp);
     h.recent = inputs
@@ -115,30 +127,39 @@ pub(crate) fn history(inputs: &Inputs) -> JobHistory {
 }
 
 /// Adds a restore, verify or prune job to its kind's counts.
-fn count_operation(operations: &mut Vec<OperationCounts>, job: &BackupJob) {
-    let i = match operations.iter().position(|o| o.kind == job.kind) {
+fn count_operation(
+    operations: &mut Vec<OperationCounts>,
+    c: &JobCount,
+    n: u32,
+    failed: &[BackupJob],
+) {
+    let i = match operations.iter().position(|o| o.kind == c.kind) {
         Some(i) => i,
         None => {
             operations.push(OperationCounts {
-                kind: job.kind,
+                kind: c.kind,
                 ..Default::default()
             });
             operations.len() - 1
         }
     };
     let counts = &mut operations[i];
-    counts.total += 1;
-    match job.state() {
-        JobState::Completed => counts.completed += 1,
+    counts.total = counts.total.saturating_add(n);
+    let slot = match c.state() {
+        JobState::Completed => &mut counts.completed,
         JobState::Failed => {
-            counts.failed += 1;
-            if counts.last_failed_job.is_empty() {
+            // The newest failed job of this kind (the list is newest first).
+            if counts.last_failed_job.is_empty()
+                && let Some(job) = failed.iter().find(|j| j.kind == c.kind)
+            {
                 counts.last_failed_job = job.name.clone();
             }
+            &mut counts.failed
         }
-        JobState::Cancelled => counts.cancelled += 1,
-        JobState::Queued | JobState::Running | JobState::Unspecified => counts.active += 1,
-    }
+        JobState::Cancelled => &mut counts.cancelled,
+        JobState::Queued | JobState::Running | JobState::Unspecified => &mut counts.active,
+    };
+    *slot = slot.saturating_add(n);
 }
 
 /// Whether a job of this kind leaves a restorable backup behind.
@@ -146,7 +167,13 @@ pub(crate) fn produces_backup(kind: JobKind) -> bool {
     matches!(kind, JobKind::Backup | JobKind::Upload)
 }
 
-/// Per configuration: last success against the expected interval.
+/// Per configuration: last success against the schedule's own due times.
+///
+/// A scheduled configuration is STALE when its most recent due time whose
+/// grace has passed has no successful backup finished after it, and no
+/// backup of it is running. A business-hours schedule is therefore not stale
+/// over the weekend, and a 15-minute one is stale 15 minutes plus grace after
+/// it stops (docs/STATUS-RULES.md).
 pub(crate) fn freshness(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<BackupFreshness> {
     facts
         .iter()
@@ -157,17 +184,24 @@ pub(crate) fn freshness(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<BackupFresh
                 .get(&f.config.name)
                 .and_then(|j| instant(&j.end_time));
             let age = last.map(|t| inputs.now - t);
-            let gap = match (age, f.interval) {
-                (Some(age), Some(interval)) => (age - interval).max(Duration::zero()),
-                _ => Duration::zero(),
+            let due = f.previous_fire(inputs.now - f.grace);
+            let running = inputs.active.iter().any(|j| {
+                j.configuration == f.config.name
+                    && j.kind() == JobKind::Backup
+                    && j.state() == JobState::Running
+            });
+            let missed = due.is_some_and(|d| last.is_none_or(|t| t < d)) && !running;
+            // The first due time the newest success does not cover.
+            let first_missed = match (missed, &f.schedule, last) {
+                (false, _, _) => None,
+                (true, Some(s), Some(t)) => s.next_after(t).or(due),
+                (true, _, _) => due,
             };
-            let state = match (last, f.interval) {
+            let state = match (last, &f.schedule) {
                 (_, None) => "ON_DEMAND",
                 (None, Some(_)) if !f.has_been_due(inputs.now) => "NOT_YET_DUE",
                 (None, Some(_)) => "NEVER",
-                (Some(_), Some(interval)) if age.unwrap_or_default() > interval + f.grace => {
-                    "STALE"
-                }
+                (Some(_), Some(_)) if missed => "STALE",
                 _ => "FRESH",
             };
             BackupFreshness {
@@ -175,8 +209,12 @@ pub(crate) fn freshness(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<BackupFresh
                 last_success_time: last.map(stamp),
                 age: age.map(span),
                 expected_interval: f.interval.map(span),
-                gap: Some(span(gap)),
+                gap: Some(span(first_missed.map_or(Duration::zero(), |d| {
+                    (inputs.now - d).max(Duration::zero())
+                }))),
                 state: state.to_owned(),
+                due_time: due.map(stamp),
+                overdue: missed,
             }
         })
         .collect()
@@ -260,27 +298,24 @@ pub(crate) fn retention(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<RetentionEn
         .iter()
         .filter_map(|f| {
             let policy = f.config.retention.filter(has_policy)?;
-            let mine: Vec<_> = inputs
-                .artifacts
-                .iter()
-                .filter(|a| a.configuration == f.config.name && a.state() != ArtifactState::Pruned)
-                .collect();
-            let oldest = mine.iter().filter_map(|a| instant(&a.create_time)).min();
+            let mine = inputs.artifacts.get(&f.config.name);
+            let count = mine.map_or(0, |t| t.count);
+            let oldest = mine.and_then(|t| instant(&t.oldest_create_time));
             let last_prune = inputs
                 .last_prune
                 .get(&f.config.name)
                 .and_then(|j| instant(&j.end_time));
             let overdue = oldest.is_some_and(|o| {
-                inputs.now - o > horizon(&policy) && mine.len() > policy.keep_last.max(0) as usize
+                inputs.now - o > horizon(&policy) && count > policy.keep_last.max(0) as u64
             });
             Some(RetentionEntry {
                 configuration: f.config.name.clone(),
                 policy: Some(policy),
-                artifacts: mine.len() as u32,
+                artifacts: u32::try_from(count).unwrap_or(u32::MAX),
                 oldest_artifact_time: oldest.map(stamp),
                 last_prune_time: last_prune.map(stamp),
                 overdue,
-                stored_bytes: mine.iter().map(|a| a.stored_bytes).sum(),
+                stored_bytes: mine.map_or(0, |t| t.stored_bytes),
             })
         })
         .collect()

@@ -150,21 +150,27 @@ pub(crate) fn judge(
     let mut high = Vec::new();
     for f in scheduled.iter().filter(|f| f.production()) {
         let Some(interval) = f.interval else { continue };
-        let limit = interval * 2;
+        // Two due times past their grace with no success after either.
+        let Some(older) = f
+            .previous_fire(inputs.now - f.grace)
+            .and_then(|d| f.previous_fire(d - chrono::Duration::microseconds(1)))
+        else {
+            continue;
+        };
         let last = inputs
             .last_success
             .get(&f.config.name)
             .and_then(|j| instant(&j.end_time));
         let created = instant(&f.config.create_time).unwrap_or(inputs.now);
         match last {
-            Some(t) if inputs.now - t > limit => high.push(format!(
-                "{}: last successful backup {} ago, more than twice its {} interval",
+            Some(t) if t < older => high.push(format!(
+                "{}: last successful backup {} ago, two due times missed since (expected every {})",
                 f.config.name,
                 human(inputs.now - t),
                 human(interval)
             )),
-            None if inputs.now - created > limit => high.push(format!(
-                "{}: no successful backup since it was created {} ago (interval {})",
+            None if created < older => high.push(format!(
+                "{}: no successful backup since it was created {} ago, two due times missed (expected every {})",
                 f.config.name,
                 human(inputs.now - created),
                 human(interval)

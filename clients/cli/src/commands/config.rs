@@ -246,13 +246,50 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Configurations sent per `ApplyConfigurations` call (the catalog takes up
+/// to 1000); each call is all-or-nothing on its own.
+const APPLY_BATCH: usize = 500;
+
 async fn apply(ctx: &Ctx, file: PathBuf, dry_run: bool) -> Result<(), CliError> {
     let configurations = yaml::load_configurations(&file)?;
-    let results = ctx
-        .client()
-        .await?
-        .apply_configurations(configurations, dry_run)
-        .await?;
+    let mut seen = std::collections::HashMap::new();
+    for (i, c) in configurations.iter().enumerate() {
+        if let Some(first) = seen.insert(c.name.as_str(), i) {
+            return Err(CliError::input(
+                format!("{}: configurations[{i}].name", file.display()),
+                format!(
+                    "{:?} appears twice in the file (also configurations[{first}])",
+                    c.name
+                ),
+            ));
+        }
+    }
+    let total = configurations.len();
+    let batches = total.div_ceil(APPLY_BATCH).max(1);
+    let client = ctx.client().await?;
+    let mut results = Vec::with_capacity(total);
+    for (n, batch) in configurations.chunks(APPLY_BATCH).enumerate() {
+        let first = n * APPLY_BATCH;
+        match client.apply_configurations(batch.to_vec(), dry_run).await {
+            Ok(done) => results.extend(done),
+            Err(e) => {
+                eprintln!(
+                    "{}",
+                    render::apply_stopped(first, batch.len(), total, dry_run)
+                );
+                return Err(e.into());
+            }
+        }
+        if batches > 1 && !ctx.json {
+            eprintln!(
+                "batch {}/{batches}: configurations {}-{} {}",
+                n + 1,
+                first + 1,
+                first + batch.len(),
+                if dry_run { "checked" } else { "applied" }
+            );
+        }
+    }
     if ctx.json {
         output::print_json(&list_json(&results));
     } else {

@@ -168,6 +168,28 @@ pub(crate) fn apply_summary(results: &[ApplyResult], dry_run: bool) -> String {
     )
 }
 
+/// What a large apply had done when one of its batches was refused: each
+/// batch is all-or-nothing, earlier batches stay applied, later ones were
+/// not sent.
+pub(crate) fn apply_stopped(first: usize, len: usize, total: usize, dry_run: bool) -> String {
+    let earlier = if first == 0 {
+        "no earlier batch".to_owned()
+    } else if dry_run {
+        format!("configurations 1-{first} were checked")
+    } else {
+        format!("configurations 1-{first} were applied and stay applied")
+    };
+    format!(
+        "note: the batch of configurations {}-{} of {total} was refused and changed nothing; \
+         {earlier}; later configurations were not sent. Indexes in the error below \
+         count from configuration {} (configurations[0] is the file's configuration {}).",
+        first + 1,
+        first + len,
+        first + 1,
+        first + 1,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

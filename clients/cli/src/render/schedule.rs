@@ -90,8 +90,17 @@ pub(crate) fn detail(v: &ScheduleView) -> String {
     if !v.recent_outcomes.is_empty() {
         let mut t = table(["DUE", "OUTCOME", "JOB", "RECORDED", "DETAIL"]);
         for o in &v.recent_outcomes {
+            let due = match &o.last_due_time {
+                Some(last) => format!(
+                    "{} .. {} ({} due times)",
+                    format::time(o.due_time.as_ref()),
+                    format::time(Some(last)),
+                    o.count
+                ),
+                None => format::time(o.due_time.as_ref()),
+            };
             t.add_row(vec![
-                format::time(o.due_time.as_ref()),
+                due,
                 o.outcome().short().to_owned(),
                 or_none(&o.job).to_owned(),
                 format::time(o.record_time.as_ref()),

@@ -314,3 +314,115 @@ async fn update_from_a_file_replaces_the_configuration() {
         mismatch.stderr
     );
 }
+
+/// A YAML file of `n` FULL configurations; the one at `bad`, if any, has a
+/// cron expression that does not parse.
+fn many_configurations(n: usize, bad: Option<usize>) -> String {
+    let mut yaml = String::from("configurations:\n");
+    for i in 0..n {
+        let cron = if Some(i) == bad {
+            "61 2 * * *"
+        } else {
+            "0 2 * * *"
+        };
+        yaml.push_str(&format!(
+            "  - name: fleet_{i:05}\n    kind: FULL\n    schedule:\n      cron: \"{cron}\"\n    source:\n      paths: [/srv/data]\n"
+        ));
+    }
+    yaml
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_of_ten_thousand_configurations_goes_in_batches() {
+    let env = Env::start().await;
+    let file = env.dir.path().join("fleet.yaml");
+    std::fs::write(&file, many_configurations(10_000, None)).unwrap();
+    let run = env
+        .vigil(&["config", "apply", "-f", file.to_str().unwrap()])
+        .await;
+    assert!(
+        run.stderr
+            .contains("batch 20/20: configurations 9501-10000 applied"),
+        "{}",
+        run.stderr
+    );
+    let out = run.ok();
+    assert!(
+        out.contains("10000 configurations: 10000 created"),
+        "{}",
+        &out[out.len().saturating_sub(300)..]
+    );
+    // Idempotent: a second apply changes nothing.
+    let again = env
+        .vigil(&["config", "apply", "-f", file.to_str().unwrap()])
+        .await
+        .ok();
+    assert!(
+        again.contains("10000 unchanged"),
+        "{}",
+        &again[again.len().saturating_sub(300)..]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_batch_changes_nothing_and_earlier_batches_stay_applied() {
+    let env = Env::start().await;
+    let file = env.dir.path().join("fleet.yaml");
+    // The 1,100th configuration is bad: the third batch (1001-1500) is refused.
+    std::fs::write(&file, many_configurations(1_600, Some(1_099))).unwrap();
+    let run = env
+        .vigil(&["config", "apply", "-f", file.to_str().unwrap()])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "the batch of configurations 1001-1500 of 1600 was refused and changed nothing"
+        ) && run
+            .stderr
+            .contains("configurations 1-1000 were applied and stay applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("configurations[99].schedule.cron"),
+        "{}",
+        run.stderr
+    );
+    let stored = env
+        .catalog
+        .catalog
+        .store()
+        .list_configurations(&vigil_proto::catalog::v1::ListConfigurationsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.configurations.len(), 1000);
+    assert!(
+        stored.next_page_token.is_empty(),
+        "only the first two batches are stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_twice_in_a_large_file_is_refused_before_anything_is_sent() {
+    let env = Env::start().await;
+    let file = env.dir.path().join("fleet.yaml");
+    let mut yaml = many_configurations(600, None);
+    yaml.push_str("  - name: fleet_00003\n    kind: FULL\n");
+    std::fs::write(&file, yaml).unwrap();
+    let run = env
+        .vigil(&["config", "apply", "-f", file.to_str().unwrap()])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("configurations[600].name"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        env.vigil(&["--json", "config", "list"]).await.json(),
+        serde_json::json!([])
+    );
+}

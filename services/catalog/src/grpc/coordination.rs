@@ -148,6 +148,43 @@ impl CoordinationService for CoordinationApi {
         }))
     }
 
+    async fn commit_schedule_ticks(
+        &self,
+        request: Request<CommitScheduleTicksRequest>,
+    ) -> Result<Response<CommitScheduleTicksResponse>, Status> {
+        let results = self
+            .store
+            .commit_schedule_ticks(&request.get_ref().ticks)
+            .await?
+            .into_iter()
+            .map(|result| match result {
+                Ok((state, jobs)) => CommitScheduleTickResult {
+                    state: Some(state),
+                    jobs,
+                    ..Default::default()
+                },
+                Err(refused) => {
+                    let status = Status::from(refused);
+                    CommitScheduleTickResult {
+                        code: status.code() as i32,
+                        message: status.message().to_owned(),
+                        ..Default::default()
+                    }
+                }
+            })
+            .collect();
+        Ok(Response::new(CommitScheduleTicksResponse { results }))
+    }
+
+    async fn summarize_history(
+        &self,
+        request: Request<SummarizeHistoryRequest>,
+    ) -> Result<Response<SummarizeHistoryResponse>, Status> {
+        Ok(Response::new(
+            self.store.summarize_history(request.get_ref()).await?,
+        ))
+    }
+
     async fn delete_schedule_state(
         &self,
         request: Request<DeleteScheduleStateRequest>,
@@ -176,8 +213,9 @@ impl CoordinationService for CoordinationApi {
         &self,
         request: Request<ListComponentsRequest>,
     ) -> Result<Response<ListComponentsResponse>, Status> {
-        let components = self.store.list_components(request.get_ref().kind).await?;
-        Ok(Response::new(ListComponentsResponse { components }))
+        Ok(Response::new(
+            self.store.list_components(request.get_ref()).await?,
+        ))
     }
 
     async fn raise_alert(

@@ -4,12 +4,15 @@
 use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
-use vigil_proto::catalog::v1::{Component, ComponentKind};
+use vigil_proto::catalog::v1::{
+    Component, ComponentKind, ListComponentsRequest, ListComponentsResponse,
+};
 use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
 
 use super::Store;
 use crate::db::{RowExt, Sql};
 use crate::error::{Error, Result};
+use crate::page::Page;
 use crate::validate::{Checker, check_key};
 
 const COLUMNS: &str =
@@ -18,7 +21,7 @@ const COLUMNS: &str =
 impl Store {
     fn component_from_row(&self, row: &AnyRow, now: i64) -> Result<Component> {
         let heartbeat = row.int("heartbeat_time")?;
-        let timeout = i64::try_from(self.component_timeout.as_micros()).unwrap_or(i64::MAX);
+        let timeout = micros(self.lifetimes.component_timeout);
         Ok(Component {
             id: row.text("id")?,
             kind: row.int("kind")? as i32,
@@ -108,21 +111,56 @@ impl Store {
         self.component_from_row(&row, now)
     }
 
-    /// Every known component, optionally of one kind, alive ones first by id.
-    pub async fn list_components(&self, kind: i32) -> Result<Vec<Component>> {
-        if ComponentKind::try_from(kind).is_err() {
-            return Err(Error::invalid("kind", format!("unknown value {kind}")));
+    /// One page of known components by id, optionally of one kind. Those
+    /// without a heartbeat for `component_gone_after` are left out unless
+    /// `include_gone` is set.
+    pub async fn list_components(
+        &self,
+        req: &ListComponentsRequest,
+    ) -> Result<ListComponentsResponse> {
+        if ComponentKind::try_from(req.kind).is_err() {
+            return Err(Error::invalid(
+                "kind",
+                format!("unknown value {}", req.kind),
+            ));
         }
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM components"));
-        if kind != ComponentKind::Unspecified as i32 {
-            sql.push(" WHERE kind = ").int(i64::from(kind));
-        }
-        sql.push(" ORDER BY id");
+        let page = Page::parse("components", req.page_size, &req.page_token)?;
         let now = self.now();
+        let collate = self.db.dialect().collate_c();
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM components WHERE 1 = 1"));
+        if req.kind != ComponentKind::Unspecified as i32 {
+            sql.push(" AND kind = ").int(i64::from(req.kind));
+        }
+        if !req.include_gone {
+            let gone = micros(self.lifetimes.component_gone_after);
+            sql.push(" AND heartbeat_time >= ")
+                .int(now.saturating_sub(gone));
+        }
+        if let Some(after) = &page.after {
+            sql.push(&format!(" AND id{collate} > ")).text(&after.key);
+        }
+        sql.push(&format!(" ORDER BY id{collate} LIMIT "))
+            .int(page.limit());
         let rows = sql.query().fetch_all(self.db.pool()).await?;
-        rows.iter()
+        let components = rows
+            .iter()
             .map(|r| self.component_from_row(r, now))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let (components, next_page_token) = page.finish(components, |c| (c.id.clone(), 0));
+        Ok(ListComponentsResponse {
+            components,
+            next_page_token,
+        })
+    }
+
+    /// Deletes components without a heartbeat for `component_delete_after`.
+    pub async fn delete_gone_components(&self) -> Result<u64> {
+        let cutoff = self
+            .now()
+            .saturating_sub(micros(self.lifetimes.component_delete_after));
+        let mut sql = Sql::new("DELETE FROM components WHERE heartbeat_time < ");
+        sql.int(cutoff);
+        Ok(sql.query().execute(self.db.pool()).await?.rows_affected())
     }
 }
 
@@ -150,4 +188,8 @@ fn check_endpoint(endpoint: &str) -> std::result::Result<(), &'static str> {
         );
     }
     Ok(())
+}
+
+fn micros(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }

@@ -11,7 +11,7 @@ use vigil_proto::timestamp_from_micros;
 use super::consistency::check_completion;
 use super::holder::{check_holder, held, token_matches};
 use super::{Store, artifacts, jobs};
-use crate::db::{Db, Sql};
+use crate::db::{Db, Sql, u64_to_db};
 use crate::error::{Error, Result};
 use crate::redact::redact_secrets;
 use crate::validate::Checker;
@@ -92,6 +92,9 @@ impl Store {
                 .opt_text(artifact.as_ref().map(|a| a.id.clone()));
             sql.push(", stats = ")
                 .blob(req.stats.as_ref().map(Message::encode_to_vec));
+            sql.push(", bytes_read = ").int(u64_to_db(
+                req.stats.as_ref().map(|s| s.bytes_read).unwrap_or_default(),
+            ));
             sql.push(", warnings = ").text(warnings_json(&req.warnings));
             sql.push(" WHERE id = ")
                 .text(&job.id)

@@ -17,7 +17,9 @@ mod jobs;
 mod lease;
 mod queue;
 mod reclaim;
+mod retention;
 mod schedules;
+mod summary;
 mod tick;
 mod tick_check;
 
@@ -35,6 +37,8 @@ pub use jobs::is_final;
 pub use lease::Leased;
 pub use queue::{DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome};
 pub use reclaim::{EXECUTOR_LOST, Reclaimed};
+pub use retention::HistoryPruned;
+pub use tick::TickResult;
 
 /// Longest lease a caller may ask for; heartbeats renew it (A2).
 pub const MAX_LEASE: Duration = Duration::from_secs(600);
@@ -45,9 +49,33 @@ pub struct Store {
     db: Db,
     clock: SharedClock,
     events: Events,
-    component_timeout: Duration,
+    lifetimes: Arc<Lifetimes>,
     /// Leases and waits are bounded so a bad request cannot pin a row forever.
     limits: Arc<Limits>,
+}
+
+/// How long records of processes and history live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// A component is alive while its last heartbeat is at most this old.
+    pub component_timeout: Duration,
+    /// A component without a heartbeat for this long leaves the live view.
+    pub component_gone_after: Duration,
+    /// A component without a heartbeat for this long is deleted.
+    pub component_delete_after: Duration,
+    /// Finished jobs and schedule outcomes older than this are pruned.
+    pub history_retention: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            component_timeout: Duration::from_secs(30),
+            component_gone_after: Duration::from_secs(3600),
+            component_delete_after: Duration::from_secs(7 * 86_400),
+            history_retention: Duration::from_secs(400 * 86_400),
+        }
+    }
 }
 
 /// Bounds on client-chosen durations.
@@ -59,12 +87,12 @@ struct Limits {
 
 impl Store {
     /// A store over `db`, reading the time from `clock`.
-    pub fn new(db: Db, clock: SharedClock, events: Events, component_timeout: Duration) -> Self {
+    pub fn new(db: Db, clock: SharedClock, events: Events, lifetimes: Lifetimes) -> Self {
         Self {
             db,
             clock,
             events,
-            component_timeout,
+            lifetimes: Arc::new(lifetimes),
             limits: Arc::new(Limits {
                 max_lease: MAX_LEASE,
                 max_wait: Duration::from_secs(300),

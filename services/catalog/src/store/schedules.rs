@@ -19,7 +19,8 @@ pub(super) const COLUMNS: &str = "schedule, configuration, role, health, next_du
      last_fire_time, armed_time, armed_etag, paused, fired_count, skipped_count, missed_count, \
      owner, health_reason, revision, update_time";
 
-pub(super) const OUTCOME_COLUMNS: &str = "schedule, due_time, outcome, job, record_time, detail";
+pub(super) const OUTCOME_COLUMNS: &str =
+    "schedule, due_time, outcome, job, record_time, detail, last_due_time, run_count";
 
 pub(super) fn from_row(row: &AnyRow) -> Result<ScheduleState> {
     let ts = |col: &str| -> Result<_> { Ok(row.opt_int(col)?.map(timestamp_from_micros)) };
@@ -52,6 +53,8 @@ fn outcome_from_row(row: &AnyRow) -> Result<ScheduleOutcome> {
         job: row.text_or_empty("job")?,
         record_time: Some(timestamp_from_micros(row.int("record_time")?)),
         detail: row.text("detail")?,
+        last_due_time: row.opt_int("last_due_time")?.map(timestamp_from_micros),
+        count: u64_from_db(row.int("run_count")?),
     })
 }
 

@@ -166,6 +166,7 @@ async fn components_are_alive_while_they_beat(options: CatalogOptions) {
         .coord
         .list_components(ListComponentsRequest {
             kind: ComponentKind::Executor as i32,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -10,6 +10,7 @@ mod alerts;
 mod configurations;
 mod events;
 mod holders;
+mod housekeeping;
 mod jobs;
 mod queue;
 mod schedules;

@@ -371,4 +371,200 @@ async fn ticks_that_disagree_with_the_schedule_are_refused(options: CatalogOptio
         .state
         .unwrap();
     assert_eq!(state.next_due_time, Some(ts(t0() + day)));
+/// A one-run ENQUEUED tick of configuration `name` due at `due`.
+fn one_run_tick(name: &str, due: chrono::DateTime<chrono::Utc>) -> CommitScheduleTickRequest {
+    CommitScheduleTickRequest {
+        schedule: name.into(),
+        expected_next_due_time: Some(ts(due)),
+        new_next_due_time: Some(ts(due + chrono::Duration::days(1))),
+        runs: vec![TickRun {
+            due_time: Some(ts(due)),
+            outcome: OutcomeKind::Enqueued as i32,
+            job: Some(scheduled(name, due)),
+            detail: String::new(),
+        }],
+        owner: "scheduler-a".into(),
+        ..Default::default()
+    }
+}
+
+async fn arm_configurations(h: &mut Harness, names: &[&str]) {
+    for name in names {
+        h.catalog
+            .create_configuration(CreateConfigurationRequest {
+                configuration: Some(full(name)),
+            })
+            .await
+            .unwrap();
+        let mut state = armed(name, t0());
+        state.configuration = (*name).into();
+        h.coord
+            .put_schedule_state(PutScheduleStateRequest { state: Some(state) })
+            .await
+            .unwrap();
+    }
+}
+
+both_backends!(batched_ticks_keep_each_tick_own_checks);
+async fn batched_ticks_keep_each_tick_own_checks(options: CatalogOptions) {
+    let (options, _clock) = manual(options);
+    let mut h = start(options).await;
+    arm_configurations(&mut h, &["a", "b", "c"]).await;
+    let before_b = snapshot(&mut h, "b").await.0;
+    let before_c = snapshot(&mut h, "c").await.0;
+
+    let good = one_run_tick("a", t0());
+    let mut stale = one_run_tick("b", t0());
+    stale.expected_next_due_time = Some(ts(t0() - chrono::Duration::days(1)));
+    let mut bad = one_run_tick("c", t0());
+    bad.runs[0].job.as_mut().unwrap().kind = 0;
+    let missing = one_run_tick("nobody", t0());
+    let results = h
+        .coord
+        .commit_schedule_ticks(CommitScheduleTicksRequest {
+            ticks: vec![good.clone(), stale, bad, missing],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    let codes: Vec<Code> = results.iter().map(|r| Code::from_i32(r.code)).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Code::Ok,
+            Code::Aborted,
+            Code::InvalidArgument,
+            Code::NotFound
+        ]
+    );
+    assert!(
+        results[2].message.contains("runs[0].job.kind"),
+        "{}",
+        results[2].message
+    );
+    let committed = results[0].state.as_ref().unwrap();
+    assert_eq!(
+        committed.next_due_time,
+        Some(ts(t0() + chrono::Duration::days(1)))
+    );
+    assert_eq!(committed.fired_count, 1);
+    assert_eq!(results[0].jobs.len(), 1);
+    // The refused ticks changed nothing.
+    assert_eq!(snapshot(&mut h, "b").await.0, before_b);
+    assert_eq!(snapshot(&mut h, "c").await.0, before_c);
+    assert_eq!(all_jobs(&mut h).await.len(), 1);
+
+    // Replaying the batch: the committed tick is now ABORTED too.
+    let again = h
+        .coord
+        .commit_schedule_ticks(CommitScheduleTicksRequest { ticks: vec![good] })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(Code::from_i32(again[0].code), Code::Aborted);
+    assert_eq!(all_jobs(&mut h).await.len(), 1);
+
+    // A batch naming a schedule twice is refused as a whole.
+    let err = h
+        .coord
+        .commit_schedule_ticks(CommitScheduleTicksRequest {
+            ticks: vec![one_run_tick("b", t0()), one_run_tick("b", t0())],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&err), "ticks[1].schedule");
+    assert_eq!(snapshot(&mut h, "b").await.0, before_b);
+}
+
+both_backends!(concurrent_batches_commit_each_schedule_once);
+async fn concurrent_batches_commit_each_schedule_once(options: CatalogOptions) {
+    let (options, _clock) = manual(options);
+    let mut h = start(options).await;
+    let names: Vec<String> = (0..40).map(|i| format!("s{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    arm_configurations(&mut h, &refs).await;
+    let mut tasks = Vec::new();
+    for replica in 0..3 {
+        let mut coord = h.server.coordination_client().await;
+        // Each replica sends the same schedules in its own order.
+        let mut ticks: Vec<_> = names.iter().map(|n| one_run_tick(n, t0())).collect();
+        ticks.rotate_left(replica * 13);
+        tasks.push(tokio::spawn(async move {
+            coord
+                .commit_schedule_ticks(CommitScheduleTicksRequest { ticks })
+                .await
+                .unwrap()
+                .into_inner()
+                .results
+        }));
+    }
+    let mut committed = 0;
+    for t in tasks {
+        for r in t.await.unwrap() {
+            match Code::from_i32(r.code) {
+                Code::Ok => committed += 1,
+                code => assert_eq!(code, Code::Aborted, "{}", r.message),
+            }
+        }
+    }
+    assert_eq!(
+        committed,
+        names.len(),
+        "each schedule committed exactly once"
+    );
+    assert_eq!(all_jobs(&mut h).await.len(), names.len());
+}
+
+both_backends!(missed_runs_are_stored_as_one_range);
+async fn missed_runs_are_stored_as_one_range(options: CatalogOptions) {
+    let (options, _clock) = manual(options);
+    let mut h = start(options).await;
+    arm_configurations(&mut h, &["daily"]).await;
+    let hour = chrono::Duration::hours(1);
+    let missed = |i: i32| TickRun {
+        due_time: Some(ts(t0() + hour * i)),
+        outcome: OutcomeKind::Missed as i32,
+        detail: "outside the catch-up window".into(),
+        job: None,
+    };
+    // A long outage committed in two slices, then the run that fires.
+    let slices = [
+        (0..3).map(missed).collect::<Vec<_>>(),
+        (3..6).map(missed).collect(),
+        vec![TickRun {
+            due_time: Some(ts(t0() + hour * 6)),
+            outcome: OutcomeKind::Enqueued as i32,
+            job: Some(scheduled("daily", t0() + hour * 6)),
+            detail: String::new(),
+        }],
+    ];
+    let mut expected = t0();
+    for runs in slices {
+        let last = runs.last().unwrap().due_time.unwrap();
+        let next = vigil_proto::timestamp_to_micros(&last) + hour.num_microseconds().unwrap();
+        h.coord
+            .commit_schedule_tick(CommitScheduleTickRequest {
+                schedule: "daily".into(),
+                expected_next_due_time: Some(ts(expected)),
+                new_next_due_time: Some(vigil_proto::timestamp_from_micros(next)),
+                runs,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        expected = chrono::DateTime::from_timestamp_micros(next).unwrap();
+    }
+    let (state, outcomes, _) = snapshot(&mut h, "daily").await;
+    assert_eq!(state.missed_count, 6);
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert_eq!(outcomes[0].outcome, OutcomeKind::Enqueued as i32);
+    assert_eq!(outcomes[0].count, 1);
+    assert_eq!(outcomes[0].last_due_time, None);
+    let range = &outcomes[1];
+    assert_eq!(range.outcome, OutcomeKind::Missed as i32);
+    assert_eq!(range.due_time, Some(ts(t0())));
+    assert_eq!(range.last_due_time, Some(ts(t0() + hour * 5)));
+    assert_eq!(range.count, 6);
 }

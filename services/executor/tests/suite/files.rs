@@ -166,6 +166,7 @@ async fn the_executor_describes_itself_and_reports_to_the_catalog() {
             .await
             .list_components(ListComponentsRequest {
                 kind: ComponentKind::Executor as i32,
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -409,7 +409,10 @@ impl Harness {
     pub(crate) async fn components(&self, kind: ComponentKind) -> Vec<Component> {
         self.coord
             .clone()
-            .list_components(pb::ListComponentsRequest { kind: kind as i32 })
+            .list_components(pb::ListComponentsRequest {
+                kind: kind as i32,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner()
@@ -443,11 +446,14 @@ impl Harness {
     }
 }
 
-/// Kinds of the recorded outcomes, oldest first.
+/// Kinds of the recorded outcomes, oldest first, one per due time (a
+/// MISSED or PAUSED range stored as one row counts `count` times).
 pub(crate) fn outcome_kinds(outcomes: &[ScheduleOutcome]) -> Vec<pb::OutcomeKind> {
     let mut o: Vec<_> = outcomes.to_vec();
     o.sort_by_key(|o| o.due_time.as_ref().map(at));
-    o.iter().map(|o| o.outcome()).collect()
+    o.iter()
+        .flat_map(|o| std::iter::repeat_n(o.outcome(), o.count.max(1) as usize))
+        .collect()
 }
 
 /// Settings that deliver webhooks to `url`, signed with the secret written

@@ -130,7 +130,7 @@ async fn pause_records_paused_runs_and_resume_continues_from_the_next_due_time_w
         .recent_outcomes
         .iter()
         .rev()
-        .map(|o| o.outcome())
+        .flat_map(|o| std::iter::repeat_n(o.outcome(), o.count.max(1) as usize))
         .collect();
     assert_eq!(
         kinds,

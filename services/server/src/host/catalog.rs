@@ -26,6 +26,18 @@ pub struct CatalogSection {
     /// A scheduler or executor is alive while its last heartbeat is younger.
     #[serde(with = "duration")]
     pub component_timeout: Duration,
+    /// A component without a heartbeat for this long leaves the live view
+    /// (`ListComponents`).
+    #[serde(with = "duration")]
+    pub component_gone_after: Duration,
+    /// A component without a heartbeat for this long is deleted.
+    #[serde(with = "duration")]
+    pub component_delete_after: Duration,
+    /// Finished jobs and schedule outcomes are kept this long; each
+    /// configuration's newest success and every job an artifact references
+    /// are kept regardless.
+    #[serde(with = "duration")]
+    pub history_retention: Duration,
 }
 
 impl Default for CatalogSection {
@@ -34,6 +46,9 @@ impl Default for CatalogSection {
         Self {
             lease_reap_interval: defaults.lease_reap_interval,
             component_timeout: defaults.component_timeout,
+            component_gone_after: defaults.component_gone_after,
+            component_delete_after: defaults.component_delete_after,
+            history_retention: defaults.history_retention,
         }
     }
 }
@@ -54,6 +69,24 @@ impl CatalogSection {
                 "must be longer than zero",
             ));
         }
+        if section.component_gone_after <= section.component_timeout {
+            return Err(SettingsError::invalid(
+                "catalog_server.component_gone_after",
+                "must be longer than component_timeout",
+            ));
+        }
+        if section.component_delete_after < section.component_gone_after {
+            return Err(SettingsError::invalid(
+                "catalog_server.component_delete_after",
+                "must be at least component_gone_after",
+            ));
+        }
+        if section.history_retention < Duration::from_secs(86_400) {
+            return Err(SettingsError::invalid(
+                "catalog_server.history_retention",
+                "must be at least one day",
+            ));
+        }
         Ok(section)
     }
 }
@@ -66,6 +99,9 @@ pub async fn open(loaded: &LoadedSettings, section: &CatalogSection) -> anyhow::
         database_url: settings.database_url.clone(),
         lease_reap_interval: section.lease_reap_interval,
         component_timeout: section.component_timeout,
+        component_gone_after: section.component_gone_after,
+        component_delete_after: section.component_delete_after,
+        history_retention: section.history_retention,
         ..CatalogOptions::new(&settings.data_dir)
     };
     let where_ = match &settings.database_url {

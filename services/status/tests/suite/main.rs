@@ -4,3 +4,4 @@ mod common;
 mod fresh_install;
 mod seed_catalog;
 mod seed_report;
+mod staleness;

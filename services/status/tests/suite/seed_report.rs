@@ -112,20 +112,22 @@ fn seed_inputs() -> Inputs {
             ..Default::default()
         },
     ];
-    let mut last_success = HashMap::new();
-    last_success.insert("daily_full_backup".to_owned(), jobs[0].clone());
     Inputs {
         now,
         window: Duration::days(30),
         configurations,
-        jobs,
-        last_success,
+        jobs: Vec::new(),
+        active: Vec::new(),
+        failed: Vec::new(),
+        counts: Vec::new(),
+        last_success: HashMap::new(),
         last_prune: HashMap::new(),
         schedule_states,
         components,
-        artifacts: Vec::new(),
+        artifacts: HashMap::new(),
         open_alerts: Vec::new(),
     }
+    .with_history(jobs, &[])
 }
 
 fn text_of(report: &StatusReport) -> String {
@@ -308,9 +310,9 @@ fn healthy_system_reports_healthy_and_low() {
         due + Duration::seconds(2),
     );
     job.due_time = ts(due);
-    inputs.jobs = vec![job.clone()];
-    inputs.last_success = HashMap::from([("daily_full_backup".to_owned(), job)]);
+    inputs.last_success = HashMap::new();
     inputs.last_prune = HashMap::new();
+    let inputs = inputs.with_history(vec![job], &[]);
     assert!(now > due);
     let report = build_report(&inputs);
     assert_eq!(report.verdict(), Verdict::Healthy, "{}", text_of(&report));

@@ -1,0 +1,151 @@
+//! `SummarizeHistory`: the status report's aggregate questions answered by
+//! the catalog itself, each from an index (migration 0004), so a report over
+//! thousands of configurations and a long history never pages through it.
+
+use vigil_proto::catalog::v1::{
+    ArtifactState, ArtifactTotal, BackupJob, JobCount, JobState, SummarizeHistoryRequest,
+    SummarizeHistoryResponse,
+};
+use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
+
+use super::Store;
+use super::jobs::{self, COLUMNS};
+use super::reclaim::EXECUTOR_LOST;
+use crate::db::{RowExt, Sql, u64_from_db};
+use crate::error::{Error, Result};
+
+/// Most active jobs listed.
+const MAX_ACTIVE: i64 = 1000;
+/// Most failed jobs listed.
+const MAX_FAILED: i64 = 100;
+/// Newest jobs listed when the request leaves the count at zero.
+const DEFAULT_NEWEST: i64 = 100;
+/// Most newest jobs listed.
+const MAX_NEWEST: i64 = 1000;
+
+impl Store {
+    /// Summarises the job history and the artifacts; see the module docs.
+    pub async fn summarize_history(
+        &self,
+        req: &SummarizeHistoryRequest,
+    ) -> Result<SummarizeHistoryResponse> {
+        let newest = match req.newest_count {
+            n if n < 0 => return Err(Error::invalid("newest_count", "must not be negative")),
+            0 => DEFAULT_NEWEST,
+            n => i64::from(n).min(MAX_NEWEST),
+        };
+        let since = req.since.as_ref().map(timestamp_to_micros).unwrap_or(0);
+        let (queued, running, failed) = (
+            JobState::Queued as i32,
+            JobState::Running as i32,
+            JobState::Failed as i32,
+        );
+        let in_window = format!("create_time >= {since}");
+        let active = format!("state IN ({queued}, {running})");
+        let failed = format!("state = {failed} AND create_time >= {since}");
+        let (job_counts, newest_completed, newest_jobs, active_jobs, failed_jobs, artifact_totals) =
+            tokio::try_join!(
+                self.job_counts(since),
+                self.newest_completed(),
+                self.jobs_where(&in_window, "DESC", newest),
+                self.jobs_where(&active, "ASC", MAX_ACTIVE),
+                self.jobs_where(&failed, "DESC", MAX_FAILED),
+                self.artifact_totals(),
+            )?;
+        Ok(SummarizeHistoryResponse {
+            job_counts,
+            newest_completed,
+            newest_jobs,
+            active_jobs,
+            failed_jobs,
+            artifact_totals,
+        })
+    }
+
+    async fn job_counts(&self, since: i64) -> Result<Vec<JobCount>> {
+        let mut sql = Sql::new(
+            "SELECT kind, state, job_trigger, CAST(COUNT(*) AS BIGINT) AS n, \
+             CAST(COALESCE(SUM(bytes_read), 0) AS BIGINT) AS bytes, \
+             CAST(COALESCE(SUM(CASE WHEN attempt > 1 OR error LIKE ",
+        );
+        sql.text(format!("%{EXECUTOR_LOST}%"))
+            .push(" THEN 1 ELSE 0 END), 0) AS BIGINT) AS lost FROM jobs WHERE create_time >= ")
+            .int(since)
+            .push(" GROUP BY kind, state, job_trigger");
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(JobCount {
+                    kind: r.int("kind")? as i32,
+                    state: r.int("state")? as i32,
+                    trigger: r.int("job_trigger")? as i32,
+                    count: u64_from_db(r.int("n")?),
+                    bytes_read: u64_from_db(r.int("bytes")?),
+                    lease_expiries: u64_from_db(r.int("lost")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The newest COMPLETED job of each configuration and kind.
+    async fn newest_completed(&self) -> Result<Vec<BackupJob>> {
+        let completed = JobState::Completed as i32;
+        let columns: Vec<String> = COLUMNS
+            .split(',')
+            .map(|c| format!("j.{}", c.trim()))
+            .collect();
+        let sql = Sql::new(&format!(
+            "SELECT {} FROM jobs j JOIN (SELECT configuration, kind, MAX(create_time) AS newest \
+             FROM jobs WHERE state = {completed} GROUP BY configuration, kind) m \
+             ON j.configuration = m.configuration AND j.kind = m.kind \
+             AND j.create_time = m.newest AND j.state = {completed} \
+             ORDER BY j.configuration, j.kind, j.id",
+            columns.join(", ")
+        ));
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        let mut out: Vec<BackupJob> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let job = jobs::from_row(row)?;
+            // Two completions in the same microsecond: keep one.
+            if out
+                .last()
+                .is_some_and(|p| p.configuration == job.configuration && p.kind == job.kind)
+            {
+                continue;
+            }
+            out.push(job);
+        }
+        Ok(out)
+    }
+
+    /// Jobs matching `filter` (built here from integers only), by creation
+    /// time in `order`, at most `limit`.
+    async fn jobs_where(&self, filter: &str, order: &str, limit: i64) -> Result<Vec<BackupJob>> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE {filter} ORDER BY create_time {order}, id {order} LIMIT "
+        ));
+        sql.int(limit);
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        rows.iter().map(jobs::from_row).collect()
+    }
+
+    async fn artifact_totals(&self) -> Result<Vec<ArtifactTotal>> {
+        let mut sql = Sql::new(
+            "SELECT configuration, COUNT(*) AS n, MIN(create_time) AS oldest, \
+             CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT) AS bytes FROM artifacts WHERE state <> ",
+        );
+        sql.int(ArtifactState::Pruned as i64)
+            .push(" GROUP BY configuration ORDER BY configuration");
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ArtifactTotal {
+                    configuration: r.text("configuration")?,
+                    count: u64_from_db(r.int("n")?),
+                    oldest_create_time: r.opt_int("oldest")?.map(timestamp_from_micros),
+                    stored_bytes: u64_from_db(r.int("bytes")?),
+                })
+            })
+            .collect()
+    }
+}

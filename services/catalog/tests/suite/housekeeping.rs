@@ -1,0 +1,207 @@
+//! What keeps the catalog bounded: components without a heartbeat leave the
+//! live view and are later deleted, `ListComponents` pages, and old history
+//! is pruned without losing the newest success or a job an artifact needs.
+
+use std::time::Duration;
+
+use vigil_catalog::CatalogOptions;
+use vigil_proto::catalog::v1::*;
+
+use crate::common::*;
+
+fn component(id: &str) -> Component {
+    Component {
+        id: id.into(),
+        kind: ComponentKind::Executor as i32,
+        ..Default::default()
+    }
+}
+
+async fn beat(h: &mut Harness, id: &str) {
+    h.coord
+        .report_heartbeat(ReportHeartbeatRequest {
+            component: Some(component(id)),
+        })
+        .await
+        .unwrap();
+}
+
+/// Every listed component id, two per page.
+async fn listed(h: &mut Harness, include_gone: bool) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = h
+            .coord
+            .list_components(ListComponentsRequest {
+                kind: ComponentKind::Executor as i32,
+                page_size: 2,
+                page_token: token,
+                include_gone,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.components.len() <= 2);
+        ids.extend(page.components.into_iter().map(|c| c.id));
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        token = page.next_page_token;
+    }
+}
+
+both_backends!(dead_components_leave_the_live_view_then_are_deleted);
+async fn dead_components_leave_the_live_view_then_are_deleted(options: CatalogOptions) {
+    let (mut options, clock) = manual(options);
+    options.component_gone_after = Duration::from_secs(3600);
+    options.component_delete_after = Duration::from_secs(86_400);
+    let mut h = start(options).await;
+    for id in ["e1", "e2", "e3", "e4", "e5"] {
+        beat(&mut h, id).await;
+    }
+    assert_eq!(listed(&mut h, false).await, ["e1", "e2", "e3", "e4", "e5"]);
+
+    // e1 and e2 stop; the others keep beating.
+    clock.advance(chrono::Duration::minutes(61));
+    for id in ["e3", "e4", "e5"] {
+        beat(&mut h, id).await;
+    }
+    assert_eq!(listed(&mut h, false).await, ["e3", "e4", "e5"]);
+    assert_eq!(listed(&mut h, true).await, ["e1", "e2", "e3", "e4", "e5"]);
+    let store = h.server.catalog.store().clone();
+    assert_eq!(store.delete_gone_components().await.unwrap(), 0);
+
+    clock.advance(chrono::Duration::hours(23));
+    for id in ["e3", "e4", "e5"] {
+        beat(&mut h, id).await;
+    }
+    // e1 and e2, and the catalog's own record (its heartbeat runs hourly here).
+    assert!(store.delete_gone_components().await.unwrap() >= 2);
+    assert_eq!(listed(&mut h, true).await, ["e3", "e4", "e5"]);
+
+    // A component that comes back is listed again.
+    beat(&mut h, "e1").await;
+    assert_eq!(listed(&mut h, false).await, ["e1", "e3", "e4", "e5"]);
+    let err = h
+        .coord
+        .list_components(ListComponentsRequest {
+            page_token: "garbage".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&err), "page_token");
+}
+
+/// Creates, leases and ends one manual backup of `configuration`; with an
+/// artifact when `artifact` is set, FAILED when `fail` is set.
+async fn run_one(h: &mut Harness, configuration: &str, artifact: bool, fail: bool) -> BackupJob {
+    let job = h
+        .catalog
+        .create_job(CreateJobRequest {
+            configuration: configuration.into(),
+            kind: JobKind::Backup as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    let leased = h
+        .coord
+        .lease_job(LeaseJobRequest {
+            executor_id: "exec-1".into(),
+            capabilities: all_capabilities(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert_eq!(leased.id, job.id);
+    if fail {
+        h.coord
+            .fail_job(FailJobRequest {
+                job_id: job.id.clone(),
+                executor_id: "exec-1".into(),
+                error: "disk full".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    } else {
+        h.coord
+            .complete_job(CompleteJobRequest {
+                job_id: job.id.clone(),
+                executor_id: "exec-1".into(),
+                artifact: artifact.then(|| Artifact {
+                    format: ArtifactFormat::Snapshot as i32,
+                    location: format!("snapshots/{}", job.id),
+                    checksum: "blake3:abc".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    job
+}
+
+both_backends!(history_retention_keeps_the_newest_success_and_referenced_jobs);
+async fn history_retention_keeps_the_newest_success_and_referenced_jobs(options: CatalogOptions) {
+    let (mut options, clock) = manual(options);
+    options.history_retention = Duration::from_secs(10 * 86_400);
+    let mut h = start(options).await;
+    for name in ["daily", "quiet"] {
+        h.catalog
+            .create_configuration(CreateConfigurationRequest {
+                configuration: Some(full(name)),
+            })
+            .await
+            .unwrap();
+    }
+    let minute = chrono::Duration::minutes(1);
+    let with_artifact = run_one(&mut h, "daily", true, false).await;
+    clock.advance(minute);
+    let plain = run_one(&mut h, "daily", false, false).await;
+    clock.advance(minute);
+    let failed = run_one(&mut h, "daily", false, true).await;
+    clock.advance(minute);
+    let quiet_last = run_one(&mut h, "quiet", false, false).await;
+    clock.advance(chrono::Duration::days(5));
+    let newest = run_one(&mut h, "daily", false, false).await;
+
+    let store = h.server.catalog.store().clone();
+    assert_eq!(
+        store.prune_history().await.unwrap().jobs,
+        0,
+        "nothing is old yet"
+    );
+
+    clock.advance(chrono::Duration::days(6));
+    let pruned = store.prune_history().await.unwrap();
+    assert_eq!(pruned.jobs, 2, "{pruned:?}");
+    let left: Vec<String> = all_jobs(&mut h).await.into_iter().map(|j| j.id).collect();
+    assert!(
+        left.contains(&with_artifact.id),
+        "an artifact references it"
+    );
+    assert!(
+        left.contains(&quiet_last.id),
+        "the newest success of its configuration"
+    );
+    assert!(left.contains(&newest.id));
+    assert!(!left.contains(&plain.id));
+    assert!(!left.contains(&failed.id));
+
+    // Much later, the newest success of each configuration is still there.
+    clock.advance(chrono::Duration::days(400));
+    store.prune_history().await.unwrap();
+    let left: Vec<String> = all_jobs(&mut h).await.into_iter().map(|j| j.id).collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(left.contains(&newest.id) && left.contains(&quiet_last.id));
+}
