@@ -11,7 +11,7 @@ async fn status_endpoint(env: &Env) -> String {
     let channel = tonic::transport::Endpoint::from_shared(env.endpoint())
         .unwrap()
         .connect_lazy();
-    let channel = vigil_auth::ClientCredentials::default().wrap(channel);
+    let channel = vigil_client::ClientCredentials::default().wrap(channel);
     let service = vigil_status::StatusServer::new(channel, vigil_server_common::clock::system())
         .into_service();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
