@@ -13,6 +13,7 @@ from vigil.catalog.v1 import alert_pb2 as _alert_pb2
 from vigil.catalog.v1 import artifact_pb2 as _artifact_pb2
 from vigil.catalog.v1 import configuration_pb2 as _configuration_pb2
 from vigil.catalog.v1 import job_pb2 as _job_pb2
+from vigil.catalog.v1 import schedule_state_pb2 as _schedule_state_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -51,6 +52,57 @@ APPLY_ACTION_UPDATED: ApplyAction.ValueType  # 2
 APPLY_ACTION_UNCHANGED: ApplyAction.ValueType  # 3
 """Already as desired."""
 Global___ApplyAction: _TypeAlias = ApplyAction  # noqa: Y015
+
+@_typing.final
+class GetServerInfoRequest(_message.Message):
+    """Request of GetServerInfo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServerInfoRequest: _TypeAlias = GetServerInfoRequest  # noqa: Y015
+
+@_typing.final
+class GetServerInfoResponse(_message.Message):
+    """Response of GetServerInfo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    BUILD_FIELD_NUMBER: _builtins.int
+    COMPONENTS_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """Version of the catalog answering, such as "0.1.0"."""
+    build: _builtins.str
+    """Its build: commit (or "dev"), profile, and target, such as
+    "3f2a9c1d7e01 release x86_64-linux".
+    """
+    @_builtins.property
+    def components(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_state_pb2.Component]:
+        """Every process that reports heartbeats, with its version."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        build: _builtins.str = ...,
+        components: _abc.Iterable[_schedule_state_pb2.Component] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["build", b"build", "components", b"components", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServerInfoResponse: _TypeAlias = GetServerInfoResponse  # noqa: Y015
 
 @_typing.final
 class CreateConfigurationRequest(_message.Message):

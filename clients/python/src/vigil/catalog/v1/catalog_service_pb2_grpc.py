@@ -115,6 +115,11 @@ class CatalogServiceStub:
                 request_serializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAlertsRequest.SerializeToString,
                 response_deserializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAlertsResponse.FromString,
                 _registered_method=True)
+        self.GetServerInfo = channel.unary_unary(
+                '/vigil.catalog.v1.CatalogService/GetServerInfo',
+                request_serializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoRequest.SerializeToString,
+                response_deserializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -233,6 +238,14 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetServerInfo(self, request, context):
+        """Describes the server: its version and build, and the version of every
+        scheduler, executor and catalog that reports to it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -315,6 +328,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ListAlerts,
                     request_deserializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAlertsRequest.FromString,
                     response_serializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAlertsResponse.SerializeToString,
+            ),
+            'GetServerInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServerInfo,
+                    request_deserializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoRequest.FromString,
+                    response_serializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -750,6 +768,33 @@ class CatalogService:
             '/vigil.catalog.v1.CatalogService/ListAlerts',
             vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAlertsRequest.SerializeToString,
             vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServerInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.catalog.v1.CatalogService/GetServerInfo',
+            vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoRequest.SerializeToString,
+            vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

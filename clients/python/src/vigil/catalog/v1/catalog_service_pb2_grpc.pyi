@@ -65,6 +65,10 @@ class CatalogServiceStub:
     """Lists artifacts, newest first, one page at a time."""
     ListAlerts: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListAlertsRequest, _catalog_service_pb2.ListAlertsResponse]
     """Lists alerts, newest first, one page at a time."""
+    GetServerInfo: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetServerInfoRequest, _catalog_service_pb2.GetServerInfoResponse]
+    """Describes the server: its version and build, and the version of every
+    scheduler, executor and catalog that reports to it.
+    """
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -103,6 +107,10 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """Lists artifacts, newest first, one page at a time."""
     ListAlerts: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListAlertsRequest, _catalog_service_pb2.ListAlertsResponse]  # type: ignore[assignment]
     """Lists alerts, newest first, one page at a time."""
+    GetServerInfo: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetServerInfoRequest, _catalog_service_pb2.GetServerInfoResponse]  # type: ignore[assignment]
+    """Describes the server: its version and build, and the version of every
+    scheduler, executor and catalog that reports to it.
+    """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """The catalog's public API: backup configurations, jobs, artifacts and alerts."""
@@ -234,5 +242,15 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.ListAlertsResponse, _abc.Awaitable[_catalog_service_pb2.ListAlertsResponse]]:
         """Lists alerts, newest first, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def GetServerInfo(
+        self,
+        request: _catalog_service_pb2.GetServerInfoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.GetServerInfoResponse, _abc.Awaitable[_catalog_service_pb2.GetServerInfoResponse]]:
+        """Describes the server: its version and build, and the version of every
+        scheduler, executor and catalog that reports to it.
+        """
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from vigil.catalog.v1 import artifact_pb2 as _artifact_pb2
 from vigil.catalog.v1 import job_pb2 as _job_pb2
 import builtins as _builtins
@@ -20,6 +21,38 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _SnapshotEntryType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SnapshotEntryTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SnapshotEntryType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SNAPSHOT_ENTRY_TYPE_UNSPECIFIED: _SnapshotEntryType.ValueType  # 0
+    """Not set."""
+    SNAPSHOT_ENTRY_TYPE_FILE: _SnapshotEntryType.ValueType  # 1
+    """A regular file."""
+    SNAPSHOT_ENTRY_TYPE_DIRECTORY: _SnapshotEntryType.ValueType  # 2
+    """A directory (stored, or implied by the paths below it)."""
+    SNAPSHOT_ENTRY_TYPE_SYMLINK: _SnapshotEntryType.ValueType  # 3
+    """A symbolic link."""
+    SNAPSHOT_ENTRY_TYPE_STREAM: _SnapshotEntryType.ValueType  # 4
+    """A database dump or another named stream."""
+
+class SnapshotEntryType(_SnapshotEntryType, metaclass=_SnapshotEntryTypeEnumTypeWrapper):
+    """What an entry of a snapshot is."""
+
+SNAPSHOT_ENTRY_TYPE_UNSPECIFIED: SnapshotEntryType.ValueType  # 0
+"""Not set."""
+SNAPSHOT_ENTRY_TYPE_FILE: SnapshotEntryType.ValueType  # 1
+"""A regular file."""
+SNAPSHOT_ENTRY_TYPE_DIRECTORY: SnapshotEntryType.ValueType  # 2
+"""A directory (stored, or implied by the paths below it)."""
+SNAPSHOT_ENTRY_TYPE_SYMLINK: SnapshotEntryType.ValueType  # 3
+"""A symbolic link."""
+SNAPSHOT_ENTRY_TYPE_STREAM: SnapshotEntryType.ValueType  # 4
+"""A database dump or another named stream."""
+Global___SnapshotEntryType: _TypeAlias = SnapshotEntryType  # noqa: Y015
 
 @_typing.final
 class GetExecutorInfoRequest(_message.Message):
@@ -279,3 +312,183 @@ class DownloadMetadata(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DownloadMetadata: _TypeAlias = DownloadMetadata  # noqa: Y015
+
+@_typing.final
+class ListSnapshotEntriesRequest(_message.Message):
+    """Request of ListSnapshotEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTIFACT_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    RECURSIVE_FIELD_NUMBER: _builtins.int
+    GLOB_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    artifact: _builtins.str
+    """Artifact id of a snapshot (a FULL or DATABASE backup). EXPORT archives
+    are not browsable here: download them.
+    """
+    path: _builtins.str
+    """Directory to list, as the entries' paths show it ("/srv/edms/documents");
+    empty or "/" for the top level. Entries are its direct children, unless
+    recursive or glob is set.
+    """
+    recursive: _builtins.bool
+    """Every entry below path, not only its direct children."""
+    glob: _builtins.str
+    """Only entries whose path matches this glob (`*` within a path component,
+    `**` across components, `?` one character); searches below path
+    recursively. A glob without `/` matches the entry's last component.
+    """
+    page_size: _builtins.int
+    """At most this many entries; 0 means 1000, and values above 10000 are
+    coerced to 10000.
+    """
+    page_token: _builtins.str
+    """From next_page_token of the previous page."""
+    def __init__(
+        self,
+        *,
+        artifact: _builtins.str = ...,
+        path: _builtins.str = ...,
+        recursive: _builtins.bool = ...,
+        glob: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "glob", b"glob", "page_size", b"page_size", "page_token", b"page_token", "path", b"path", "recursive", b"recursive"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSnapshotEntriesRequest: _TypeAlias = ListSnapshotEntriesRequest  # noqa: Y015
+
+@_typing.final
+class ListSnapshotEntriesResponse(_message.Message):
+    """Response of ListSnapshotEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last page."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SnapshotEntry]:
+        """Entries sorted by path."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___SnapshotEntry] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSnapshotEntriesResponse: _TypeAlias = ListSnapshotEntriesResponse  # noqa: Y015
+
+@_typing.final
+class SnapshotEntry(_message.Message):
+    """One entry of a snapshot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    MTIME_FIELD_NUMBER: _builtins.int
+    SYMLINK_TARGET_FIELD_NUMBER: _builtins.int
+    CONTENT_DIGEST_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """Path as it was on the source, with a leading "/"; a stream's name
+    (such as "db.sqlite") without one.
+    """
+    type: Global___SnapshotEntryType.ValueType
+    """File, directory, symlink or stream."""
+    size: _builtins.int
+    """Size in bytes (files and streams)."""
+    mode: _builtins.int
+    """Permission bits (such as 0644), without the file type bits."""
+    symlink_target: _builtins.str
+    """Symlink target."""
+    content_digest: _builtins.str
+    """Identifies the content of a file or stream: equal digests mean equal
+    bytes. Empty for directories and symlinks.
+    """
+    @_builtins.property
+    def mtime(self) -> _timestamp_pb2.Timestamp:
+        """Modification time; absent for streams and implied directories."""
+
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        type: Global___SnapshotEntryType.ValueType = ...,
+        size: _builtins.int = ...,
+        mode: _builtins.int = ...,
+        mtime: _timestamp_pb2.Timestamp | None = ...,
+        symlink_target: _builtins.str = ...,
+        content_digest: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mtime", b"mtime"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_digest", b"content_digest", "mode", b"mode", "mtime", b"mtime", "path", b"path", "size", b"size", "symlink_target", b"symlink_target", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SnapshotEntry: _TypeAlias = SnapshotEntry  # noqa: Y015
+
+@_typing.final
+class ReadSnapshotFileRequest(_message.Message):
+    """Request of ReadSnapshotFile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTIFACT_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    artifact: _builtins.str
+    """Artifact id of a snapshot."""
+    path: _builtins.str
+    """Path of a file as ListSnapshotEntries shows it, or a stream's name."""
+    def __init__(
+        self,
+        *,
+        artifact: _builtins.str = ...,
+        path: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadSnapshotFileRequest: _TypeAlias = ReadSnapshotFileRequest  # noqa: Y015
+
+@_typing.final
+class ReadSnapshotFileResponse(_message.Message):
+    """One message of ReadSnapshotFile: consecutive bytes of the file."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    """The next bytes."""
+    def __init__(
+        self,
+        *,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadSnapshotFileResponse: _TypeAlias = ReadSnapshotFileResponse  # noqa: Y015

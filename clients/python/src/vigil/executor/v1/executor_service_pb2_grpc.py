@@ -50,6 +50,16 @@ class ExecutorServiceStub:
                 request_serializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.DownloadArchiveRequest.SerializeToString,
                 response_deserializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.DownloadArchiveResponse.FromString,
                 _registered_method=True)
+        self.ListSnapshotEntries = channel.unary_unary(
+                '/vigil.executor.v1.ExecutorService/ListSnapshotEntries',
+                request_serializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.ListSnapshotEntriesRequest.SerializeToString,
+                response_deserializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.ListSnapshotEntriesResponse.FromString,
+                _registered_method=True)
+        self.ReadSnapshotFile = channel.unary_stream(
+                '/vigil.executor.v1.ExecutorService/ReadSnapshotFile',
+                request_serializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.ReadSnapshotFileRequest.SerializeToString,
+                response_deserializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.ReadSnapshotFileResponse.FromString,
+                _registered_method=True)
 
 
 class ExecutorServiceServicer:
@@ -77,6 +87,20 @@ class ExecutorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSnapshotEntries(self, request, context):
+        """Lists what a snapshot artifact (FULL or DATABASE) holds under a path, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadSnapshotFile(self, request, context):
+        """Sends the bytes of one file or database dump of a snapshot artifact, as stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExecutorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +118,16 @@ def add_ExecutorServiceServicer_to_server(servicer, server):
                     servicer.DownloadArchive,
                     request_deserializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.DownloadArchiveRequest.FromString,
                     response_serializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.DownloadArchiveResponse.SerializeToString,
+            ),
+            'ListSnapshotEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSnapshotEntries,
+                    request_deserializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.ListSnapshotEntriesRequest.FromString,
+                    response_serializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.ListSnapshotEntriesResponse.SerializeToString,
+            ),
+            'ReadSnapshotFile': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadSnapshotFile,
+                    request_deserializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.ReadSnapshotFileRequest.FromString,
+                    response_serializer=vigil_dot_executor_dot_v1_dot_executor__service__pb2.ReadSnapshotFileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +212,60 @@ class ExecutorService:
             '/vigil.executor.v1.ExecutorService/DownloadArchive',
             vigil_dot_executor_dot_v1_dot_executor__service__pb2.DownloadArchiveRequest.SerializeToString,
             vigil_dot_executor_dot_v1_dot_executor__service__pb2.DownloadArchiveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSnapshotEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.executor.v1.ExecutorService/ListSnapshotEntries',
+            vigil_dot_executor_dot_v1_dot_executor__service__pb2.ListSnapshotEntriesRequest.SerializeToString,
+            vigil_dot_executor_dot_v1_dot_executor__service__pb2.ListSnapshotEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadSnapshotFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vigil.executor.v1.ExecutorService/ReadSnapshotFile',
+            vigil_dot_executor_dot_v1_dot_executor__service__pb2.ReadSnapshotFileRequest.SerializeToString,
+            vigil_dot_executor_dot_v1_dot_executor__service__pb2.ReadSnapshotFileResponse.FromString,
             options,
             channel_credentials,
             insecure,

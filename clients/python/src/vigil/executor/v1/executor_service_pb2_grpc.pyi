@@ -39,6 +39,10 @@ class ExecutorServiceStub:
     """Receives an export archive. It is checked in full before it is recorded as an artifact."""
     DownloadArchive: _grpc.UnaryStreamMultiCallable[_executor_service_pb2.DownloadArchiveRequest, _executor_service_pb2.DownloadArchiveResponse]
     """Sends an artifact as a portable export archive."""
+    ListSnapshotEntries: _grpc.UnaryUnaryMultiCallable[_executor_service_pb2.ListSnapshotEntriesRequest, _executor_service_pb2.ListSnapshotEntriesResponse]
+    """Lists what a snapshot artifact (FULL or DATABASE) holds under a path, one page at a time."""
+    ReadSnapshotFile: _grpc.UnaryStreamMultiCallable[_executor_service_pb2.ReadSnapshotFileRequest, _executor_service_pb2.ReadSnapshotFileResponse]
+    """Sends the bytes of one file or database dump of a snapshot artifact, as stored."""
 
 @_typing.type_check_only
 class ExecutorServiceAsyncStub(ExecutorServiceStub):
@@ -51,6 +55,10 @@ class ExecutorServiceAsyncStub(ExecutorServiceStub):
     """Receives an export archive. It is checked in full before it is recorded as an artifact."""
     DownloadArchive: _aio.UnaryStreamMultiCallable[_executor_service_pb2.DownloadArchiveRequest, _executor_service_pb2.DownloadArchiveResponse]  # type: ignore[assignment]
     """Sends an artifact as a portable export archive."""
+    ListSnapshotEntries: _aio.UnaryUnaryMultiCallable[_executor_service_pb2.ListSnapshotEntriesRequest, _executor_service_pb2.ListSnapshotEntriesResponse]  # type: ignore[assignment]
+    """Lists what a snapshot artifact (FULL or DATABASE) holds under a path, one page at a time."""
+    ReadSnapshotFile: _aio.UnaryStreamMultiCallable[_executor_service_pb2.ReadSnapshotFileRequest, _executor_service_pb2.ReadSnapshotFileResponse]  # type: ignore[assignment]
+    """Sends the bytes of one file or database dump of a snapshot artifact, as stored."""
 
 class ExecutorServiceServicer(metaclass=_abc_1.ABCMeta):
     """The executor's API: its capabilities, and streaming uploads and downloads of export archives."""
@@ -78,5 +86,21 @@ class ExecutorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_executor_service_pb2.DownloadArchiveResponse], _abc.AsyncIterator[_executor_service_pb2.DownloadArchiveResponse]]:
         """Sends an artifact as a portable export archive."""
+
+    @_abc_1.abstractmethod
+    def ListSnapshotEntries(
+        self,
+        request: _executor_service_pb2.ListSnapshotEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_executor_service_pb2.ListSnapshotEntriesResponse, _abc.Awaitable[_executor_service_pb2.ListSnapshotEntriesResponse]]:
+        """Lists what a snapshot artifact (FULL or DATABASE) holds under a path, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def ReadSnapshotFile(
+        self,
+        request: _executor_service_pb2.ReadSnapshotFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_executor_service_pb2.ReadSnapshotFileResponse], _abc.AsyncIterator[_executor_service_pb2.ReadSnapshotFileResponse]]:
+        """Sends the bytes of one file or database dump of a snapshot artifact, as stored."""
 
 def add_ExecutorServiceServicer_to_server(servicer: ExecutorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

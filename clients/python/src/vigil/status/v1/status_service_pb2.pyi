@@ -342,6 +342,7 @@ class JobHistory(_message.Message):
     LAST_SUCCESS_TIME_FIELD_NUMBER: _builtins.int
     SCHEDULED_FIELD_NUMBER: _builtins.int
     MANUAL_FIELD_NUMBER: _builtins.int
+    OPERATIONS_FIELD_NUMBER: _builtins.int
     total: _builtins.int
     """Jobs in the window."""
     completed: _builtins.int
@@ -370,6 +371,13 @@ class JobHistory(_message.Message):
     def last_success_time(self) -> _timestamp_pb2.Timestamp:
         """When the newest successful backup finished."""
 
+    @_builtins.property
+    def operations(self) -> _containers.RepeatedCompositeFieldContainer[Global___OperationCounts]:
+        """Restores, verifies and prunes in the window, one entry per job kind.
+        The counts above are of backups and uploads only, so a failed restore
+        is never counted as a failed backup.
+        """
+
     def __init__(
         self,
         *,
@@ -384,14 +392,61 @@ class JobHistory(_message.Message):
         last_success_time: _timestamp_pb2.Timestamp | None = ...,
         scheduled: _builtins.int = ...,
         manual: _builtins.int = ...,
+        operations: _abc.Iterable[Global___OperationCounts] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_success_time", b"last_success_time", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "cancelled", b"cancelled", "completed", b"completed", "failed", b"failed", "last_success_time", b"last_success_time", "manual", b"manual", "recent", b"recent", "scheduled", b"scheduled", "success_rate", b"success_rate", "total", b"total", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "cancelled", b"cancelled", "completed", b"completed", "failed", b"failed", "last_success_time", b"last_success_time", "manual", b"manual", "operations", b"operations", "recent", b"recent", "scheduled", b"scheduled", "success_rate", b"success_rate", "total", b"total", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___JobHistory: _TypeAlias = JobHistory  # noqa: Y015
+
+@_typing.final
+class OperationCounts(_message.Message):
+    """Jobs of one kind other than backup (restore, verify, prune) in the window."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    COMPLETED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    CANCELLED_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    LAST_FAILED_JOB_FIELD_NUMBER: _builtins.int
+    kind: _job_pb2.JobKind.ValueType
+    """The job kind."""
+    total: _builtins.int
+    """Jobs of this kind in the window."""
+    completed: _builtins.int
+    """Completed."""
+    failed: _builtins.int
+    """Failed."""
+    cancelled: _builtins.int
+    """Cancelled."""
+    active: _builtins.int
+    """Queued or running."""
+    last_failed_job: _builtins.str
+    """Name of the newest failed job of this kind, empty if none failed."""
+    def __init__(
+        self,
+        *,
+        kind: _job_pb2.JobKind.ValueType = ...,
+        total: _builtins.int = ...,
+        completed: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        cancelled: _builtins.int = ...,
+        active: _builtins.int = ...,
+        last_failed_job: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "cancelled", b"cancelled", "completed", b"completed", "failed", b"failed", "kind", b"kind", "last_failed_job", b"last_failed_job", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OperationCounts: _TypeAlias = OperationCounts  # noqa: Y015
 
 @_typing.final
 class JobEntry(_message.Message):
@@ -456,7 +511,9 @@ class BackupFreshness(_message.Message):
     configuration: _builtins.str
     """Configuration."""
     state: _builtins.str
-    """FRESH, STALE, NEVER or ON_DEMAND."""
+    """FRESH, STALE, NEVER (due, and no success yet), NOT_YET_DUE (no success
+    yet, and its first run is not yet due) or ON_DEMAND.
+    """
     @_builtins.property
     def last_success_time(self) -> _timestamp_pb2.Timestamp:
         """When its last successful backup finished; absent if none."""
