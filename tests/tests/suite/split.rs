@@ -388,7 +388,7 @@ fn compose_shape_needs_postgres_needs_s3() {
     .unwrap();
     vigil_ok(&ep, &["config", "apply", "-f", yaml.to_str().unwrap()]);
 
-    // Concurrent backups: both queued at once, each executor leases one.
+    // Concurrent backups: both queued at once, run side by side by the executors.
     let jobs: Vec<String> = ["full_0", "full_1"]
         .iter()
         .map(|c| {
