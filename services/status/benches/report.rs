@@ -40,7 +40,9 @@ fn main() {
         let dir = tempfile::tempdir().expect("temp dir");
         let sqlite = vigil_catalog::testing::sqlite_options(dir.path());
         bench("sqlite", sqlite, configs, jobs).await;
-        if let Some(options) = vigil_catalog::testing::postgres_options_from_env().await {
+        // PostgreSQL is measured when the bench is pointed at one.
+        if std::env::var_os("VIGIL_TEST_POSTGRES_URL").is_some() {
+            let options = vigil_catalog::testing::postgres_options_from_env().await;
             bench("postgres", options, configs, jobs).await;
         }
     });
@@ -60,8 +62,11 @@ async fn bench(backend: &str, options: vigil_catalog::CatalogOptions, configs: u
     seed_jobs(&server, configs, jobs).await;
     println!("seeded in {:.1?}", seeded.elapsed());
 
+    // The test catalog has no auth layer; the status service's channel
+    // carries no credential.
+    let authed = vigil_auth::ClientCredentials::default().wrap(channel.clone());
     let status =
-        vigil_status::StatusServer::new(channel.clone(), vigil_server_common::clock::system());
+        vigil_status::StatusServer::new(authed.clone(), vigil_server_common::clock::system());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -91,7 +96,7 @@ async fn bench(backend: &str, options: vigil_catalog::CatalogOptions, configs: u
     let mut scrape = Vec::new();
     for _ in 0..RUNS {
         let t = Instant::now();
-        let inputs = vigil_status::gather(channel.clone(), Utc::now(), chrono::Duration::days(1))
+        let inputs = vigil_status::gather(authed.clone(), Utc::now(), chrono::Duration::days(1))
             .await
             .expect("gather");
         let text = vigil_status::metrics::render(&inputs);

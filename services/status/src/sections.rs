@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use vigil_proto::catalog::v1::{
-    ArtifactState, BackupJob, ComponentKind, JobKind, JobState, JobTrigger, Purpose, Retention,
+    BackupJob, ComponentKind, JobCount, JobKind, JobState, JobTrigger, Purpose, Retention,
 };
 use vigil_proto::status::v1::{
     AdherenceEntry, BackupFreshness, ConfigurationEntry, ConfigurationSummary, JobEntry,

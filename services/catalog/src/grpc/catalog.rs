@@ -266,7 +266,16 @@ impl CatalogService for CatalogApi {
         _request: Request<GetServerInfoRequest>,
     ) -> Result<Response<GetServerInfoResponse>, Status> {
         use vigil_server_common::build_info;
-        let components = self.store.list_components(0).await?;
+        // The live components, up to one full page: a version report, not an
+        // inventory (`ListComponents` pages through all of them).
+        let components = self
+            .store
+            .list_components(&ListComponentsRequest {
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await?
+            .components;
         Ok(Response::new(GetServerInfoResponse {
             version: build_info::VERSION.to_owned(),
             build: build_info::build(),

@@ -30,7 +30,7 @@ use tonic::server::NamedService;
 use tonic::transport::{Channel, Endpoint};
 use tower::ServiceExt;
 use vigil_proto::capabilities;
-use vigil_proto::catalog::v1::{Component, ComponentKind};
+use vigil_proto::catalog::v1::{Component, ComponentKind, ListComponentsRequest};
 use vigil_proto::executor::v1::DownloadArchiveRequest;
 
 use crate::store::Store;
@@ -127,9 +127,14 @@ impl Targets {
     async fn pick(&self, kind: ComponentKind, needs: &Needs) -> Result<String, Status> {
         let live: Vec<Component> = self
             .store
-            .list_components(kind as i32)
+            .list_components(&ListComponentsRequest {
+                kind: kind as i32,
+                page_size: 1000,
+                ..Default::default()
+            })
             .await
             .map_err(Status::from)?
+            .components
             .into_iter()
             .filter(|c| c.alive && !c.endpoint.is_empty() && needs.met_by(c))
             .collect();

@@ -371,6 +371,8 @@ async fn ticks_that_disagree_with_the_schedule_are_refused(options: CatalogOptio
         .state
         .unwrap();
     assert_eq!(state.next_due_time, Some(ts(t0() + day)));
+}
+
 /// A one-run ENQUEUED tick of configuration `name` due at `due`.
 fn one_run_tick(name: &str, due: chrono::DateTime<chrono::Utc>) -> CommitScheduleTickRequest {
     CommitScheduleTickRequest {

@@ -7,6 +7,7 @@ use crate::support;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
+use std::str::FromStr as _;
 use std::time::Duration;
 
 use prost::Message as _;
@@ -55,7 +56,7 @@ fn every_method() -> Vec<(String, bool, bool)> {
 async fn call(channel: &AuthChannel, path: &str, client_stream: bool, server_stream: bool) -> Code {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready().await.unwrap();
-    let path = PathAndQuery::from_maybe_shared(path.to_owned()).unwrap();
+    let path = PathAndQuery::from_str(path).unwrap();
     let codec = tonic_prost::ProstCodec::<(), ()>::default();
     let request = || {
         let mut r = tonic::Request::new(());

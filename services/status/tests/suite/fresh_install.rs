@@ -44,6 +44,9 @@ fn fresh(age: Duration) -> Inputs {
         window: Duration::days(30),
         configurations: vec![daily],
         jobs: Vec::new(),
+        active: Vec::new(),
+        failed: Vec::new(),
+        counts: Vec::new(),
         last_success: HashMap::new(),
         last_prune: HashMap::new(),
         schedule_states: vec![ScheduleState {
@@ -58,7 +61,7 @@ fn fresh(age: Duration) -> Inputs {
             live("sched-1", ComponentKind::Scheduler),
             live("exec-1", ComponentKind::Executor),
         ],
-        artifacts: Vec::new(),
+        artifacts: HashMap::new(),
         open_alerts: Vec::new(),
     }
 }
@@ -110,7 +113,7 @@ fn a_schedule_past_its_first_due_time_without_a_backup_still_fails() {
 
 #[test]
 fn a_failed_restore_is_counted_apart_and_is_not_a_failed_backup() {
-    let mut inputs = fresh(Duration::minutes(30));
+    let inputs = fresh(Duration::minutes(30));
     let backup = job(
         "daily_full_backup_1",
         JobKind::Backup,
@@ -123,8 +126,7 @@ fn a_failed_restore_is_counted_apart_and_is_not_a_failed_backup() {
         JobTrigger::Manual,
         JobState::Failed,
     );
-    inputs.jobs = vec![restore, backup.clone()];
-    inputs.last_success = HashMap::from([("daily_full_backup".to_owned(), backup)]);
+    let inputs = inputs.with_history(vec![restore, backup.clone()], &[]);
     let report = build_report(&inputs);
     let jobs = report.jobs.as_ref().unwrap();
     assert_eq!((jobs.total, jobs.completed, jobs.failed), (1, 1, 0));
@@ -149,7 +151,7 @@ fn a_failed_restore_is_counted_apart_and_is_not_a_failed_backup() {
 
 #[test]
 fn a_failed_verify_is_partially_working() {
-    let mut inputs = fresh(Duration::minutes(30));
+    let inputs = fresh(Duration::minutes(30));
     let backup = job(
         "daily_full_backup_1",
         JobKind::Backup,
@@ -162,8 +164,7 @@ fn a_failed_verify_is_partially_working() {
         JobTrigger::Manual,
         JobState::Failed,
     );
-    inputs.jobs = vec![verify, backup.clone()];
-    inputs.last_success = HashMap::from([("daily_full_backup".to_owned(), backup)]);
+    let inputs = inputs.with_history(vec![verify, backup.clone()], &[]);
     let report = build_report(&inputs);
     assert_eq!(report.verdict(), Verdict::PartiallyWorking);
     assert!(report.headline.contains("verify"), "{}", report.headline);
@@ -172,15 +173,14 @@ fn a_failed_verify_is_partially_working() {
 
 #[test]
 fn manual_runs_are_not_schedule_adherence() {
-    let mut inputs = fresh(Duration::minutes(30));
+    let inputs = fresh(Duration::minutes(30));
     let manual = job(
         "daily_full_backup_1",
         JobKind::Backup,
         JobTrigger::Manual,
         JobState::Completed,
     );
-    inputs.jobs = vec![manual.clone()];
-    inputs.last_success = HashMap::from([("daily_full_backup".to_owned(), manual)]);
+    let inputs = inputs.with_history(vec![manual.clone()], &[]);
     let report = build_report(&inputs);
     assert!(report.adherence.is_empty(), "{:?}", report.adherence);
     assert!(
@@ -195,15 +195,14 @@ fn manual_runs_are_not_schedule_adherence() {
 
 #[test]
 fn prune_that_has_had_nothing_to_do_is_not_a_warning() {
-    let mut inputs = fresh(Duration::minutes(30));
-    inputs.artifacts = vec![Artifact {
+    let mut artifacts = vec![Artifact {
         id: "a1".into(),
         configuration: "daily_full_backup".into(),
         state: ArtifactState::Available as i32,
         create_time: ts(now() - Duration::minutes(20)),
         ..Default::default()
     }];
-    let report = build_report(&inputs);
+    let report = build_report(&fresh(Duration::minutes(30)).with_history(vec![], &artifacts));
     assert!(
         !report
             .recommendations
@@ -214,14 +213,14 @@ fn prune_that_has_had_nothing_to_do_is_not_a_warning() {
     );
 
     // Once an artifact outlives every rule, a prune that never ran is one.
-    inputs.artifacts.push(Artifact {
+    artifacts.push(Artifact {
         id: "a0".into(),
         configuration: "daily_full_backup".into(),
         state: ArtifactState::Available as i32,
         create_time: ts(now() - Duration::days(40)),
         ..Default::default()
     });
-    let report = build_report(&inputs);
+    let report = build_report(&fresh(Duration::minutes(30)).with_history(vec![], &artifacts));
     let retention = report
         .recommendations
         .iter()

@@ -824,6 +824,92 @@ class CommitScheduleTickResponse(_message.Message):
 Global___CommitScheduleTickResponse: _TypeAlias = CommitScheduleTickResponse  # noqa: Y015
 
 @_typing.final
+class CommitScheduleTicksRequest(_message.Message):
+    """Request of CommitScheduleTicks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ticks(self) -> _containers.RepeatedCompositeFieldContainer[Global___CommitScheduleTickRequest]:
+        """The ticks, each for a different schedule; at most 1000 ticks and 5000 runs in all."""
+
+    def __init__(
+        self,
+        *,
+        ticks: _abc.Iterable[Global___CommitScheduleTickRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ticks", b"ticks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitScheduleTicksRequest: _TypeAlias = CommitScheduleTicksRequest  # noqa: Y015
+
+@_typing.final
+class CommitScheduleTicksResponse(_message.Message):
+    """Response of CommitScheduleTicks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___CommitScheduleTickResult]:
+        """One result per tick, in request order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___CommitScheduleTickResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitScheduleTicksResponse: _TypeAlias = CommitScheduleTicksResponse  # noqa: Y015
+
+@_typing.final
+class CommitScheduleTickResult(_message.Message):
+    """The result of one tick of a batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    JOBS_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The gRPC status code of a refused tick (ABORTED when another replica moved the schedule, NOT_FOUND, INVALID_ARGUMENT, ...); 0 when committed. A refused tick changed nothing."""
+    message: _builtins.str
+    """Why the tick was refused."""
+    @_builtins.property
+    def state(self) -> _schedule_state_pb2.ScheduleState:
+        """The state after the tick; unset when the tick was refused."""
+
+    @_builtins.property
+    def jobs(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.BackupJob]:
+        """Jobs queued by the tick."""
+
+    def __init__(
+        self,
+        *,
+        state: _schedule_state_pb2.ScheduleState | None = ...,
+        jobs: _abc.Iterable[_job_pb2.BackupJob] | None = ...,
+        code: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "jobs", b"jobs", "message", b"message", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitScheduleTickResult: _TypeAlias = CommitScheduleTickResult  # noqa: Y015
+
+@_typing.final
 class DeleteScheduleStateRequest(_message.Message):
     """Request of DeleteScheduleState."""
 
@@ -917,16 +1003,28 @@ class ListComponentsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     KIND_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    INCLUDE_GONE_FIELD_NUMBER: _builtins.int
     kind: _schedule_state_pb2.ComponentKind.ValueType
     """Only processes of this kind, when set."""
+    page_size: _builtins.int
+    """Most components to return; 0 means 100, at most 1000."""
+    page_token: _builtins.str
+    """Token from a previous page."""
+    include_gone: _builtins.bool
+    """Also list components gone from the live view (no heartbeat for the catalog's component_gone_after); they are deleted after component_delete_after."""
     def __init__(
         self,
         *,
         kind: _schedule_state_pb2.ComponentKind.ValueType = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        include_gone: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_gone", b"include_gone", "kind", b"kind", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -939,18 +1037,22 @@ class ListComponentsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     COMPONENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last page."""
     @_builtins.property
     def components(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_state_pb2.Component]:
-        """Known processes."""
+        """Known processes, by id."""
 
     def __init__(
         self,
         *,
         components: _abc.Iterable[_schedule_state_pb2.Component] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1164,3 +1266,163 @@ class UpdateArtifactsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateArtifactsResponse: _TypeAlias = UpdateArtifactsResponse  # noqa: Y015
+
+@_typing.final
+class SummarizeHistoryRequest(_message.Message):
+    """Request of SummarizeHistory."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SINCE_FIELD_NUMBER: _builtins.int
+    NEWEST_COUNT_FIELD_NUMBER: _builtins.int
+    newest_count: _builtins.int
+    """How many of the newest jobs since then to return; 0 means 100, at most 1000."""
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Jobs created at or after this instant are counted and listed; unset counts every job."""
+
+    def __init__(
+        self,
+        *,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        newest_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["newest_count", b"newest_count", "since", b"since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeHistoryRequest: _TypeAlias = SummarizeHistoryRequest  # noqa: Y015
+
+@_typing.final
+class SummarizeHistoryResponse(_message.Message):
+    """Response of SummarizeHistory."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_COUNTS_FIELD_NUMBER: _builtins.int
+    NEWEST_COMPLETED_FIELD_NUMBER: _builtins.int
+    NEWEST_JOBS_FIELD_NUMBER: _builtins.int
+    ACTIVE_JOBS_FIELD_NUMBER: _builtins.int
+    FAILED_JOBS_FIELD_NUMBER: _builtins.int
+    ARTIFACT_TOTALS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def job_counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___JobCount]:
+        """Counts of the jobs created since `since`, by kind, state and trigger."""
+
+    @_builtins.property
+    def newest_completed(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.BackupJob]:
+        """For each configuration and job kind, its newest COMPLETED job of any age."""
+
+    @_builtins.property
+    def newest_jobs(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.BackupJob]:
+        """The newest jobs created since `since`, newest first."""
+
+    @_builtins.property
+    def active_jobs(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.BackupJob]:
+        """Queued and running jobs of any age, oldest first; at most 1000."""
+
+    @_builtins.property
+    def failed_jobs(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.BackupJob]:
+        """Failed jobs created since `since`, newest first; at most 100."""
+
+    @_builtins.property
+    def artifact_totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___ArtifactTotal]:
+        """Per configuration, its artifacts that are not pruned."""
+
+    def __init__(
+        self,
+        *,
+        job_counts: _abc.Iterable[Global___JobCount] | None = ...,
+        newest_completed: _abc.Iterable[_job_pb2.BackupJob] | None = ...,
+        newest_jobs: _abc.Iterable[_job_pb2.BackupJob] | None = ...,
+        active_jobs: _abc.Iterable[_job_pb2.BackupJob] | None = ...,
+        failed_jobs: _abc.Iterable[_job_pb2.BackupJob] | None = ...,
+        artifact_totals: _abc.Iterable[Global___ArtifactTotal] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_jobs", b"active_jobs", "artifact_totals", b"artifact_totals", "failed_jobs", b"failed_jobs", "job_counts", b"job_counts", "newest_completed", b"newest_completed", "newest_jobs", b"newest_jobs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeHistoryResponse: _TypeAlias = SummarizeHistoryResponse  # noqa: Y015
+
+@_typing.final
+class JobCount(_message.Message):
+    """How many jobs of one kind, state and trigger."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    BYTES_READ_FIELD_NUMBER: _builtins.int
+    LEASE_EXPIRIES_FIELD_NUMBER: _builtins.int
+    kind: _job_pb2.JobKind.ValueType
+    """Job kind."""
+    state: _job_pb2.JobState.ValueType
+    """Job state."""
+    trigger: _job_pb2.JobTrigger.ValueType
+    """Job trigger."""
+    count: _builtins.int
+    """How many."""
+    bytes_read: _builtins.int
+    """Bytes read by them (completed jobs report it)."""
+    lease_expiries: _builtins.int
+    """How many of them lost their executor at least once (their lease expired)."""
+    def __init__(
+        self,
+        *,
+        kind: _job_pb2.JobKind.ValueType = ...,
+        state: _job_pb2.JobState.ValueType = ...,
+        trigger: _job_pb2.JobTrigger.ValueType = ...,
+        count: _builtins.int = ...,
+        bytes_read: _builtins.int = ...,
+        lease_expiries: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_read", b"bytes_read", "count", b"count", "kind", b"kind", "lease_expiries", b"lease_expiries", "state", b"state", "trigger", b"trigger"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JobCount: _TypeAlias = JobCount  # noqa: Y015
+
+@_typing.final
+class ArtifactTotal(_message.Message):
+    """The artifacts of one configuration that are not pruned."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIGURATION_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    OLDEST_CREATE_TIME_FIELD_NUMBER: _builtins.int
+    STORED_BYTES_FIELD_NUMBER: _builtins.int
+    configuration: _builtins.str
+    """Configuration; empty for standalone uploads."""
+    count: _builtins.int
+    """How many."""
+    stored_bytes: _builtins.int
+    """Bytes they take in the repository."""
+    @_builtins.property
+    def oldest_create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the oldest was created."""
+
+    def __init__(
+        self,
+        *,
+        configuration: _builtins.str = ...,
+        count: _builtins.int = ...,
+        oldest_create_time: _timestamp_pb2.Timestamp | None = ...,
+        stored_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["oldest_create_time", b"oldest_create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration", "count", b"count", "oldest_create_time", b"oldest_create_time", "stored_bytes", b"stored_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArtifactTotal: _TypeAlias = ArtifactTotal  # noqa: Y015

@@ -90,6 +90,11 @@ class CoordinationServiceStub:
                 request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTickRequest.SerializeToString,
                 response_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTickResponse.FromString,
                 _registered_method=True)
+        self.CommitScheduleTicks = channel.unary_unary(
+                '/vigil.catalog.v1.CoordinationService/CommitScheduleTicks',
+                request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTicksRequest.SerializeToString,
+                response_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTicksResponse.FromString,
+                _registered_method=True)
         self.DeleteScheduleState = channel.unary_unary(
                 '/vigil.catalog.v1.CoordinationService/DeleteScheduleState',
                 request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.DeleteScheduleStateRequest.SerializeToString,
@@ -124,6 +129,11 @@ class CoordinationServiceStub:
                 '/vigil.catalog.v1.CoordinationService/UpdateArtifacts',
                 request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.UpdateArtifactsRequest.SerializeToString,
                 response_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.UpdateArtifactsResponse.FromString,
+                _registered_method=True)
+        self.SummarizeHistory = channel.unary_unary(
+                '/vigil.catalog.v1.CoordinationService/SummarizeHistory',
+                request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryRequest.SerializeToString,
+                response_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryResponse.FromString,
                 _registered_method=True)
 
 
@@ -212,6 +222,13 @@ class CoordinationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CommitScheduleTicks(self, request, context):
+        """Commits the ticks of many schedules in one transaction. Each tick keeps its own checks and compare-and-set and gets its own result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteScheduleState(self, request, context):
         """Removes the state of schedules that no longer exist.
         """
@@ -257,6 +274,13 @@ class CoordinationServiceServicer:
 
     def UpdateArtifacts(self, request, context):
         """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SummarizeHistory(self, request, context):
+        """Answers the status report's questions about the history in one call, from indexes: job counts since an instant, the newest completed job of each configuration and kind, the newest, active and failed jobs, and artifact totals per configuration.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -320,6 +344,11 @@ def add_CoordinationServiceServicer_to_server(servicer, server):
                     request_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTickRequest.FromString,
                     response_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTickResponse.SerializeToString,
             ),
+            'CommitScheduleTicks': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitScheduleTicks,
+                    request_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTicksRequest.FromString,
+                    response_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTicksResponse.SerializeToString,
+            ),
             'DeleteScheduleState': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteScheduleState,
                     request_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.DeleteScheduleStateRequest.FromString,
@@ -354,6 +383,11 @@ def add_CoordinationServiceServicer_to_server(servicer, server):
                     servicer.UpdateArtifacts,
                     request_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.UpdateArtifactsRequest.FromString,
                     response_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.UpdateArtifactsResponse.SerializeToString,
+            ),
+            'SummarizeHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.SummarizeHistory,
+                    request_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryRequest.FromString,
+                    response_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -665,6 +699,33 @@ class CoordinationService:
             _registered_method=True)
 
     @staticmethod
+    def CommitScheduleTicks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.catalog.v1.CoordinationService/CommitScheduleTicks',
+            vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTicksRequest.SerializeToString,
+            vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTicksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def DeleteScheduleState(request,
             target,
             options=(),
@@ -843,6 +904,33 @@ class CoordinationService:
             '/vigil.catalog.v1.CoordinationService/UpdateArtifacts',
             vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.UpdateArtifactsRequest.SerializeToString,
             vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.UpdateArtifactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SummarizeHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.catalog.v1.CoordinationService/SummarizeHistory',
+            vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryRequest.SerializeToString,
+            vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -62,6 +62,8 @@ class CoordinationServiceStub:
     FAILED_PRECONDITION, with nothing changed, when the new next due time is not the schedule's own next occurrence
     after the ticked due times, or a ticked due time lies before the persisted next due time or in the future.
     """
+    CommitScheduleTicks: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.CommitScheduleTicksRequest, _coordination_service_pb2.CommitScheduleTicksResponse]
+    """Commits the ticks of many schedules in one transaction. Each tick keeps its own checks and compare-and-set and gets its own result."""
     DeleteScheduleState: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.DeleteScheduleStateRequest, _coordination_service_pb2.DeleteScheduleStateResponse]
     """Removes the state of schedules that no longer exist."""
     ReportHeartbeat: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.ReportHeartbeatRequest, _coordination_service_pb2.ReportHeartbeatResponse]
@@ -78,6 +80,8 @@ class CoordinationServiceStub:
     """Records the webhook delivery state of an alert."""
     UpdateArtifacts: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.UpdateArtifactsRequest, _coordination_service_pb2.UpdateArtifactsResponse]
     """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job."""
+    SummarizeHistory: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.SummarizeHistoryRequest, _coordination_service_pb2.SummarizeHistoryResponse]
+    """Answers the status report's questions about the history in one call, from indexes: job counts since an instant, the newest completed job of each configuration and kind, the newest, active and failed jobs, and artifact totals per configuration."""
 
 @_typing.type_check_only
 class CoordinationServiceAsyncStub(CoordinationServiceStub):
@@ -113,6 +117,8 @@ class CoordinationServiceAsyncStub(CoordinationServiceStub):
     FAILED_PRECONDITION, with nothing changed, when the new next due time is not the schedule's own next occurrence
     after the ticked due times, or a ticked due time lies before the persisted next due time or in the future.
     """
+    CommitScheduleTicks: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.CommitScheduleTicksRequest, _coordination_service_pb2.CommitScheduleTicksResponse]  # type: ignore[assignment]
+    """Commits the ticks of many schedules in one transaction. Each tick keeps its own checks and compare-and-set and gets its own result."""
     DeleteScheduleState: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.DeleteScheduleStateRequest, _coordination_service_pb2.DeleteScheduleStateResponse]  # type: ignore[assignment]
     """Removes the state of schedules that no longer exist."""
     ReportHeartbeat: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.ReportHeartbeatRequest, _coordination_service_pb2.ReportHeartbeatResponse]  # type: ignore[assignment]
@@ -129,6 +135,8 @@ class CoordinationServiceAsyncStub(CoordinationServiceStub):
     """Records the webhook delivery state of an alert."""
     UpdateArtifacts: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.UpdateArtifactsRequest, _coordination_service_pb2.UpdateArtifactsResponse]  # type: ignore[assignment]
     """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job."""
+    SummarizeHistory: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.SummarizeHistoryRequest, _coordination_service_pb2.SummarizeHistoryResponse]  # type: ignore[assignment]
+    """Answers the status report's questions about the history in one call, from indexes: job counts since an instant, the newest completed job of each configuration and kind, the newest, active and failed jobs, and artifact totals per configuration."""
 
 class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
     """The catalog's internal API, used by schedulers and executors: the job queue, schedule state, liveness and alerts."""
@@ -229,6 +237,14 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def CommitScheduleTicks(
+        self,
+        request: _coordination_service_pb2.CommitScheduleTicksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordination_service_pb2.CommitScheduleTicksResponse, _abc.Awaitable[_coordination_service_pb2.CommitScheduleTicksResponse]]:
+        """Commits the ticks of many schedules in one transaction. Each tick keeps its own checks and compare-and-set and gets its own result."""
+
+    @_abc_1.abstractmethod
     def DeleteScheduleState(
         self,
         request: _coordination_service_pb2.DeleteScheduleStateRequest,
@@ -285,5 +301,13 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.UpdateArtifactsResponse, _abc.Awaitable[_coordination_service_pb2.UpdateArtifactsResponse]]:
         """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job."""
+
+    @_abc_1.abstractmethod
+    def SummarizeHistory(
+        self,
+        request: _coordination_service_pb2.SummarizeHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordination_service_pb2.SummarizeHistoryResponse, _abc.Awaitable[_coordination_service_pb2.SummarizeHistoryResponse]]:
+        """Answers the status report's questions about the history in one call, from indexes: job counts since an instant, the newest completed job of each configuration and kind, the newest, active and failed jobs, and artifact totals per configuration."""
 
 def add_CoordinationServiceServicer_to_server(servicer: CoordinationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%vigil/catalog/v1/schedule_state.proto\x12\x10vigil.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x04\n\rScheduleState\x12\x10\n\x08schedule\x18\x01 \x01(\t\x12\x15\n\rconfiguration\x18\x02 \x01(\t\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x1e.vigil.catalog.v1.ScheduleRole\x12\x30\n\x06health\x18\x04 \x01(\x0e\x32 .vigil.catalog.v1.ScheduleHealth\x12\x31\n\rnext_due_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_due_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_fire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\narmed_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\narmed_etag\x18\t \x01(\t\x12\x0e\n\x06paused\x18\n \x01(\x08\x12\x13\n\x0b\x66ired_count\x18\x0b \x01(\x04\x12\x15\n\rskipped_count\x18\x0c \x01(\x04\x12\x14\n\x0cmissed_count\x18\r \x01(\x04\x12\r\n\x05owner\x18\x0e \x01(\t\x12\x15\n\rhealth_reason\x18\x0f \x01(\t\x12\x0c\n\x04\x65tag\x18\x10 \x01(\t\x12/\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcf\x01\n\x0fScheduleOutcome\x12\x10\n\x08schedule\x18\x01 \x01(\t\x12,\n\x08\x64ue_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07outcome\x18\x03 \x01(\x0e\x32\x1d.vigil.catalog.v1.OutcomeKind\x12\x0b\n\x03job\x18\x04 \x01(\t\x12/\n\x0brecord_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\"\xeb\x02\n\tComponent\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.vigil.catalog.v1.ComponentKind\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0eheartbeat_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61live\x18\x08 \x01(\x08\x12\x39\n\x07\x64\x65tails\x18\t \x03(\x0b\x32(.vigil.catalog.v1.Component.DetailsEntry\x12\x10\n\x08\x65ndpoint\x18\n \x01(\t\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*z\n\x0cScheduleRole\x12\x1d\n\x19SCHEDULE_ROLE_UNSPECIFIED\x10\x00\x12\x18\n\x14SCHEDULE_ROLE_BACKUP\x10\x01\x12\x17\n\x13SCHEDULE_ROLE_PRUNE\x10\x02\x12\x18\n\x14SCHEDULE_ROLE_VERIFY\x10\x03*\xd5\x01\n\x0eScheduleHealth\x12\x1f\n\x1bSCHEDULE_HEALTH_UNSPECIFIED\x10\x00\x12\x19\n\x15SCHEDULE_HEALTH_ARMED\x10\x01\x12\x1b\n\x17SCHEDULE_HEALTH_UNARMED\x10\x02\x12\x1a\n\x16SCHEDULE_HEALTH_PAUSED\x10\x03\x12\x18\n\x14SCHEDULE_HEALTH_LATE\x10\x04\x12\x18\n\x14SCHEDULE_HEALTH_DOWN\x10\x05\x12\x1a\n\x16SCHEDULE_HEALTH_MISSED\x10\x06*\x9a\x01\n\x0bOutcomeKind\x12\x1c\n\x18OUTCOME_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15OUTCOME_KIND_ENQUEUED\x10\x01\x12 \n\x1cOUTCOME_KIND_SKIPPED_OVERLAP\x10\x02\x12\x17\n\x13OUTCOME_KIND_MISSED\x10\x03\x12\x17\n\x13OUTCOME_KIND_PAUSED\x10\x04*\x86\x01\n\rComponentKind\x12\x1e\n\x1a\x43OMPONENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43OMPONENT_KIND_SCHEDULER\x10\x01\x12\x1b\n\x17\x43OMPONENT_KIND_EXECUTOR\x10\x02\x12\x1a\n\x16\x43OMPONENT_KIND_CATALOG\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%vigil/catalog/v1/schedule_state.proto\x12\x10vigil.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x04\n\rScheduleState\x12\x10\n\x08schedule\x18\x01 \x01(\t\x12\x15\n\rconfiguration\x18\x02 \x01(\t\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x1e.vigil.catalog.v1.ScheduleRole\x12\x30\n\x06health\x18\x04 \x01(\x0e\x32 .vigil.catalog.v1.ScheduleHealth\x12\x31\n\rnext_due_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_due_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_fire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\narmed_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\narmed_etag\x18\t \x01(\t\x12\x0e\n\x06paused\x18\n \x01(\x08\x12\x13\n\x0b\x66ired_count\x18\x0b \x01(\x04\x12\x15\n\rskipped_count\x18\x0c \x01(\x04\x12\x14\n\x0cmissed_count\x18\r \x01(\x04\x12\r\n\x05owner\x18\x0e \x01(\t\x12\x15\n\rhealth_reason\x18\x0f \x01(\t\x12\x0c\n\x04\x65tag\x18\x10 \x01(\t\x12/\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x91\x02\n\x0fScheduleOutcome\x12\x10\n\x08schedule\x18\x01 \x01(\t\x12,\n\x08\x64ue_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x07outcome\x18\x03 \x01(\x0e\x32\x1d.vigil.catalog.v1.OutcomeKind\x12\x0b\n\x03job\x18\x04 \x01(\t\x12/\n\x0brecord_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12\x31\n\rlast_due_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63ount\x18\x08 \x01(\x04\"\xeb\x02\n\tComponent\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.vigil.catalog.v1.ComponentKind\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0eheartbeat_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61live\x18\x08 \x01(\x08\x12\x39\n\x07\x64\x65tails\x18\t \x03(\x0b\x32(.vigil.catalog.v1.Component.DetailsEntry\x12\x10\n\x08\x65ndpoint\x18\n \x01(\t\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*z\n\x0cScheduleRole\x12\x1d\n\x19SCHEDULE_ROLE_UNSPECIFIED\x10\x00\x12\x18\n\x14SCHEDULE_ROLE_BACKUP\x10\x01\x12\x17\n\x13SCHEDULE_ROLE_PRUNE\x10\x02\x12\x18\n\x14SCHEDULE_ROLE_VERIFY\x10\x03*\xd5\x01\n\x0eScheduleHealth\x12\x1f\n\x1bSCHEDULE_HEALTH_UNSPECIFIED\x10\x00\x12\x19\n\x15SCHEDULE_HEALTH_ARMED\x10\x01\x12\x1b\n\x17SCHEDULE_HEALTH_UNARMED\x10\x02\x12\x1a\n\x16SCHEDULE_HEALTH_PAUSED\x10\x03\x12\x18\n\x14SCHEDULE_HEALTH_LATE\x10\x04\x12\x18\n\x14SCHEDULE_HEALTH_DOWN\x10\x05\x12\x1a\n\x16SCHEDULE_HEALTH_MISSED\x10\x06*\x9a\x01\n\x0bOutcomeKind\x12\x1c\n\x18OUTCOME_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15OUTCOME_KIND_ENQUEUED\x10\x01\x12 \n\x1cOUTCOME_KIND_SKIPPED_OVERLAP\x10\x02\x12\x17\n\x13OUTCOME_KIND_MISSED\x10\x03\x12\x17\n\x13OUTCOME_KIND_PAUSED\x10\x04*\x86\x01\n\rComponentKind\x12\x1e\n\x1a\x43OMPONENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43OMPONENT_KIND_SCHEDULER\x10\x01\x12\x1b\n\x17\x43OMPONENT_KIND_EXECUTOR\x10\x02\x12\x1a\n\x16\x43OMPONENT_KIND_CATALOG\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,20 +34,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_COMPONENT_DETAILSENTRY']._loaded_options = None
   _globals['_COMPONENT_DETAILSENTRY']._serialized_options = b'8\001'
-  _globals['_SCHEDULEROLE']._serialized_start=1228
-  _globals['_SCHEDULEROLE']._serialized_end=1350
-  _globals['_SCHEDULEHEALTH']._serialized_start=1353
-  _globals['_SCHEDULEHEALTH']._serialized_end=1566
-  _globals['_OUTCOMEKIND']._serialized_start=1569
-  _globals['_OUTCOMEKIND']._serialized_end=1723
-  _globals['_COMPONENTKIND']._serialized_start=1726
-  _globals['_COMPONENTKIND']._serialized_end=1860
+  _globals['_SCHEDULEROLE']._serialized_start=1294
+  _globals['_SCHEDULEROLE']._serialized_end=1416
+  _globals['_SCHEDULEHEALTH']._serialized_start=1419
+  _globals['_SCHEDULEHEALTH']._serialized_end=1632
+  _globals['_OUTCOMEKIND']._serialized_start=1635
+  _globals['_OUTCOMEKIND']._serialized_end=1789
+  _globals['_COMPONENTKIND']._serialized_start=1792
+  _globals['_COMPONENTKIND']._serialized_end=1926
   _globals['_SCHEDULESTATE']._serialized_start=93
   _globals['_SCHEDULESTATE']._serialized_end=650
   _globals['_SCHEDULEOUTCOME']._serialized_start=653
-  _globals['_SCHEDULEOUTCOME']._serialized_end=860
-  _globals['_COMPONENT']._serialized_start=863
-  _globals['_COMPONENT']._serialized_end=1226
-  _globals['_COMPONENT_DETAILSENTRY']._serialized_start=1180
-  _globals['_COMPONENT_DETAILSENTRY']._serialized_end=1226
+  _globals['_SCHEDULEOUTCOME']._serialized_end=926
+  _globals['_COMPONENT']._serialized_start=929
+  _globals['_COMPONENT']._serialized_end=1292
+  _globals['_COMPONENT_DETAILSENTRY']._serialized_start=1246
+  _globals['_COMPONENT_DETAILSENTRY']._serialized_end=1292
 # @@protoc_insertion_point(module_scope)

@@ -256,6 +256,8 @@ class ScheduleOutcome(_message.Message):
     JOB_FIELD_NUMBER: _builtins.int
     RECORD_TIME_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    LAST_DUE_TIME_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
     schedule: _builtins.str
     """The schedule key."""
     outcome: Global___OutcomeKind.ValueType
@@ -264,6 +266,8 @@ class ScheduleOutcome(_message.Message):
     """The job created, for ENQUEUED."""
     detail: _builtins.str
     """Details, for example which job it overlapped."""
+    count: _builtins.int
+    """How many due times this outcome stands for: 1, or the size of a MISSED range."""
     @_builtins.property
     def due_time(self) -> _timestamp_pb2.Timestamp:
         """The due time."""
@@ -271,6 +275,10 @@ class ScheduleOutcome(_message.Message):
     @_builtins.property
     def record_time(self) -> _timestamp_pb2.Timestamp:
         """When the outcome was recorded."""
+
+    @_builtins.property
+    def last_due_time(self) -> _timestamp_pb2.Timestamp:
+        """For a range of consecutive MISSED due times stored as one outcome: the last due time (due_time is the first). Absent for a single due time."""
 
     def __init__(
         self,
@@ -281,10 +289,12 @@ class ScheduleOutcome(_message.Message):
         job: _builtins.str = ...,
         record_time: _timestamp_pb2.Timestamp | None = ...,
         detail: _builtins.str = ...,
+        last_due_time: _timestamp_pb2.Timestamp | None = ...,
+        count: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "record_time", b"record_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "last_due_time", b"last_due_time", "record_time", b"record_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "due_time", b"due_time", "job", b"job", "outcome", b"outcome", "record_time", b"record_time", "schedule", b"schedule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "detail", b"detail", "due_time", b"due_time", "job", b"job", "last_due_time", b"last_due_time", "outcome", b"outcome", "record_time", b"record_time", "schedule", b"schedule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

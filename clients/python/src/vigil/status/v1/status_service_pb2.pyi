@@ -508,12 +508,18 @@ class BackupFreshness(_message.Message):
     EXPECTED_INTERVAL_FIELD_NUMBER: _builtins.int
     GAP_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    OVERDUE_FIELD_NUMBER: _builtins.int
     configuration: _builtins.str
     """Configuration."""
     state: _builtins.str
     """FRESH, STALE, NEVER (due, and no success yet), NOT_YET_DUE (no success
-    yet, and its first run is not yet due) or ON_DEMAND.
+    yet, and its first run is not yet due) or ON_DEMAND. STALE: the most
+    recent due time whose grace has passed has no success after it and no
+    backup is running.
     """
+    overdue: _builtins.bool
+    """Whether that due time has no success after it and no backup is running (STALE, or NEVER past a due time)."""
     @_builtins.property
     def last_success_time(self) -> _timestamp_pb2.Timestamp:
         """When its last successful backup finished; absent if none."""
@@ -528,7 +534,11 @@ class BackupFreshness(_message.Message):
 
     @_builtins.property
     def gap(self) -> _duration_pb2.Duration:
-        """Age beyond the expected interval; zero when on time."""
+        """How long ago the first due time without a success after it passed; zero when on time."""
+
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """The most recent due time whose grace has passed; absent for on-demand or before the first one."""
 
     def __init__(
         self,
@@ -539,10 +549,12 @@ class BackupFreshness(_message.Message):
         expected_interval: _duration_pb2.Duration | None = ...,
         gap: _duration_pb2.Duration | None = ...,
         state: _builtins.str = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        overdue: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["age", b"age", "expected_interval", b"expected_interval", "gap", b"gap", "last_success_time", b"last_success_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["age", b"age", "due_time", b"due_time", "expected_interval", b"expected_interval", "gap", b"gap", "last_success_time", b"last_success_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["age", b"age", "configuration", b"configuration", "expected_interval", b"expected_interval", "gap", b"gap", "last_success_time", b"last_success_time", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["age", b"age", "configuration", b"configuration", "due_time", b"due_time", "expected_interval", b"expected_interval", "gap", b"gap", "last_success_time", b"last_success_time", "overdue", b"overdue", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
