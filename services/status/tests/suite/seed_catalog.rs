@@ -98,7 +98,12 @@ async fn run_by_hand(
             lease_token,
             artifact: Some(Artifact {
                 location: format!("snap-{}", start.timestamp()),
-                format: vigil_proto::catalog::v1::ArtifactFormat::Snapshot as i32,
+                // An upload records the archive it received; a backup its snapshot.
+                format: if kind == JobKind::Upload {
+                    vigil_proto::catalog::v1::ArtifactFormat::Archive as i32
+                } else {
+                    vigil_proto::catalog::v1::ArtifactFormat::Snapshot as i32
+                },
                 ..Default::default()
             }),
             ..Default::default()
