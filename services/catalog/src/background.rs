@@ -39,7 +39,7 @@ pub(crate) async fn run(store: Store, every: Duration, shutdown: CancellationTok
         id: format!("catalog-{}", uuid::Uuid::new_v4().simple()),
         kind: ComponentKind::Catalog as i32,
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        host: std::env::var("HOSTNAME").unwrap_or_default(),
+        host: vigil_server_common::host::host_name(),
         start_time: Some(vigil_proto::timestamp_from_micros(store.now())),
         ..Default::default()
     };

@@ -181,8 +181,6 @@ fn repository_code(e: &vigil_repository::Error) -> Code {
         R::UnsafePath { .. } => Code::InvalidArgument,
         R::Cancelled => Code::Cancelled,
         R::Format(_) => Code::FailedPrecondition,
-        #[allow(unreachable_patterns)]
-        _ => Code::Internal,
     }
 }
 

@@ -77,13 +77,7 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// This host's name.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "localhost".into())
-}
+pub use vigil_server_common::host::host_name as hostname;
 
 fn is_stale(l: &LockFile, me: &str) -> bool {
     if now_secs().saturating_sub(l.time) > l.ttl_secs {

@@ -46,14 +46,4 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
     }
 }
 
-fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-        })
-        .unwrap_or_default()
-}
+use vigil_server_common::host::host_name;

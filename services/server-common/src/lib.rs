@@ -9,12 +9,14 @@
 //! - [`auth`]: the credential check every call passes;
 //! - [`tls`]: TLS with certificates reloaded on change, and an in-process transport;
 //! - [`clock`]: an injectable clock;
+//! - [`host`]: the host name every component reports;
 //! - [`build_info`]: the version and build a server reports.
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod build_info;
 pub mod clock;
+pub mod host;
 pub mod server;
 pub mod settings;
 pub mod signals;

@@ -17,8 +17,6 @@ use crate::host;
 
 /// Exit code for bad flags or settings.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code of a binary whose service is not part of this build (EX_UNAVAILABLE).
-pub const EXIT_UNAVAILABLE: u8 = 69;
 
 /// Loads and validates the settings; on failure prints `name: reason` on
 /// standard error and returns the exit code.

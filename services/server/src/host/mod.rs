@@ -16,11 +16,7 @@ pub mod status;
 /// `ROLE-HOST-PID`: an id unique among live processes and readable in job
 /// records, the component list and schedule owners.
 pub fn process_id(role: &str) -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
+    let host = vigil_server_common::host::host_name();
     format!("{role}-{host}-{}", std::process::id())
 }
 
