@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! cargo run -p vigil-server --bin vigild &
-//! cargo run -p vigil-client --example apply_and_backup -- http://127.0.0.1:50051
+//! VIGIL_TOKEN_FILE=vigil-data/admin.token \
+//!   cargo run -p vigil-client --example apply_and_backup -- http://127.0.0.1:50051
 //! ```
 
 use std::path::PathBuf;
@@ -30,7 +31,13 @@ async fn main() -> anyhow::Result<()> {
     let endpoint = std::env::args()
         .nth(1)
         .unwrap_or_else(|| vigil_client::DEFAULT_ENDPOINT.to_owned());
-    let client = VigilClient::connect(endpoint).await?;
+    // The token comes from VIGIL_TOKEN_FILE or VIGIL_TOKEN, as for every
+    // Vigil client (vigild writes vigil-data/admin.token on first start).
+    let client = VigilClient::builder()
+        .endpoint(endpoint)
+        .credentials_from_env()?
+        .connect()
+        .await?;
     let data = quickstart_dir()?;
 
     // The same configuration as quickstart_full in deploy/examples/quickstart.yaml,

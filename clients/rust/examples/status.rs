@@ -1,7 +1,8 @@
 //! Prints the overall verdict, the risk and the recommendations of the status report.
 //!
 //! ```text
-//! cargo run -p vigil-client --example status -- http://127.0.0.1:50051
+//! VIGIL_TOKEN_FILE=vigil-data/admin.token \
+//!   cargo run -p vigil-client --example status -- http://127.0.0.1:50051
 //! ```
 
 use vigil_client::VigilClient;
@@ -11,7 +12,11 @@ async fn main() -> anyhow::Result<()> {
     let endpoint = std::env::args()
         .nth(1)
         .unwrap_or_else(|| vigil_client::DEFAULT_ENDPOINT.to_owned());
-    let client = VigilClient::connect(endpoint).await?;
+    let client = VigilClient::builder()
+        .endpoint(endpoint)
+        .credentials_from_env()?
+        .connect()
+        .await?;
     let report = match client.status_report(None).await {
         Ok(report) => report,
         Err(e) => {

@@ -120,6 +120,14 @@ pub const METHODS: &[(&str, Access)] = &[
         Access::Component,
     ),
     (
+        "vigil.catalog.v1.CoordinationService/CommitScheduleTicks",
+        Access::Component,
+    ),
+    (
+        "vigil.catalog.v1.CoordinationService/SummarizeHistory",
+        Access::Component,
+    ),
+    (
         "vigil.catalog.v1.CoordinationService/DeleteScheduleState",
         Access::Component,
     ),

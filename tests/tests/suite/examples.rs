@@ -31,6 +31,7 @@ fn the_rust_example_backs_up_the_quickstart() {
     );
     let out = Command::new(example("apply_and_backup"))
         .arg(server.endpoint())
+        .env("VIGIL_TOKEN_FILE", data.join("admin.token"))
         .output()
         .expect("the example runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

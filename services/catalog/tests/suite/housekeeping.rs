@@ -94,11 +94,9 @@ async fn dead_components_leave_the_live_view_then_are_deleted(options: CatalogOp
     assert_eq!(bad_field(&err), "page_token");
 }
 
-/// Creates, leases and ends one manual backup of `configuration`; with an
-/// artifact when `artifact` is set, FAILED when `fail` is set.
-async fn run_one(h: &mut Harness, configuration: &str, artifact: bool, fail: bool) -> BackupJob {
-    let job = h
-        .catalog
+/// Creates one manual backup of `configuration`.
+async fn create_one(h: &mut Harness, configuration: &str) -> BackupJob {
+    h.catalog
         .create_job(CreateJobRequest {
             configuration: configuration.into(),
             kind: JobKind::Backup as i32,
@@ -108,7 +106,14 @@ async fn run_one(h: &mut Harness, configuration: &str, artifact: bool, fail: boo
         .unwrap()
         .into_inner()
         .job
-        .unwrap();
+        .unwrap()
+}
+
+/// Creates, leases and ends one manual backup of `configuration`: COMPLETED
+/// with its artifact (a completed backup always records one), or FAILED
+/// when `fail` is set.
+async fn run_one(h: &mut Harness, configuration: &str, fail: bool) -> BackupJob {
+    let job = create_one(h, configuration).await;
     let leased = h
         .coord
         .lease_job(LeaseJobRequest {
@@ -118,15 +123,15 @@ async fn run_one(h: &mut Harness, configuration: &str, artifact: bool, fail: boo
         })
         .await
         .unwrap()
-        .into_inner()
-        .job
-        .unwrap();
-    assert_eq!(leased.id, job.id);
+        .into_inner();
+    assert_eq!(leased.job.as_ref().unwrap().id, job.id);
+    let lease_token = leased.lease_token;
     if fail {
         h.coord
             .fail_job(FailJobRequest {
                 job_id: job.id.clone(),
                 executor_id: "exec-1".into(),
+                lease_token,
                 error: "disk full".into(),
                 ..Default::default()
             })
@@ -137,8 +142,12 @@ async fn run_one(h: &mut Harness, configuration: &str, artifact: bool, fail: boo
             .complete_job(CompleteJobRequest {
                 job_id: job.id.clone(),
                 executor_id: "exec-1".into(),
-                artifact: artifact.then(|| Artifact {
+                lease_token,
+                artifact: Some(Artifact {
+                    configuration: configuration.into(),
+                    job: job.id.clone(),
                     format: ArtifactFormat::Snapshot as i32,
+                    state: ArtifactState::Available as i32,
                     location: format!("snapshots/{}", job.id),
                     checksum: "blake3:abc".into(),
                     ..Default::default()
@@ -148,6 +157,17 @@ async fn run_one(h: &mut Harness, configuration: &str, artifact: bool, fail: boo
             .await
             .unwrap();
     }
+    job
+}
+
+/// Creates one manual backup of `configuration` and cancels it while it is
+/// queued: a finished job that no artifact references.
+async fn cancelled_one(h: &mut Harness, configuration: &str) -> BackupJob {
+    let job = create_one(h, configuration).await;
+    h.catalog
+        .cancel_job(CancelJobRequest { id: job.id.clone() })
+        .await
+        .unwrap();
     job
 }
 
@@ -165,15 +185,15 @@ async fn history_retention_keeps_the_newest_success_and_referenced_jobs(options:
             .unwrap();
     }
     let minute = chrono::Duration::minutes(1);
-    let with_artifact = run_one(&mut h, "daily", true, false).await;
+    let with_artifact = run_one(&mut h, "daily", false).await;
     clock.advance(minute);
-    let plain = run_one(&mut h, "daily", false, false).await;
+    let plain = cancelled_one(&mut h, "daily").await;
     clock.advance(minute);
-    let failed = run_one(&mut h, "daily", false, true).await;
+    let failed = run_one(&mut h, "daily", true).await;
     clock.advance(minute);
-    let quiet_last = run_one(&mut h, "quiet", false, false).await;
+    let quiet_last = run_one(&mut h, "quiet", false).await;
     clock.advance(chrono::Duration::days(5));
-    let newest = run_one(&mut h, "daily", false, false).await;
+    let newest = run_one(&mut h, "daily", false).await;
 
     let store = h.server.catalog.store().clone();
     assert_eq!(

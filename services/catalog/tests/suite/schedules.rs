@@ -391,10 +391,15 @@ fn one_run_tick(name: &str, due: chrono::DateTime<chrono::Utc>) -> CommitSchedul
 }
 
 async fn arm_configurations(h: &mut Harness, names: &[&str]) {
+    arm_with(h, names, utc_daily).await;
+}
+
+/// Creates and arms `names` at `t0()`, each made by `configuration`.
+async fn arm_with(h: &mut Harness, names: &[&str], configuration: fn(&str) -> BackupConfiguration) {
     for name in names {
         h.catalog
             .create_configuration(CreateConfigurationRequest {
-                configuration: Some(full(name)),
+                configuration: Some(configuration(name)),
             })
             .await
             .unwrap();
@@ -521,10 +526,19 @@ async fn concurrent_batches_commit_each_schedule_once(options: CatalogOptions) {
 
 both_backends!(missed_runs_are_stored_as_one_range);
 async fn missed_runs_are_stored_as_one_range(options: CatalogOptions) {
-    let (options, _clock) = manual(options);
+    let (options, clock) = manual(options);
     let mut h = start(options).await;
-    arm_configurations(&mut h, &["daily"]).await;
+    // An hourly schedule, and a catalog clock past the last due time ticked.
+    arm_with(&mut h, &["daily"], |name| {
+        let mut c = utc_daily(name);
+        if let Some(s) = c.schedule.as_mut() {
+            s.spec = Some(schedule::Spec::Cron("0 * * * *".into()));
+        }
+        c
+    })
+    .await;
     let hour = chrono::Duration::hours(1);
+    clock.advance(hour * 7);
     let missed = |i: i32| TickRun {
         due_time: Some(ts(t0() + hour * i)),
         outcome: OutcomeKind::Missed as i32,

@@ -22,18 +22,36 @@ use super::{JobCtx, Outcome, blocking, labels, snapshot_of};
 use crate::archive::extract::{ExtractOptions, extract};
 use crate::archive::{self, ArchiveReader};
 use crate::dburl::{DbUrl, engine_name};
-use crate::engines::{DbSink, EngineCtx, Engines, mysql, postgres, sqlite};
+use crate::dburl::{MyUrl, PgUrl};
+use crate::engines::probe::{MyTools, PgTools};
+use crate::engines::{DbSink, EngineCtx, mysql, postgres, sqlite};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 /// A database restore target, prepared (created, or emptied on overwrite).
 #[derive(Clone)]
 struct DbTarget {
-    url: DbUrl,
+    target: Prepared,
     ectx: EngineCtx,
-    engines: Engines,
-    /// For SQLite: the file written before it is checked and moved in.
-    sqlite_tmp: Option<PathBuf>,
+}
+
+/// A target database whose engine's tools this executor has: a missing tool
+/// or a missing temporary file cannot be represented.
+#[derive(Clone)]
+enum Prepared {
+    Postgres {
+        tools: PgTools,
+        url: PgUrl,
+    },
+    Mysql {
+        tools: MyTools,
+        url: MyUrl,
+    },
+    /// `tmp` is written, checked, then moved to `target`.
+    Sqlite {
+        target: PathBuf,
+        tmp: PathBuf,
+    },
 }
 
 /// Runs a RESTORE job.
@@ -136,41 +154,29 @@ async fn prepare_db(
     overwrite: bool,
 ) -> Result<DbTarget> {
     let engines = ctx.shared.engines.clone();
-    if !engines.supports(url.engine()) {
-        return Err(Error::Unsupported(format!(
-            "params.restore.database_url: the {} tools are not installed on this executor",
-            engine_name(url.engine())
-        )));
-    }
+    let missing = Error::Unsupported(format!(
+        "params.restore.database_url: the {} tools are not installed on this executor",
+        engine_name(url.engine())
+    ));
     ctx.progress.phase("preparing target database");
     blocking(move || {
-        let sqlite_tmp = match &url {
-            DbUrl::Postgres(u) => {
-                postgres::prepare_target(
-                    engines.postgres.as_ref().expect("checked"),
-                    u,
-                    overwrite,
-                    &ectx,
-                )?;
-                None
+        let target = match url {
+            DbUrl::Postgres(url) => {
+                let tools = engines.postgres.ok_or(missing)?;
+                postgres::prepare_target(&tools, &url, overwrite, &ectx)?;
+                Prepared::Postgres { tools, url }
             }
-            DbUrl::Mysql(u) => {
-                mysql::prepare_target(
-                    engines.mysql.as_ref().expect("checked"),
-                    u,
-                    overwrite,
-                    &ectx,
-                )?;
-                None
+            DbUrl::Mysql(url) => {
+                let tools = engines.mysql.ok_or(missing)?;
+                mysql::prepare_target(&tools, &url, overwrite, &ectx)?;
+                Prepared::Mysql { tools, url }
             }
-            DbUrl::Sqlite(p) => Some(sqlite::prepare_target(p, overwrite)?),
+            DbUrl::Sqlite(target) => {
+                let tmp = sqlite::prepare_target(&target, overwrite)?;
+                Prepared::Sqlite { target, tmp }
+            }
         };
-        Ok(DbTarget {
-            url,
-            ectx,
-            engines,
-            sqlite_tmp,
-        })
+        Ok(DbTarget { target, ectx })
     })
     .await
 }
@@ -178,47 +184,29 @@ async fn prepare_db(
 impl DbTarget {
     /// Where the dump is written.
     fn sink(&self) -> Result<Box<dyn DbSink>> {
-        Ok(match &self.url {
-            DbUrl::Postgres(u) => Box::new(postgres::restore(
-                self.engines.postgres.as_ref().expect("checked"),
-                u,
-                &self.ectx,
-            )?),
-            DbUrl::Mysql(u) => Box::new(mysql::restore(
-                self.engines.mysql.as_ref().expect("checked"),
-                u,
-                &self.ectx,
-            )?),
-            DbUrl::Sqlite(_) => {
-                let tmp = self.sqlite_tmp.as_ref().expect("prepared");
-                Box::new(FileSink(
-                    File::create_new(tmp).map_err(|e| Error::io(tmp, e))?,
-                ))
+        Ok(match &self.target {
+            Prepared::Postgres { tools, url } => {
+                Box::new(postgres::restore(tools, url, &self.ectx)?)
             }
+            Prepared::Mysql { tools, url } => Box::new(mysql::restore(tools, url, &self.ectx)?),
+            Prepared::Sqlite { tmp, .. } => Box::new(FileSink(
+                File::create_new(tmp).map_err(|e| Error::io(tmp, e))?,
+            )),
         })
     }
 
     /// Checks the restored database against the dump's table count.
     async fn check(&self, expected: u64) -> Result<u64> {
-        let found = match &self.url {
-            DbUrl::Sqlite(target) => {
-                let tmp = self.sqlite_tmp.as_ref().expect("prepared");
+        let found = match &self.target {
+            Prepared::Sqlite { target, tmp } => {
                 return sqlite::finish_restore(tmp, target, expected).await;
             }
-            DbUrl::Postgres(u) => {
-                let (t, u, e) = (
-                    self.engines.postgres.clone().expect("checked"),
-                    u.clone(),
-                    self.ectx.clone(),
-                );
+            Prepared::Postgres { tools, url } => {
+                let (t, u, e) = (tools.clone(), url.clone(), self.ectx.clone());
                 blocking(move || postgres::count_tables(&t, &u, &e)).await?
             }
-            DbUrl::Mysql(u) => {
-                let (t, u, e) = (
-                    self.engines.mysql.clone().expect("checked"),
-                    u.clone(),
-                    self.ectx.clone(),
-                );
+            Prepared::Mysql { tools, url } => {
+                let (t, u, e) = (tools.clone(), url.clone(), self.ectx.clone());
                 blocking(move || mysql::count_tables(&t, &u, &e)).await?
             }
         };

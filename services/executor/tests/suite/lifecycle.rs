@@ -126,17 +126,15 @@ async fn needs_postgres_a_lost_lease_stops_the_work_and_reports_nothing() {
         tool_sessions(&url, &name) > 0
     })
     .await;
-    // The catalog takes the job away (as it does when a lease expires).
-    h.coordination()
-        .await
-        .fail_job(FailJobRequest {
-            job_id: job.id.clone(),
-            executor_id: h.exec().id.clone(),
-            error: "taken away by the test".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    // The lease expires (as it does when heartbeats stop reaching the
+    // catalog): the catalog's reaper takes the job away.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE jobs SET lease_expire_time = 0 WHERE id = '{}'",
+        job.id
+    )))
+    .execute(h.catalog.catalog.store().db().pool())
+    .await
+    .unwrap();
     assert!(
         db::pg_dump_running(&name),
         "pg_dump runs while the job waits"
