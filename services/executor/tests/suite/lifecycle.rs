@@ -126,10 +126,13 @@ async fn needs_postgres_a_lost_lease_stops_the_work_and_reports_nothing() {
         tool_sessions(&url, &name) > 0
     })
     .await;
-    // The lease expires (as it does when heartbeats stop reaching the
-    // catalog): the catalog's reaper takes the job away.
+    // The catalog takes the job away (as its reaper does when a lease
+    // expires): the job is FAILED and no longer leased to anyone.
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE jobs SET lease_expire_time = 0 WHERE id = '{}'",
+        "UPDATE jobs SET state = {}, error = 'taken away by the test', \
+         lease_owner = NULL, lease_expire_time = NULL, lease_token_hash = NULL \
+         WHERE id = '{}'",
+        JobState::Failed as i32,
         job.id
     )))
     .execute(h.catalog.catalog.store().db().pool())
