@@ -65,6 +65,7 @@ const SETTINGS: &[&str] = &[
     "VIGIL_ADMIN_LISTEN",
     "VIGIL_LOG_FORMAT",
     "VIGIL_SHUTDOWN_GRACE",
+    "VIGIL_TOKEN_FILE",
 ];
 
 /// Secrets: variables a setting points at by name, or compose inputs.
@@ -72,6 +73,7 @@ const SECRETS: &[&str] = &[
     "VIGIL_REPOSITORY_PASSPHRASE",
     "VIGIL_WEBHOOK_SECRET",
     "VIGIL_DB_PASSWORD",
+    "VIGIL_TOKEN",
 ];
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
