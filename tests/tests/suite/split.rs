@@ -433,6 +433,10 @@ fn compose_shape_needs_postgres_needs_s3() {
 
     // kill -9 of an executor while an upload streams into it.
     let mut upload = std::process::Command::new(vigil_tests::bin("vigil"))
+        .env(
+            "VIGIL_TOKEN_FILE",
+            vigil_tests::admin_token_file(&ep).expect("the catalog's admin token"),
+        )
         .args([
             "--endpoint",
             &executors[0].endpoint(),

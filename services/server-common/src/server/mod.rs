@@ -223,11 +223,14 @@ impl Prepared {
         set_all(&health, &services, ServingStatus::Serving).await;
 
         let local_addr = listener.local_addr().ok();
-        let stop = shutdown.token();
         if let Some(tls) = &tls {
-            tls.watch(stop.clone());
+            tls.watch(shutdown.token());
         }
-        let incoming = tls::incoming(listener, tls, local.as_ref(), stop);
+        // New connections stop only once the drain has reported NOT_SERVING:
+        // an incoming stream that ended first would make the server drop the
+        // drain future before the health watchers heard of it.
+        let accepting = tokio_util::sync::CancellationToken::new();
+        let incoming = tls::incoming(listener, tls, local.as_ref(), accepting.clone());
         let drain_started = {
             let shutdown = shutdown.clone();
             let health = health.clone();
@@ -236,6 +239,7 @@ impl Prepared {
                 shutdown.requested().await;
                 set_all(&health, &services, ServingStatus::NotServing).await;
                 info!(addr = ?local_addr, "grpc server draining");
+                accepting.cancel();
             }
         };
         let serve = tonic::transport::Server::builder()
