@@ -10,10 +10,7 @@ use futures::future::BoxFuture;
 use tonic::Status;
 use vigil_auth::client::{ADMIN_TOKEN_FILE, COMPONENT_TOKEN_FILE};
 use vigil_auth::{Caller, Role, token};
-use vigil_proto::catalog::v1::AuditEvent;
-use vigil_server_common::auth::{
-    AuditRecord, AuditSink, Authenticator, TokenCache, code_name, role_to_proto,
-};
+use vigil_server_common::auth::{AuditRecord, AuditSink, Authenticator, TokenCache};
 
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -105,14 +102,7 @@ impl StoreAudit {
 impl AuditSink for StoreAudit {
     fn record(&self, record: AuditRecord) {
         let store = self.store.clone();
-        let event = AuditEvent {
-            caller: record.caller.name,
-            role: role_to_proto(record.caller.role) as i32,
-            method: record.method,
-            target: record.target,
-            outcome: code_name(record.outcome).to_owned(),
-            ..Default::default()
-        };
+        let event = record.into_event();
         tokio::spawn(async move {
             if let Err(e) = store.record_audit_event(&event).await {
                 tracing::warn!(error = %e, method = %event.method, "audit event not recorded");

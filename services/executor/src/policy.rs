@@ -169,52 +169,51 @@ impl Policy {
 
     /// The path a backup reads for `path` (canonical), if the policy allows it.
     pub fn source(&self, field: &str, path: &Path) -> Result<PathBuf> {
-        let real = normalise(field, path)?;
-        if let Some(o) = self.own(&real) {
-            return Err(denied(
-                field,
-                format!(
-                    "{} would include the executor's own files ({}); it never backs them up",
-                    path.display(),
-                    o.display()
-                ),
-            ));
-        }
-        if let Some(roots) = &self.source_roots
-            && !inside(&real, roots)
-        {
-            return Err(denied(
-                field,
-                format!(
-                    "{} is outside executor.source_roots ({})",
-                    path.display(),
-                    show(roots)
-                ),
-            ));
-        }
-        Ok(real)
+        self.within(
+            field,
+            path,
+            (
+                "would include the executor's own files",
+                "; it never backs them up",
+            ),
+            ("source_roots", self.source_roots.as_deref()),
+        )
     }
 
     /// The path a restore writes for `path` (canonical), if the policy allows it.
     pub fn restore_target(&self, field: &str, path: &Path) -> Result<PathBuf> {
+        self.within(
+            field,
+            path,
+            ("would write over the executor's own files", ""),
+            ("restore_roots", self.restore_roots.as_deref()),
+        )
+    }
+
+    /// `path`, canonical, unless it touches the executor's own files (the
+    /// refusal says `own.0 (FILE)own.1`) or lies outside the roots of the
+    /// setting (none set: anywhere).
+    fn within(
+        &self,
+        field: &str,
+        path: &Path,
+        own: (&str, &str),
+        (setting, roots): (&str, Option<&[PathBuf]>),
+    ) -> Result<PathBuf> {
         let real = normalise(field, path)?;
         if let Some(o) = self.own(&real) {
             return Err(denied(
                 field,
-                format!(
-                    "{} would write over the executor's own files ({})",
-                    path.display(),
-                    o.display()
-                ),
+                format!("{} {} ({}){}", path.display(), own.0, o.display(), own.1),
             ));
         }
-        if let Some(roots) = &self.restore_roots
+        if let Some(roots) = roots
             && !inside(&real, roots)
         {
             return Err(denied(
                 field,
                 format!(
-                    "{} is outside executor.restore_roots ({})",
+                    "{} is outside executor.{setting} ({})",
                     path.display(),
                     show(roots)
                 ),

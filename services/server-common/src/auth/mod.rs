@@ -26,7 +26,7 @@ pub use vigil_auth::{Access, Caller, Role};
 pub use cache::TokenCache;
 pub use certs::{CertRoles, PeerIdentity};
 pub use layer::{AuthLayer, AuthService};
-pub use remote::{RemoteAudit, RemoteAuthenticator, code_name, role_from_proto, role_to_proto};
+pub use remote::{RemoteAudit, RemoteAuthenticator, role_from_proto, role_to_proto};
 
 /// Checks a bearer token and names its caller.
 pub trait Authenticator: Send + Sync + 'static {

@@ -89,20 +89,28 @@ impl RemoteAudit {
 impl AuditSink for RemoteAudit {
     fn record(&self, record: AuditRecord) {
         let mut catalog = self.catalog.clone();
-        let event = pb::AuditEvent {
-            caller: record.caller.name,
-            role: role_to_proto(record.caller.role) as i32,
-            method: record.method,
-            target: record.target,
-            outcome: code_name(record.outcome).to_owned(),
-            ..Default::default()
-        };
+        let event = record.into_event();
         tokio::spawn(async move {
             let request = pb::RecordAuditEventRequest { event: Some(event) };
             if let Err(e) = catalog.record_audit_event(request).await {
                 tracing::warn!(code = ?e.code(), message = e.message(), "audit event not recorded");
             }
         });
+    }
+}
+
+impl AuditRecord {
+    /// The audit event the catalog stores for this record (its id and time
+    /// are the catalog's).
+    pub fn into_event(self) -> pb::AuditEvent {
+        pb::AuditEvent {
+            caller: self.caller.name,
+            role: role_to_proto(self.caller.role) as i32,
+            method: self.method,
+            target: self.target,
+            outcome: code_name(self.outcome).to_owned(),
+            ..Default::default()
+        }
     }
 }
 
@@ -128,7 +136,7 @@ pub fn role_from_proto(value: i32) -> Option<Role> {
 }
 
 /// The canonical upper-case name of a gRPC code, as audit records show it.
-pub fn code_name(code: tonic::Code) -> &'static str {
+fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code::*;
     match code {
         Ok => "OK",
