@@ -1,5 +1,8 @@
 //! Assembles the report from its sections.
 
+use std::collections::HashMap;
+
+use vigil_proto::catalog::v1::{ScheduleOutcome, ScheduleState};
 use vigil_proto::status::v1::{StatusReport, Verdict};
 
 use crate::Inputs;
@@ -8,6 +11,18 @@ use crate::schedules::{Facts, broken, judge};
 use crate::sections;
 use crate::time::{human, instant, stamp};
 use crate::verdict;
+
+/// Missed ranges shown per schedule; `missed_in_window` counts them all.
+const MISSED_SHOWN: usize = 5;
+
+/// The MISSED outcomes of each schedule, newest first as the inputs hold them.
+fn missed_by_schedule(missed: &[ScheduleOutcome]) -> HashMap<&str, Vec<&ScheduleOutcome>> {
+    let mut by: HashMap<&str, Vec<&ScheduleOutcome>> = HashMap::new();
+    for o in missed {
+        by.entry(o.schedule.as_str()).or_default().push(o);
+    }
+    by
+}
 
 /// Computes the status report from its inputs. Pure: the same inputs give the same report.
 pub fn build_report(inputs: &Inputs) -> StatusReport {
@@ -18,15 +33,28 @@ pub fn build_report(inputs: &Inputs) -> StatusReport {
     let adherence = sections::adherence(inputs, &facts);
     let liveness = sections::liveness(inputs);
     let retention = sections::retention(inputs, &facts);
+    let states: HashMap<&str, &ScheduleState> = inputs
+        .schedule_states
+        .iter()
+        .map(|s| (s.schedule.as_str(), s))
+        .collect();
+    let missed = missed_by_schedule(&inputs.missed);
     let schedules: Vec<_> = facts
         .iter()
         .filter(|f| f.scheduled_active())
         .map(|f| {
-            let state = inputs
-                .schedule_states
-                .iter()
-                .find(|s| s.schedule == f.config.name);
-            judge(f, state, &inputs.active, inputs.now)
+            let key = f.config.name.as_str();
+            let state = states.get(key).copied();
+            let mut entry = judge(f, state, &inputs.active, inputs.now);
+            if let Some(ranges) = missed.get(key) {
+                entry.missed_in_window = ranges.iter().map(|o| o.count.max(1)).sum();
+                entry.missed = ranges
+                    .iter()
+                    .take(MISSED_SHOWN)
+                    .map(|o| (*o).clone())
+                    .collect();
+            }
+            entry
         })
         .collect();
     let judgement = verdict::judge(inputs, &facts, &schedules, &freshness, &jobs, &liveness);

@@ -7,8 +7,8 @@ use vigil_auth::AuthChannel;
 use vigil_proto::catalog::v1::{
     Alert, Artifact, ArtifactState, ArtifactTotal, BackupConfiguration, BackupJob, Component,
     JobCount, JobKind, JobState, ListAlertsRequest, ListComponentsRequest,
-    ListConfigurationsRequest, ListScheduleStatesRequest, ScheduleState, SummarizeHistoryRequest,
-    catalog_service_client::CatalogServiceClient,
+    ListConfigurationsRequest, ListScheduleStatesRequest, ScheduleOutcome, ScheduleState,
+    SummarizeHistoryRequest, catalog_service_client::CatalogServiceClient,
     coordination_service_client::CoordinationServiceClient,
 };
 use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
@@ -47,6 +47,9 @@ pub struct Inputs {
     pub artifacts: HashMap<String, ArtifactTotal>,
     /// Open alerts.
     pub open_alerts: Vec<Alert>,
+    /// MISSED outcomes (single due times or ranges) reaching into the
+    /// window, newest first; at most 500.
+    pub missed: Vec<ScheduleOutcome>,
 }
 
 /// Newest jobs of the window the report lists and judges adherence by.
@@ -248,6 +251,7 @@ pub async fn gather(channel: AuthChannel, now: DateTime<Utc>, window: Duration) 
             .map(|t| (t.configuration.clone(), t))
             .collect(),
         open_alerts,
+        missed: summary.missed_outcomes,
     })
 }
 

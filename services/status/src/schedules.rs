@@ -196,6 +196,9 @@ pub(crate) fn judge(
         next_fire_time: next_due.map(stamp),
         never_fired,
         reason,
+        // Filled from the catalog's missed ranges by the report.
+        missed: Vec::new(),
+        missed_in_window: 0,
     }
 }
 

@@ -2,6 +2,7 @@
 //! verdict, summary, configurations by category, job history, freshness,
 //! adherence, scheduler health, retention, alerts, risk and recommendations.
 
+use vigil_proto::catalog::v1::ScheduleOutcome;
 use vigil_proto::status::v1::{RiskLevel, StatusReport, Verdict};
 
 use super::blocks::Block::{self, *};
@@ -339,6 +340,7 @@ fn scheduler(b: &mut Vec<Block>, r: &StatusReport, icons: bool) {
                     format::time(s.last_fire_time.as_ref())
                 },
                 format::time(s.next_fire_time.as_ref()),
+                s.missed_in_window.to_string(),
                 or_none(&s.reason).to_owned(),
             ]
         })
@@ -351,10 +353,38 @@ fn scheduler(b: &mut Vec<Block>, r: &StatusReport, icons: bool) {
             "Armed",
             "Last Fire",
             "Next Fire",
+            "Missed",
             "Reason",
         ]),
         rows,
     ));
+    let missed: Vec<String> = r
+        .schedules
+        .iter()
+        .flat_map(|s| s.missed.iter().map(move |o| missed_line(&s.schedule, o)))
+        .collect();
+    if !missed.is_empty() {
+        b.push(Para("**Missed runs** (newest first):".into()));
+        b.push(Bullets(missed));
+    }
+}
+
+/// One MISSED outcome: a single due time or a range of them.
+fn missed_line(schedule: &str, o: &ScheduleOutcome) -> String {
+    let first = format::time(o.due_time.as_ref());
+    let runs = match &o.last_due_time {
+        Some(last) if o.count > 1 => format!(
+            "{} due runs from {first} to {}",
+            o.count,
+            format::time(Some(last))
+        ),
+        _ => format!("the run due {first}"),
+    };
+    if o.detail.is_empty() {
+        format!("{schedule}: {runs}")
+    } else {
+        format!("{schedule}: {runs} ({})", o.detail)
+    }
 }
 
 fn retention(b: &mut Vec<Block>, r: &StatusReport) {

@@ -45,7 +45,7 @@ pub(super) fn from_row(row: &AnyRow) -> Result<ScheduleState> {
     })
 }
 
-fn outcome_from_row(row: &AnyRow) -> Result<ScheduleOutcome> {
+pub(super) fn outcome_from_row(row: &AnyRow) -> Result<ScheduleOutcome> {
     Ok(ScheduleOutcome {
         schedule: row.text("schedule")?,
         due_time: Some(timestamp_from_micros(row.int("due_time")?)),

@@ -3,14 +3,15 @@
 //! thousands of configurations and a long history never pages through it.
 
 use vigil_proto::catalog::v1::{
-    ArtifactState, ArtifactTotal, BackupJob, JobCount, JobState, SummarizeHistoryRequest,
-    SummarizeHistoryResponse,
+    ArtifactState, ArtifactTotal, BackupJob, JobCount, JobState, OutcomeKind, ScheduleOutcome,
+    SummarizeHistoryRequest, SummarizeHistoryResponse,
 };
 use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
 
 use super::Store;
 use super::jobs::{self, COLUMNS};
 use super::reclaim::EXECUTOR_LOST;
+use super::schedules::{OUTCOME_COLUMNS, outcome_from_row};
 use crate::db::{RowExt, Sql, u64_from_db};
 use crate::error::{Error, Result};
 
@@ -22,6 +23,8 @@ const MAX_FAILED: i64 = 100;
 const DEFAULT_NEWEST: i64 = 100;
 /// Most newest jobs listed.
 const MAX_NEWEST: i64 = 1000;
+/// Most MISSED outcomes listed.
+const MAX_MISSED: i64 = 500;
 
 impl Store {
     /// Summarises the job history and the artifacts; see the module docs.
@@ -43,15 +46,23 @@ impl Store {
         let in_window = format!("create_time >= {since}");
         let active = format!("state IN ({queued}, {running})");
         let failed = format!("state = {failed} AND create_time >= {since}");
-        let (job_counts, newest_completed, newest_jobs, active_jobs, failed_jobs, artifact_totals) =
-            tokio::try_join!(
-                self.job_counts(since),
-                self.newest_completed(),
-                self.jobs_where(&in_window, "DESC", newest),
-                self.jobs_where(&active, "ASC", MAX_ACTIVE),
-                self.jobs_where(&failed, "DESC", MAX_FAILED),
-                self.artifact_totals(),
-            )?;
+        let (
+            job_counts,
+            newest_completed,
+            newest_jobs,
+            active_jobs,
+            failed_jobs,
+            artifact_totals,
+            missed_outcomes,
+        ) = tokio::try_join!(
+            self.job_counts(since),
+            self.newest_completed(),
+            self.jobs_where(&in_window, "DESC", newest),
+            self.jobs_where(&active, "ASC", MAX_ACTIVE),
+            self.jobs_where(&failed, "DESC", MAX_FAILED),
+            self.artifact_totals(),
+            self.missed_since(since),
+        )?;
         Ok(SummarizeHistoryResponse {
             job_counts,
             newest_completed,
@@ -59,6 +70,7 @@ impl Store {
             active_jobs,
             failed_jobs,
             artifact_totals,
+            missed_outcomes,
         })
     }
 
@@ -127,6 +139,22 @@ impl Store {
         sql.int(limit);
         let rows = sql.query().fetch_all(self.db.pool()).await?;
         rows.iter().map(jobs::from_row).collect()
+    }
+
+    /// MISSED outcomes whose last due time is at or after `since`, newest
+    /// first, from the index of migration 0008 (the expression must match it).
+    async fn missed_since(&self, since: i64) -> Result<Vec<ScheduleOutcome>> {
+        let end = "COALESCE(last_due_time, due_time)";
+        let mut sql = Sql::new(&format!(
+            "SELECT {OUTCOME_COLUMNS} FROM schedule_outcomes WHERE outcome = "
+        ));
+        sql.int(OutcomeKind::Missed as i64)
+            .push(&format!(" AND {end} >= "))
+            .int(since)
+            .push(&format!(" ORDER BY {end} DESC, schedule LIMIT "))
+            .int(MAX_MISSED);
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        rows.iter().map(outcome_from_row).collect()
     }
 
     async fn artifact_totals(&self) -> Result<Vec<ArtifactTotal>> {

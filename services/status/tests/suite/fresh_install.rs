@@ -63,6 +63,7 @@ fn fresh(age: Duration) -> Inputs {
         ],
         artifacts: HashMap::new(),
         open_alerts: Vec::new(),
+        missed: Vec::new(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod common;
 mod fresh_install;
+mod missed;
 mod seed_catalog;
 mod seed_report;
 mod staleness;

@@ -126,6 +126,7 @@ fn seed_inputs() -> Inputs {
         components,
         artifacts: HashMap::new(),
         open_alerts: Vec::new(),
+        missed: Vec::new(),
     }
     .with_history(jobs, &[])
 }

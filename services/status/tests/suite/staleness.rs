@@ -69,6 +69,7 @@ fn inputs_at(now: DateTime<Utc>, last: DateTime<Utc>) -> Inputs {
         ],
         artifacts: HashMap::new(),
         open_alerts: Vec::new(),
+        missed: Vec::new(),
     }
     .with_history(vec![job], &[])
 }

@@ -94,3 +94,40 @@ fn terminal_has_no_markup_or_icons() {
     assert!(text.contains("Current Risk Level: MEDIUM"));
     assert!(!text.contains("**") && !text.contains("🟡"));
 }
+
+#[test]
+fn missed_ranges_are_listed_under_the_schedules() {
+    let mut report = seed_like();
+    let stamp = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
+    report.schedules[0].missed_in_window = 4;
+    report.schedules[0].missed = vec![
+        ScheduleOutcome {
+            schedule: "daily_full_backup".into(),
+            due_time: Some(stamp(1_766_455_200)),
+            last_due_time: Some(stamp(1_766_628_000)),
+            count: 3,
+            detail: "outside the catch-up window".into(),
+            ..Default::default()
+        },
+        ScheduleOutcome {
+            schedule: "daily_full_backup".into(),
+            due_time: Some(stamp(1_766_196_000)),
+            count: 1,
+            ..Default::default()
+        },
+    ];
+    let md = markdown(&blocks(&report, true));
+    assert!(md.contains("| Missed |"), "{md}");
+    assert!(md.contains("| 4 |"), "{md}");
+    assert!(md.contains("**Missed runs** (newest first):"), "{md}");
+    let range = md
+        .lines()
+        .find(|l| l.contains("daily_full_backup: 3 due runs from "))
+        .unwrap_or_else(|| panic!("no range line in {md}"));
+    assert!(range.ends_with("(outside the catch-up window)"), "{range}");
+    assert!(
+        md.lines()
+            .any(|l| l.contains("daily_full_backup: the run due ")),
+        "{md}"
+    );
+}

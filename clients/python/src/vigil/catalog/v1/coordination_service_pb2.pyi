@@ -1307,6 +1307,7 @@ class SummarizeHistoryResponse(_message.Message):
     ACTIVE_JOBS_FIELD_NUMBER: _builtins.int
     FAILED_JOBS_FIELD_NUMBER: _builtins.int
     ARTIFACT_TOTALS_FIELD_NUMBER: _builtins.int
+    MISSED_OUTCOMES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def job_counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___JobCount]:
         """Counts of the jobs created since `since`, by kind, state and trigger."""
@@ -1331,6 +1332,10 @@ class SummarizeHistoryResponse(_message.Message):
     def artifact_totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___ArtifactTotal]:
         """Per configuration, its artifacts that are not pruned."""
 
+    @_builtins.property
+    def missed_outcomes(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_state_pb2.ScheduleOutcome]:
+        """MISSED outcomes whose due times reach `since` or later, newest first; at most 500. A run of consecutive missed due times is one outcome with `last_due_time` and `count`."""
+
     def __init__(
         self,
         *,
@@ -1340,10 +1345,11 @@ class SummarizeHistoryResponse(_message.Message):
         active_jobs: _abc.Iterable[_job_pb2.BackupJob] | None = ...,
         failed_jobs: _abc.Iterable[_job_pb2.BackupJob] | None = ...,
         artifact_totals: _abc.Iterable[Global___ArtifactTotal] | None = ...,
+        missed_outcomes: _abc.Iterable[_schedule_state_pb2.ScheduleOutcome] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_jobs", b"active_jobs", "artifact_totals", b"artifact_totals", "failed_jobs", b"failed_jobs", "job_counts", b"job_counts", "newest_completed", b"newest_completed", "newest_jobs", b"newest_jobs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_jobs", b"active_jobs", "artifact_totals", b"artifact_totals", "failed_jobs", b"failed_jobs", "job_counts", b"job_counts", "missed_outcomes", b"missed_outcomes", "newest_completed", b"newest_completed", "newest_jobs", b"newest_jobs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

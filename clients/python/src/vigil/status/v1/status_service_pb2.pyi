@@ -627,6 +627,8 @@ class ScheduleHealthEntry(_message.Message):
     NEXT_FIRE_TIME_FIELD_NUMBER: _builtins.int
     NEVER_FIRED_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    MISSED_FIELD_NUMBER: _builtins.int
+    MISSED_IN_WINDOW_FIELD_NUMBER: _builtins.int
     schedule: _builtins.str
     """Schedule key."""
     configuration: _builtins.str
@@ -641,6 +643,8 @@ class ScheduleHealthEntry(_message.Message):
     """Never enqueued a job."""
     reason: _builtins.str
     """Reason for the health."""
+    missed_in_window: _builtins.int
+    """How many due runs of this schedule were missed within the report window, all ranges counted."""
     @_builtins.property
     def last_fire_time(self) -> _timestamp_pb2.Timestamp:
         """Last fire."""
@@ -648,6 +652,10 @@ class ScheduleHealthEntry(_message.Message):
     @_builtins.property
     def next_fire_time(self) -> _timestamp_pb2.Timestamp:
         """Next fire."""
+
+    @_builtins.property
+    def missed(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_state_pb2.ScheduleOutcome]:
+        """Due runs of this schedule missed within the report window, newest first, at most 5: each is one due time or a range of consecutive ones (`due_time` to `last_due_time`, `count` of them)."""
 
     def __init__(
         self,
@@ -661,10 +669,12 @@ class ScheduleHealthEntry(_message.Message):
         next_fire_time: _timestamp_pb2.Timestamp | None = ...,
         never_fired: _builtins.bool = ...,
         reason: _builtins.str = ...,
+        missed: _abc.Iterable[_schedule_state_pb2.ScheduleOutcome] | None = ...,
+        missed_in_window: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_fire_time", b"last_fire_time", "next_fire_time", b"next_fire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["armed", b"armed", "configuration", b"configuration", "description", b"description", "health", b"health", "last_fire_time", b"last_fire_time", "never_fired", b"never_fired", "next_fire_time", b"next_fire_time", "reason", b"reason", "schedule", b"schedule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["armed", b"armed", "configuration", b"configuration", "description", b"description", "health", b"health", "last_fire_time", b"last_fire_time", "missed", b"missed", "missed_in_window", b"missed_in_window", "never_fired", b"never_fired", "next_fire_time", b"next_fire_time", "reason", b"reason", "schedule", b"schedule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
