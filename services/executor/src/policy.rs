@@ -132,6 +132,13 @@ fn denied(field: &str, why: String) -> Error {
 }
 
 impl Policy {
+    /// The executor's own credential variables that [`is_credential_env`]
+    /// does not recognise by name (the repository passphrase's), which no
+    /// dump or restore tool may inherit.
+    pub(crate) fn hidden_env(&self) -> Vec<String> {
+        self.passphrase_env.iter().cloned().collect()
+    }
+
     /// The policy of an executor started with `opts`; `own_paths` are its
     /// data directory, repository, key file and staging directory (and
     /// whatever else the host adds).

@@ -43,6 +43,9 @@ pub struct Spawn<'a> {
     pub command: Command,
     /// `(variable, secret)` to put in the child's environment.
     pub secret_env: Option<(&'a str, &'a Secret)>,
+    /// More of the executor's own credential variables to keep from the
+    /// child, besides `VIGIL_*` and `AWS_*` (the repository passphrase's).
+    pub hidden_env: &'a [String],
     /// Pipe stdin (restores) or not.
     pub stdin: bool,
     /// Pipe stdout (dumps and queries) or discard it.
@@ -60,6 +63,7 @@ impl Tool {
             name,
             mut command,
             secret_env,
+            hidden_env,
             stdin,
             stdout,
             cancel,
@@ -78,6 +82,9 @@ impl Tool {
             if var.to_str().is_some_and(crate::policy::is_credential_env) {
                 command.env_remove(&var);
             }
+        }
+        for var in hidden_env {
+            command.env_remove(var);
         }
         let mut secrets = Vec::new();
         if let Some((var, secret)) = secret_env {
@@ -349,4 +356,35 @@ pub fn run_capture(s: Spawn<'_>, input: &[u8]) -> Result<String> {
     let out = reader.and_then(|h| h.join().ok()).unwrap_or_default();
     tool.finish()?;
     String::from_utf8(out).map_err(|_| Error::engine(name, "printed output that is not UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_never_inherits_a_hidden_variable() {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "env"])
+            .env("REPO_PASS_OF_THIS_TEST", "passphrase-value-7f3a")
+            .env("PLAIN_VAR_OF_THIS_TEST", "plain-value-7f3a");
+        let hidden = vec!["REPO_PASS_OF_THIS_TEST".to_owned()];
+        let out = run_capture(
+            Spawn {
+                name: "env",
+                command,
+                secret_env: None,
+                hidden_env: &hidden,
+                stdin: false,
+                stdout: true,
+                cancel: Arc::new(AtomicBool::new(false)),
+                timeout: Duration::from_secs(30),
+            },
+            b"",
+        )
+        .unwrap();
+        assert!(out.contains("plain-value-7f3a"), "{out}");
+        assert!(!out.contains("passphrase-value-7f3a"), "{out}");
+    }
 }

@@ -41,6 +41,9 @@ pub struct EngineCtx {
     pub cancel: Arc<AtomicBool>,
     /// How long to wait for a tool to exit once its data has ended.
     pub timeout: Duration,
+    /// The executor's own credential variables that `VIGIL_*` and `AWS_*`
+    /// do not cover, kept from every tool's environment.
+    pub hidden_env: Vec<String>,
 }
 
 /// Where a restore writes a dump: a tool's stdin, maybe behind a filter.

@@ -36,6 +36,7 @@ fn spawn<'a>(
         name,
         command: c,
         secret_env: ctx.password.as_ref().map(|p| ("MYSQL_PWD", p)),
+        hidden_env: &ctx.hidden_env,
         stdin,
         stdout,
         cancel: ctx.cancel.clone(),

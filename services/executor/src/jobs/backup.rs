@@ -273,6 +273,7 @@ async fn start_dump(ctx: &JobCtx, db: &DatabaseSource) -> Result<DumpSource> {
         password,
         cancel: ctx.cancel.clone(),
         timeout: shared.opts.settings.tool_timeout,
+        hidden_env: shared.policy.hidden_env(),
     };
     let name = engines::stream_name(engine).to_owned();
     let (reader, tables, failure, copy): (Box<dyn std::io::Read + Send>, _, _, _) = match &url {

@@ -105,6 +105,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
         password,
         cancel: ctx.cancel.clone(),
         timeout: ctx.shared.opts.settings.tool_timeout,
+        hidden_env: ctx.shared.policy.hidden_env(),
     };
     if stored_archive {
         restore_archive(&ctx, id, &params, target_dir, db_url, ectx).await

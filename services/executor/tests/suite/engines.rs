@@ -20,6 +20,7 @@ fn ctx(password: Option<&str>) -> EngineCtx {
         password: password.map(Secret::new),
         cancel: Arc::new(AtomicBool::new(false)),
         timeout: Duration::from_secs(60),
+        hidden_env: Vec::new(),
     }
 }
 
