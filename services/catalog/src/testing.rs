@@ -197,3 +197,57 @@ async fn drop_stale_databases(admin: &mut sqlx::PgConnection, now: u64) {
         }
     }
 }
+
+/// Writes `jobs` finished backups straight into the catalog's tables (the API
+/// would take far longer than the benchmarks that need them): created over
+/// the `span` before now, oldest first, round-robin over `configurations`,
+/// one in 50 FAILED and the rest COMPLETED, each 1000 bytes read.
+pub async fn seed_finished_jobs(
+    catalog: &TestCatalog,
+    configurations: &[String],
+    jobs: usize,
+    span: chrono::Duration,
+) {
+    assert!(!configurations.is_empty(), "jobs need a configuration");
+    assert!(
+        configurations.iter().all(|c| c
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch))),
+        "configuration names go into the SQL text: plain keys only"
+    );
+    let pool = catalog.catalog.store().db().pool().clone();
+    let now = chrono::Utc::now().timestamp_micros();
+    let span = span.num_microseconds().unwrap_or(i64::MAX / 4).max(1);
+    let step = (span / jobs.max(1) as i64).max(1);
+    let mut tx = pool.begin().await.expect("begin the seeding transaction");
+    let ids: Vec<usize> = (0..jobs).collect();
+    for chunk in ids.chunks(500) {
+        let mut sql = String::from(
+            "INSERT INTO jobs (id, name, configuration, kind, job_trigger, state, backup_kind, \
+             create_time, update_time, start_time, end_time, attempt, max_attempts, \
+             cancel_requested, error, capabilities, warnings, trace_context, bytes_read) VALUES ",
+        );
+        for (k, i) in chunk.iter().enumerate() {
+            let created = now - span + step * *i as i64;
+            let (state, error) = if i % 50 == 0 {
+                (4, "seeded failure")
+            } else {
+                (3, "")
+            };
+            if k > 0 {
+                sql.push(',');
+            }
+            let configuration = &configurations[i % configurations.len()];
+            sql.push_str(&format!(
+                "('job-{i:07}', 'seeded_job_{i:07}', '{configuration}', 1, 1, {state}, 1, \
+                 {created}, {created}, {created}, {}, 1, 3, 0, '{error}', '[]', '[]', '{{}}', 1000)",
+                created + 60_000_000
+            ));
+        }
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .expect("insert seeded jobs");
+    }
+    tx.commit().await.expect("commit the seeded jobs");
+}

@@ -59,7 +59,9 @@ async fn bench(backend: &str, options: vigil_catalog::CatalogOptions, configs: u
         .unwrap();
     let seeded = Instant::now();
     seed_configurations(&CatalogServiceClient::new(channel.clone()), configs).await;
-    seed_jobs(&server, configs, jobs).await;
+    let names: Vec<String> = (0..configs).map(|i| format!("fleet-{i:05}")).collect();
+    vigil_catalog::testing::seed_finished_jobs(&server, &names, jobs, chrono::Duration::days(30))
+        .await;
     println!("seeded in {:.1?}", seeded.elapsed());
 
     // The test catalog has no auth layer; the status service's channel
@@ -145,38 +147,4 @@ async fn seed_configurations(cat: &CatalogServiceClient<Channel>, n: usize) {
             .await
             .expect("apply configurations");
     }
-}
-
-/// `jobs` finished backups spread over the last 30 days, round-robin over
-/// the configurations, written straight into the catalog's tables (the API
-/// would take far longer than the measurement).
-async fn seed_jobs(server: &vigil_catalog::testing::TestCatalog, configs: usize, jobs: usize) {
-    let pool = server.catalog.store().db().pool().clone();
-    let now = Utc::now().timestamp_micros();
-    let span = 30 * 86_400 * 1_000_000i64;
-    let mut tx = pool.begin().await.unwrap();
-    for chunk in (0..jobs).collect::<Vec<_>>().chunks(500) {
-        let mut sql = String::from(
-            "INSERT INTO jobs (id, name, configuration, kind, job_trigger, state, backup_kind, \
-             create_time, update_time, start_time, end_time, attempt, max_attempts, \
-             cancel_requested, error, capabilities, warnings, trace_context, bytes_read) VALUES ",
-        );
-        for (k, i) in chunk.iter().enumerate() {
-            let created = now - span + span / jobs as i64 * *i as i64;
-            let state = if i % 50 == 0 { 4 } else { 3 };
-            if k > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "('job-{i:07}', 'fleet_job_{i:07}', 'fleet-{:05}', 1, 1, {state}, 1, {created}, {created}, {created}, {}, 1, 3, 0, '', '[]', '[]', '{{}}', 1000)",
-                i % configs,
-                created + 60_000_000
-            ));
-        }
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
 }
