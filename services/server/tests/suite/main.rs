@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod bad_settings;
 mod deploy_files;
 mod otlp_export;
 mod postgres;
