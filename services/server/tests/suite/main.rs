@@ -2,6 +2,7 @@
 
 mod support;
 
+mod admin_port;
 mod auth;
 mod bad_settings;
 mod deploy_files;
