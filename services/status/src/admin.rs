@@ -7,7 +7,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use chrono::Duration;
@@ -46,13 +46,28 @@ pub async fn serve_metrics(
         .await
 }
 
-async fn scrape(State(state): State<AdminState>) -> impl IntoResponse {
+/// The Prometheus text format, for scrapers that do not ask for OpenMetrics.
+const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `/metrics`: OpenMetrics when the scraper accepts it (Prometheus does),
+/// the classic text format otherwise (curl, `promtool check metrics`).
+async fn scrape(State(state): State<AdminState>, headers: HeaderMap) -> impl IntoResponse {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     let window = Duration::hours(metrics::WINDOW_HOURS);
     match gather(state.catalog, state.clock.now(), window).await {
-        Ok(inputs) => (
+        Ok(inputs) if openmetrics => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, CONTENT_TYPE)],
             metrics::render(&inputs),
+        ),
+        Ok(inputs) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)],
+            metrics::to_prometheus_text(&metrics::render(&inputs)),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "metrics scrape failed");

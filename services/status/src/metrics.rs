@@ -225,6 +225,32 @@ pub fn render(inputs: &Inputs) -> String {
     out
 }
 
+/// OpenMetrics text as the classic Prometheus text format (0.0.4): a
+/// counter's `HELP` and `TYPE` name its `_total` series, and the `# EOF`
+/// and `# UNIT` lines go.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
 fn seconds(ts: &Option<prost_types::Timestamp>) -> f64 {
     instant(ts).map(|t| t.timestamp() as f64).unwrap_or(0.0)
 }
