@@ -7,6 +7,7 @@ mod examples;
 mod json_logs;
 mod kill9;
 mod live_schedule;
+mod metrics;
 mod readme;
 mod replicas;
 mod split;
