@@ -18,4 +18,7 @@ if [ -f .ci/s3.sh ]; then
   ensure_s3
 fi
 
+. .ci/promtool.sh
+ensure_promtool
+
 exec cargo nextest run --workspace --profile ci "$@"

@@ -119,7 +119,16 @@ pub async fn run_job(
             }
         })
     };
-    let span = tracing::info_span!("job", id = %job.id, name = %job.name, kind = ?job.kind(), configuration = %job.configuration);
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!(
+        "job",
+        id = %job.id,
+        name = %job.name,
+        kind = ?job.kind(),
+        configuration = %job.configuration,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    );
     vigil_server_common::telemetry::propagation::continue_from_map(&span, &job.trace_context);
     let ctx = Arc::new(JobCtx {
         shared: shared.clone(),
@@ -146,11 +155,41 @@ pub async fn run_job(
             .is_cancelled()
             .then_some(StopReason::Shutdown)
     });
+    record_outcome(&span, &job, &result, started.elapsed().as_secs_f64());
     report(&shared, &ctx, result, reason).instrument(span).await;
     if let Ok(mut r) = shared.running.lock() {
         r.remove(&job.id);
     }
     drop(permit);
+}
+
+/// The job's span status (ERROR with the reason on failure) and its metrics.
+fn record_outcome(
+    span: &tracing::Span,
+    job: &BackupJob,
+    result: &crate::Result<Outcome>,
+    seconds: f64,
+) {
+    let kind = job.kind().as_str_name().trim_start_matches("JOB_KIND_");
+    match result {
+        Ok(outcome) => {
+            span.record("otel.status_code", "OK");
+            let s = &outcome.stats;
+            vigil_server_common::metrics::record_bytes(
+                s.bytes_read,
+                s.bytes_new,
+                s.stored_bytes_added,
+            );
+            vigil_server_common::metrics::record_job(kind, "completed", seconds);
+        }
+        Err(e) => {
+            let cancelled = matches!(e, Error::Cancelled);
+            span.record("otel.status_code", "ERROR");
+            span.record("otel.status_description", truncate(&e.to_string()).as_str());
+            let outcome = if cancelled { "cancelled" } else { "failed" };
+            vigil_server_common::metrics::record_job(kind, outcome, seconds);
+        }
+    }
 }
 
 fn upload_key(job: &BackupJob) -> Option<&str> {

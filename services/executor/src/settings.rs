@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use vigil_server_common::settings::{duration, size};
 
 use crate::error::{Error, Result};
 
@@ -18,33 +19,34 @@ pub struct ExecutorSettings {
     /// Jobs run at the same time.
     pub concurrency: usize,
     /// How long a lease lasts without a heartbeat.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub lease_duration: Duration,
     /// How often a running job sends a heartbeat. Must be well under
     /// `lease_duration`.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub heartbeat_interval: Duration,
     /// How often the executor reports itself (capabilities, engines) to the catalog.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub report_interval: Duration,
     /// How long one LeaseJob call waits for a job (long poll).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub lease_wait: Duration,
     /// Where uploads, rendered archives and SQLite copies are staged.
     /// Default: `<data-dir>/staging`.
     pub staging_dir: Option<PathBuf>,
-    /// Largest accepted upload, in bytes.
+    /// Largest accepted upload: bytes, or a size like `"64GiB"`.
+    #[serde(with = "size")]
     pub max_upload_bytes: u64,
     /// zstd level of export archive members.
     pub archive_compression_level: i32,
     /// Snapshots of a configuration that no artifact names are removed by a
     /// prune only when older than this (a backup between its snapshot and
     /// its catalog record must not lose its snapshot).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub orphan_grace: Duration,
     /// How long a job waits for its dump or restore tool to exit after
     /// its input or output ended.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub tool_timeout: Duration,
     /// Paths a backup may read (a configuration's source paths and SQLite
     /// files). Unset: any path but the executor's own files.
@@ -127,22 +129,6 @@ impl ExecutorSettings {
             ));
         }
         crate::policy::validate_settings(self)
-    }
-}
-
-/// Durations as humantime strings ("30s", "5m") in TOML.
-mod humantime_serde {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -178,7 +178,10 @@ impl Catalog {
         req: CommitScheduleTickRequest,
     ) -> Result<CommitScheduleTickResponse> {
         let key = req.schedule.clone();
-        match self.coordination.clone().commit_schedule_tick(req).await {
+        let started = std::time::Instant::now();
+        let answer = self.coordination.clone().commit_schedule_tick(req).await;
+        vigil_server_common::metrics::record_enqueue(started.elapsed().as_secs_f64());
+        match answer {
             Ok(resp) => Ok(resp.into_inner()),
             Err(s) if is_conflict(s.code()) => Err(Error::Conflict(format!(
                 "schedule {key} was advanced by another replica"
@@ -195,11 +198,14 @@ impl Catalog {
         ticks: Vec<CommitScheduleTickRequest>,
     ) -> Result<Vec<Result<CommitScheduleTickResponse>>> {
         let keys: Vec<String> = ticks.iter().map(|t| t.schedule.clone()).collect();
-        let resp = self
+        let started = std::time::Instant::now();
+        let answer = self
             .coordination
             .clone()
             .commit_schedule_ticks(CommitScheduleTicksRequest { ticks })
-            .await
+            .await;
+        vigil_server_common::metrics::record_enqueue(started.elapsed().as_secs_f64());
+        let resp = answer
             .map_err(|s| Error::catalog("CommitScheduleTicks", s))?
             .into_inner();
         if resp.results.len() != keys.len() {

@@ -193,6 +193,13 @@ impl Engine {
     /// Fails only when the catalog snapshot cannot be read; failures of
     /// single schedules are logged and listed in the report.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
+        let started = std::time::Instant::now();
+        let report = self.tick_at(now).await;
+        vigil_server_common::metrics::record_tick(started.elapsed().as_secs_f64());
+        report
+    }
+
+    async fn tick_at(&self, now: DateTime<Utc>) -> Result<TickReport> {
         let _serial = self.tick_lock.lock().await;
         let mut report = TickReport::default();
         let mut snapshot = self.snapshot().await?;

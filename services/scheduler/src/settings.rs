@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use vigil_schedule::TimeOfDay;
+use vigil_server_common::settings::{duration, weekday};
 
 use crate::error::{Error, Result};
 
@@ -14,21 +15,22 @@ use crate::error::{Error, Result};
 pub struct SchedulerSettings {
     /// How often the reconciler compares the armed set with the catalog even
     /// without events, and re-checks health.
-    #[serde(with = "duration_text")]
+    #[serde(with = "duration")]
     pub reconcile_interval: Duration,
     /// How often the replica reports its heartbeat.
-    #[serde(with = "duration_text")]
+    #[serde(with = "duration")]
     pub heartbeat_interval: Duration,
     /// Arm a retention PRUNE and a VERIFY drill schedule for each enabled
     /// configuration with a retention policy.
     pub system_schedules: bool,
     /// Local time of day (`HH:MM`, in the configuration's time zone) of the
     /// daily retention prune.
-    pub prune_time: String,
+    pub prune_time: TimeOfDay,
     /// Day of the week of the weekly verify drill (`mon` .. `sun`).
-    pub verify_weekday: String,
+    #[serde(with = "weekday")]
+    pub verify_weekday: chrono::Weekday,
     /// Local time of day of the weekly verify drill.
-    pub verify_time: String,
+    pub verify_time: TimeOfDay,
     /// Fraction of packs a verify drill reads back; 0 means all.
     pub verify_sample_fraction: f64,
     /// Whether the verify drill also restores into a scratch place and compares.
@@ -42,11 +44,11 @@ pub struct SchedulerSettings {
     pub fire_batch: usize,
     /// How long a due run waits for the replica whose share it is before
     /// another live replica fires it.
-    #[serde(with = "duration_text")]
+    #[serde(with = "duration")]
     pub takeover_delay: Duration,
     /// How long after start the replica waits for executor heartbeats before
     /// it reports schedules that no live executor can run.
-    #[serde(with = "duration_text")]
+    #[serde(with = "duration")]
     pub executor_check_delay: Duration,
     /// Webhook URLs that receive alert transitions as signed JSON POSTs.
     pub webhook_urls: Vec<String>,
@@ -55,15 +57,15 @@ pub struct SchedulerSettings {
     /// Or a file holding it (surrounding whitespace is ignored).
     pub webhook_secret_file: Option<std::path::PathBuf>,
     /// Timeout of one webhook POST.
-    #[serde(with = "duration_text")]
+    #[serde(with = "duration")]
     pub webhook_timeout: Duration,
     /// Attempts per webhook delivery before it is recorded as failed.
     pub webhook_max_attempts: u32,
     /// Delay before the first webhook retry; doubles on each retry.
-    #[serde(with = "duration_text")]
+    #[serde(with = "duration")]
     pub webhook_initial_backoff: Duration,
     /// Longest delay between webhook retries.
-    #[serde(with = "duration_text")]
+    #[serde(with = "duration")]
     pub webhook_max_backoff: Duration,
 }
 
@@ -73,9 +75,9 @@ impl Default for SchedulerSettings {
             reconcile_interval: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(5),
             system_schedules: true,
-            prune_time: "03:30".to_owned(),
-            verify_weekday: "sun".to_owned(),
-            verify_time: "04:30".to_owned(),
+            prune_time: TimeOfDay::new(3, 30).expect("valid time of day"),
+            verify_weekday: chrono::Weekday::Sun,
+            verify_time: TimeOfDay::new(4, 30).expect("valid time of day"),
             verify_sample_fraction: 0.0,
             verify_drill: false,
             fire_concurrency: 32,
@@ -97,46 +99,51 @@ impl Default for SchedulerSettings {
 /// The webhook keys of the `[alerts]` section.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-struct AlertSection {
-    webhook_urls: Vec<String>,
-    webhook_secret_env: Option<String>,
-    webhook_secret_file: Option<std::path::PathBuf>,
+pub struct AlertSection {
+    /// Webhook URLs; replace `scheduler.webhook_urls` when set.
+    pub webhook_urls: Vec<String>,
+    /// Replaces `scheduler.webhook_secret_env` when set.
+    pub webhook_secret_env: Option<String>,
+    /// Replaces `scheduler.webhook_secret_file` when set.
+    pub webhook_secret_file: Option<std::path::PathBuf>,
 }
 
 impl SchedulerSettings {
     /// Reads `[scheduler]` and the webhook keys of `[alerts]` from a layered
     /// configuration, then validates. Keys in `[alerts]` win when both are set.
     pub fn from_figment(figment: &figment::Figment) -> Result<Self> {
-        let mut settings: SchedulerSettings = if figment.find_value("scheduler").is_ok() {
+        let present = |name: &str| figment.find_value(name).is_ok();
+        let settings: SchedulerSettings = if present("scheduler") {
             figment
                 .extract_inner("scheduler")
-                .map_err(|e| Error::Settings {
-                    setting: "scheduler".into(),
-                    reason: e.to_string(),
-                })?
+                .map_err(|e| figment_error("scheduler", e))?
         } else {
             SchedulerSettings::default()
         };
-        if figment.find_value("alerts").is_ok() {
-            let alerts: AlertSection =
-                figment
-                    .extract_inner("alerts")
-                    .map_err(|e| Error::Settings {
-                        setting: "alerts".into(),
-                        reason: e.to_string(),
-                    })?;
-            if !alerts.webhook_urls.is_empty() {
-                settings.webhook_urls = alerts.webhook_urls;
-            }
-            if alerts.webhook_secret_env.is_some() {
-                settings.webhook_secret_env = alerts.webhook_secret_env;
-            }
-            if alerts.webhook_secret_file.is_some() {
-                settings.webhook_secret_file = alerts.webhook_secret_file;
-            }
+        let alerts: AlertSection = if present("alerts") {
+            figment
+                .extract_inner("alerts")
+                .map_err(|e| figment_error("alerts", e))?
+        } else {
+            AlertSection::default()
+        };
+        settings.with_alerts(alerts)
+    }
+
+    /// Applies the webhook keys of `[alerts]` (they win over those of
+    /// `[scheduler]`), then validates.
+    pub fn with_alerts(mut self, alerts: AlertSection) -> Result<Self> {
+        if !alerts.webhook_urls.is_empty() {
+            self.webhook_urls = alerts.webhook_urls;
         }
-        settings.validate()?;
-        Ok(settings)
+        if alerts.webhook_secret_env.is_some() {
+            self.webhook_secret_env = alerts.webhook_secret_env;
+        }
+        if alerts.webhook_secret_file.is_some() {
+            self.webhook_secret_file = alerts.webhook_secret_file;
+        }
+        self.validate()?;
+        Ok(self)
     }
 
     /// Checks every value, naming the first bad setting.
@@ -154,10 +161,6 @@ impl SchedulerSettings {
                 return Err(bad(name, "must be longer than zero".into()));
             }
         }
-        self.prune_time_of_day().map_err(|e| bad("prune_time", e))?;
-        self.verify_time_of_day()
-            .map_err(|e| bad("verify_time", e))?;
-        self.verify_day().map_err(|e| bad("verify_weekday", e))?;
         if !(0.0..=1.0).contains(&self.verify_sample_fraction) {
             return Err(bad(
                 "verify_sample_fraction",
@@ -238,61 +241,17 @@ impl SchedulerSettings {
         }
         Ok(Some(secret.into_bytes()))
     }
-
-    /// The prune time as a time of day.
-    pub fn prune_time_of_day(&self) -> Result<TimeOfDay, String> {
-        self.prune_time
-            .parse::<TimeOfDay>()
-            .map_err(|e| e.reason().to_owned())
-    }
-
-    /// The verify time as a time of day.
-    pub fn verify_time_of_day(&self) -> Result<TimeOfDay, String> {
-        self.verify_time
-            .parse::<TimeOfDay>()
-            .map_err(|e| e.reason().to_owned())
-    }
-
-    /// The verify weekday.
-    pub fn verify_day(&self) -> Result<chrono::Weekday, String> {
-        self.verify_weekday
-            .trim()
-            .parse::<chrono::Weekday>()
-            .map_err(|_| {
-                format!(
-                    "{:?} is not a day of the week; use mon, tue, .., sun",
-                    self.verify_weekday
-                )
-            })
-    }
 }
 
-/// Durations written as text (`"10s"`, `"1h 30m"`) or as whole seconds.
-mod duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Secs(u64),
-        Text(String),
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        match Raw::deserialize(d)? {
-            Raw::Secs(s) => Ok(Duration::from_secs(s)),
-            Raw::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "{t:?} is not a duration ({e}); write for example 10s or 5m"
-                ))
-            }),
-        }
+/// Names the dotted setting a figment error is about (`scheduler.prune_time`).
+fn figment_error(section: &str, e: figment::Error) -> Error {
+    let setting = std::iter::once(section.to_owned())
+        .chain(e.path.iter().filter(|p| p.as_str() != section).cloned())
+        .collect::<Vec<_>>()
+        .join(".");
+    Error::Settings {
+        setting,
+        reason: e.kind.to_string(),
     }
 }
 
@@ -323,7 +282,7 @@ mod tests {
         let s = SchedulerSettings::from_figment(&f).unwrap();
         assert_eq!(s.reconcile_interval, Duration::from_secs(5));
         assert_eq!(s.heartbeat_interval, Duration::from_secs(2));
-        assert_eq!(s.prune_time, "01:15");
+        assert_eq!(s.prune_time, TimeOfDay::new(1, 15).unwrap());
         assert_eq!(s.webhook_urls, vec!["http://127.0.0.1:9/hook".to_owned()]);
     }
 

@@ -155,19 +155,12 @@ pub fn defs_for(config: &BackupConfiguration, settings: &SchedulerSettings) -> V
 fn system_spec(settings: &SchedulerSettings, role: Role, timezone: String) -> pb::Schedule {
     let cron = match role {
         Role::Prune => {
-            let at = settings
-                .prune_time_of_day()
-                .unwrap_or_else(|_| vigil_schedule::TimeOfDay::new(3, 30).expect("valid"));
+            let at = settings.prune_time;
             format!("{} {} * * *", at.minute(), at.hour())
         }
         Role::Verify | Role::Backup => {
-            let at = settings
-                .verify_time_of_day()
-                .unwrap_or_else(|_| vigil_schedule::TimeOfDay::new(4, 30).expect("valid"));
-            let day = settings
-                .verify_day()
-                .unwrap_or(chrono::Weekday::Sun)
-                .num_days_from_sunday();
+            let at = settings.verify_time;
+            let day = settings.verify_weekday.num_days_from_sunday();
             format!("{} {} * * {day}", at.minute(), at.hour())
         }
     };

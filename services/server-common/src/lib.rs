@@ -10,13 +10,15 @@
 //! - [`tls`]: TLS with certificates reloaded on change, and an in-process transport;
 //! - [`clock`]: an injectable clock;
 //! - [`host`]: the host name every component reports;
-//! - [`build_info`]: the version and build a server reports.
+//! - [`build_info`]: the version and build a server reports;
+//! - [`metrics`]: per-process Prometheus metrics (RPCs, build info).
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod build_info;
 pub mod clock;
 pub mod host;
+pub mod metrics;
 pub mod server;
 pub mod settings;
 pub mod signals;

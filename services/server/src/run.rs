@@ -9,30 +9,46 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
-use vigil_server_common::settings::{LoadedSettings, SettingsError, SettingsLoader};
+use vigil_server_common::settings::{LoadedSettings, LogFormat, SettingsError, SettingsLoader};
 use vigil_server_common::telemetry::{self, TelemetryGuard, TelemetryOptions};
 use vigil_server_common::{ServerHandle, Shutdown};
 
 use crate::host;
+use crate::host::sections::{Hosted, Sections};
 
 /// Exit code for bad flags or settings.
 pub const EXIT_USAGE: u8 = 2;
 
-/// Loads and validates the settings; on failure prints `name: reason` on
-/// standard error and returns the exit code.
-pub fn load_settings(name: &str, loader: SettingsLoader) -> Result<LoadedSettings, ExitCode> {
-    loader.load().map_err(|e| usage_error(name, &e))
+/// Loads and validates the settings and every section the binary uses,
+/// before anything starts; on failure prints `name: reason` on standard
+/// error and returns the usage exit code.
+pub fn load_settings(
+    name: &str,
+    loader: SettingsLoader,
+    hosted: Hosted,
+) -> Result<(LoadedSettings, Sections), ExitCode> {
+    let format = loader.requested_log_format();
+    let loaded = loader.load().map_err(|e| usage_error(name, format, &e))?;
+    let sections = Sections::load(&loaded, hosted).map_err(|e| usage_error(name, format, &e))?;
+    Ok((loaded, sections))
 }
 
-/// Prints a settings error as `name: reason` and returns the usage exit code.
-pub fn usage_error(name: &str, error: &SettingsError) -> ExitCode {
-    eprintln!("{name}: {error}");
+/// Prints a settings error (as `name: reason`, or a JSON line naming the
+/// setting) and returns the usage exit code.
+pub fn usage_error(name: &str, format: LogFormat, error: &SettingsError) -> ExitCode {
+    let message = error.to_string();
+    let fields: Vec<(&str, &str)> = error
+        .setting()
+        .map(|s| ("setting", s))
+        .into_iter()
+        .collect();
+    telemetry::print_error(format, name, &message, &fields);
     ExitCode::from(EXIT_USAGE)
 }
 
 /// Runs `work` on a multi-threaded runtime; an error is printed with its
-/// causes and exits 1.
-pub fn block_on<F>(name: &str, work: F) -> ExitCode
+/// causes (in the log `format`) and exits 1.
+pub fn block_on<F>(name: &str, format: LogFormat, work: F) -> ExitCode
 where
     F: Future<Output = anyhow::Result<()>>,
 {
@@ -42,14 +58,15 @@ where
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("{name}: tokio runtime cannot start: {e}");
+            let message = format!("tokio runtime cannot start: {e}");
+            telemetry::print_error(format, name, &message, &[]);
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{name}: {e:#}");
+            telemetry::print_error(format, name, &format!("{e:#}"), &[]);
             ExitCode::FAILURE
         }
     }

@@ -18,6 +18,9 @@ use crate::Inputs;
 use crate::build_report;
 use crate::time::instant;
 
+/// The window of the `*_in_window` families, in hours (their help says so).
+pub const WINDOW_HOURS: i64 = 24;
+
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,7 +58,9 @@ const HEALTHS: [ScheduleHealth; 6] = [
 /// Renders the metrics for `inputs` in the OpenMetrics text format.
 pub fn render(inputs: &Inputs) -> String {
     let report = build_report(inputs);
-    let mut registry = Registry::with_prefix("vigil");
+    let mut root = Registry::default();
+    vigil_server_common::metrics::register(&mut root);
+    let registry = root.sub_registry_with_prefix("vigil");
 
     let next_due = Family::<ScheduleLabels, FloatGauge>::default();
     let last_fire = Family::<ScheduleLabels, FloatGauge>::default();
@@ -170,14 +175,14 @@ pub fn render(inputs: &Inputs) -> String {
         .count() as i64;
     registry.register(
         "jobs_in_window",
-        "Jobs created within the report window, by kind and state",
+        "Jobs created in the last 24 hours, by kind and state",
         jobs,
     );
     let bytes_gauge = FloatGauge::default();
     bytes_gauge.set(bytes as f64);
     registry.register(
         "backup_bytes_read_in_window",
-        "Bytes read by completed backups within the report window",
+        "Bytes read by backups completed in the last 24 hours",
         bytes_gauge,
     );
     let queue = Gauge::<i64>::default();
@@ -191,7 +196,7 @@ pub fn render(inputs: &Inputs) -> String {
     expiries.set(lost);
     registry.register(
         "lease_expiries_in_window",
-        "Jobs within the window whose lease expired at least once",
+        "Jobs of the last 24 hours whose lease expired at least once",
         expiries,
     );
 
@@ -216,7 +221,33 @@ pub fn render(inputs: &Inputs) -> String {
 
     let mut out = String::new();
     // Writing into a String cannot fail.
-    let _ = encode(&mut out, &registry);
+    let _ = encode(&mut out, &root);
+    out
+}
+
+/// OpenMetrics text as the classic Prometheus text format (0.0.4): a
+/// counter's `HELP` and `TYPE` name its `_total` series, and the `# EOF`
+/// and `# UNIT` lines go.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
     out
 }
 

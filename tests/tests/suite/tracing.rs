@@ -14,8 +14,17 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use vigil_tests::{Server, vigil_json, vigil_ok};
 
-/// (service name, trace id, span name) of every span received.
-type Received = Arc<Mutex<Vec<(String, Vec<u8>, String)>>>;
+/// One span received.
+#[derive(Clone, Debug)]
+struct Got {
+    service: String,
+    trace: Vec<u8>,
+    name: String,
+    /// OTLP status code (2 is ERROR) and message.
+    status: (i32, String),
+}
+
+type Received = Arc<Mutex<Vec<Got>>>;
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -43,7 +52,13 @@ impl TraceService for Receiver {
                 .unwrap_or_default();
             for ss in rs.scope_spans {
                 for span in ss.spans {
-                    spans.push((service.clone(), span.trace_id, span.name));
+                    let status = span.status.map(|s| (s.code, s.message)).unwrap_or_default();
+                    spans.push(Got {
+                        service: service.clone(),
+                        trace: span.trace_id,
+                        name: span.name,
+                        status,
+                    });
                 }
             }
         }
@@ -94,8 +109,9 @@ fn one_manual_backup_gives_one_trace_across_catalog_and_executor() {
     std::fs::write(
         &yaml,
         format!(
-            "configurations:\n  - name: traced\n    kind: FULL\n    source:\n      paths: [{}]\n",
-            source.display()
+            "configurations:\n  - name: traced\n    kind: FULL\n    source:\n      paths: [{}]\n  - name: traced_broken\n    kind: FULL\n    source:\n      paths: [{}]\n",
+            source.display(),
+            dir.path().join("missing").display()
         ),
     )
     .unwrap();
@@ -105,6 +121,8 @@ fn one_manual_backup_gives_one_trace_across_catalog_and_executor() {
     );
     let job = vigil_json(&endpoint, &["backup", "run", "traced", "--wait"]);
     assert_eq!(job["state"], "COMPLETED", "{job}");
+    let broken = vigil_tests::vigil(&endpoint, &["backup", "run", "traced_broken", "--wait"]);
+    assert!(!broken.status.success());
 
     // Draining flushes each process's batch exporter.
     assert_eq!(executor.terminate(), Some(0), "{}", executor.log());
@@ -112,11 +130,11 @@ fn one_manual_backup_gives_one_trace_across_catalog_and_executor() {
 
     let spans = receiver.spans.lock().unwrap().clone();
     let mut services_by_trace: BTreeMap<Vec<u8>, BTreeSet<String>> = BTreeMap::new();
-    for (service, trace, _) in &spans {
+    for got in &spans {
         services_by_trace
-            .entry(trace.clone())
+            .entry(got.trace.clone())
             .or_default()
-            .insert(service.clone());
+            .insert(got.service.clone());
     }
     let shared = services_by_trace
         .values()
@@ -127,7 +145,22 @@ fn one_manual_backup_gives_one_trace_across_catalog_and_executor() {
         spans.len(),
         spans
             .iter()
-            .map(|(s, _, n)| format!("{s}:{n}"))
+            .map(|g| format!("{}:{}", g.service, g.name))
             .collect::<BTreeSet<_>>()
+    );
+
+    // The failed job's span is ERROR with the reason; the completed one is OK.
+    let jobs: Vec<&Got> = spans
+        .iter()
+        .filter(|g| g.service == "vigil-executor" && g.name == "job")
+        .collect();
+    assert!(
+        jobs.iter()
+            .any(|g| g.status.0 == 2 && g.status.1.contains("missing")),
+        "no job span with status ERROR naming the reason: {jobs:?}"
+    );
+    assert!(
+        jobs.iter().any(|g| g.status.0 == 1),
+        "no job span with status OK: {jobs:?}"
     );
 }

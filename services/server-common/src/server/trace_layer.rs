@@ -1,11 +1,15 @@
 //! The shared per-RPC tracing layer: one span per call, named after the
 //! method, child of the caller's trace when the request carries one, with
-//! the final gRPC status code recorded on it.
+//! the final gRPC status code recorded on it; the same layer counts each
+//! finished RPC and its latency in [`crate::metrics`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::HeaderMap;
-use tower_http::classify::{GrpcErrorsAsFailures, SharedClassifier};
+use tower_http::classify::{
+    ClassifiedResponse, ClassifyEos, ClassifyResponse, GrpcEosErrorsAsFailures,
+    GrpcErrorsAsFailures, GrpcFailureClass, MakeClassifier,
+};
 use tower_http::trace::{MakeSpan, OnEos, OnResponse, TraceLayer};
 use tracing::{Span, debug, field, info, warn};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -13,25 +17,101 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::telemetry::extract_context_from_headers;
 
 /// The tower layer every Vigil server applies.
-pub type RpcTraceLayer = TraceLayer<
-    SharedClassifier<GrpcErrorsAsFailures>,
-    MakeRpcSpan,
-    (),
-    RecordStatus,
-    (),
-    RecordStatus,
-    (),
->;
+pub type RpcTraceLayer =
+    TraceLayer<MakeRpcClassifier, MakeRpcSpan, (), RecordStatus, (), RecordStatus, ()>;
 
 /// Builds the shared per-RPC tracing layer.
 pub fn rpc_trace_layer() -> RpcTraceLayer {
-    TraceLayer::new_for_grpc()
+    TraceLayer::new(MakeRpcClassifier)
         .make_span_with(MakeRpcSpan)
         .on_request(())
         .on_response(RecordStatus)
         .on_body_chunk(())
         .on_eos(RecordStatus)
         .on_failure(())
+}
+
+/// Classifies each RPC like `GrpcErrorsAsFailures` and records its final
+/// status code and latency in the process metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MakeRpcClassifier;
+
+impl MakeClassifier for MakeRpcClassifier {
+    type Classifier = RpcClassifier<GrpcErrorsAsFailures>;
+    type FailureClass = GrpcFailureClass;
+    type ClassifyEos = RpcClassifier<GrpcEosErrorsAsFailures>;
+
+    fn make_classifier<B>(&self, request: &http::Request<B>) -> Self::Classifier {
+        let (service, method) = split_path(request.uri().path());
+        RpcClassifier {
+            inner: GrpcErrorsAsFailures::new(),
+            service: service.to_owned(),
+            method: method.to_owned(),
+            start: Instant::now(),
+        }
+    }
+}
+
+/// The classifier of one RPC: the inner gRPC classifier, plus what the
+/// metrics need.
+#[derive(Debug, Clone)]
+pub struct RpcClassifier<C> {
+    inner: C,
+    service: String,
+    method: String,
+    start: Instant,
+}
+
+impl<C> RpcClassifier<C> {
+    fn record(&self, code: tonic::Code) {
+        let seconds = self.start.elapsed().as_secs_f64();
+        crate::metrics::record_rpc(&self.service, &self.method, code, seconds);
+    }
+}
+
+impl ClassifyResponse for RpcClassifier<GrpcErrorsAsFailures> {
+    type FailureClass = GrpcFailureClass;
+    type ClassifyEos = RpcClassifier<GrpcEosErrorsAsFailures>;
+
+    fn classify_response<B>(
+        self,
+        res: &http::Response<B>,
+    ) -> ClassifiedResponse<Self::FailureClass, Self::ClassifyEos> {
+        if let Some(code) = grpc_status(res.headers()) {
+            self.record(code);
+        }
+        match self.inner.classify_response(res) {
+            ClassifiedResponse::Ready(result) => ClassifiedResponse::Ready(result),
+            ClassifiedResponse::RequiresEos(inner) => {
+                ClassifiedResponse::RequiresEos(RpcClassifier {
+                    inner,
+                    service: self.service,
+                    method: self.method,
+                    start: self.start,
+                })
+            }
+        }
+    }
+
+    fn classify_error<E: std::fmt::Display + 'static>(self, error: &E) -> Self::FailureClass {
+        self.record(tonic::Code::Unknown);
+        self.inner.classify_error(error)
+    }
+}
+
+impl ClassifyEos for RpcClassifier<GrpcEosErrorsAsFailures> {
+    type FailureClass = GrpcFailureClass;
+
+    fn classify_eos(self, trailers: Option<&HeaderMap>) -> Result<(), Self::FailureClass> {
+        // A stream that ends without a status ended OK as far as gRPC says.
+        self.record(trailers.and_then(grpc_status).unwrap_or(tonic::Code::Ok));
+        self.inner.classify_eos(trailers)
+    }
+
+    fn classify_error<E: std::fmt::Display + 'static>(self, error: &E) -> Self::FailureClass {
+        self.record(tonic::Code::Unknown);
+        self.inner.classify_error(error)
+    }
 }
 
 /// Makes the span of one RPC.

@@ -80,6 +80,35 @@ pub struct CommonArgs {
     pub tls_client_ca: Option<PathBuf>,
 }
 
+impl CommonArgs {
+    /// The log format asked for, read without loading the settings (which
+    /// may be what fails): `--log-format`, else `VIGIL_LOG_FORMAT`, else
+    /// `log_format` in the config file, else text. Errors printed before
+    /// the settings load use it.
+    pub fn requested_log_format(&self) -> LogFormat {
+        if let Some(format) = self.log_format {
+            return format;
+        }
+        let from_text = |text: &str| match text.trim().to_ascii_lowercase().as_str() {
+            "json" => Some(LogFormat::Json),
+            "text" => Some(LogFormat::Text),
+            _ => None,
+        };
+        if let Some(format) = std::env::var("VIGIL_LOG_FORMAT")
+            .ok()
+            .and_then(|v| from_text(&v))
+        {
+            return format;
+        }
+        self.config
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+            .and_then(|table| table.get("log_format")?.as_str().and_then(from_text))
+            .unwrap_or_default()
+    }
+}
+
 /// How the scheduler and the executor reach the catalog: `--catalog` and
 /// the client credentials.
 #[derive(Debug, Clone, Default, Args, Serialize)]

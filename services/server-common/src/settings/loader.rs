@@ -40,6 +40,12 @@ impl LoadedSettings {
             .extract_inner(name)
             .map_err(|e| map_figment_error(e, Some(name)))
     }
+
+    /// A bad value of `setting` (dotted, e.g. `executor.concurrency`),
+    /// naming the layer it came from (file, environment variable or flag).
+    pub fn invalid(&self, setting: impl Into<String>, reason: impl Into<String>) -> SettingsError {
+        attach_source(SettingsError::invalid(setting, reason), &self.figment)
+    }
 }
 
 /// Builder of the layered configuration.
@@ -75,6 +81,11 @@ impl SettingsLoader {
         self.service_flags
             .push(FlagLayer(Serialized::default(section, flags).data()));
         self
+    }
+
+    /// The log format asked for, known even when loading fails.
+    pub fn requested_log_format(&self) -> super::LogFormat {
+        self.common.requested_log_format()
     }
 
     /// Ignores `VIGIL_` environment variables (for tests of the other layers).
@@ -220,9 +231,11 @@ fn attach_source(error: SettingsError, figment: &Figment) -> SettingsError {
             from: None,
             reason,
         } => {
-            let path: Vec<String> = setting.split('.').map(str::to_owned).collect();
+            // `webhook_urls[1]` is looked up as `webhook_urls`.
+            let key = setting.split('[').next().unwrap_or(&setting).to_owned();
+            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
             let from = figment
-                .find_value(&setting)
+                .find_value(&key)
                 .ok()
                 .and_then(|v: Value| figment.get_metadata(v.tag()))
                 .and_then(|m| describe_source(m, &path));

@@ -10,11 +10,11 @@
 //! [`LoadedSettings::figment`] or with [`LoadedSettings::section`].
 
 mod args;
-pub mod duration;
 mod error;
 mod loader;
 pub mod redact;
 mod validate;
+mod values;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use args::{CatalogArgs, CommonArgs, LogFormat};
 pub use error::SettingsError;
 pub use loader::{LoadedSettings, SettingsLoader};
+pub use values::{duration, parse_duration, parse_size, parse_weekday, size, weekday};
 
 /// Default gRPC listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";

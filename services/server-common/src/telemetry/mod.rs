@@ -2,7 +2,8 @@
 //! which returns a guard that flushes spans when dropped.
 //!
 //! - `tracing-subscriber` with an `EnvFilter` (`RUST_LOG`, default `info`)
-//!   and text or JSON lines on standard error;
+//!   and text or JSON lines on standard error (JSON: one object per line
+//!   with unique keys and plain values, see [`json`]);
 //! - an OpenTelemetry tracer provider with the `service.name` and
 //!   `service.version` resource, always installed so that trace ids exist
 //!   and propagate through this process;
@@ -12,6 +13,7 @@
 //!   here) or `http/protobuf`;
 //! - the W3C TraceContext propagator, used by [`propagation`].
 
+mod json;
 pub mod propagation;
 
 use anyhow::Context as _;
@@ -65,7 +67,7 @@ impl TelemetryGuard {
         };
         let run = move || {
             if let Err(e) = provider.shutdown() {
-                eprintln!("telemetry shutdown failed: {e}");
+                tracing::warn!(error = %e, "telemetry shutdown failed");
             }
         };
         // The exporter may need the runtime to make progress while we wait.
@@ -115,15 +117,7 @@ pub fn init(options: &TelemetryOptions) -> anyhow::Result<TelemetryGuard> {
                 None,
             )
         }
-        LogFormat::Json => (
-            None,
-            Some(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_writer(std::io::stderr),
-            ),
-        ),
+        LogFormat::Json => (None, Some(json::JsonLayer::new(std::io::stderr))),
     };
     tracing_subscriber::registry()
         .with(filter)
@@ -137,6 +131,17 @@ pub fn init(options: &TelemetryOptions) -> anyhow::Result<TelemetryGuard> {
         provider: Some(provider),
         exporting,
     })
+}
+
+/// Prints an error of the process itself (bad settings, a failed start) on
+/// standard error, in the log format: `service: message` as text, or one
+/// JSON object with `level` `ERROR` and the `fields` beside `message`. It
+/// works whether or not the subscriber is installed.
+pub fn print_error(format: LogFormat, service: &str, message: &str, fields: &[(&str, &str)]) {
+    match format {
+        LogFormat::Text => eprintln!("{service}: {message}"),
+        LogFormat::Json => eprintln!("{}", json::error_line(service, message, fields)),
+    }
 }
 
 /// The configured OTLP traces endpoint, if any.

@@ -2,10 +2,12 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
 use vigil_server::cli::CatalogBinArgs;
 use vigil_server::host;
 use vigil_server::host::catalog::CatalogSection;
+use vigil_server::host::sections::{Hosted, Sections};
 use vigil_server::run::{self, Process};
 use vigil_server_common::GrpcServer;
 use vigil_server_common::settings::{LoadedSettings, SettingsLoader};
@@ -14,21 +16,21 @@ const NAME: &str = "vigil-catalog";
 
 fn main() -> ExitCode {
     let args = CatalogBinArgs::parse();
-    let loaded = match run::load_settings(NAME, SettingsLoader::new(&args.common)) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let section = match CatalogSection::from_settings(&loaded) {
-        Ok(section) => section,
-        Err(e) => return run::usage_error(NAME, &e),
-    };
-    run::block_on(NAME, serve(loaded, section))
+    match run::load_settings(NAME, SettingsLoader::new(&args.common), Hosted::Catalog) {
+        Ok((loaded, sections)) => {
+            run::block_on(NAME, loaded.settings.log_format, serve(loaded, sections))
+        }
+        Err(code) => code,
+    }
 }
 
-async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Result<()> {
+async fn serve(loaded: LoadedSettings, sections: Sections) -> anyhow::Result<()> {
+    let section: CatalogSection = sections
+        .catalog
+        .context("the catalog section is loaded for vigil-catalog")?;
     let process = Process::start(NAME, &loaded)?;
     let catalog = host::catalog::open(&loaded, &section).await?;
-    let access = host::auth::catalog_access(&loaded, &catalog, NAME).await?;
+    let access = host::auth::catalog_access(&loaded, &sections.auth, &catalog, NAME).await?;
     let tls = host::auth::server_tls(&loaded)?;
     let listener = run::bind(loaded.settings.listen).await?;
     let server = GrpcServer::builder()

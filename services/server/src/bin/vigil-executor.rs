@@ -2,9 +2,11 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
 use vigil_server::cli::ExecutorBinArgs;
 use vigil_server::host;
+use vigil_server::host::sections::{Hosted, Sections};
 use vigil_server::run::{self, Process};
 use vigil_server_common::GrpcServer;
 use vigil_server_common::settings::{LoadedSettings, SettingsLoader};
@@ -14,16 +16,21 @@ const NAME: &str = "vigil-executor";
 fn main() -> ExitCode {
     let args = ExecutorBinArgs::parse();
     let loader = SettingsLoader::new(&args.common).with_catalog_args(&args.catalog);
-    match run::load_settings(NAME, loader) {
-        Ok(loaded) => run::block_on(NAME, serve(loaded)),
+    match run::load_settings(NAME, loader, Hosted::Executor) {
+        Ok((loaded, sections)) => {
+            run::block_on(NAME, loaded.settings.log_format, serve(loaded, sections))
+        }
         Err(code) => code,
     }
 }
 
-async fn serve(loaded: LoadedSettings) -> anyhow::Result<()> {
+async fn serve(loaded: LoadedSettings, sections: Sections) -> anyhow::Result<()> {
+    let settings = sections
+        .executor
+        .context("the [executor] section is loaded for vigil-executor")?;
     let process = Process::start(NAME, &loaded)?;
     let catalog = loaded.settings.catalog_endpoint();
-    let access = host::auth::remote_access(&loaded)?;
+    let access = host::auth::remote_access(&loaded, &sections.auth)?;
     let tls = host::auth::server_tls(&loaded)?;
     // Bound first: the heartbeats carry the port's address, so that a
     // catalog on its own can forward calls here.
@@ -31,6 +38,7 @@ async fn serve(loaded: LoadedSettings) -> anyhow::Result<()> {
     let endpoint = host::advertised_endpoint(listener.local_addr()?);
     let executor = host::executor::start(
         &loaded,
+        settings,
         &catalog,
         &endpoint,
         access.channel.clone(),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use vigil_server::cli::VigildArgs;
 use vigil_server::host;
-use vigil_server::host::catalog::CatalogSection;
+use vigil_server::host::sections::{Hosted, Sections};
 use vigil_server::run::{self, Process};
 use vigil_server_common::GrpcServer;
 use vigil_server_common::settings::{LoadedSettings, SettingsLoader};
@@ -14,21 +14,27 @@ const NAME: &str = "vigild";
 
 fn main() -> ExitCode {
     let args = VigildArgs::parse();
-    let loaded = match run::load_settings(NAME, SettingsLoader::new(&args.common)) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let section = match CatalogSection::from_settings(&loaded) {
-        Ok(section) => section,
-        Err(e) => return run::usage_error(NAME, &e),
-    };
-    run::block_on(NAME, serve(loaded, section))
+    match run::load_settings(NAME, SettingsLoader::new(&args.common), Hosted::All) {
+        Ok((loaded, sections)) => {
+            run::block_on(NAME, loaded.settings.log_format, serve(loaded, sections))
+        }
+        Err(code) => code,
+    }
 }
 
-async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Result<()> {
+async fn serve(loaded: LoadedSettings, sections: Sections) -> anyhow::Result<()> {
+    let Sections {
+        auth,
+        catalog: Some(catalog_section),
+        scheduler: Some(scheduler_settings),
+        executor: Some(executor_settings),
+    } = sections
+    else {
+        anyhow::bail!("vigild hosts every service, so every section is loaded");
+    };
     let process = Process::start(NAME, &loaded)?;
-    let catalog = host::catalog::open(&loaded, &section).await?;
-    let access = host::auth::catalog_access(&loaded, &catalog, NAME).await?;
+    let catalog = host::catalog::open(&loaded, &catalog_section).await?;
+    let access = host::auth::catalog_access(&loaded, &auth, &catalog, NAME).await?;
     let tls = host::auth::server_tls(&loaded)?;
     let listener = run::bind(loaded.settings.listen).await?;
     let self_endpoint = vigil_server_common::server::endpoint_for(listener.local_addr()?);
@@ -44,7 +50,7 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     // in-process transport, served by the same router and auth layer as the
     // port; their connections are lazy, so they start before the server.
     let scheduler = host::scheduler::start(
-        &loaded,
+        scheduler_settings,
         &self_endpoint,
         &advertised,
         access.channel.clone(),
@@ -54,6 +60,7 @@ async fn serve(loaded: LoadedSettings, section: CatalogSection) -> anyhow::Resul
     let server = host::scheduler::register(server, &scheduler);
     let executor = host::executor::start(
         &loaded,
+        executor_settings,
         &self_endpoint,
         &advertised,
         access.channel.clone(),

@@ -44,7 +44,7 @@ impl AuthSection {
     pub fn from_settings(loaded: &LoadedSettings) -> Result<Self, SettingsError> {
         let section: Self = loaded.section(SECTION)?;
         if !section.cert_roles.is_empty() && loaded.settings.tls_client_ca.is_none() {
-            return Err(SettingsError::invalid(
+            return Err(loaded.invalid(
                 "auth.cert_roles",
                 "needs tls_client_ca: only verified client certificates can name a caller",
             ));
@@ -79,10 +79,10 @@ pub struct CatalogAccess {
 /// that hosts `catalog`.
 pub async fn catalog_access(
     loaded: &LoadedSettings,
+    section: &AuthSection,
     catalog: &Catalog,
     service: &str,
 ) -> anyhow::Result<CatalogAccess> {
-    let section = AuthSection::from_settings(loaded)?;
     let data_dir = &loaded.settings.data_dir;
     if let Some(files) = catalog
         .bootstrap_tokens(data_dir)
@@ -104,7 +104,7 @@ pub async fn catalog_access(
         },
     );
     let policy = AuthPolicy::new(Arc::new(authenticator))
-        .with_cert_roles(section.cert_roles)
+        .with_cert_roles(section.cert_roles.clone())
         .with_audit(Arc::new(catalog.audit_sink()));
     let local = LocalTransport::new();
     let credentials = ClientCredentials {
@@ -129,8 +129,10 @@ pub struct RemoteAccess {
 }
 
 /// Reads the component's credentials and connects (lazily) to the catalog.
-pub fn remote_access(loaded: &LoadedSettings) -> anyhow::Result<RemoteAccess> {
-    let section = AuthSection::from_settings(loaded)?;
+pub fn remote_access(
+    loaded: &LoadedSettings,
+    section: &AuthSection,
+) -> anyhow::Result<RemoteAccess> {
     let settings = &loaded.settings;
     let credentials = settings
         .catalog_credentials()
@@ -150,7 +152,7 @@ pub fn remote_access(loaded: &LoadedSettings) -> anyhow::Result<RemoteAccess> {
         .connect_lazy();
     let channel = credentials.wrap(plain.clone());
     let policy = AuthPolicy::new(Arc::new(RemoteAuthenticator::new(plain)))
-        .with_cert_roles(section.cert_roles)
+        .with_cert_roles(section.cert_roles.clone())
         .with_audit(Arc::new(RemoteAudit::new(channel.clone())));
     Ok(RemoteAccess { policy, channel })
 }

@@ -58,31 +58,31 @@ impl CatalogSection {
     pub fn from_settings(loaded: &LoadedSettings) -> Result<Self, SettingsError> {
         let section: Self = loaded.section(SECTION)?;
         if section.lease_reap_interval.is_zero() {
-            return Err(SettingsError::invalid(
+            return Err(loaded.invalid(
                 "catalog_server.lease_reap_interval",
                 "must be longer than zero",
             ));
         }
         if section.component_timeout.is_zero() {
-            return Err(SettingsError::invalid(
+            return Err(loaded.invalid(
                 "catalog_server.component_timeout",
                 "must be longer than zero",
             ));
         }
         if section.component_gone_after <= section.component_timeout {
-            return Err(SettingsError::invalid(
+            return Err(loaded.invalid(
                 "catalog_server.component_gone_after",
                 "must be longer than component_timeout",
             ));
         }
         if section.component_delete_after < section.component_gone_after {
-            return Err(SettingsError::invalid(
+            return Err(loaded.invalid(
                 "catalog_server.component_delete_after",
                 "must be at least component_gone_after",
             ));
         }
         if section.history_retention < Duration::from_secs(86_400) {
-            return Err(SettingsError::invalid(
+            return Err(loaded.invalid(
                 "catalog_server.history_retention",
                 "must be at least one day",
             ));

@@ -15,12 +15,12 @@ use vigil_server_common::{GrpcServer, Shutdown};
 /// `ExecutorService`, in its heartbeats.
 pub async fn start(
     loaded: &LoadedSettings,
+    settings: ExecutorSettings,
     catalog_endpoint: &str,
     endpoint: &str,
     catalog: AuthChannel,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Executor> {
-    let settings: ExecutorSettings = loaded.section("executor")?;
     let s = &loaded.settings;
     let (repository_key_file, repository_passphrase_env) = match s.repository_key() {
         // The executor generates the default key file on first start.

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod data_dir;
 pub mod executor;
 pub mod scheduler;
+pub mod sections;
 pub mod status;
 
 /// `ROLE-HOST-PID`: an id unique among live processes and readable in job

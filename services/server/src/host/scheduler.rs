@@ -6,22 +6,18 @@ use anyhow::Context as _;
 use tokio::task::JoinHandle;
 use vigil_auth::AuthChannel;
 use vigil_scheduler::{Catalog, Scheduler, SchedulerOptions, SchedulerSettings};
-use vigil_server_common::settings::LoadedSettings;
 use vigil_server_common::{GrpcServer, Shutdown, clock};
 
 /// Starts a scheduler replica against the catalog behind `catalog` (reported as
 /// `catalog_endpoint`); it reports `endpoint`, the URL of the port serving its
 /// `SchedulerService`, in its heartbeats.
 pub async fn start(
-    loaded: &LoadedSettings,
+    settings: SchedulerSettings,
     catalog_endpoint: &str,
     endpoint: &str,
     catalog: AuthChannel,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Scheduler> {
-    // `[scheduler]` plus the webhook keys of `[alerts]`.
-    let settings = SchedulerSettings::from_figment(&loaded.figment)
-        .context("the [scheduler] or [alerts] settings are invalid")?;
     let options = SchedulerOptions {
         catalog_endpoint: catalog_endpoint.to_owned(),
         replica_id: super::process_id("scheduler"),

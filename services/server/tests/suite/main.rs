@@ -2,7 +2,9 @@
 
 mod support;
 
+mod admin_port;
 mod auth;
+mod bad_settings;
 mod deploy_files;
 mod otlp_export;
 mod postgres;
