@@ -9,4 +9,5 @@ mod live_schedule;
 mod readme;
 mod replicas;
 mod split;
+mod stopping;
 mod tracing;
