@@ -9,7 +9,10 @@
 //!   server answered INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
 //!   FAILED_PRECONDITION or OUT_OF_RANGE;
 //! - `3` and `4`: `vigil status --check` found the status PARTIALLY_WORKING
-//!   or FAILING.
+//!   or FAILING;
+//! - `75` (EX_TEMPFAIL): a job waited on with `--wait` was handed back to
+//!   the queue (its executor shut down) and the server then went out of
+//!   reach; the job runs again when an executor leases it.
 //!
 //! Every error is printed on standard error as `error: FIELD: REASON` (one
 //! line per rejected field), or `error: MESSAGE` when no field applies.
@@ -27,6 +30,8 @@ pub(crate) const EXIT_BAD_INPUT: u8 = 2;
 pub(crate) const EXIT_PARTIALLY_WORKING: u8 = 3;
 /// Exit code of `vigil status --check` for FAILING.
 pub(crate) const EXIT_FAILING: u8 = 4;
+/// Exit code of `--wait` when the job was handed back and the server went away.
+pub(crate) const EXIT_HANDED_BACK: u8 = 75;
 
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +80,7 @@ impl CliError {
     /// The process exit code for this error.
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
+            CliError::Client(vigil_client::Error::HandedBack { .. }) => EXIT_HANDED_BACK,
             CliError::Client(e) if e.is_bad_input() => EXIT_BAD_INPUT,
             CliError::Client(_) => EXIT_FAILURE,
             CliError::Input { .. } => EXIT_BAD_INPUT,
@@ -100,6 +106,12 @@ impl CliError {
                 .iter()
                 .map(|v| format!("error: {}: {}", v.field, v.reason))
                 .collect();
+        }
+        if let vigil_client::Error::HandedBack { job, .. } = e {
+            return vec![
+                format!("error: {e}"),
+                format!("hint: follow it with `vigil jobs show {job}` once a server is back"),
+            ];
         }
         match e.code() {
             Code::Unimplemented => vec![format!(

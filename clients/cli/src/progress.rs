@@ -21,7 +21,7 @@ pub(crate) async fn wait(ctx: &Ctx, job: &BackupJob) -> Result<BackupJob, CliErr
     let bar = (!silent && !every_update && std::io::stderr().is_terminal()).then(new_bar);
     let mut last_line = String::new();
     let result = client
-        .wait_for_job(&job.id, |j| match &bar {
+        .wait_for_job(&job.id, None, |j| match &bar {
             Some(bar) => update_bar(bar, j),
             None if !silent => {
                 let line = status_line(j);
@@ -92,6 +92,13 @@ pub(crate) fn status_line(j: &BackupJob) -> String {
         if j.name.is_empty() { &j.id } else { &j.name },
         j.state().short()
     );
+    if vigil_client::handed_back(j) {
+        line.push_str(&format!(
+            " handed back to the queue ({}); waiting for its next run",
+            j.error
+        ));
+        return line;
+    }
     if let Some(p) = &j.progress {
         if !p.phase.is_empty() {
             line.push_str(&format!(" {}", p.phase));
@@ -138,6 +145,24 @@ mod tests {
         assert_eq!(
             status_line(&j),
             "daily_full_backup_20251220_222305 RUNNING reading files 1.0 MiB of 4.0 MiB, 2.0 MiB/s, ETA 13s"
+        );
+    }
+
+    #[test]
+    fn status_line_says_when_a_job_was_handed_back() {
+        let j = BackupJob {
+            name: "nightly".into(),
+            state: JobState::Queued as i32,
+            error: "executor shutting down".into(),
+            progress: Some(JobProgress {
+                phase: "dumping".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            status_line(&j),
+            "nightly QUEUED handed back to the queue (executor shutting down); waiting for its next run"
         );
     }
 

@@ -10,6 +10,7 @@
 //! ```
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use vigil_client::VigilClient;
 use vigil_client::proto::catalog::v1::{
@@ -75,7 +76,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let job = client
-        .run_backup_and_wait("quickstart_full", |job| {
+        // Give up waiting after ten minutes; the backup itself goes on.
+        .run_backup_and_wait("quickstart_full", Some(Duration::from_secs(600)), |job| {
             let phase = job
                 .progress
                 .as_ref()

@@ -143,6 +143,26 @@ pub enum Error {
     /// The server's answer lacks something the protocol requires.
     #[error("response: {0}")]
     Protocol(String),
+    /// A wait for a job gave up after its timeout; the job goes on.
+    #[error("job {job} did not finish within {waited:?}; it goes on, the wait gave up")]
+    WaitTimedOut {
+        /// The job waited for.
+        job: String,
+        /// How long the wait lasted.
+        waited: std::time::Duration,
+    },
+    /// The job was handed back to the queue (its executor shut down, or a
+    /// retryable failure) and then the server went out of reach; the job
+    /// runs again when an executor leases it.
+    #[error(
+        "job {job} was handed back to the queue ({reason}) and the server went out of reach; it runs again when an executor leases it"
+    )]
+    HandedBack {
+        /// The job waited for.
+        job: String,
+        /// Why it was handed back, as the catalog recorded it.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -156,6 +176,8 @@ impl Error {
             Error::Io { .. } => Code::Unknown,
             Error::ChecksumMismatch { .. } => Code::DataLoss,
             Error::Protocol(_) => Code::Internal,
+            Error::WaitTimedOut { .. } => Code::DeadlineExceeded,
+            Error::HandedBack { .. } => Code::Unavailable,
         }
     }
 

@@ -26,7 +26,8 @@
 //! # async fn demo() -> vigil_client::Result<()> {
 //! use futures::{StreamExt, TryStreamExt};
 //! let client = vigil_client::VigilClient::connect("http://127.0.0.1:50051").await?;
-//! let job = client.run_backup_and_wait("daily_full_backup", |job| {
+//! // No timeout: wait as long as the backup takes.
+//! let job = client.run_backup_and_wait("daily_full_backup", None, |job| {
 //!     println!("{:?}", job.state());
 //! }).await?;
 //! println!("finished: {:?}", job.state());
@@ -63,6 +64,7 @@ pub use error::{Error, FieldViolation, Result, ServerError, code_name};
 pub use jobs::{is_final, new_request_id};
 pub use retry::RetryPolicy;
 pub use trace::{TraceContextInterceptor, inject_current_context};
+pub use wait::handed_back;
 
 /// Roles, tokens and client credentials, re-exported.
 pub use vigil_auth as auth;

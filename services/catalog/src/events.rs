@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
 use vigil_proto::catalog::v1::{EventKind, WatchEventsResponse};
 
 /// How many events a slow subscriber may fall behind before it is cut off.
@@ -47,6 +48,7 @@ pub struct Events {
     queue: watch::Sender<u64>,
     origin: Arc<str>,
     relay: Option<mpsc::Sender<Event>>,
+    closing: CancellationToken,
 }
 
 impl Default for Events {
@@ -66,6 +68,7 @@ impl Events {
             queue,
             origin,
             relay: None,
+            closing: CancellationToken::new(),
         }
     }
 
@@ -103,6 +106,17 @@ impl Events {
         if wake {
             self.queue.send_modify(|n| *n = n.wrapping_add(1));
         }
+    }
+
+    /// Ends every open stream (`WatchJob`, `WatchEvents`): the server is
+    /// going away, and a drain must not wait for streams that never end.
+    pub fn close(&self) {
+        self.closing.cancel();
+    }
+
+    /// Cancelled once [`Events::close`] was called.
+    pub fn closing(&self) -> CancellationToken {
+        self.closing.clone()
     }
 
     /// Subscribes to every change from now on.

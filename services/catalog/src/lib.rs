@@ -177,6 +177,13 @@ impl Catalog {
         &self.store
     }
 
+    /// Ends the open `WatchJob` and `WatchEvents` streams with UNAVAILABLE,
+    /// so a draining server does not wait for them; call when the server's
+    /// drain starts.
+    pub fn close_streams(&self) {
+        self.store.events().close();
+    }
+
     /// Runs the lease reaper, the catalog's own heartbeat and, on PostgreSQL,
     /// the relay of changes between replicas, until `shutdown`.
     pub async fn run_background(&self, shutdown: CancellationToken) {

@@ -256,10 +256,11 @@ async fn report(
             }
         }
         Err(e) => {
+            let interrupted =
+                matches!((&e, reason), (Error::Cancelled, Some(StopReason::Shutdown)));
             let (error, retryable, cancelled) = match (&e, reason) {
-                (Error::Cancelled, Some(StopReason::Shutdown)) => {
-                    ("executor shutting down".to_owned(), true, false)
-                }
+                // Handed back: the catalog queues it again at once.
+                _ if interrupted => ("executor shutting down".to_owned(), true, false),
                 (Error::Cancelled, _) => ("cancelled on request".to_owned(), false, true),
                 _ => (truncate(&e.to_string()), e.retryable(), false),
             };
@@ -274,6 +275,7 @@ async fn report(
                 stats,
                 warnings,
                 lease_token: ctx.lease_token.clone(),
+                interrupted,
             };
             let answer = with_retries(|| {
                 let (mut c, r) = (client.clone(), req.clone());

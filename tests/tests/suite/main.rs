@@ -11,4 +11,5 @@ mod metrics;
 mod readme;
 mod replicas;
 mod split;
+mod stopping;
 mod tracing;

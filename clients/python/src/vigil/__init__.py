@@ -13,6 +13,7 @@ Two layers:
   ``*_pb2_grpc`` for stubs). Regenerate them with ``clients/python/generate.sh``.
 """
 
+from vigil.builders import ConfigurationSpec, build_configuration
 from vigil.client import FINAL_STATES, Client
 from vigil.config_file import configuration_from_dict, configurations_from_document, load_configurations
 from vigil.errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "AlreadyExists",
     "Cancelled",
     "Client",
+    "ConfigurationSpec",
     "DataLoss",
     "DeadlineExceeded",
     "FailedPrecondition",
@@ -61,6 +63,7 @@ __all__ = [
     "Unimplemented",
     "UnknownError",
     "VigilError",
+    "build_configuration",
     "configuration_from_dict",
     "configurations_from_document",
     "load_configurations",

@@ -27,7 +27,7 @@ async fn wait_reconnects_a_broken_watch() {
 
     let mut seen = Vec::new();
     let job = client
-        .wait_for_job("j1", |j| seen.push(j.state()))
+        .wait_for_job("j1", None, |j| seen.push(j.state()))
         .await
         .unwrap();
     assert_eq!(job.state(), JobState::Completed);
@@ -51,7 +51,7 @@ async fn wait_falls_back_to_polling_when_watch_is_unimplemented() {
 
     let mut seen = Vec::new();
     let job = client
-        .wait_for_job("j1", |j| seen.push(j.state()))
+        .wait_for_job("j1", None, |j| seen.push(j.state()))
         .await
         .unwrap();
     assert_eq!(job.state(), JobState::Completed);
@@ -70,7 +70,7 @@ async fn wait_for_unknown_job_is_not_found() {
     let server = catalog_server(catalog.clone()).await;
     let client = support::client(&server, Duration::from_secs(5)).await;
 
-    let err = client.wait_for_job("nope", |_| {}).await.unwrap_err();
+    let err = client.wait_for_job("nope", None, |_| {}).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     assert!(err.to_string().starts_with("id: "), "{err}");
 }

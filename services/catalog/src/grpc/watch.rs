@@ -26,6 +26,7 @@ const POLL: Duration = Duration::from_secs(2);
 pub(super) async fn watch_job(store: Store, id: &str) -> Result<JobStream> {
     // Subscribe before the first read so no change falls in between.
     let mut changes = store.events().subscribe();
+    let closing = store.events().closing();
     let first = store.get_job(id).await?;
     let stream = async_stream::stream! {
         let done = is_final(first.state);
@@ -35,13 +36,19 @@ pub(super) async fn watch_job(store: Store, id: &str) -> Result<JobStream> {
             return;
         }
         loop {
+            // Changes first: one published before the close still reaches the watcher.
             let reread = tokio::select! {
+                biased;
                 event = changes.recv() => match event {
                     Ok(e) => e.id == last.id,
                     Err(RecvError::Lagged(_)) => true,
                     Err(RecvError::Closed) => return,
                 },
                 _ = tokio::time::sleep(POLL) => true,
+                _ = closing.cancelled() => {
+                    yield Err(shutting_down());
+                    return;
+                }
             };
             if !reread {
                 continue;
@@ -78,9 +85,18 @@ pub(super) fn watch_events(store: &Store, kinds: &[i32]) -> Result<EventStream> 
     }
     let kinds = kinds.to_vec();
     let mut changes = store.events().subscribe();
+    let closing = store.events().closing();
     let stream = async_stream::stream! {
         loop {
-            match changes.recv().await {
+            let event = tokio::select! {
+                biased;
+                event = changes.recv() => event,
+                _ = closing.cancelled() => {
+                    yield Err(shutting_down());
+                    return;
+                }
+            };
+            match event {
                 Ok(event) => {
                     if kinds.is_empty() || kinds.contains(&(event.kind as i32)) {
                         yield Ok(event.to_proto());
@@ -96,4 +112,10 @@ pub(super) fn watch_events(store: &Store, kinds: &[i32]) -> Result<EventStream> 
         }
     };
     Ok(Box::pin(stream))
+}
+
+/// What an open stream ends with when the server shuts down: UNAVAILABLE,
+/// so clients watch again (elsewhere, or once the server is back).
+fn shutting_down() -> Status {
+    Status::unavailable("the catalog is shutting down; watch again")
 }

@@ -111,7 +111,9 @@ impl Store {
         Ok((job, artifact))
     }
 
-    /// Ends a job as FAILED or CANCELLED, or requeues it when retryable and attempts remain.
+    /// Ends a job as FAILED or CANCELLED, or requeues it when retryable and
+    /// attempts remain, or when its executor was interrupted (shutting down):
+    /// then at once, and the attempt does not count.
     pub async fn fail_job(&self, req: &FailJobRequest) -> Result<BackupJob> {
         check_holder(&req.job_id, &req.executor_id, &req.lease_token)?;
         let mut v = Checker::new();
@@ -136,7 +138,7 @@ impl Store {
             let error = redact_secrets(req.error.trim());
             let state = if req.cancelled || job.cancel_requested {
                 JobState::Cancelled
-            } else if req.retryable && job.attempt < job.max_attempts {
+            } else if req.interrupted || (req.retryable && job.attempt < job.max_attempts) {
                 JobState::Queued
             } else {
                 JobState::Failed
@@ -154,6 +156,10 @@ impl Store {
             sql.push(", lease_expire_time = NULL");
             if state == JobState::Queued {
                 sql.push(", lease_owner = NULL, lease_token_hash = NULL");
+                // An executor that shut down did not spend an attempt.
+                if req.interrupted {
+                    sql.push(", attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END");
+                }
             } else {
                 sql.push(", end_time = ").int(now);
             }

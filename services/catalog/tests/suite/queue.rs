@@ -303,6 +303,62 @@ async fn retryable_failures_requeue_until_attempts_run_out(options: CatalogOptio
     assert_eq!(err.code(), Code::Aborted);
 }
 
+both_backends!(an_interrupted_job_goes_back_to_the_queue_without_spending_an_attempt);
+async fn an_interrupted_job_goes_back_to_the_queue_without_spending_an_attempt(
+    options: CatalogOptions,
+) {
+    let mut h = start(options).await;
+    h.catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(full("daily")),
+        })
+        .await
+        .unwrap();
+    let job = h
+        .coord
+        .enqueue_job(scheduled("daily", t0()))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    // More interruptions than attempts: none of them spends one.
+    for round in 0..job.max_attempts + 2 {
+        let resp = h
+            .coord
+            .lease_job(LeaseJobRequest {
+                executor_id: format!("e{round}"),
+                capabilities: all_capabilities(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let leased = resp.job.unwrap();
+        assert_eq!(leased.id, job.id, "the job is leasable again at once");
+        assert_eq!(leased.attempt, 1, "round {round}");
+        let after = h
+            .coord
+            .fail_job(FailJobRequest {
+                job_id: job.id.clone(),
+                executor_id: format!("e{round}"),
+                lease_token: resp.lease_token,
+                error: "executor shutting down".into(),
+                interrupted: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap();
+        assert_eq!(after.state(), JobState::Queued, "round {round}");
+        assert_eq!(after.attempt, 0);
+        assert!(after.lease_owner.is_empty());
+        assert!(after.end_time.is_none());
+    }
+}
+
 both_backends!(concurrent_enqueues_of_one_due_time_make_one_job);
 async fn concurrent_enqueues_of_one_due_time_make_one_job(options: CatalogOptions) {
     const CALLERS: usize = 16;

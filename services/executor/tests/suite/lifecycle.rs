@@ -230,7 +230,7 @@ async fn an_interrupted_backup_leaves_a_valid_repository_and_the_next_run_reuses
     assert_eq!(done.state(), JobState::Completed, "{}", done.error);
     let stats = done.stats.unwrap();
     assert!(stats.chunks_reused > 0, "{stats:?}");
-    assert_eq!(done.attempt, 2);
+    assert_eq!(done.attempt, 1, "the interrupted attempt does not count");
     let verify = h.run_ok("", JobKind::Verify, None).await;
     assert_eq!(verify.stats.unwrap().errors_found, 0);
     let target = h.path().join("restore");

@@ -7,8 +7,8 @@ use vigil_server::cli::VigildArgs;
 use vigil_server::host;
 use vigil_server::host::sections::{Hosted, Sections};
 use vigil_server::run::{self, Process};
-use vigil_server_common::GrpcServer;
 use vigil_server_common::settings::{LoadedSettings, SettingsLoader};
+use vigil_server_common::{GrpcServer, Shutdown};
 
 const NAME: &str = "vigild";
 
@@ -69,11 +69,14 @@ async fn serve(loaded: LoadedSettings, sections: Sections) -> anyhow::Result<()>
     .await?;
     let server = host::executor::register(server, &executor);
 
-    let handle = server.spawn(listener, &process.shutdown)?;
+    // The port and the catalog drain only after the executor has handed
+    // its running jobs back (see `spawn_join_then_drain`).
+    let serving = Shutdown::new(process.shutdown.grace());
+    let handle = server.spawn(listener, &serving)?;
     run::announce(NAME, handle.local_addr(), &loaded);
     let mut background = vec![
-        host::catalog::spawn_background(&catalog, &process.shutdown),
-        host::executor::spawn_join(executor),
+        host::catalog::spawn_background(&catalog, &serving),
+        host::executor::spawn_join_then_drain(executor, &process.shutdown, &serving),
         host::scheduler::spawn_stopped(scheduler),
     ];
     background

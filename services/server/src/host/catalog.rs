@@ -131,9 +131,16 @@ pub fn register_forwarding(server: GrpcServer, catalog: &Catalog) -> GrpcServer 
     server.add_service(scheduler).add_service(executor)
 }
 
-/// Runs the catalog's background work until shutdown.
+/// Runs the catalog's background work until shutdown; when it starts, ends
+/// the catalog's open streams so the server's drain need not wait for them.
 pub fn spawn_background(catalog: &Catalog, shutdown: &Shutdown) -> JoinHandle<()> {
     let catalog = catalog.clone();
     let token = shutdown.token();
-    tokio::spawn(async move { catalog.run_background(token).await })
+    tokio::spawn(async move {
+        let close = async {
+            token.cancelled().await;
+            catalog.close_streams();
+        };
+        tokio::join!(catalog.run_background(token.clone()), close);
+    })
 }

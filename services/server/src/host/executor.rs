@@ -54,3 +54,27 @@ pub fn register(server: GrpcServer, executor: &Executor) -> GrpcServer {
 pub fn spawn_join(executor: Executor) -> JoinHandle<()> {
     tokio::spawn(executor.join())
 }
+
+/// For an executor in the catalog's own process: once `shutdown` starts,
+/// waits (up to half its grace period) until the executor has stopped its
+/// running jobs and handed them back to the catalog, and only then starts
+/// `serving`, the drain of the port and the catalog's streams. The catalog
+/// is thus still there to requeue the jobs and tell their watchers.
+pub fn spawn_join_then_drain(
+    executor: Executor,
+    shutdown: &Shutdown,
+    serving: &Shutdown,
+) -> JoinHandle<()> {
+    let (shutdown, serving) = (shutdown.clone(), serving.clone());
+    tokio::spawn(async move {
+        shutdown.requested().await;
+        let limit = shutdown.grace() / 2;
+        if tokio::time::timeout(limit, executor.join()).await.is_err() {
+            tracing::warn!(
+                limit = ?limit,
+                "running jobs did not stop in time; draining anyway"
+            );
+        }
+        serving.trigger();
+    })
+}

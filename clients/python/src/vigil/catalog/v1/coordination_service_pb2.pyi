@@ -378,6 +378,7 @@ class FailJobRequest(_message.Message):
     STATS_FIELD_NUMBER: _builtins.int
     WARNINGS_FIELD_NUMBER: _builtins.int
     LEASE_TOKEN_FIELD_NUMBER: _builtins.int
+    INTERRUPTED_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """Job id."""
     executor_id: _builtins.str
@@ -390,6 +391,10 @@ class FailJobRequest(_message.Message):
     """The job stopped because a cancel was requested."""
     lease_token: _builtins.str
     """The lease token from LeaseJob."""
+    interrupted: _builtins.bool
+    """The executor stopped the job because it is shutting down: the job goes back to the queue at once, whatever its
+    attempts, and this attempt does not count. Ignored when a cancel was requested (the job ends CANCELLED).
+    """
     @_builtins.property
     def stats(self) -> _job_pb2.JobStats:
         """Figures of the partial run."""
@@ -409,10 +414,11 @@ class FailJobRequest(_message.Message):
         stats: _job_pb2.JobStats | None = ...,
         warnings: _abc.Iterable[_builtins.str] | None = ...,
         lease_token: _builtins.str = ...,
+        interrupted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "error", b"error", "executor_id", b"executor_id", "job_id", b"job_id", "lease_token", b"lease_token", "retryable", b"retryable", "stats", b"stats", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "error", b"error", "executor_id", b"executor_id", "interrupted", b"interrupted", "job_id", b"job_id", "lease_token", b"lease_token", "retryable", b"retryable", "stats", b"stats", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

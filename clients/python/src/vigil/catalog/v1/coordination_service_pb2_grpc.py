@@ -172,7 +172,8 @@ class CoordinationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FailJob(self, request, context):
-        """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable. Needs the lease token.
+        """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable or the executor was
+        interrupted (shutting down). Needs the lease token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -46,7 +46,9 @@ class CoordinationServiceStub:
     A BACKUP job must record its artifact here, with the configuration and kind the job implies.
     """
     FailJob: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.FailJobRequest, _coordination_service_pb2.FailJobResponse]
-    """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable. Needs the lease token."""
+    """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable or the executor was
+    interrupted (shutting down). Needs the lease token.
+    """
     ReclaimExpiredLeases: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.ReclaimExpiredLeasesRequest, _coordination_service_pb2.ReclaimExpiredLeasesResponse]
     """Puts jobs whose lease expired back in the queue, or fails them after their last attempt."""
     WatchEvents: _grpc.UnaryStreamMultiCallable[_coordination_service_pb2.WatchEventsRequest, _coordination_service_pb2.WatchEventsResponse]
@@ -101,7 +103,9 @@ class CoordinationServiceAsyncStub(CoordinationServiceStub):
     A BACKUP job must record its artifact here, with the configuration and kind the job implies.
     """
     FailJob: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.FailJobRequest, _coordination_service_pb2.FailJobResponse]  # type: ignore[assignment]
-    """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable. Needs the lease token."""
+    """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable or the executor was
+    interrupted (shutting down). Needs the lease token.
+    """
     ReclaimExpiredLeases: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.ReclaimExpiredLeasesRequest, _coordination_service_pb2.ReclaimExpiredLeasesResponse]  # type: ignore[assignment]
     """Puts jobs whose lease expired back in the queue, or fails them after their last attempt."""
     WatchEvents: _aio.UnaryStreamMultiCallable[_coordination_service_pb2.WatchEventsRequest, _coordination_service_pb2.WatchEventsResponse]  # type: ignore[assignment]
@@ -183,7 +187,9 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordination_service_pb2.FailJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.FailJobResponse, _abc.Awaitable[_coordination_service_pb2.FailJobResponse]]:
-        """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable. Needs the lease token."""
+        """Ends a job as FAILED or CANCELLED, or puts it back in the queue when the error is retryable or the executor was
+        interrupted (shutting down). Needs the lease token.
+        """
 
     @_abc_1.abstractmethod
     def ReclaimExpiredLeases(
