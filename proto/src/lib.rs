@@ -46,3 +46,8 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub mod capabilities;
 mod convert;
 pub use convert::*;
+
+/// Largest request message the services decode (16 MiB). Above tonic's 4 MiB
+/// default so that an oversized field reaches validation and is refused with
+/// INVALID_ARGUMENT naming it, rather than OUT_OF_RANGE from the transport.
+pub const MAX_REQUEST_BYTES: usize = 16 << 20;

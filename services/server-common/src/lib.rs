@@ -10,7 +10,8 @@
 //! - [`tls`]: TLS with certificates reloaded on change, and an in-process transport;
 //! - [`clock`]: an injectable clock;
 //! - [`host`]: the host name every component reports;
-//! - [`build_info`]: the version and build a server reports.
+//! - [`build_info`]: the version and build a server reports;
+//! - [`status`]: INVALID_ARGUMENT and NOT_FOUND with the field as a BadRequest detail.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod host;
 pub mod server;
 pub mod settings;
 pub mod signals;
+pub mod status;
 pub mod telemetry;
 pub mod tls;
 
