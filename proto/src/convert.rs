@@ -91,7 +91,10 @@ mod tests {
     fn timestamps_outside_the_protobuf_range_are_named() {
         let ts = |seconds, nanos| prost_types::Timestamp { seconds, nanos };
         assert_eq!(timestamp_out_of_range(&ts(0, 0)), None);
-        assert_eq!(timestamp_out_of_range(&ts(MAX_TIMESTAMP_SECONDS, 999_999_999)), None);
+        assert_eq!(
+            timestamp_out_of_range(&ts(MAX_TIMESTAMP_SECONDS, 999_999_999)),
+            None
+        );
         assert_eq!(timestamp_out_of_range(&ts(MIN_TIMESTAMP_SECONDS, 0)), None);
         assert!(timestamp_out_of_range(&ts(MAX_TIMESTAMP_SECONDS + 1, 0)).is_some());
         assert!(timestamp_out_of_range(&ts(MIN_TIMESTAMP_SECONDS - 1, 0)).is_some());

@@ -43,6 +43,11 @@ pub mod status {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/vigil_descriptor.bin"));
 
+/// Encoded `FileDescriptorSet` of `google/rpc/error_details.proto`, for server
+/// reflection, so that grpcurl decodes `google.rpc.BadRequest` details.
+pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/error_details_descriptor.bin"));
+
 pub mod capabilities;
 mod convert;
 pub use convert::*;

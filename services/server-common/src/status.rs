@@ -43,12 +43,22 @@ mod tests {
 
     #[test]
     fn every_violation_is_a_field_of_one_bad_request() {
-        let status = invalid_argument([("schedule", "must be set"), ("count", "must be at most 1000")]);
+        let status = invalid_argument([
+            ("schedule", "must be set"),
+            ("count", "must be at most 1000"),
+        ]);
         assert_eq!(status.code(), Code::InvalidArgument);
-        assert_eq!(status.message(), "schedule: must be set; count: must be at most 1000");
+        assert_eq!(
+            status.message(),
+            "schedule: must be set; count: must be at most 1000"
+        );
         let details = status.get_error_details();
         let bad = details.bad_request().expect("a BadRequest detail");
-        let fields: Vec<_> = bad.field_violations.iter().map(|v| v.field.as_str()).collect();
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
         assert_eq!(fields, ["schedule", "count"]);
         assert_eq!(bad.field_violations[1].description, "must be at most 1000");
     }

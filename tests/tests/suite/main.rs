@@ -6,6 +6,7 @@ mod embedded;
 mod examples;
 mod kill9;
 mod live_schedule;
+mod random_requests;
 mod readme;
 mod replicas;
 mod split;

@@ -67,7 +67,11 @@ pub fn validate_schedule(v: &mut Checker, prefix: &str, schedule: &Schedule) {
         );
     }
     for (name, d, max) in [
-        ("catch_up_window", &schedule.catch_up_window, MAX_CATCH_UP_WINDOW),
+        (
+            "catch_up_window",
+            &schedule.catch_up_window,
+            MAX_CATCH_UP_WINDOW,
+        ),
         ("jitter", &schedule.jitter, MAX_JITTER),
         ("grace", &schedule.grace, MAX_GRACE),
     ] {
@@ -134,7 +138,14 @@ mod tests {
             ..s
         };
         let mut v = Checker::new();
-        validate_schedule(&mut v, "configuration", &Schedule { catch_up_cap: 1000, ..ok });
+        validate_schedule(
+            &mut v,
+            "configuration",
+            &Schedule {
+                catch_up_cap: 1000,
+                ..ok
+            },
+        );
         assert!(v.is_clean());
     }
 
