@@ -230,8 +230,9 @@ def check_create_bad_configuration(book: Cookbook, result: Result) -> None:
     if book.grpcurl != "standin":
         # Reflection serves google/rpc/error_details.proto, so grpcurl decodes the detail.
         assert "is not recognized" not in result.stderr, result.stderr
-        assert "type.googleapis.com/google.rpc.BadRequest" in result.stderr, result.stderr
-        assert '"field": "configuration.schedule.cron"' in result.stderr, result.stderr
+        [detail] = [json.loads(line.split(")", 1)[1]) for line in result.stderr.splitlines() if line.strip().startswith("1)")]
+        assert detail["@type"] == "type.googleapis.com/google.rpc.BadRequest", detail
+        assert [v["field"] for v in detail["fieldViolations"]] == ["configuration.schedule.cron"], detail
     with vigil.Client(book.server.endpoint, token=book.server.admin_token) as client, pytest.raises(vigil.NotFound):
         client.get_configuration("cookbook_bad")
 
