@@ -702,3 +702,22 @@ async fn control_characters_are_refused_in_printed_text(options: CatalogOptions)
         }
     }
 }
+
+both_backends!(a_ten_megabyte_string_is_refused_naming_its_field);
+/// The transport decodes up to 16 MiB, so validation answers for a 10 MB
+/// field with INVALID_ARGUMENT naming it, not the transport with OUT_OF_RANGE.
+async fn a_ten_megabyte_string_is_refused_naming_its_field(options: CatalogOptions) {
+    let mut h = start(options).await;
+    let mut c = full("huge");
+    c.description = "a".repeat(10 << 20);
+    let err = h
+        .catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(c),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&err), "configuration.description");
+    assert!(err.message().len() < 1000, "the value is not echoed");
+    assert!(all_configurations(&mut h).await.is_empty());
+}
