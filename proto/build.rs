@@ -23,11 +23,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     println!("cargo:rerun-if-changed={}", root.join("vigil").display());
+    println!("cargo:rerun-if-changed={}", root.join("google").display());
 
     let fds = protox::compile(PROTOS, [&root])?;
     // `file_descriptor_set_path` writes nothing on the compile_fds path, so
     // the encoded set for reflection is written here.
     fs::write(out_dir.join("vigil_descriptor.bin"), fds.encode_to_vec())?;
+    // google.rpc error details (BadRequest, ...), vendored from tonic-types,
+    // for reflection only: grpcurl then decodes the details of an error.
+    let details = protox::compile(["google/rpc/error_details.proto"], [&root])?;
+    fs::write(
+        out_dir.join("error_details_descriptor.bin"),
+        details.encode_to_vec(),
+    )?;
 
     tonic_prost_build::configure()
         .build_client(true)

@@ -37,6 +37,21 @@ pub fn timestamp_to_micros(ts: &prost_types::Timestamp) -> i64 {
         .saturating_add(i64::from(ts.nanos) / 1_000)
 }
 
+/// Seconds of 0001-01-01T00:00:00Z, the earliest valid protobuf `Timestamp`.
+pub const MIN_TIMESTAMP_SECONDS: i64 = -62_135_596_800;
+/// Seconds of 9999-12-31T23:59:59Z, the latest valid protobuf `Timestamp`.
+pub const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
+/// Why `ts` is not a valid protobuf `Timestamp` (0001-01-01T00:00:00Z to
+/// 9999-12-31T23:59:59.999999999Z, nanos 0 to 999,999,999), or `None`.
+pub fn timestamp_out_of_range(ts: &prost_types::Timestamp) -> Option<&'static str> {
+    let valid = (MIN_TIMESTAMP_SECONDS..=MAX_TIMESTAMP_SECONDS).contains(&ts.seconds)
+        && (0..1_000_000_000).contains(&ts.nanos);
+    (!valid).then_some(
+        "must be a valid timestamp between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z",
+    )
+}
+
 /// Converts a std `Duration` into a protobuf `Duration`.
 pub fn duration_to_proto(d: Duration) -> prost_types::Duration {
     prost_types::Duration {
@@ -70,6 +85,21 @@ mod tests {
         ] {
             assert_eq!(timestamp_to_micros(&timestamp_from_micros(m)), m);
         }
+    }
+
+    #[test]
+    fn timestamps_outside_the_protobuf_range_are_named() {
+        let ts = |seconds, nanos| prost_types::Timestamp { seconds, nanos };
+        assert_eq!(timestamp_out_of_range(&ts(0, 0)), None);
+        assert_eq!(
+            timestamp_out_of_range(&ts(MAX_TIMESTAMP_SECONDS, 999_999_999)),
+            None
+        );
+        assert_eq!(timestamp_out_of_range(&ts(MIN_TIMESTAMP_SECONDS, 0)), None);
+        assert!(timestamp_out_of_range(&ts(MAX_TIMESTAMP_SECONDS + 1, 0)).is_some());
+        assert!(timestamp_out_of_range(&ts(MIN_TIMESTAMP_SECONDS - 1, 0)).is_some());
+        assert!(timestamp_out_of_range(&ts(0, -1)).is_some());
+        assert!(timestamp_out_of_range(&ts(i64::MAX, 0)).is_some());
     }
 
     #[test]

@@ -43,6 +43,16 @@ pub mod status {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/vigil_descriptor.bin"));
 
+/// Encoded `FileDescriptorSet` of `google/rpc/error_details.proto`, for server
+/// reflection, so that grpcurl decodes `google.rpc.BadRequest` details.
+pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/error_details_descriptor.bin"));
+
 pub mod capabilities;
 mod convert;
 pub use convert::*;
+
+/// Largest request message the services decode (16 MiB). Above tonic's 4 MiB
+/// default so that an oversized field reaches validation and is refused with
+/// INVALID_ARGUMENT naming it, rather than OUT_OF_RANGE from the transport.
+pub const MAX_REQUEST_BYTES: usize = 16 << 20;

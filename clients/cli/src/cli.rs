@@ -20,7 +20,8 @@ Output:
 Exit codes:
   0  success
   1  failure: server unreachable or failing, service not served
-     (UNIMPLEMENTED), or a job waited on with --wait FAILED or was CANCELLED
+     (UNIMPLEMENTED), a stale --etag (ABORTED: read again and retry), or a
+     job waited on with --wait FAILED or was CANCELLED
   2  bad input: usage errors, unreadable or malformed files, and the server's
      INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION
   3  vigil status --check: the status is PARTIALLY_WORKING

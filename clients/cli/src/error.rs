@@ -3,8 +3,9 @@
 //! Exit codes:
 //! - `0`: success;
 //! - `1`: any other failure: the server is unreachable or failed, a service
-//!   is not served (UNIMPLEMENTED), or a job waited on with `--wait` ended
-//!   FAILED or CANCELLED;
+//!   is not served (UNIMPLEMENTED), a write lost to a concurrent change
+//!   (ABORTED, for example a stale `--etag`: read again and retry), or a job
+//!   waited on with `--wait` ended FAILED or CANCELLED;
 //! - `2`: bad input: a usage error, an unreadable or malformed file, or the
 //!   server answered INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
 //!   FAILED_PRECONDITION or OUT_OF_RANGE;
@@ -117,6 +118,9 @@ impl CliError {
             Code::Unimplemented => vec![format!(
                 "error: the {service} service is not available at {endpoint} (UNIMPLEMENTED): \
                  this server does not serve it yet, or the endpoint points at another service"
+            )],
+            Code::Aborted => vec![format!(
+                "error: {e} (ABORTED)\nhint: it changed since it was read: read it again and retry"
             )],
             Code::Unavailable if matches!(e, vigil_client::Error::Connect { .. }) => vec![format!(
                 "error: {e}\nhint: start the server (vigild) or set --endpoint / VIGIL_ENDPOINT"

@@ -142,7 +142,7 @@ impl ConfigFlags {
             set("purpose");
         }
         if self.enabled || self.disabled {
-            c.enabled = self.enabled;
+            c.enabled = Some(self.enabled);
             set("enabled");
         }
         if let Some(d) = &self.description {
@@ -270,7 +270,7 @@ impl ConfigFlags {
         if self.purpose.is_none() {
             c.purpose = Purpose::Production as i32;
         }
-        c.enabled = !self.disabled;
+        c.enabled = Some(!self.disabled);
         let has_spec = self.cron.is_some() || self.preset.is_some();
         let schedule_flags = mask.iter().any(|p| p.starts_with("schedule."));
         if !has_spec {

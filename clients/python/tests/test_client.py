@@ -40,7 +40,7 @@ def test_create_get_update_delete(client: vigil.Client) -> None:
     stale = cfg.BackupConfiguration()
     stale.CopyFrom(created)  # carries the old etag
     stale.retention.keep_daily = 3
-    with pytest.raises(vigil.FailedPrecondition):
+    with pytest.raises(vigil.Aborted):
         client.update_configuration(stale, update_mask=["retention.keep_daily"])
     assert client.get_configuration("crud").retention.keep_daily == 9
 

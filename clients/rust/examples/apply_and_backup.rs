@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
         name: "quickstart_full".into(),
         kind: BackupKind::Full as i32,
         purpose: Purpose::Production as i32,
-        enabled: true,
+        enabled: Some(true),
         description: "Quickstart file tree and SQLite database in one snapshot".into(),
         source: Some(Source {
             database: Some(DatabaseSource {

@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 use crate::pagination::paginate;
 use crate::retry::Idempotency::{Idempotent, NonIdempotent};
 
+/// The update-mask path that replaces every mutable field (AIP-134 `*`).
+pub const REPLACE_ALL: &str = "*";
+
 fn required(c: Option<BackupConfiguration>) -> Result<BackupConfiguration> {
     c.ok_or_else(|| Error::Protocol("configuration missing from the response".to_owned()))
 }
@@ -86,8 +89,13 @@ impl VigilClient {
         })
     }
 
-    /// Changes the fields named in `update_mask` (every mutable field when
-    /// empty). A non-empty etag on `configuration` must match the stored one.
+    /// Changes the fields named in `update_mask` (AIP-134). An empty mask
+    /// means the fields set in `configuration` (present messages, non-default
+    /// scalars, `enabled` when `Some`); `vec![REPLACE_ALL.into()]` replaces
+    /// every mutable field. To clear a field, name it in the mask and leave it
+    /// unset. A non-empty etag on `configuration` must match the stored one,
+    /// or the call fails with ABORTED ([`Error::is_conflict`]): read again and
+    /// retry.
     pub async fn update_configuration(
         &self,
         configuration: BackupConfiguration,

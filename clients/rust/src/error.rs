@@ -208,6 +208,12 @@ impl Error {
         )
     }
 
+    /// True when the call lost to a concurrent change (ABORTED, AIP-154), for
+    /// example a stale etag: read the resource again and retry.
+    pub fn is_conflict(&self) -> bool {
+        self.code() == Code::Aborted
+    }
+
     pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             field: field.to_owned(),

@@ -60,6 +60,7 @@ pub use builder::{
     DEFAULT_REQUEST_TIMEOUT, parse_endpoint,
 };
 pub use client::{Transport, VigilClient};
+pub use configurations::REPLACE_ALL;
 pub use error::{Error, FieldViolation, Result, ServerError, code_name};
 pub use jobs::{is_final, new_request_id};
 pub use retry::RetryPolicy;

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use vigil_server_common::status::{invalid_argument, not_found_at};
 
 /// Result alias of the catalog.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -67,6 +67,8 @@ pub enum Error {
         what: &'static str,
         /// The id or name asked for (shortened).
         key: String,
+        /// The request field that named it, sent as the BadRequest field.
+        field: Option<String>,
     },
     /// A resource with this id or name already exists.
     #[error("{what} {key:?} already exists")]
@@ -110,6 +112,16 @@ impl Error {
         Self::NotFound {
             what,
             key: shorten(key),
+            field: None,
+        }
+    }
+
+    /// An unknown id or name that the request field `field` refers to.
+    pub fn not_found_at(field: impl Into<String>, what: &'static str, key: &str) -> Self {
+        Self::NotFound {
+            what,
+            key: shorten(key),
+            field: Some(field.into()),
         }
     }
 
@@ -176,16 +188,16 @@ impl From<Error> for Status {
     fn from(err: Error) -> Self {
         let code = err.code();
         match err {
-            Error::InvalidArgument(violations) => {
-                let details = ErrorDetails::with_bad_request(
-                    violations
-                        .0
-                        .iter()
-                        .map(|v| tonic_types::FieldViolation::new(&v.field, &v.reason))
-                        .collect::<Vec<_>>(),
-                );
-                Status::with_error_details(code, violations.to_string(), details)
-            }
+            Error::InvalidArgument(violations) => invalid_argument(
+                violations
+                    .0
+                    .iter()
+                    .map(|v| (v.field.as_str(), v.reason.as_str())),
+            ),
+            Error::NotFound {
+                field: Some(ref field),
+                ..
+            } => not_found_at(field, err.to_string()),
             Error::NotFound { .. }
             | Error::AlreadyExists { .. }
             | Error::FailedPrecondition(_)
@@ -205,6 +217,7 @@ impl From<Error> for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic_types::StatusExt;
 
     #[test]
     fn invalid_argument_carries_field_violations() {
@@ -214,6 +227,17 @@ mod tests {
         let details = status.get_error_details();
         let bad = details.bad_request().expect("bad request detail");
         assert_eq!(bad.field_violations[0].field, "configuration.name");
+    }
+
+    #[test]
+    fn not_found_names_its_field_once() {
+        let status: Status =
+            Error::not_found_at("params.restore.artifact", "artifact", "../../x").into();
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "artifact \"../../x\" not found");
+        let details = status.get_error_details();
+        let bad = details.bad_request().expect("bad request detail");
+        assert_eq!(bad.field_violations[0].field, "params.restore.artifact");
     }
 
     #[test]

@@ -135,16 +135,19 @@ impl Catalog {
     /// The public `CatalogService`.
     pub fn catalog_service(&self) -> CatalogServiceServer<impl CatalogService> {
         CatalogServiceServer::new(CatalogApi::new(self.store.clone()))
+            .max_decoding_message_size(vigil_proto::MAX_REQUEST_BYTES)
     }
 
     /// The internal `CoordinationService`.
     pub fn coordination_service(&self) -> CoordinationServiceServer<impl CoordinationService> {
         CoordinationServiceServer::new(CoordinationApi::new(self.store.clone()))
+            .max_decoding_message_size(vigil_proto::MAX_REQUEST_BYTES)
     }
 
     /// `AccessService`: tokens, the caller's identity and the audit trail.
     pub fn access_service(&self) -> AccessServiceServer<impl AccessService> {
         AccessServiceServer::new(AccessApi::new(self.store.clone(), self.tokens.clone()))
+            .max_decoding_message_size(vigil_proto::MAX_REQUEST_BYTES)
     }
 
     /// Checks bearer tokens against this catalog's tokens table.

@@ -1,7 +1,17 @@
-//! Update masks of `UpdateConfiguration`: which paths exist and how each one
-//! copies a field from the request into the stored configuration.
+//! Update masks of `UpdateConfiguration` (AIP-134): which paths exist, which
+//! paths an omitted mask stands for, and how each path copies a field from the
+//! request into the stored configuration.
+//!
+//! - An omitted or empty mask means the fields that are set in the request: a
+//!   message that is present counts through the fields set inside it (an empty
+//!   one counts as itself), a scalar or enum counts when it is not its default
+//!   (`enabled` has presence and counts whenever it is sent), a list or map
+//!   when it is not empty. So `{"name": "x", "enabled": false}` flips only
+//!   `enabled`.
+//! - `*` alone replaces every mutable field.
+//! - To clear a field, name it in the mask and leave it unset in the request.
 
-use vigil_proto::catalog::v1::BackupConfiguration;
+use vigil_proto::catalog::v1::{BackupConfiguration, DatabaseSource, Retention, Schedule, Source};
 
 use crate::error::{Error, Result};
 
@@ -41,8 +51,20 @@ pub const PATHS: &[&str] = &[
 /// Paths that name fields a client cannot change.
 const FIXED: &[&str] = &["name", "create_time", "update_time", "etag"];
 
+/// The mask path that replaces every mutable field.
+pub const FULL_REPLACEMENT: &str = "*";
+
 /// Checks every path of `mask` before anything is read or written.
 pub fn check_mask(paths: &[String]) -> Result<()> {
+    if paths.iter().any(|p| p == FULL_REPLACEMENT) {
+        if paths.len() > 1 {
+            return Err(Error::invalid(
+                "update_mask",
+                "\"*\" replaces every field and must be the only path",
+            ));
+        }
+        return Ok(());
+    }
     for path in paths {
         if FIXED.contains(&path.as_str()) {
             return Err(Error::invalid(
@@ -63,22 +85,116 @@ pub fn check_mask(paths: &[String]) -> Result<()> {
 
 /// The stored configuration with the masked fields taken from `new`.
 ///
-/// An empty mask replaces every mutable field. `check_mask` must have passed.
+/// An empty mask stands for the fields set in `new` ([`implied_paths`]); `*`
+/// replaces every mutable field. `check_mask` must have passed.
 pub fn apply_mask(
     stored: &BackupConfiguration,
     new: &BackupConfiguration,
     paths: &[String],
 ) -> BackupConfiguration {
-    let mut out = stored.clone();
-    if paths.is_empty() {
+    if paths.iter().any(|p| p == FULL_REPLACEMENT) {
         let mut out = new.clone();
         out.name = stored.name.clone();
         return out;
     }
+    let implied;
+    let paths = if paths.is_empty() {
+        implied = implied_paths(new);
+        &implied
+    } else {
+        paths
+    };
+    let mut out = stored.clone();
     for path in paths {
         copy_path(&mut out, new, path);
     }
     out
+}
+
+/// The paths an omitted mask stands for: every field set in `new` (AIP-134).
+pub fn implied_paths(new: &BackupConfiguration) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut set = |on: bool, path: &str| {
+        if on {
+            out.push(path.to_owned());
+        }
+    };
+    set(new.kind != 0, "kind");
+    set(new.purpose != 0, "purpose");
+    set(new.enabled.is_some(), "enabled");
+    set(!new.description.is_empty(), "description");
+    set(!new.labels.is_empty(), "labels");
+    if let Some(s) = &new.schedule {
+        nested(&mut out, "schedule", &schedule_paths(s));
+    }
+    if let Some(s) = &new.source {
+        nested(&mut out, "source", &source_paths(s));
+    }
+    if let Some(r) = &new.retention {
+        nested(&mut out, "retention", &retention_paths(r));
+    }
+    out
+}
+
+/// `prefix.field` for each set field, or `prefix` itself for an empty message.
+fn nested(out: &mut Vec<String>, prefix: &str, fields: &[String]) {
+    if fields.is_empty() {
+        out.push(prefix.to_owned());
+    }
+    out.extend(fields.iter().map(|f| format!("{prefix}.{f}")));
+}
+
+fn names(pairs: &[(bool, &str)]) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| (*name).to_owned())
+        .collect()
+}
+
+fn schedule_paths(s: &Schedule) -> Vec<String> {
+    names(&[
+        // cron and preset share one oneof: either path copies the recurrence.
+        (s.spec.is_some(), "cron"),
+        (!s.timezone.is_empty(), "timezone"),
+        (s.catch_up != 0, "catch_up"),
+        (s.catch_up_window.is_some(), "catch_up_window"),
+        (s.catch_up_cap != 0, "catch_up_cap"),
+        (s.overlap != 0, "overlap"),
+        (s.jitter.is_some(), "jitter"),
+        (s.grace.is_some(), "grace"),
+    ])
+}
+
+fn source_paths(s: &Source) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(db) = &s.database {
+        nested(&mut out, "database", &database_paths(db));
+    }
+    out.extend(names(&[
+        (!s.paths.is_empty(), "paths"),
+        (!s.include.is_empty(), "include"),
+        (!s.exclude.is_empty(), "exclude"),
+    ]));
+    out
+}
+
+fn database_paths(db: &DatabaseSource) -> Vec<String> {
+    names(&[
+        (db.engine != 0, "engine"),
+        (!db.url.is_empty(), "url"),
+        (db.password.is_some(), "password"),
+    ])
+}
+
+fn retention_paths(r: &Retention) -> Vec<String> {
+    names(&[
+        (r.keep_within_days != 0, "keep_within_days"),
+        (r.keep_last != 0, "keep_last"),
+        (r.keep_daily != 0, "keep_daily"),
+        (r.keep_weekly != 0, "keep_weekly"),
+        (r.keep_monthly != 0, "keep_monthly"),
+    ])
 }
 
 fn copy_path(out: &mut BackupConfiguration, new: &BackupConfiguration, path: &str) {
@@ -147,7 +263,6 @@ fn copy_path(out: &mut BackupConfiguration, new: &BackupConfiguration, path: &st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_proto::catalog::v1::Retention;
 
     fn with_retention(daily: i32, weekly: i32) -> BackupConfiguration {
         BackupConfiguration {
@@ -177,13 +292,52 @@ mod tests {
     }
 
     #[test]
-    fn empty_mask_replaces_everything_but_the_name() {
+    fn star_replaces_everything_but_the_name() {
         let stored = with_retention(7, 4);
-        let mut new = with_retention(1, 1);
+        let mut new = with_retention(1, 0);
         new.name = "other".into();
-        let out = apply_mask(&stored, &new, &[]);
+        let out = apply_mask(&stored, &new, &["*".into()]);
         assert_eq!(out.name, "x");
         assert_eq!(out.retention.unwrap().keep_daily, 1);
+        assert_eq!(out.retention.unwrap().keep_weekly, 0);
+        assert!(check_mask(&["*".into(), "kind".into()]).is_err());
+    }
+
+    #[test]
+    fn empty_mask_takes_only_the_fields_that_are_set() {
+        let mut stored = with_retention(7, 4);
+        stored.enabled = Some(true);
+        stored.schedule = Some(Schedule {
+            timezone: "Europe/Berlin".into(),
+            ..Default::default()
+        });
+        let new = BackupConfiguration {
+            name: "x".into(),
+            enabled: Some(false),
+            retention: Some(Retention {
+                keep_daily: 9,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            implied_paths(&new),
+            vec!["enabled".to_owned(), "retention.keep_daily".to_owned()]
+        );
+        let out = apply_mask(&stored, &new, &[]);
+        assert_eq!(out.enabled, Some(false));
+        assert_eq!(out.schedule, stored.schedule);
+        let kept = out.retention.unwrap();
+        assert_eq!((kept.keep_daily, kept.keep_weekly), (9, 4));
+    }
+
+    #[test]
+    fn an_empty_message_counts_as_itself() {
+        let new = BackupConfiguration {
+            source: Some(Source::default()),
+            ..Default::default()
+        };
+        assert_eq!(implied_paths(&new), vec!["source".to_owned()]);
     }
 
     #[test]

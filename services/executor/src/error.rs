@@ -188,6 +188,9 @@ impl From<Error> for Status {
     fn from(e: Error) -> Status {
         let code = e.code();
         match (&e, code) {
+            (Error::InvalidArgument { field, reason }, _) => {
+                vigil_server_common::status::invalid_argument([(field.as_str(), reason.as_str())])
+            }
             // Internal details stay in the log; the caller gets a stable text.
             (Error::Io { .. } | Error::Internal(_), _) => {
                 tracing::error!(error = %e, "internal error");

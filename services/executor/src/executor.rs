@@ -111,7 +111,7 @@ impl Executor {
     /// The gRPC service to add to a server.
     pub fn service(&self) -> ExecutorServiceServer<impl ExecutorService> {
         ExecutorServiceServer::new(ExecutorApi::new(self.shared.clone()))
-            .max_decoding_message_size(8 << 20)
+            .max_decoding_message_size(vigil_proto::MAX_REQUEST_BYTES)
             .max_encoding_message_size(8 << 20)
     }
 

@@ -298,7 +298,7 @@ async fn create_configurations(
         .map(|i| BackupConfiguration {
             name: format!("bench-{i:05}"),
             kind: BackupKind::Full as i32,
-            enabled: true,
+            enabled: Some(true),
             schedule: Some(pb::Schedule {
                 spec: Some(pb::schedule::Spec::Cron(format!(
                     "{} {} * * * *",

@@ -133,7 +133,7 @@ impl Engine {
             return Ok(Armed::Removed);
         };
         if let Some(config) = self.catalog.configuration(&key.configuration).await?
-            && config.enabled
+            && config.enabled()
             && self.defs_of_one(&config).iter().any(|d| match d {
                 Ok(d) => d.key == key,
                 Err(u) => u.key == key,

@@ -271,10 +271,10 @@ impl Engine {
         let mut fresh = HashMap::with_capacity(configs.len());
         for config in configs {
             let entry = match memory.defs.remove(&config.name) {
-                Some(cached) if cached.0 == config.etag && cached.1 == config.enabled => cached,
+                Some(cached) if cached.0 == config.etag && cached.1 == config.enabled() => cached,
                 _ => (
                     config.etag.clone(),
-                    config.enabled,
+                    config.enabled(),
                     spec::defs_for(config, &self.settings),
                 ),
             };
@@ -289,7 +289,7 @@ impl Engine {
     /// cache when its version is known.
     pub fn defs_of_one(&self, config: &BackupConfiguration) -> Vec<Def> {
         let mut enabled = config.clone();
-        enabled.enabled = true;
+        enabled.enabled = Some(true);
         if let Some((etag, true, defs)) = self.memory().defs.get(&config.name)
             && *etag == config.etag
         {

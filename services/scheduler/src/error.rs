@@ -110,6 +110,12 @@ impl Error {
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
         let code = e.code();
+        if let Error::InvalidArgument { field, reason } = &e {
+            return vigil_server_common::status::invalid_argument([(
+                field.as_str(),
+                reason.as_str(),
+            )]);
+        }
         let message = match &e {
             Error::Internal(_) | Error::Settings { .. } => {
                 tracing::error!(error = %e, "scheduler request failed");

@@ -106,6 +106,7 @@ impl Scheduler {
     /// The SchedulerService of this replica.
     pub fn service(&self) -> SchedulerServiceServer<impl SchedulerService> {
         SchedulerServiceServer::new(crate::service::Service::new(self.engine.clone()))
+            .max_decoding_message_size(vigil_proto::MAX_REQUEST_BYTES)
     }
 
     /// The engine, for hosts and tests that tick by hand.

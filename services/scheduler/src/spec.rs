@@ -121,7 +121,7 @@ pub type Def = Result<Arc<ScheduleDef>, Unarmable>;
 /// verify system schedules. A disabled configuration has none.
 pub fn defs_for(config: &BackupConfiguration, settings: &SchedulerSettings) -> Vec<Def> {
     let mut out: Vec<Result<ScheduleDef, Unarmable>> = Vec::new();
-    if !config.enabled {
+    if !config.enabled() {
         return Vec::new();
     }
     if let Some(spec) = &config.schedule {
@@ -284,7 +284,7 @@ mod tests {
         BackupConfiguration {
             name: "nightly".into(),
             kind: BackupKind::Full as i32,
-            enabled: true,
+            enabled: Some(true),
             schedule: Some(pb::Schedule {
                 spec: Some(pb::schedule::Spec::Cron(cron.into())),
                 timezone: "Europe/Berlin".into(),
@@ -324,7 +324,7 @@ mod tests {
     fn disabled_or_retentionless_configurations() {
         let mut c = config("0 2 * * *", false);
         assert_eq!(defs_for(&c, &SchedulerSettings::default()).len(), 1);
-        c.enabled = false;
+        c.enabled = Some(false);
         assert!(defs_for(&c, &SchedulerSettings::default()).is_empty());
     }
 

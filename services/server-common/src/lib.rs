@@ -11,7 +11,8 @@
 //! - [`clock`]: an injectable clock;
 //! - [`host`]: the host name every component reports;
 //! - [`build_info`]: the version and build a server reports;
-//! - [`metrics`]: per-process Prometheus metrics (RPCs, build info).
+//! - [`metrics`]: per-process Prometheus metrics (RPCs, build info);
+//! - [`status`]: INVALID_ARGUMENT and NOT_FOUND with the field as a BadRequest detail.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod server;
 pub mod settings;
 pub mod signals;
+pub mod status;
 pub mod telemetry;
 pub mod tls;
 

@@ -125,7 +125,7 @@ async fn seed_configurations(cat: &CatalogServiceClient<Channel>, n: usize) {
         .map(|i| BackupConfiguration {
             name: format!("fleet-{i:05}"),
             kind: BackupKind::Full as i32,
-            enabled: true,
+            enabled: Some(true),
             schedule: Some(pb::Schedule {
                 spec: Some(pb::schedule::Spec::Cron(format!("{} 2 * * *", i % 60))),
                 timezone: "Europe/Berlin".into(),

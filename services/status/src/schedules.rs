@@ -52,7 +52,7 @@ impl<'a> Facts<'a> {
 
     /// Enabled with a schedule.
     pub(crate) fn scheduled_active(&self) -> bool {
-        self.config.enabled && self.config.schedule.is_some()
+        self.config.enabled() && self.config.schedule.is_some()
     }
 
     /// Protects real data: production, or purpose left unset.

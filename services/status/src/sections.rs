@@ -24,7 +24,7 @@ pub(crate) fn configurations(facts: &[Facts<'_>]) -> ConfigurationSummary {
         name: f.config.name.clone(),
         kind: f.config.kind,
         purpose: f.config.purpose,
-        enabled: f.config.enabled,
+        enabled: f.config.enabled(),
         frequency: f.frequency(),
         schedule: f.describe(),
     };
@@ -36,7 +36,7 @@ pub(crate) fn configurations(facts: &[Facts<'_>]) -> ConfigurationSummary {
         if matches!(f.config.purpose(), Purpose::Temporary | Purpose::Test) {
             summary.leftovers.push(entry(f));
         }
-        if !f.config.enabled {
+        if !f.config.enabled() {
             summary.inactive.push(entry(f));
         } else if f.config.schedule.is_some() {
             summary.scheduled_active.push(entry(f));
@@ -177,7 +177,7 @@ pub(crate) fn produces_backup(kind: JobKind) -> bool {
 pub(crate) fn freshness(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<BackupFreshness> {
     facts
         .iter()
-        .filter(|f| f.config.enabled)
+        .filter(|f| f.config.enabled())
         .map(|f| {
             let last = inputs
                 .last_success

@@ -8,6 +8,7 @@ mod json_logs;
 mod kill9;
 mod live_schedule;
 mod metrics;
+mod random_requests;
 mod readme;
 mod replicas;
 mod split;

@@ -225,7 +225,8 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> Result<(), CliError> {
                     ),
                 ));
             }
-            Vec::new()
+            // The file is the whole configuration: fields it leaves out are cleared.
+            vec![vigil_client::REPLACE_ALL.to_owned()]
         }
         None if mask.is_empty() => {
             return Err(CliError::input(

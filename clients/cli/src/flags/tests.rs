@@ -35,7 +35,7 @@ fn each_flag_is_one_mask_path() {
             "retention.keep_daily"
         ]
     );
-    assert!(!c.enabled);
+    assert!(!c.enabled());
     assert_eq!(
         c.retention.unwrap().keep_daily,
         -1,
@@ -57,7 +57,7 @@ fn create_applies_defaults_and_drops_untouched_parts() {
     .unwrap();
     assert_eq!(c.name, "nightly");
     assert_eq!(c.purpose(), Purpose::Production);
-    assert!(c.enabled);
+    assert!(c.enabled());
     let s = c.schedule.unwrap();
     assert_eq!(s.catch_up(), CatchUpPolicy::Once);
     assert_eq!(s.overlap(), OverlapPolicy::Skip);

@@ -82,7 +82,7 @@ pub(crate) fn list(configs: &[BackupConfiguration]) -> Table {
             c.name.clone(),
             c.kind().short().to_owned(),
             c.purpose().short().to_owned(),
-            format::yes_no(c.enabled).to_owned(),
+            format::yes_no(c.enabled()).to_owned(),
             schedule_summary(c.schedule.as_ref()),
             retention_summary(c.retention.as_ref()),
         ]);
@@ -96,7 +96,7 @@ pub(crate) fn detail(c: &BackupConfiguration) -> Table {
         ("name", c.name.clone()),
         ("kind", c.kind().short().to_owned()),
         ("purpose", c.purpose().short().to_owned()),
-        ("enabled", format::yes_no(c.enabled).to_owned()),
+        ("enabled", format::yes_no(c.enabled()).to_owned()),
         ("schedule", schedule_summary(c.schedule.as_ref())),
     ];
     if let Some(s) = &c.schedule {

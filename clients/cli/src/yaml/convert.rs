@@ -25,7 +25,7 @@ pub(super) fn configuration(
         name: spec.name.clone(),
         kind: spec.kind.proto() as i32,
         purpose: spec.purpose.map_or(Purpose::Production, |p| p.proto()) as i32,
-        enabled: spec.enabled.unwrap_or(true),
+        enabled: Some(spec.enabled.unwrap_or(true)),
         schedule: spec
             .schedule
             .as_ref()

@@ -42,7 +42,7 @@ fn the_seed_file_parses_into_the_twelve_configurations() {
 
     let daily = by("daily_full_backup");
     assert_eq!(daily.kind(), BackupKind::Full);
-    assert!(daily.enabled);
+    assert!(daily.enabled());
     assert_eq!(cron_of(daily), Some("0 2 * * *"));
     let s = daily.schedule.as_ref().unwrap();
     assert_eq!(s.timezone, "Europe/Berlin");
@@ -85,7 +85,7 @@ fn the_seed_file_parses_into_the_twelve_configurations() {
 
     let hourly = by("production_database_hourly");
     assert_eq!(hourly.kind(), BackupKind::Database);
-    assert!(!hourly.enabled);
+    assert!(!hourly.enabled());
     assert!(hourly.source.as_ref().unwrap().database.is_some());
 
     for name in [
@@ -164,7 +164,7 @@ configurations:
     let x = &all[0];
     assert_eq!(x.kind(), BackupKind::Database);
     assert_eq!(x.purpose(), Purpose::Test);
-    assert!(x.enabled, "enabled defaults to true");
+    assert!(x.enabled(), "enabled defaults to true");
     let s = x.schedule.as_ref().unwrap();
     assert_eq!(s.catch_up(), CatchUpPolicy::All);
     assert_eq!(s.overlap(), OverlapPolicy::Queue);
@@ -182,7 +182,7 @@ configurations:
     let y = &all[1];
     assert_eq!(y.kind(), BackupKind::Export);
     assert_eq!(y.purpose(), Purpose::Temporary);
-    assert!(!y.enabled);
+    assert!(!y.enabled());
     let s = y.schedule.as_ref().unwrap();
     assert_eq!(s.catch_up(), CatchUpPolicy::Skip);
     assert_eq!(s.overlap(), OverlapPolicy::Allow);
@@ -203,7 +203,7 @@ fn defaults_are_explicit() {
     .unwrap();
     let a = &all[0];
     assert_eq!(a.purpose(), Purpose::Production);
-    assert!(a.enabled);
+    assert!(a.enabled());
     assert_eq!(a.schedule.as_ref().unwrap().catch_up(), CatchUpPolicy::Once);
     assert_eq!(a.schedule.as_ref().unwrap().overlap(), OverlapPolicy::Skip);
 }

@@ -270,7 +270,14 @@ async fn create_get_update_disable_enable_delete() {
     let stale = env
         .vigil(&["config", "delete", "nightly", "--etag", "not-the-etag"])
         .await;
-    assert_eq!(stale.code, 2, "{stale:?}");
+    // A stale etag is ABORTED (AIP-154): not bad input, read again and retry.
+    assert_eq!(stale.code, 1, "{stale:?}");
+    assert!(stale.stderr.contains("(ABORTED)"), "{stale:?}");
+    assert!(
+        stale.stderr.contains("hint: it changed since it was read"),
+        "{stale:?}"
+    );
+    env.vigil(&["config", "get", "nightly"]).await.ok();
     env.vigil(&["config", "delete", "nightly"]).await.ok();
     assert_eq!(env.vigil(&["config", "get", "nightly"]).await.code, 2);
 }

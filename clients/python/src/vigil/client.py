@@ -149,9 +149,13 @@ class Client:
         return _paginate(page)
 
     def update_configuration(self, configuration: ConfigurationLike, *, update_mask: Sequence[str] = ()) -> Configuration:
-        """Changes the named fields (all mutable ones when the mask is empty).
+        """Changes the fields named in ``update_mask`` (AIP-134).
 
-        Set ``configuration.etag`` to refuse a stale write (:class:`vigil.FailedPrecondition`).
+        An empty mask means the fields set in ``configuration`` (present messages,
+        non-default scalars, ``enabled`` whenever it is set); ``["*"]`` replaces every
+        mutable field. To clear a field, name it in the mask and leave it unset.
+        Set ``configuration.etag`` to refuse a stale write: it raises :class:`vigil.Aborted`;
+        read the configuration again and retry.
         """
         request = catalog.UpdateConfigurationRequest(
             configuration=_as_configuration(configuration), update_mask=field_mask_pb2.FieldMask(paths=list(update_mask))

@@ -126,13 +126,13 @@ class ResourceExhausted(VigilError):
 
 
 class FailedPrecondition(VigilError):
-    """The system is not in a state that allows this, for example a stale etag."""
+    """The system is not in a state that allows this, for example cancelling a finished job."""
 
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
 class Aborted(VigilError):
-    """The call lost a race with a concurrent change; it may be retried."""
+    """The call lost a race with a concurrent change, for example a stale etag: read again and retry."""
 
     code = grpc.StatusCode.ABORTED
 

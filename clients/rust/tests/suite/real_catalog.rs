@@ -17,7 +17,7 @@ fn config(name: &str, cron: &str) -> BackupConfiguration {
         name: name.into(),
         kind: BackupKind::Full as i32,
         purpose: Purpose::Production as i32,
-        enabled: true,
+        enabled: Some(true),
         schedule: Some(Schedule {
             spec: Some(schedule::Spec::Cron(cron.into())),
             timezone: "Europe/Berlin".into(),

@@ -27,6 +27,8 @@ fn from_row(row: &AnyRow) -> Result<BackupConfiguration> {
     let mut c = BackupConfiguration::decode(body.as_slice())
         .map_err(|e| Error::Internal(format!("stored configuration does not decode: {e}")))?;
     c.name = row.text("name")?;
+    // Bodies written before `enabled` had presence leave a false one out.
+    c.enabled = Some(c.enabled());
     c.etag = row.text("etag")?;
     c.create_time = Some(timestamp_from_micros(row.int("create_time")?));
     c.update_time = Some(timestamp_from_micros(row.int("update_time")?));
@@ -39,6 +41,9 @@ pub(super) fn content_etag(c: &BackupConfiguration) -> String {
     canon.create_time = None;
     canon.update_time = None;
     canon.etag.clear();
+    // A false `enabled` is hashed as absent, as it was before the field had
+    // presence, so upgrading changes no etag.
+    canon.enabled = canon.enabled.filter(|on| *on);
     let labels = std::mem::take(&mut canon.labels);
     let mut bytes = canon.encode_to_vec();
     // Map order is not stable in the encoding; hash the labels sorted.
@@ -111,7 +116,7 @@ pub(super) async fn insert_row(
         .push(", ")
         .int(i64::from(c.purpose));
     sql.push(", ")
-        .int(i64::from(c.enabled))
+        .int(i64::from(c.enabled()))
         .push(", ")
         .int(i64::from(c.schedule.is_some()));
     sql.push(", ")
@@ -140,7 +145,7 @@ pub(super) async fn update_row(
     sql.int(i64::from(c.kind))
         .push(", purpose = ")
         .int(i64::from(c.purpose));
-    sql.push(", enabled = ").int(i64::from(c.enabled));
+    sql.push(", enabled = ").int(i64::from(c.enabled()));
     sql.push(", has_schedule = ")
         .int(i64::from(c.schedule.is_some()));
     sql.push(", body = ")
@@ -186,10 +191,11 @@ pub(super) fn stored_view(
     out
 }
 
-fn stale_etag() -> Error {
-    Error::FailedPrecondition(
-        "configuration.etag: does not match the stored etag, read the configuration again".into(),
-    )
+/// A stale etag at `field`: ABORTED (AIP-154), so a client re-reads and retries.
+fn stale_etag(field: &str) -> Error {
+    Error::Aborted(format!(
+        "{field}: does not match the stored etag, read the configuration again and retry"
+    ))
 }
 
 impl Store {
@@ -298,7 +304,7 @@ impl Store {
         check_name_field("name", name)?;
         self.modify(name, "", |stored| {
             let mut c = stored.clone();
-            c.enabled = enabled;
+            c.enabled = Some(enabled);
             Ok(c)
         })
         .await
@@ -317,7 +323,7 @@ impl Store {
                 .await?
                 .ok_or_else(|| Error::not_found("configuration", name))?;
             if !expected_etag.is_empty() && expected_etag != stored.etag {
-                return Err(stale_etag());
+                return Err(stale_etag("configuration.etag"));
             }
             let mut merged = f(&stored)?;
             prepare(&mut merged, "configuration")?;
@@ -352,9 +358,7 @@ impl Store {
                 .await?
                 .ok_or_else(|| Error::not_found("configuration", name))?;
             if !expected_etag.is_empty() && expected_etag != stored.etag {
-                return Err(Error::FailedPrecondition(
-                    "etag: does not match the stored etag, read the configuration again".into(),
-                ));
+                return Err(stale_etag("etag"));
             }
             let mut sql = Sql::new("DELETE FROM configurations WHERE name = ");
             sql.text(name);
@@ -386,7 +390,7 @@ mod tests {
         b.etag = "old".into();
         b.update_time = Some(timestamp_from_micros(5));
         assert_eq!(content_etag(&a), content_etag(&b));
-        b.enabled = true;
+        b.enabled = Some(true);
         assert_ne!(content_etag(&a), content_etag(&b));
     }
 

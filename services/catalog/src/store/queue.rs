@@ -187,10 +187,11 @@ async fn check_artifact_exists(
     let mut sql = Sql::new("SELECT id FROM artifacts WHERE id = ");
     sql.text(id);
     if sql.query().fetch_optional(&mut *conn).await?.is_none() {
-        return Err(Error::NotFound {
-            what: "artifact",
-            key: format!("{prefix}{field}={id}"),
-        });
+        return Err(Error::not_found_at(
+            format!("{prefix}{field}"),
+            "artifact",
+            id,
+        ));
     }
     Ok(())
 }
@@ -264,7 +265,13 @@ impl Store {
             None
         } else {
             let found = configurations::find(conn, &req.configuration).await?;
-            Some(found.ok_or_else(|| Error::not_found("configuration", &req.configuration))?)
+            Some(found.ok_or_else(|| {
+                Error::not_found_at(
+                    format!("{prefix}configuration"),
+                    "configuration",
+                    &req.configuration,
+                )
+            })?)
         };
         check_artifact_exists(conn, &req, prefix).await?;
         let caps = required_capabilities(&req, config.as_ref());

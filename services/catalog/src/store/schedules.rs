@@ -197,7 +197,7 @@ impl Store {
                 (Some(_), "") => return Err(Error::already_exists("schedule", &state.schedule)),
                 (None, _) => return Err(Error::not_found("schedule", &state.schedule)),
                 (Some(s), etag) if s.etag != etag => {
-                    return Err(Error::FailedPrecondition(
+                    return Err(Error::Aborted(
                         "state.etag: does not match the stored etag, read the schedule state again"
                             .into(),
                     ));

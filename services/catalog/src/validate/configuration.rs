@@ -23,6 +23,10 @@ const MAX_DESCRIPTION: usize = 2048;
 const MAX_LIST: usize = 1000;
 /// Longest glob pattern.
 const MAX_GLOB: usize = 1024;
+/// Largest `retention.keep_within_days`: 100 years.
+pub(super) const MAX_KEEP_WITHIN_DAYS: i32 = 36_500;
+/// Largest `retention.keep_*` count.
+pub(super) const MAX_KEEP_COUNT: i32 = 100_000;
 
 /// Checks a configuration name, found at `field`.
 pub fn check_name(v: &mut Checker, field: &str, name: &str) {
@@ -81,15 +85,20 @@ pub fn check_configuration(v: &mut Checker, path: &str, c: &BackupConfiguration)
     }
     check_source(v, path, c, kind.ok());
     if let Some(r) = &c.retention {
-        for (name, value) in [
-            ("keep_within_days", r.keep_within_days),
-            ("keep_last", r.keep_last),
-            ("keep_daily", r.keep_daily),
-            ("keep_weekly", r.keep_weekly),
-            ("keep_monthly", r.keep_monthly),
+        for (name, value, max) in [
+            ("keep_within_days", r.keep_within_days, MAX_KEEP_WITHIN_DAYS),
+            ("keep_last", r.keep_last, MAX_KEEP_COUNT),
+            ("keep_daily", r.keep_daily, MAX_KEEP_COUNT),
+            ("keep_weekly", r.keep_weekly, MAX_KEEP_COUNT),
+            ("keep_monthly", r.keep_monthly, MAX_KEEP_COUNT),
         ] {
             if value < 0 {
                 v.add(field(&format!("retention.{name}")), "must not be negative");
+            } else if value > max {
+                v.add(
+                    field(&format!("retention.{name}")),
+                    format!("must be at most {max}"),
+                );
             }
         }
     }
@@ -195,6 +204,7 @@ pub fn normalize_configuration(c: &mut BackupConfiguration) {
     c.create_time = None;
     c.update_time = None;
     c.etag.clear();
+    c.enabled = Some(c.enabled());
     if c.purpose == Purpose::Unspecified as i32 {
         c.purpose = Purpose::Production as i32;
     }
@@ -264,6 +274,22 @@ mod tests {
         assert_eq!(
             check(&c),
             "configuration.retention.keep_daily: must not be negative"
+        );
+    }
+
+    #[test]
+    fn retention_has_a_maximum() {
+        let mut c = full("x");
+        c.retention = Some(Retention {
+            keep_within_days: i32::MAX,
+            keep_monthly: 100_001,
+            keep_daily: 100_000,
+            ..Default::default()
+        });
+        assert_eq!(
+            check(&c),
+            "configuration.retention.keep_within_days: must be at most 36500; \
+             configuration.retention.keep_monthly: must be at most 100000"
         );
     }
 

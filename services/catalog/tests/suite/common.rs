@@ -72,7 +72,7 @@ pub(crate) fn full(name: &str) -> BackupConfiguration {
     BackupConfiguration {
         name: name.into(),
         kind: BackupKind::Full as i32,
-        enabled: true,
+        enabled: Some(true),
         schedule: Some(Schedule {
             spec: Some(schedule::Spec::Cron("0 2 * * *".into())),
             timezone: "Europe/Berlin".into(),

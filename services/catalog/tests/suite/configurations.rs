@@ -7,6 +7,117 @@ use vigil_proto::catalog::v1::*;
 
 use crate::common::*;
 
+both_backends!(an_update_without_a_mask_changes_only_the_fields_sent);
+/// AIP-134: the grpcurl call `{"configuration": {"name": "x", "enabled": false}}`
+/// flips `enabled` and keeps the schedule and everything else; `*` replaces all.
+async fn an_update_without_a_mask_changes_only_the_fields_sent(options: CatalogOptions) {
+    let mut h = start(options).await;
+    let created = h
+        .catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(full("x")),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .configuration
+        .unwrap();
+    let update = |configuration: BackupConfiguration, paths: &[&str]| UpdateConfigurationRequest {
+        configuration: Some(configuration),
+        update_mask: (!paths.is_empty()).then(|| FieldMask {
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }),
+    };
+    let flip = BackupConfiguration {
+        name: "x".into(),
+        enabled: Some(false),
+        ..Default::default()
+    };
+    let flipped = h
+        .catalog
+        .update_configuration(update(flip, &[]))
+        .await
+        .unwrap()
+        .into_inner()
+        .configuration
+        .unwrap();
+    assert_eq!(flipped.enabled, Some(false));
+    let expected = BackupConfiguration {
+        enabled: Some(false),
+        etag: flipped.etag.clone(),
+        update_time: flipped.update_time,
+        ..created.clone()
+    };
+    assert_eq!(flipped, expected, "only enabled changed");
+    assert!(flipped.schedule.is_some(), "the schedule is kept");
+
+    // A nested field sent alone changes only itself.
+    let keep = BackupConfiguration {
+        name: "x".into(),
+        retention: Some(Retention {
+            keep_weekly: 4,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let kept = h
+        .catalog
+        .update_configuration(update(keep, &[]))
+        .await
+        .unwrap()
+        .into_inner()
+        .configuration
+        .unwrap();
+    let retention = kept.retention.unwrap();
+    assert_eq!((retention.keep_daily, retention.keep_weekly), (7, 4));
+    assert_eq!(kept.schedule, created.schedule);
+    assert_eq!(kept.enabled, Some(false));
+
+    // A field named in the mask and left unset is cleared.
+    let cleared = h
+        .catalog
+        .update_configuration(update(
+            BackupConfiguration {
+                name: "x".into(),
+                ..Default::default()
+            },
+            &["schedule"],
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .configuration
+        .unwrap();
+    assert_eq!(cleared.schedule, None);
+    assert_eq!(cleared.labels, created.labels);
+
+    // `*` replaces every mutable field.
+    let mut replacement = full("x");
+    replacement.labels.clear();
+    replacement.retention = None;
+    let replaced = h
+        .catalog
+        .update_configuration(update(replacement, &["*"]))
+        .await
+        .unwrap()
+        .into_inner()
+        .configuration
+        .unwrap();
+    assert!(replaced.labels.is_empty() && replaced.retention.is_none());
+    assert_eq!(replaced.schedule, created.schedule);
+    assert_eq!(replaced.enabled, Some(true));
+
+    // An unknown path is refused, naming it, and changes nothing.
+    let err = h
+        .catalog
+        .update_configuration(update(full("x"), &["schedule.crom"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "update_mask");
+    assert!(err.message().contains("schedule.crom"), "{}", err.message());
+}
+
 both_backends!(crud_with_etags_and_masks);
 async fn crud_with_etags_and_masks(options: CatalogOptions) {
     let mut h = start(options).await;
@@ -94,7 +205,7 @@ async fn crud_with_etags_and_masks(options: CatalogOptions) {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert_eq!(err.code(), Code::Aborted, "{err:?}");
 
     let disabled = h
         .catalog
@@ -106,7 +217,7 @@ async fn crud_with_etags_and_masks(options: CatalogOptions) {
         .into_inner()
         .configuration
         .unwrap();
-    assert!(!disabled.enabled);
+    assert!(!disabled.enabled());
     assert_ne!(disabled.etag, updated.etag);
 
     // Delete with a stale etag is refused, with the current one it works.
@@ -118,7 +229,7 @@ async fn crud_with_etags_and_masks(options: CatalogOptions) {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(err.code(), Code::Aborted);
     h.catalog
         .delete_configuration(DeleteConfigurationRequest {
             name: "daily_full_backup".into(),
@@ -415,7 +526,9 @@ async fn bad_input_is_refused_and_changes_nothing(options: CatalogOptions) {
             .catalog
             .update_configuration(UpdateConfigurationRequest {
                 configuration: Some(c),
-                update_mask: None,
+                update_mask: Some(FieldMask {
+                    paths: vec!["*".into()],
+                }),
             })
             .await
             .unwrap_err();
@@ -463,7 +576,7 @@ async fn bad_input_is_refused_and_changes_nothing(options: CatalogOptions) {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(err.code(), Code::Aborted);
 
     let err = h
         .catalog
@@ -588,4 +701,23 @@ async fn control_characters_are_refused_in_printed_text(options: CatalogOptions)
             assert_eq!(all_configurations(&mut h).await, before, "nothing changed");
         }
     }
+}
+
+both_backends!(a_ten_megabyte_string_is_refused_naming_its_field);
+/// The transport decodes up to 16 MiB, so validation answers for a 10 MB
+/// field with INVALID_ARGUMENT naming it, not the transport with OUT_OF_RANGE.
+async fn a_ten_megabyte_string_is_refused_naming_its_field(options: CatalogOptions) {
+    let mut h = start(options).await;
+    let mut c = full("huge");
+    c.description = "a".repeat(10 << 20);
+    let err = h
+        .catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(c),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&err), "configuration.description");
+    assert!(err.message().len() < 1000, "the value is not echoed");
+    assert!(all_configurations(&mut h).await.is_empty());
 }

@@ -86,7 +86,7 @@ async fn put_schedule_state_is_compare_and_set(options: CatalogOptions) {
         .put_schedule_state(PutScheduleStateRequest { state: Some(next) })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(err.code(), Code::Aborted);
 
     for i in 0..3 {
         h.coord

@@ -69,7 +69,7 @@ impl Service {
         if stored.is_none() && def.is_none() {
             return Err(Error::not_found(format!("schedule {name:?}")));
         }
-        let enabled = config.as_ref().is_some_and(|c| c.enabled);
+        let enabled = config.as_ref().is_some_and(|c| c.enabled());
         let (state, outcomes) = match stored {
             Some((s, o)) => (Some(s), o),
             None => (None, Vec::new()),
@@ -123,13 +123,13 @@ impl Service {
             .collect();
         let configs = catalog.all_configurations().await?;
         let mut defs: BTreeMap<String, (Def, bool)> = BTreeMap::new();
-        for config in configs.iter().filter(|c| c.enabled) {
+        for config in configs.iter().filter(|c| c.enabled()) {
             for def in self.engine.defs_of_one(config) {
                 let name = match &def {
                     Ok(d) => d.name.clone(),
                     Err(u) => u.key.to_string(),
                 };
-                defs.insert(name, (def, config.enabled));
+                defs.insert(name, (def, config.enabled()));
             }
         }
         let mut keys: Vec<&String> = states.keys().chain(defs.keys()).collect();

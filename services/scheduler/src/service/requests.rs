@@ -55,6 +55,26 @@ pub(super) fn decode_token(token: &str) -> Result<Option<String>> {
     String::from_utf8(bytes).map(Some).map_err(|_| bad())
 }
 
+/// The instant of an optional request timestamp at `field`, refused outside
+/// the protobuf range (0001-01-01 to 9999-12-31).
+fn request_time(
+    field: &'static str,
+    ts: Option<&prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>> {
+    match ts {
+        None => Ok(None),
+        Some(ts) => match vigil_proto::timestamp_out_of_range(ts) {
+            Some(reason) => Err(Error::invalid(field, reason)),
+            None => Ok(Some(ts_to_time(ts))),
+        },
+    }
+}
+
+/// Whether `t` fits a protobuf `Timestamp`.
+fn fits_timestamp(t: &DateTime<Utc>) -> bool {
+    t.timestamp() <= vigil_proto::MAX_TIMESTAMP_SECONDS
+}
+
 /// A checked backfill range.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct BackfillRange {
@@ -71,15 +91,9 @@ pub(super) fn backfill_range(
     req: &BackfillScheduleRequest,
     now: DateTime<Utc>,
 ) -> Result<BackfillRange> {
-    let start = req
-        .start_time
-        .as_ref()
-        .map(ts_to_time)
+    let start = request_time("start_time", req.start_time.as_ref())?
         .ok_or_else(|| Error::invalid("start_time", "must be set"))?;
-    let end = req
-        .end_time
-        .as_ref()
-        .map(ts_to_time)
+    let end = request_time("end_time", req.end_time.as_ref())?
         .ok_or_else(|| Error::invalid("end_time", "must be set"))?;
     if end < start {
         return Err(Error::invalid("end_time", "must not be before start_time"));
@@ -118,11 +132,13 @@ pub(super) fn preview(
     let count = count(req.count, "count", 5, 1000)?;
     let schedule = vigil_schedule::schedule_from_proto(&spec)
         .map_err(|e| Error::invalid(e.field(), e.reason().to_owned()))?;
-    let after = req.after.as_ref().map(ts_to_time).unwrap_or(now);
+    let after = request_time("after", req.after.as_ref())?.unwrap_or(now);
     Ok(PreviewScheduleResponse {
+        // Fire times past 9999-12-31 have no protobuf timestamp: the list ends there.
         fire_times: schedule
             .next_n(after, count)
             .into_iter()
+            .take_while(fits_timestamp)
             .map(time_to_ts)
             .collect(),
         description: schedule.describe(),
@@ -179,6 +195,37 @@ mod tests {
         r.count = 1001;
         assert!(
             matches!(preview(r, now), Err(Error::InvalidArgument { field, .. }) if field == "count")
+        );
+    }
+
+    #[test]
+    fn preview_refuses_and_never_returns_timestamps_out_of_range() {
+        let req = |after: prost_types::Timestamp| PreviewScheduleRequest {
+            schedule: Some(pb::Schedule {
+                spec: Some(pb::schedule::Spec::Cron("0 2 * * *".into())),
+                ..Default::default()
+            }),
+            count: 10,
+            after: Some(after),
+        };
+        let past_the_end = prost_types::Timestamp {
+            seconds: vigil_proto::MAX_TIMESTAMP_SECONDS + 1,
+            nanos: 0,
+        };
+        assert!(matches!(
+            preview(req(past_the_end), Utc::now()),
+            Err(Error::InvalidArgument { field, .. }) if field == "after"
+        ));
+        let last_days = prost_types::Timestamp {
+            seconds: vigil_proto::MAX_TIMESTAMP_SECONDS - 3 * 86_400,
+            nanos: 0,
+        };
+        let resp = preview(req(last_days), Utc::now()).unwrap();
+        assert_eq!(resp.fire_times.len(), 3, "{:?}", resp.fire_times);
+        assert!(
+            resp.fire_times
+                .iter()
+                .all(|t| vigil_proto::timestamp_out_of_range(t).is_none())
         );
     }
 

@@ -19,7 +19,7 @@ async fn first_tick_arms_every_enabled_schedule_with_its_next_due_time() {
     h.create(with_retention(config("hourly", "15 * * * *", "UTC")))
         .await;
     let mut off = config("disabled", "0 3 * * *", "UTC");
-    off.enabled = false;
+    off.enabled = Some(false);
     h.create(off).await;
 
     let mut s = settings();

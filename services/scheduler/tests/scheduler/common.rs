@@ -53,7 +53,7 @@ pub(crate) fn config(name: &str, cron: &str, timezone: &str) -> BackupConfigurat
     BackupConfiguration {
         name: name.to_owned(),
         kind: BackupKind::Full as i32,
-        enabled: true,
+        enabled: Some(true),
         schedule: Some(pb::Schedule {
             spec: Some(pb::schedule::Spec::Cron(cron.to_owned())),
             timezone: timezone.to_owned(),
@@ -234,7 +234,9 @@ impl Harness {
             .clone()
             .update_configuration(UpdateConfigurationRequest {
                 configuration: Some(c),
-                update_mask: None,
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["*".into()],
+                }),
             })
             .await
             .unwrap()

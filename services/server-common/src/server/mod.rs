@@ -4,8 +4,9 @@
 //! [`TcpListener`], and adds what every server must have:
 //! - `grpc.health.v1`: the overall status `""` and every registered service
 //!   are SERVING while the server runs, NOT_SERVING from the start of the drain;
-//! - reflection v1 and v1alpha, built from [`vigil_proto::FILE_DESCRIPTOR_SET`]
-//!   and the health descriptors, advertising only the services served here;
+//! - reflection v1 and v1alpha, built from [`vigil_proto::FILE_DESCRIPTOR_SET`],
+//!   the health descriptors and `google.rpc` error details (so grpcurl
+//!   decodes a BadRequest), advertising only the services served here;
 //! - the shared [`trace_layer`]: one span per RPC with method and status
 //!   code, continuing the caller's trace;
 //! - the [`crate::auth`] layer, when a policy is given with
@@ -173,6 +174,7 @@ impl GrpcServer {
         let reflection = || {
             let mut builder = tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(vigil_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(vigil_proto::ERROR_DETAILS_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
             for set in &self.descriptor_sets {
                 builder = builder.register_encoded_file_descriptor_set(set);

@@ -137,7 +137,7 @@ async fn seed_report_through_catalog(mut options: CatalogOptions) {
     let mut coord = catalog.coordination_client().await;
     for c in seed_configurations()
         .iter()
-        .filter(|c| c.enabled && c.schedule.is_some())
+        .filter(|c| c.enabled() && c.schedule.is_some())
     {
         let schedule = vigil_schedule::schedule_from_proto(c.schedule.as_ref().unwrap()).unwrap();
         coord

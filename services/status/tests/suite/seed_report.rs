@@ -75,7 +75,7 @@ fn seed_inputs() -> Inputs {
     let armed = at(2025, 11, 20, 0, 0, 0);
     let schedule_states = configurations
         .iter()
-        .filter(|c| c.enabled && c.schedule.is_some())
+        .filter(|c| c.enabled() && c.schedule.is_some())
         .map(|c| ScheduleState {
             schedule: c.name.clone(),
             configuration: c.name.clone(),

@@ -22,7 +22,7 @@ fn configuration_maps_enums_oneofs_maps_and_defaults() {
     let c = BackupConfiguration {
         name: "daily_full_backup".into(),
         kind: BackupKind::Full as i32,
-        enabled: true,
+        enabled: Some(true),
         schedule: Some(Schedule {
             spec: Some(schedule::Spec::Cron("0 2 * * *".into())),
             timezone: "Europe/Berlin".into(),

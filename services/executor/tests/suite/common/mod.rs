@@ -386,7 +386,7 @@ pub(crate) fn config(
         name: name.into(),
         kind: kind as i32,
         purpose: Purpose::Production as i32,
-        enabled: false,
+        enabled: Some(false),
         source: Some(Source {
             database,
             paths: paths.iter().map(|p| p.display().to_string()).collect(),

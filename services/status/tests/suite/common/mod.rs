@@ -31,7 +31,7 @@ pub(crate) fn config(
         name: name.into(),
         kind: kind as i32,
         purpose: purpose as i32,
-        enabled,
+        enabled: Some(enabled),
         schedule: cron.map(|c| Schedule {
             spec: Some(Spec::Cron(c.into())),
             timezone: "Europe/Berlin".into(),

@@ -229,7 +229,7 @@ class ListConfigurationsRequest(_message.Message):
     PURPOSE_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of results, 1 to 1000. Zero means 100."""
+    """Maximum number of results. Zero means 100; above 1000 is coerced to 1000 (AIP-158); negative is INVALID_ARGUMENT."""
     page_token: _builtins.str
     """Token from a previous response, to get the next page."""
     purpose: _configuration_pb2.Purpose.ValueType
@@ -296,7 +296,13 @@ class UpdateConfigurationRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change, for example "schedule" or "retention.keep_daily". Empty means every mutable field."""
+        """Fields to change, for example "schedule" or "retention.keep_daily" (AIP-134).
+        Omitted or empty means the fields set in the request: messages that are present
+        (through the fields set inside them), scalars that are not their default, lists
+        and maps that are not empty, and `enabled` whenever it is sent. "*" alone
+        replaces every mutable field. To clear a field, name it here and leave it unset.
+        An unknown path is INVALID_ARGUMENT naming `update_mask`.
+        """
 
     def __init__(
         self,
@@ -673,7 +679,7 @@ class ListJobsRequest(_message.Message):
     STATES_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of results, 1 to 1000. Zero means 100."""
+    """Maximum number of results. Zero means 100; above 1000 is coerced to 1000 (AIP-158); negative is INVALID_ARGUMENT."""
     page_token: _builtins.str
     """Token from a previous response."""
     configuration: _builtins.str
@@ -878,7 +884,7 @@ class ListArtifactsRequest(_message.Message):
     CONFIGURATION_FIELD_NUMBER: _builtins.int
     INCLUDE_PRUNED_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of results, 1 to 1000. Zero means 100."""
+    """Maximum number of results. Zero means 100; above 1000 is coerced to 1000 (AIP-158); negative is INVALID_ARGUMENT."""
     page_token: _builtins.str
     """Token from a previous response."""
     configuration: _builtins.str
@@ -940,7 +946,7 @@ class ListAlertsRequest(_message.Message):
     INCLUDE_RESOLVED_FIELD_NUMBER: _builtins.int
     CONFIGURATION_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of results, 1 to 1000. Zero means 100."""
+    """Maximum number of results. Zero means 100; above 1000 is coerced to 1000 (AIP-158); negative is INVALID_ARGUMENT."""
     page_token: _builtins.str
     """Token from a previous response."""
     include_resolved: _builtins.bool

@@ -148,7 +148,7 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateConfiguration(self, request, context):
-        """Changes the fields named in the update mask. FAILED_PRECONDITION on a stale etag.
+        """Changes the fields named in the update mask (AIP-134). ABORTED on a stale etag (AIP-154).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -40,7 +40,7 @@ class CatalogServiceStub:
     ListConfigurations: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListConfigurationsRequest, _catalog_service_pb2.ListConfigurationsResponse]
     """Lists configurations in name order, one page at a time."""
     UpdateConfiguration: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateConfigurationRequest, _catalog_service_pb2.UpdateConfigurationResponse]
-    """Changes the fields named in the update mask. FAILED_PRECONDITION on a stale etag."""
+    """Changes the fields named in the update mask (AIP-134). ABORTED on a stale etag (AIP-154)."""
     DeleteConfiguration: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.DeleteConfigurationRequest, _catalog_service_pb2.DeleteConfigurationResponse]
     """Removes a configuration. Its jobs and artifacts stay in the history."""
     EnableConfiguration: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.EnableConfigurationRequest, _catalog_service_pb2.EnableConfigurationResponse]
@@ -82,7 +82,7 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     ListConfigurations: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListConfigurationsRequest, _catalog_service_pb2.ListConfigurationsResponse]  # type: ignore[assignment]
     """Lists configurations in name order, one page at a time."""
     UpdateConfiguration: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateConfigurationRequest, _catalog_service_pb2.UpdateConfigurationResponse]  # type: ignore[assignment]
-    """Changes the fields named in the update mask. FAILED_PRECONDITION on a stale etag."""
+    """Changes the fields named in the update mask (AIP-134). ABORTED on a stale etag (AIP-154)."""
     DeleteConfiguration: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.DeleteConfigurationRequest, _catalog_service_pb2.DeleteConfigurationResponse]  # type: ignore[assignment]
     """Removes a configuration. Its jobs and artifacts stay in the history."""
     EnableConfiguration: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.EnableConfigurationRequest, _catalog_service_pb2.EnableConfigurationResponse]  # type: ignore[assignment]
@@ -145,7 +145,7 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalog_service_pb2.UpdateConfigurationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.UpdateConfigurationResponse, _abc.Awaitable[_catalog_service_pb2.UpdateConfigurationResponse]]:
-        """Changes the fields named in the update mask. FAILED_PRECONDITION on a stale etag."""
+        """Changes the fields named in the update mask (AIP-134). ABORTED on a stale etag (AIP-154)."""
 
     @_abc_1.abstractmethod
     def DeleteConfiguration(

@@ -282,9 +282,11 @@ class BackupConfiguration(_message.Message):
     purpose: Global___Purpose.ValueType
     """Why the configuration exists; temporary and test configurations are reported as leftovers."""
     enabled: _builtins.bool
-    """Whether the schedule is armed. A disabled configuration can still be run by hand."""
+    """Whether the schedule is armed. A disabled configuration can still be run by hand.
+    It has presence, so an update with no mask can set it to false; unset is stored as false.
+    """
     description: _builtins.str
-    """Human description."""
+    """Human description, at most 2048 characters."""
     etag: _builtins.str
     """Opaque version tag. Send it back on update or delete to refuse a stale write."""
     @_builtins.property
@@ -301,7 +303,7 @@ class BackupConfiguration(_message.Message):
 
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """Free-form labels, for example {app: edms}."""
+        """Free-form labels, for example {app: edms}: at most 64, keys of 1 to 63 characters of [A-Za-z0-9._/-], values of at most 255."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -317,7 +319,7 @@ class BackupConfiguration(_message.Message):
         name: _builtins.str = ...,
         kind: Global___BackupKind.ValueType = ...,
         purpose: Global___Purpose.ValueType = ...,
-        enabled: _builtins.bool = ...,
+        enabled: _builtins.bool | None = ...,
         schedule: Global___Schedule | None = ...,
         source: Global___Source | None = ...,
         retention: Global___Retention | None = ...,
@@ -327,11 +329,13 @@ class BackupConfiguration(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "retention", b"retention", "schedule", b"schedule", "source", b"source", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "create_time", b"create_time", "enabled", b"enabled", "retention", b"retention", "schedule", b"schedule", "source", b"source", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "enabled", b"enabled", "etag", b"etag", "kind", b"kind", "labels", b"labels", "name", b"name", "purpose", b"purpose", "retention", b"retention", "schedule", b"schedule", "source", b"source", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "create_time", b"create_time", "description", b"description", "enabled", b"enabled", "etag", b"etag", "kind", b"kind", "labels", b"labels", "name", b"name", "purpose", b"purpose", "retention", b"retention", "schedule", b"schedule", "source", b"source", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__enabled: _TypeAlias = _typing.Literal["enabled"]  # noqa: Y015
+    _WhichOneofArgType__enabled: _TypeAlias = _typing.Literal["_enabled", b"_enabled"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__enabled) -> _WhichOneofReturnType__enabled | None: ...
 
 Global___BackupConfiguration: _TypeAlias = BackupConfiguration  # noqa: Y015
 
@@ -353,11 +357,11 @@ class Schedule(_message.Message):
     cron: _builtins.str
     """A cron expression of 5 fields, or 6 with seconds first."""
     timezone: _builtins.str
-    """IANA time zone name such as Europe/Berlin. Empty means UTC. Fixed offsets are rejected."""
+    """IANA time zone name such as Europe/Berlin. Empty defaults to UTC and is stored as "UTC". Fixed offsets are rejected."""
     catch_up: Global___CatchUpPolicy.ValueType
     """What to do with due times that passed while nothing could fire. Unspecified means ONCE."""
     catch_up_cap: _builtins.int
-    """At most this many catch-up runs at once under ALL. Zero means 10."""
+    """At most this many catch-up runs at once under ALL. Zero means 10. At most 1000."""
     overlap: Global___OverlapPolicy.ValueType
     """What to do when a run is due while another run of the same configuration is queued or running."""
     @_builtins.property
@@ -366,15 +370,15 @@ class Schedule(_message.Message):
 
     @_builtins.property
     def catch_up_window(self) -> _duration_pb2.Duration:
-        """How far back catch-up looks. Unset means one expected interval."""
+        """How far back catch-up looks. Unset means one expected interval. At most 366 days."""
 
     @_builtins.property
     def jitter(self) -> _duration_pb2.Duration:
-        """Random delay of up to this much added to each fire, to spread load."""
+        """Random delay of up to this much added to each fire, to spread load. At most 1 day."""
 
     @_builtins.property
     def grace(self) -> _duration_pb2.Duration:
-        """How long after its due time a run may start before it is LATE. Unset means a default derived from the interval."""
+        """How long after its due time a run may start before it is LATE. Unset means a default derived from the interval. At most 31 days."""
 
     def __init__(
         self,
@@ -449,15 +453,15 @@ class Source(_message.Message):
 
     @_builtins.property
     def paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Absolute paths of file trees."""
+        """Absolute paths of file trees: at most 1000, each at most 4096 characters."""
 
     @_builtins.property
     def include(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Glob patterns; when present only matching files are included."""
+        """Glob patterns; when present only matching files are included. At most 1000, each at most 1024 characters."""
 
     @_builtins.property
     def exclude(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Glob patterns of files to leave out."""
+        """Glob patterns of files to leave out. At most 1000, each at most 1024 characters."""
 
     def __init__(
         self,
@@ -547,15 +551,15 @@ class Retention(_message.Message):
     KEEP_WEEKLY_FIELD_NUMBER: _builtins.int
     KEEP_MONTHLY_FIELD_NUMBER: _builtins.int
     keep_within_days: _builtins.int
-    """Keep every artifact younger than this many days."""
+    """Keep every artifact younger than this many days. 0 to 36500."""
     keep_last: _builtins.int
-    """Keep the newest N artifacts."""
+    """Keep the newest N artifacts. 0 to 100000."""
     keep_daily: _builtins.int
-    """Keep the newest artifact of each of the last N days."""
+    """Keep the newest artifact of each of the last N days. 0 to 100000."""
     keep_weekly: _builtins.int
-    """Keep the newest artifact of each of the last N weeks."""
+    """Keep the newest artifact of each of the last N weeks. 0 to 100000."""
     keep_monthly: _builtins.int
-    """Keep the newest artifact of each of the last N months."""
+    """Keep the newest artifact of each of the last N months. 0 to 100000."""
     def __init__(
         self,
         *,

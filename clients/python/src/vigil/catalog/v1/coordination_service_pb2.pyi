@@ -560,7 +560,7 @@ class ListScheduleStatesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of results, 1 to 1000. Zero means 100."""
+    """Maximum number of results. Zero means 100; above 1000 is coerced to 1000 (AIP-158); negative is INVALID_ARGUMENT."""
     page_token: _builtins.str
     """Token from a previous response."""
     def __init__(
@@ -1015,7 +1015,7 @@ class ListComponentsRequest(_message.Message):
     kind: _schedule_state_pb2.ComponentKind.ValueType
     """Only processes of this kind, when set."""
     page_size: _builtins.int
-    """Most components to return; 0 means 100, at most 1000."""
+    """Most components to return. Zero means 100; above 1000 is coerced to 1000 (AIP-158); negative is INVALID_ARGUMENT."""
     page_token: _builtins.str
     """Token from a previous page."""
     include_gone: _builtins.bool

@@ -26,7 +26,12 @@ if _version_not_supported:
 
 
 class CoordinationServiceStub:
-    """The catalog's internal API, used by schedulers and executors: the job queue, schedule state, liveness and alerts.
+    """INTERNAL: not part of the public API. The catalog's API for Vigil's own
+    components (schedulers and executors): the job queue, schedule state,
+    liveness and alerts. Only callers with the component role are answered; an
+    admin, operator or viewer token gets PERMISSION_DENIED. Clients, SDKs and
+    scripts use CatalogService, SchedulerService, ExecutorService and
+    StatusService. Reflection lists it because components share the port.
     """
 
     def __init__(self, channel):
@@ -138,7 +143,12 @@ class CoordinationServiceStub:
 
 
 class CoordinationServiceServicer:
-    """The catalog's internal API, used by schedulers and executors: the job queue, schedule state, liveness and alerts.
+    """INTERNAL: not part of the public API. The catalog's API for Vigil's own
+    components (schedulers and executors): the job queue, schedule state,
+    liveness and alerts. Only callers with the component role are answered; an
+    admin, operator or viewer token gets PERMISSION_DENIED. Clients, SDKs and
+    scripts use CatalogService, SchedulerService, ExecutorService and
+    StatusService. Reflection lists it because components share the port.
     """
 
     def EnqueueJob(self, request, context):
@@ -399,7 +409,12 @@ def add_CoordinationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CoordinationService:
-    """The catalog's internal API, used by schedulers and executors: the job queue, schedule state, liveness and alerts.
+    """INTERNAL: not part of the public API. The catalog's API for Vigil's own
+    components (schedulers and executors): the job queue, schedule state,
+    liveness and alerts. Only callers with the component role are answered; an
+    admin, operator or viewer token gets PERMISSION_DENIED. Clients, SDKs and
+    scripts use CatalogService, SchedulerService, ExecutorService and
+    StatusService. Reflection lists it because components share the port.
     """
 
     @staticmethod

@@ -27,7 +27,13 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class CoordinationServiceStub:
-    """The catalog's internal API, used by schedulers and executors: the job queue, schedule state, liveness and alerts."""
+    """INTERNAL: not part of the public API. The catalog's API for Vigil's own
+    components (schedulers and executors): the job queue, schedule state,
+    liveness and alerts. Only callers with the component role are answered; an
+    admin, operator or viewer token gets PERMISSION_DENIED. Clients, SDKs and
+    scripts use CatalogService, SchedulerService, ExecutorService and
+    StatusService. Reflection lists it because components share the port.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -87,7 +93,13 @@ class CoordinationServiceStub:
 
 @_typing.type_check_only
 class CoordinationServiceAsyncStub(CoordinationServiceStub):
-    """The catalog's internal API, used by schedulers and executors: the job queue, schedule state, liveness and alerts."""
+    """INTERNAL: not part of the public API. The catalog's API for Vigil's own
+    components (schedulers and executors): the job queue, schedule state,
+    liveness and alerts. Only callers with the component role are answered; an
+    admin, operator or viewer token gets PERMISSION_DENIED. Clients, SDKs and
+    scripts use CatalogService, SchedulerService, ExecutorService and
+    StatusService. Reflection lists it because components share the port.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     EnqueueJob: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.EnqueueJobRequest, _coordination_service_pb2.EnqueueJobResponse]  # type: ignore[assignment]
@@ -143,7 +155,13 @@ class CoordinationServiceAsyncStub(CoordinationServiceStub):
     """Answers the status report's questions about the history in one call, from indexes: job counts since an instant, the newest completed job of each configuration and kind, the newest, active and failed jobs, and artifact totals per configuration."""
 
 class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The catalog's internal API, used by schedulers and executors: the job queue, schedule state, liveness and alerts."""
+    """INTERNAL: not part of the public API. The catalog's API for Vigil's own
+    components (schedulers and executors): the job queue, schedule state,
+    liveness and alerts. Only callers with the component role are answered; an
+    admin, operator or viewer token gets PERMISSION_DENIED. Clients, SDKs and
+    scripts use CatalogService, SchedulerService, ExecutorService and
+    StatusService. Reflection lists it because components share the port.
+    """
 
     @_abc_1.abstractmethod
     def EnqueueJob(

@@ -99,7 +99,7 @@ class ListSchedulesRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     NEXT_COUNT_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of results, 1 to 1000. Zero means 100."""
+    """Maximum number of results. Zero means 100; above 1000 is coerced to 1000 (AIP-158); negative is INVALID_ARGUMENT."""
     page_token: _builtins.str
     """Token from a previous response."""
     next_count: _builtins.int
