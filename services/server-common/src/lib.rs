@@ -10,13 +10,17 @@
 //! - [`tls`]: TLS with certificates reloaded on change, and an in-process transport;
 //! - [`clock`]: an injectable clock;
 //! - [`host`]: the host name every component reports;
-//! - [`build_info`]: the version and build a server reports.
-#![forbid(unsafe_code)]
+//! - [`build_info`]: the version and build a server reports;
+//! - [`memory`]: the allocator settings every server binary starts with.
+//!
+//! Unsafe code is denied except for the one `mallopt` call in [`memory`].
+#![deny(unsafe_code)]
 
 pub mod auth;
 pub mod build_info;
 pub mod clock;
 pub mod host;
+pub mod memory;
 pub mod server;
 pub mod settings;
 pub mod signals;

@@ -31,11 +31,13 @@ pub fn usage_error(name: &str, error: &SettingsError) -> ExitCode {
 }
 
 /// Runs `work` on a multi-threaded runtime; an error is printed with its
-/// causes and exits 1.
+/// causes and exits 1. Caps the malloc arenas first, before any thread
+/// starts ([`vigil_server_common::memory`]).
 pub fn block_on<F>(name: &str, work: F) -> ExitCode
 where
     F: Future<Output = anyhow::Result<()>>,
 {
+    vigil_server_common::memory::limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
