@@ -41,7 +41,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("--wrap") => wrap(&args[2..]),
-        Some("--vigil-child") => vigil_child(&args[2..]),
+        Some("--vigil-child") => {
+            // As every server binary does at start.
+            vigil_server_common::memory::limit_malloc_arenas();
+            vigil_child(&args[2..])
+        }
         _ => run(),
     }
 }

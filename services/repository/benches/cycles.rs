@@ -43,6 +43,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // As every server binary does at start.
+    vigil_server_common::memory::limit_malloc_arenas();
     let cycles = env_num("VIGIL_CYCLES", 20);
     let size = env_num("VIGIL_BENCH_SIZE_MIB", 256);
     let bench = std::env::var("VIGIL_BENCH_DIR")
@@ -50,6 +52,9 @@ fn main() {
         .unwrap_or_else(|_| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/vigil-cycles")
         });
+    // Restores refuse stored paths with `..`, so the data's path is made plain.
+    std::fs::create_dir_all(&bench).unwrap();
+    let bench = bench.canonicalize().unwrap();
     let data = bench.join("data");
     let specs = dataset::plan(&data, size);
     let marker = bench.join(format!("dataset-v2-{size}.ok"));

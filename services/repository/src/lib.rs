@@ -104,6 +104,7 @@ pub mod lock;
 pub mod pack;
 pub mod packer;
 pub mod prune;
+mod read_plan;
 pub mod repo;
 pub mod restore;
 pub mod retention;
@@ -114,7 +115,8 @@ pub mod tree;
 pub mod verify;
 
 pub use backend::{
-    Backend, FileKind, LocalBackend, MemoryBackend, ObjectInfo, ObjectStoreBackend, backend_for,
+    Backend, FileKind, LocalBackend, MemoryBackend, ObjectInfo, ObjectStoreBackend, ReadCoalescing,
+    backend_for,
 };
 pub use backup::{
     BackupOptions, BackupResult, BackupStats, Control, Progress, StreamSource, Warning,

@@ -233,13 +233,8 @@ impl Repository {
         Ok(idx)
     }
 
-    /// Reads, decrypts, decompresses and checks one chunk.
+    /// Reads, decrypts, decompresses and re-hashes one chunk.
     pub(crate) fn read_chunk(&self, index: &Index, id: &Id) -> Result<Vec<u8>> {
-        self.read_chunk_with(index, id, true)
-    }
-
-    /// Reads one chunk; `rehash` as in [`crate::blob::open_blob_with`].
-    pub(crate) fn read_chunk_with(&self, index: &Index, id: &Id, rehash: bool) -> Result<Vec<u8>> {
         let loc = index
             .get(id)
             .ok_or_else(|| Error::integrity(format!("chunk {id}"), "missing from the index"))?;
@@ -253,7 +248,7 @@ impl Repository {
             &mut sealed,
             loc.compressed,
             loc.raw_len,
-            rehash,
+            true,
         )
     }
 

@@ -1,15 +1,20 @@
 //! Restoring snapshots into a directory, and streaming single entries.
 //!
-//! Order: directories first (created 0700), then files in parallel, sorted
-//! by where their first chunk lives so packs are read mostly sequentially,
-//! then symlinks, then directory metadata deepest first. A file whose data
-//! cannot be read or fails its checks is removed and reported; the others
-//! are still restored.
+//! Order: directories first (created 0700), then file data, then symlinks,
+//! then directory metadata deepest first. File data is read pack by pack,
+//! not file by file: the chunks the files need are grouped by pack and
+//! nearby ones merged into one ranged read ([`crate::read_plan`]), which
+//! worker threads perform and hand to every file that uses them
+//! ([`output`]). A file whose data cannot be read or fails its checks is
+//! removed and reported; the others are still restored.
+
+mod output;
+mod plan;
 
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::backup::{Control, Progress};
 use crate::error::{Error, Result};
@@ -18,6 +23,8 @@ use crate::index::Index;
 use crate::repo::Repository;
 use crate::safe_fs::{Meta, Target, components};
 use crate::tree::{Entry, EntryKind};
+use output::Outputs;
+use plan::Plan;
 
 /// Options for [`Repository::restore`].
 #[derive(Clone, Debug, Default)]
@@ -99,7 +106,6 @@ impl Repository {
             .map(|p| crate::backup::rel_path(p))
             .collect();
         let owner = rustix::process::geteuid().is_root();
-        let umask = crate::safe_fs::current_umask();
         let target = Target::open(target)?;
         let mut report = RestoreReport::default();
         let entries: Vec<&Entry> = tree.iter().filter(|e| selected(e, &sel)).collect();
@@ -117,87 +123,17 @@ impl Repository {
                 Err(err) => fail(e, err, &mut report),
             }
         }
-        let mut files: Vec<&Entry> = entries
+        // Tree order is the order the backup stored the files in, so packs
+        // are read in the order the files first need them.
+        let files: Vec<&Entry> = entries
             .iter()
             .copied()
             .filter(|e| e.kind == EntryKind::File)
             .collect();
-        // Work is handed out one directory at a time: creating files in one
-        // directory from several threads serialises on its lock in the
-        // kernel, while different directories proceed in parallel.
-        let parent =
-            |e: &Entry| e.path[..e.path.iter().rposition(|&b| b == b'/').unwrap_or(0)].to_vec();
-        files.sort_by_cached_key(|e| parent(e));
-        let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
-        for (i, e) in files.iter().enumerate() {
-            match groups.last_mut() {
-                Some(g) if parent(files[g.start]) == parent(e) => g.end = i + 1,
-                _ => groups.push(i..i + 1),
-            }
-        }
-        groups.sort_by_key(|g| {
-            std::cmp::Reverse(files[g.clone()].iter().map(|e| e.size).sum::<u64>())
-        });
-        let next = AtomicUsize::new(0);
-        let (bytes, done) = (AtomicU64::new(0), AtomicU64::new(0));
-        let errors = Mutex::new(Vec::new());
-        let threads = opts
-            .threads
-            .unwrap_or_else(|| self.backend.read_parallelism())
-            .max(1);
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    let mut mine = 0..0;
-                    loop {
-                        if mine.is_empty() {
-                            match groups.get(next.fetch_add(1, Ordering::Relaxed)) {
-                                Some(g) => mine = g.clone(),
-                                None => break,
-                            }
-                        }
-                        let e = files[mine.start];
-                        mine.start += 1;
-                        if ctl
-                            .cancel
-                            .as_ref()
-                            .is_some_and(|c| c.load(Ordering::Relaxed))
-                        {
-                            break;
-                        }
-                        match self.restore_file(&index, &target, e, opts.overwrite, owner, umask) {
-                            Ok(n) => {
-                                bytes.fetch_add(n, Ordering::Relaxed);
-                                done.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(err) => errors.lock().expect("errors").push(RestoreError {
-                                path: e.path_lossy(),
-                                message: err.to_string(),
-                            }),
-                        }
-                    }
-                });
-            }
-            if let Some(cb) = &ctl.progress {
-                while next.load(Ordering::Relaxed) < groups.len() {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                    cb(&Progress {
-                        bytes_read: bytes.load(Ordering::Relaxed),
-                        files_done: done.load(Ordering::Relaxed),
-                    });
-                }
-            }
-        });
-        if ctl
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-        {
-            return Err(Error::Cancelled);
-        }
-        report.errors.extend(errors.into_inner().expect("errors"));
-        report.files = done.load(Ordering::Relaxed);
-        report.bytes = bytes.load(Ordering::Relaxed);
+        let (errors, done, bytes) = self.restore_files(&index, &target, &files, opts, ctl)?;
+        report.errors.extend(errors);
+        report.files = done;
+        report.bytes = bytes;
 
         for e in entries.iter().filter(|e| e.kind == EntryKind::Symlink) {
             match target.create_symlink(&e.path, &e.target, opts.overwrite, &meta_of(e, owner)) {
@@ -221,33 +157,88 @@ impl Repository {
         Ok(report)
     }
 
-    fn restore_file(
+    /// Restores `files`: the plan's reads are shared among worker threads
+    /// (each holds one read in memory) and every chunk read is written to
+    /// the files that use it. Returns the per-file errors, the files
+    /// completed and the bytes written.
+    fn restore_files(
         &self,
         index: &Index,
         target: &Target,
-        e: &Entry,
-        overwrite: bool,
-        owner: bool,
-        umask: Option<u32>,
-    ) -> Result<u64> {
-        let (mode, mode_set) = crate::safe_fs::creation_mode(e.mode, umask);
-        let mut f = target.create_file(&e.path, overwrite, mode)?;
-        let res = (|| -> Result<u64> {
-            let mut n = 0u64;
-            for id in &e.chunks {
-                let data = self.read_chunk_with(index, id, false)?;
-                f.write_all(&data)
-                    .map_err(|err| Error::io(e.path_lossy(), err))?;
-                n += data.len() as u64;
-            }
-            Target::apply_meta(&f, &meta_of(e, owner), &e.path, mode_set)?;
-            Ok(n)
-        })();
-        if res.is_err() {
-            drop(f);
-            let _ = target.remove_file(&e.path);
+        files: &[&Entry],
+        opts: &RestoreOptions,
+        ctl: &Control,
+    ) -> Result<(Vec<RestoreError>, u64, u64)> {
+        let plan = plan::plan(index, files, self.backend.read_coalescing());
+        let owner = rustix::process::geteuid().is_root();
+        let umask = crate::safe_fs::current_umask();
+        let limit = output::open_limit();
+        let out = Outputs::new(target, files, opts.overwrite, owner, umask, limit);
+        for (f, err) in &plan.unplanned {
+            out.fail(*f, &err.to_string());
         }
-        res
+        for (f, _) in files
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.chunks.is_empty())
+        {
+            out.create_empty(f);
+        }
+        let cancelled = || {
+            ctl.cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+        };
+        let next = AtomicUsize::new(0);
+        let threads = opts
+            .threads
+            .unwrap_or_else(|| self.backend.read_parallelism())
+            .clamp(1, plan.reads.len().max(1));
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    while let Some(r) = plan.reads.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        if cancelled() {
+                            break;
+                        }
+                        self.restore_run(index, &plan, r.clone(), &out);
+                    }
+                });
+            }
+            if let Some(cb) = &ctl.progress {
+                while next.load(Ordering::Relaxed) < plan.reads.len() {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    cb(&Progress {
+                        bytes_read: out.bytes.load(Ordering::Relaxed),
+                        files_done: out.done.load(Ordering::Relaxed),
+                    });
+                }
+            }
+        });
+        if cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let (done, bytes) = (
+            out.done.load(Ordering::Relaxed),
+            out.bytes.load(Ordering::Relaxed),
+        );
+        Ok((out.into_errors(), done, bytes))
+    }
+
+    /// Performs one read of the plan and hands its chunks to the files.
+    fn restore_run(&self, index: &Index, plan: &Plan, r: Range<usize>, out: &Outputs<'_>) {
+        let uses = &plan.uses[r.clone()];
+        let res = self.read_run(index, &plan.blobs[r], false, |i, got| match got {
+            Ok(data) => uses[i].iter().for_each(|&(f, at)| out.write(f, at, &data)),
+            Err(e) => {
+                let m = e.to_string();
+                uses[i].iter().for_each(|&(f, _)| out.fail(f, &m));
+            }
+        });
+        if let Err(e) = res {
+            let m = e.to_string();
+            uses.iter().flatten().for_each(|&(f, _)| out.fail(f, &m));
+        }
     }
 
     /// Writes one file or stream entry of a snapshot to `w` (e.g. a
@@ -273,13 +264,8 @@ impl Repository {
                     .find(|e| e.kind == EntryKind::File && e.path == rel)
             })
             .ok_or_else(|| Error::NotFound(format!("entry {name:?} in snapshot {snapshot}")))?;
-        let mut n = 0u64;
-        for id in &entry.chunks {
-            let data = self.read_chunk(&index, id)?;
-            w.write_all(&data)
-                .map_err(|e| Error::io(format!("output of {name}"), e))?;
-            n += data.len() as u64;
-        }
+        let what = format!("output of {name}");
+        let n = self.stream_chunks(&index, &entry.chunks, w, &what)?;
         w.flush()
             .map_err(|e| Error::io(format!("output of {name}"), e))?;
         Ok(n)

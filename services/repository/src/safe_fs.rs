@@ -175,6 +175,18 @@ impl Target {
         ))
     }
 
+    /// Opens a regular file this restore created again, for writing (its
+    /// handle was closed while it waited for more data). Never follows a
+    /// symlink.
+    pub fn reopen_file(&self, path: &[u8]) -> Result<File> {
+        let comps = components(path)?;
+        let parent = self.dir(&comps[..comps.len() - 1])?;
+        let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::openat(&*parent, comps[comps.len() - 1], flags, Mode::empty())
+            .map(File::from)
+            .map_err(|e| errno(path, e))
+    }
+
     /// Removes a file this restore created (after a failed write).
     pub fn remove_file(&self, path: &[u8]) -> Result<()> {
         let comps = components(path)?;

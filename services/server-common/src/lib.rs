@@ -12,13 +12,17 @@
 //! - [`host`]: the host name every component reports;
 //! - [`build_info`]: the version and build a server reports;
 //! - [`metrics`]: per-process Prometheus metrics (RPCs, build info);
-//! - [`status`]: INVALID_ARGUMENT and NOT_FOUND with the field as a BadRequest detail.
-#![forbid(unsafe_code)]
+//! - [`status`]: INVALID_ARGUMENT and NOT_FOUND with the field as a BadRequest detail;
+//! - [`memory`]: the allocator settings every server binary starts with.
+//!
+//! Unsafe code is denied except for the one `mallopt` call in [`memory`].
+#![deny(unsafe_code)]
 
 pub mod auth;
 pub mod build_info;
 pub mod clock;
 pub mod host;
+pub mod memory;
 pub mod metrics;
 pub mod server;
 pub mod settings;

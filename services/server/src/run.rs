@@ -47,11 +47,13 @@ pub fn usage_error(name: &str, format: LogFormat, error: &SettingsError) -> Exit
 }
 
 /// Runs `work` on a multi-threaded runtime; an error is printed with its
-/// causes (in the log `format`) and exits 1.
+/// causes (in the log `format`) and exits 1. Caps the malloc arenas first,
+/// before any thread starts ([`vigil_server_common::memory`]).
 pub fn block_on<F>(name: &str, format: LogFormat, work: F) -> ExitCode
 where
     F: Future<Output = anyhow::Result<()>>,
 {
+    vigil_server_common::memory::limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

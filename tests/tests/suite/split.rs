@@ -241,6 +241,101 @@ fn the_cli_against_a_catalog_on_its_own_reaches_every_service() {
     );
 }
 
+/// The catalog passes over an executor that died and is still listed as
+/// alive (its heartbeats have not expired) for another live one of the
+/// same repository: downloads through the catalog keep working at once.
+#[test]
+fn a_download_through_the_catalog_skips_a_dead_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let config = dir.join("vigil.toml");
+    // Heartbeats expire only after two minutes: the dead executor stays
+    // listed as alive for the whole test.
+    std::fs::write(
+        &config,
+        FAST.replace("\"3s\"\n\n[scheduler]", "\"120s\"\n\n[scheduler]"),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("component_timeout = \"120s\"")
+    );
+    let common = ["--config", config.to_str().unwrap()];
+    let source = dir.join("source");
+    source_tree(&source);
+    let catalog_data = dir.join("catalog");
+    let mut args = common.to_vec();
+    args.extend(["--data-dir", catalog_data.to_str().unwrap()]);
+    let catalog = Server::start("vigil-catalog", &args, &[], dir);
+    let ep = catalog.endpoint();
+    let repository = dir.join("repository");
+    let mut executors = vec![start_executor(
+        dir,
+        "executor-a",
+        &common,
+        &ep,
+        &repository,
+        None,
+    )];
+    let key = dir.join("executor-a/repository.key");
+    executors.push(start_executor(
+        dir,
+        "executor-b",
+        &common,
+        &ep,
+        &repository,
+        Some(&key),
+    ));
+    let yaml = dir.join("c.yaml");
+    let line = format!(
+        "configurations:\n  - name: dead_export\n    kind: EXPORT\n    source:\n      paths: [{}]\n",
+        source.display()
+    );
+    std::fs::write(&yaml, line).unwrap();
+    vigil_ok(&ep, &["config", "apply", "-f", yaml.to_str().unwrap()]);
+    let job = vigil_json(&ep, &["backup", "run", "dead_export", "--wait"]);
+    assert_eq!(job["state"], "COMPLETED", "{job}");
+    let artifact = job["artifact"].as_str().unwrap().to_owned();
+    eventually(Duration::from_secs(30), "both executors' endpoints", || {
+        let v = vigil_json(&ep, &["version"]);
+        let components = v["server"]["components"].as_array()?.clone();
+        let reported = components.iter().filter(|c| {
+            c.to_string().contains("EXECUTOR")
+                && c["endpoint"].as_str().is_some_and(|e| !e.is_empty())
+        });
+        (reported.count() == 2).then_some(())
+    });
+    let archive = dir.join("first.vgx");
+    let out = vigil(
+        &ep,
+        &["download", &artifact, "-o", archive.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = std::fs::read(&archive).unwrap();
+
+    executors[0].kill9();
+    // The catalog takes the executors in turn, so one of two downloads in
+    // a row is first sent to the dead one.
+    for i in 0..2 {
+        let again = dir.join(format!("again-{i}.vgx"));
+        let out = vigil(&ep, &["download", &artifact, "-o", again.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "download {i} after the kill: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            std::fs::read(&again).unwrap() == first,
+            "download {i} is exact"
+        );
+    }
+}
+
 /// A new bucket on the test S3 server (`VIGIL_TEST_S3_ENDPOINT`).
 fn new_bucket(endpoint: &str) -> String {
     use std::io::{Read, Write};

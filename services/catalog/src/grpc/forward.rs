@@ -6,7 +6,10 @@
 //! heartbeats ([`Component::endpoint`]). A call to one of their services
 //! reaching the catalog goes to a live component of that kind, picked in
 //! turn: an upload to an executor that can run uploads, a download or a
-//! look into a snapshot to an executor that has the artifact's repository. The HTTP/2 request and
+//! look into a snapshot to an executor that has the artifact's repository.
+//! A component that refuses the connection (it died and its heartbeats have
+//! not yet expired) is passed over for the next suitable one; only an
+//! upload, whose stream cannot be sent twice, gets one try. The HTTP/2 request and
 //! response are passed through as they are — headers (`authorization`,
 //! `grpc-timeout`, trace context), bodies streamed frame by frame in both
 //! directions, trailers — so streaming uploads and downloads keep bounded
@@ -39,7 +42,7 @@ use crate::store::Store;
 const REPOSITORY_LABEL: &str = "vigil.repository";
 /// The executor detail naming its repository.
 const REPOSITORY_DETAIL: &str = "repository_id";
-/// Largest request body buffered to route a call about an artifact (one small message).
+/// Largest request body buffered to route or resend a call (one small message).
 const MAX_ROUTED_REQUEST: usize = 64 << 10;
 
 /// `endpoint` as others reach it: an unspecified host (`0.0.0.0`, `[::]`) is
@@ -123,9 +126,10 @@ struct Targets {
 }
 
 impl Targets {
-    /// The endpoint of a live component of `kind` that meets `needs`, in turn.
-    async fn pick(&self, kind: ComponentKind, needs: &Needs) -> Result<String, Status> {
-        let live: Vec<Component> = self
+    /// The endpoints of the live components of `kind` that meet `needs`,
+    /// starting with the one whose turn it is.
+    async fn candidates(&self, kind: ComponentKind, needs: &Needs) -> Result<Vec<String>, Status> {
+        let mut live: Vec<String> = self
             .store
             .list_components(&ListComponentsRequest {
                 kind: kind as i32,
@@ -137,6 +141,7 @@ impl Targets {
             .components
             .into_iter()
             .filter(|c| c.alive && !c.endpoint.is_empty() && needs.met_by(c))
+            .map(|c| c.endpoint)
             .collect();
         if live.is_empty() {
             let what = match kind {
@@ -152,8 +157,9 @@ impl Targets {
             }
             return Err(Status::unavailable(why));
         }
-        let chosen = &live[self.turn.fetch_add(1, Ordering::Relaxed) % live.len()];
-        Ok(chosen.endpoint.clone())
+        let first = self.turn.fetch_add(1, Ordering::Relaxed) % live.len();
+        live.rotate_left(first);
+        Ok(live)
     }
 
     fn channel(&self, endpoint: &str) -> Result<Channel, Status> {
@@ -255,40 +261,85 @@ async fn forward<T: ForwardTarget>(
     targets: &Targets,
     request: http::Request<Body>,
 ) -> Result<http::Response<Body>, Status> {
-    let method = request.uri().path().rsplit('/').next().unwrap_or_default();
+    let path = request.uri().path().to_owned();
+    let method = path.rsplit('/').next().unwrap_or_default();
     let mut needs = Needs::default();
-    let request = match (T::KIND, method) {
-        (ComponentKind::Executor, "UploadArchive") => {
-            needs.capability = Some(capabilities::UPLOAD);
-            request
-        }
+    if (T::KIND, method) == (ComponentKind::Executor, "UploadArchive") {
+        // A client stream cannot be sent twice: one try.
+        needs.capability = Some(capabilities::UPLOAD);
+        let endpoint = targets.candidates(T::KIND, &needs).await?.remove(0);
+        return send::<T>(targets, &endpoint, request)
+            .await
+            .map_err(|(_, status)| status);
+    }
+    // Every other call has one small request message, kept so that it can
+    // go to another component when the first one is down.
+    let (parts, body) = request.into_parts();
+    let body = http_body_util::Limited::new(body, MAX_ROUTED_REQUEST)
+        .collect()
+        .await
+        .map_err(|e| Status::invalid_argument(format!("request: {e}")))?
+        .to_bytes();
+    if T::KIND == ComponentKind::Executor
+        && matches!(
+            method,
+            "DownloadArchive" | "ListSnapshotEntries" | "ReadSnapshotFile"
+        )
+    {
         // Calls about one artifact: its repository decides.
-        (
-            ComponentKind::Executor,
-            "DownloadArchive" | "ListSnapshotEntries" | "ReadSnapshotFile",
-        ) => {
-            let (parts, body) = request.into_parts();
-            let body = http_body_util::Limited::new(body, MAX_ROUTED_REQUEST)
-                .collect()
-                .await
-                .map_err(|e| Status::invalid_argument(format!("request: {e}")))?
-                .to_bytes();
-            needs.repository = targets.artifact_repository(&body).await;
-            http::Request::from_parts(parts, Body::new(http_body_util::Full::new(body)))
-        }
-        _ => request,
-    };
-    let endpoint = targets.pick(T::KIND, &needs).await?;
-    match targets.channel(&endpoint)?.oneshot(request).await {
-        Ok(response) => Ok(response),
-        Err(e) => {
-            targets.forget(&endpoint);
-            Err(Status::unavailable(format!(
-                "the {} call could not be forwarded to {endpoint}: {e}",
-                T::NAME
-            )))
+        needs.repository = targets.artifact_repository(&body).await;
+    }
+    let mut refused = Vec::new();
+    for endpoint in targets.candidates(T::KIND, &needs).await? {
+        let mut request = http::Request::new(Body::new(http_body_util::Full::new(body.clone())));
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = parts.uri.clone();
+        *request.version_mut() = parts.version;
+        *request.headers_mut() = parts.headers.clone();
+        match send::<T>(targets, &endpoint, request).await {
+            Ok(response) => return Ok(response),
+            // Never delivered (nothing listens there): try the next one.
+            Err((true, status)) => refused.push(status.message().to_owned()),
+            Err((false, status)) => return Err(status),
         }
     }
+    Err(Status::unavailable(refused.join("; ")))
+}
+
+/// Sends `request` to the component at `endpoint`. An error says whether
+/// the connection was never made, so the request was not delivered.
+async fn send<T: ForwardTarget>(
+    targets: &Targets,
+    endpoint: &str,
+    request: http::Request<Body>,
+) -> Result<http::Response<Body>, (bool, Status)> {
+    let channel = targets.channel(endpoint).map_err(|s| (false, s))?;
+    channel.oneshot(request).await.map_err(|e| {
+        targets.forget(endpoint);
+        let status = Status::unavailable(format!(
+            "the {} call could not be forwarded to {endpoint}: {e}",
+            T::NAME
+        ));
+        (never_connected(&e), status)
+    })
+}
+
+/// Whether a transport error is a refused or impossible connection.
+fn never_connected(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind::*;
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+            )
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 #[cfg(test)]

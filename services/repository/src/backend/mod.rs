@@ -64,6 +64,19 @@ impl FileKind {
     }
 }
 
+/// How reads of nearby blobs of one pack are merged into one ranged read
+/// (restore and streaming): an object store charges a round trip per
+/// request, a local file almost nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadCoalescing {
+    /// Blobs at most this many bytes apart are read with one request; the
+    /// bytes between them are read and dropped.
+    pub max_gap: u64,
+    /// A merged read spans at most this many bytes (a single larger blob
+    /// is still read whole). Bounds the memory of each read in flight.
+    pub max_span: u64,
+}
+
 /// One listed object: its name and size in bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -108,9 +121,18 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn write_parallelism(&self) -> usize {
         3
     }
-    /// Reads worth running at once during a restore; each holds one chunk.
+    /// Reads worth running at once during a restore; each holds one
+    /// merged read (at most [`ReadCoalescing::max_span`] bytes, or one blob).
     fn read_parallelism(&self) -> usize {
         4
+    }
+    /// How reads of nearby blobs are merged (local default: 64 KiB gaps,
+    /// 4 MiB reads).
+    fn read_coalescing(&self) -> ReadCoalescing {
+        ReadCoalescing {
+            max_gap: 64 << 10,
+            max_span: 4 << 20,
+        }
     }
     /// Where the repository lives, for messages; never holds a secret.
     fn location(&self) -> String;

@@ -220,3 +220,76 @@ pub(crate) fn make_tree(root: &Path) {
 pub(crate) fn restored(target: &Path, src: &Path) -> PathBuf {
     target.join(src.strip_prefix("/").unwrap())
 }
+
+/// A backend that counts the ranged reads it passes on to another.
+#[derive(Debug)]
+pub(crate) struct CountingBackend {
+    pub inner: Arc<dyn Backend>,
+    pub ranged_reads: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingBackend {
+    pub(crate) fn new(inner: Arc<dyn Backend>) -> CountingBackend {
+        CountingBackend {
+            inner,
+            ranged_reads: Default::default(),
+        }
+    }
+
+    /// Ranged reads since the last call.
+    pub(crate) fn take(&self) -> usize {
+        self.ranged_reads
+            .swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Backend for CountingBackend {
+    fn list(&self, kind: FileKind) -> vigil_repository::Result<Vec<vigil_repository::ObjectInfo>> {
+        self.inner.list(kind)
+    }
+    fn get(&self, kind: FileKind, name: &str) -> vigil_repository::Result<Vec<u8>> {
+        self.inner.get(kind, name)
+    }
+    fn get_range(
+        &self,
+        kind: FileKind,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> vigil_repository::Result<Vec<u8>> {
+        self.ranged_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get_range(kind, name, offset, len)
+    }
+    fn put_atomic(
+        &self,
+        kind: FileKind,
+        name: &str,
+        parts: &[&[u8]],
+    ) -> vigil_repository::Result<()> {
+        self.inner.put_atomic(kind, name, parts)
+    }
+    fn put_create(
+        &self,
+        kind: FileKind,
+        name: &str,
+        data: &[u8],
+    ) -> vigil_repository::Result<bool> {
+        self.inner.put_create(kind, name, data)
+    }
+    fn delete(&self, kind: FileKind, name: &str) -> vigil_repository::Result<()> {
+        self.inner.delete(kind, name)
+    }
+    fn exists(&self, kind: FileKind, name: &str) -> vigil_repository::Result<bool> {
+        self.inner.exists(kind, name)
+    }
+    fn read_parallelism(&self) -> usize {
+        self.inner.read_parallelism()
+    }
+    fn read_coalescing(&self) -> vigil_repository::ReadCoalescing {
+        self.inner.read_coalescing()
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
