@@ -250,4 +250,13 @@ pub async fn seed_finished_jobs(
             .expect("insert seeded jobs");
     }
     tx.commit().await.expect("commit the seeded jobs");
+    // PostgreSQL's autovacuum analyses a table after a bulk load like this
+    // one within a minute; do it now so plans are those a live catalog gets.
+    // SQLite gathers no statistics by itself, so it is left as it is.
+    if catalog.catalog.store().db().dialect() == crate::db::Dialect::Postgres {
+        sqlx::query("ANALYZE jobs")
+            .execute(&pool)
+            .await
+            .expect("analyse the seeded jobs");
+    }
 }
