@@ -3,7 +3,6 @@
 //! report lists that range under the schedule, on SQLite and PostgreSQL.
 
 use chrono::Duration;
-use tonic::Request;
 use vigil_catalog::CatalogOptions;
 use vigil_catalog::testing;
 use vigil_proto::catalog::v1::{
@@ -11,12 +10,9 @@ use vigil_proto::catalog::v1::{
     PutScheduleStateRequest, ScheduleHealth, ScheduleRole, ScheduleState, SummarizeHistoryRequest,
     TickRun,
 };
-use vigil_proto::status::v1::GetStatusReportRequest;
-use vigil_proto::status::v1::status_service_server::StatusService;
 use vigil_server_common::clock::ManualClock;
-use vigil_status::StatusServer;
 
-use crate::common::{at, config, ts};
+use crate::common::{self, at, config, ts};
 
 const NAME: &str = "nightly";
 
@@ -125,20 +121,7 @@ async fn missed_ranges_reach_the_report(mut options: CatalogOptions) {
         .into_inner();
     assert!(later.missed_outcomes.is_empty(), "{later:?}");
 
-    let channel = tonic::transport::Endpoint::from_shared(catalog.endpoint())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let channel = vigil_auth::ClientCredentials::default().wrap(channel);
-    let status = StatusServer::new(channel, std::sync::Arc::new(clock.clone()));
-    let report = status
-        .get_status_report(Request::new(GetStatusReportRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .report
-        .unwrap();
+    let report = common::report_through(&catalog, &clock).await;
     let entry = report
         .schedules
         .iter()

@@ -7,7 +7,6 @@ use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{at, seed_configurations, ts};
-use tonic::Request;
 use vigil_catalog::CatalogOptions;
 use vigil_catalog::testing::{self, TestCatalog};
 use vigil_proto::catalog::v1::{
@@ -15,10 +14,8 @@ use vigil_proto::catalog::v1::{
     CreateJobRequest, EnqueueJobRequest, JobKind, JobTrigger, LeaseJobRequest,
     PutScheduleStateRequest, ReportHeartbeatRequest, ScheduleHealth, ScheduleRole, ScheduleState,
 };
-use vigil_proto::status::v1::status_service_server::StatusService;
-use vigil_proto::status::v1::{GetStatusReportRequest, Verdict};
+use vigil_proto::status::v1::Verdict;
 use vigil_server_common::clock::ManualClock;
-use vigil_status::StatusServer;
 
 const ALL_CAPS: &[&str] = &[
     "backup:full",
@@ -212,20 +209,7 @@ async fn seed_report_through_catalog(mut options: CatalogOptions) {
             .unwrap();
     }
 
-    let channel = tonic::transport::Endpoint::from_shared(catalog.endpoint())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let channel = vigil_auth::ClientCredentials::default().wrap(channel);
-    let status = StatusServer::new(channel, std::sync::Arc::new(clock.clone()));
-    let report = status
-        .get_status_report(Request::new(GetStatusReportRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .report
-        .unwrap();
+    let report = common::report_through(&catalog, &clock).await;
 
     assert_eq!(
         report.verdict(),

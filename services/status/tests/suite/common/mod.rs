@@ -110,3 +110,28 @@ pub(crate) fn seed_configurations() -> Vec<BackupConfiguration> {
         config("upload_restore_config", Full, Temporary, true, None),
     ]
 }
+
+/// The report `StatusService` gives over gRPC at `clock`'s time, computed
+/// from the real catalog `catalog`.
+pub(crate) async fn report_through(
+    catalog: &vigil_catalog::testing::TestCatalog,
+    clock: &vigil_server_common::clock::ManualClock,
+) -> vigil_proto::status::v1::StatusReport {
+    use vigil_proto::status::v1::status_service_server::StatusService;
+    let channel = tonic::transport::Endpoint::from_shared(catalog.endpoint())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let channel = vigil_auth::ClientCredentials::default().wrap(channel);
+    let status = vigil_status::StatusServer::new(channel, std::sync::Arc::new(clock.clone()));
+    status
+        .get_status_report(tonic::Request::new(
+            vigil_proto::status::v1::GetStatusReportRequest::default(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap()
+}
