@@ -32,21 +32,22 @@ async fn needs_postgres_vigild_runs_its_catalog_without_leaking_the_password() {
     };
     let (server, query) = split_url(&base);
     let admin_url = format!("{server}/postgres{query}");
+    // A fresh database every run: one left by an earlier run may carry
+    // migrations of another version of the catalog.
     let created = Command::new("psql")
         .arg(&admin_url)
         .args([
             "-v",
-            "ON_ERROR_STOP=0",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"),
             "-qc",
             &format!("CREATE DATABASE {DATABASE}"),
         ])
         .output()
         .expect("psql runs");
     let stderr = String::from_utf8_lossy(&created.stderr);
-    assert!(
-        created.status.success() || stderr.contains("already exists"),
-        "{stderr}"
-    );
+    assert!(created.status.success(), "{stderr}");
 
     // Trust auth ignores the password, so a made-up one shows whether it leaks.
     let secret = "pw-that-must-not-leak";
