@@ -98,7 +98,7 @@ pub(crate) fn record_rpc(service: &str, method: &str, code: tonic::Code, seconds
         .get_or_create(&HandledLabels {
             grpc_service: service.to_owned(),
             grpc_method: method.to_owned(),
-            grpc_code: code_name(code).to_owned(),
+            grpc_code: crate::status::code_name(code).to_owned(),
         })
         .inc();
     p.handling
@@ -204,30 +204,6 @@ pub fn register(registry: &mut Registry) {
         "Version and build of this process; always 1",
         build,
     );
-}
-
-/// The canonical upper-case name of a gRPC status code (`NOT_FOUND`).
-fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ impl AuditRecord {
             role: role_to_proto(self.caller.role) as i32,
             method: self.method,
             target: self.target,
-            outcome: code_name(self.outcome).to_owned(),
+            outcome: crate::status::code_name(self.outcome).to_owned(),
             ..Default::default()
         }
     }
@@ -132,29 +132,5 @@ pub fn role_from_proto(value: i32) -> Option<Role> {
         pb::Role::Admin => Some(Role::Admin),
         pb::Role::Component => Some(Role::Component),
         pb::Role::Unspecified => None,
-    }
-}
-
-/// The canonical upper-case name of a gRPC code, as audit records show it.
-fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
     }
 }
