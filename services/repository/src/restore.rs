@@ -194,6 +194,9 @@ impl Repository {
             .threads
             .unwrap_or_else(|| self.backend.read_parallelism())
             .clamp(1, plan.reads.len().max(1));
+        // Workers still reading: progress is reported until the last one
+        // ends, whether it ran out of reads or saw the cancel.
+        let running = AtomicUsize::new(threads);
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
@@ -203,10 +206,11 @@ impl Repository {
                         }
                         self.restore_run(index, &plan, r.clone(), &out);
                     }
+                    running.fetch_sub(1, Ordering::Relaxed);
                 });
             }
             if let Some(cb) = &ctl.progress {
-                while next.load(Ordering::Relaxed) < plan.reads.len() {
+                while running.load(Ordering::Relaxed) > 0 {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                     cb(&Progress {
                         bytes_read: out.bytes.load(Ordering::Relaxed),

@@ -21,6 +21,7 @@ on_both_backends!(
     backup_is_refused_while_prune_holds_the_exclusive_lock_and_stale_locks_are_ignored,
     a_lock_of_a_killed_process_on_another_host_expires,
     cancelled_backup_writes_no_snapshot,
+    a_cancelled_restore_with_progress_ends,
     many_processes_creating_one_repository_at_once_all_open_it,
 );
 
@@ -215,4 +216,44 @@ fn cancelled_backup_writes_no_snapshot(fx: Fixture) {
     assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
     assert!(fx.repo.list_snapshots().unwrap().is_empty());
     assert!(fx.names(FileKind::Lock).is_empty(), "lock released");
+}
+
+/// A restore cancelled while its progress is reported ends with Cancelled:
+/// the progress loop follows the workers, not the reads taken, so it cannot
+/// wait for reads that a cancelled worker never takes.
+fn a_cancelled_restore_with_progress_ends(fx: Fixture) {
+    // Twelve 1 MiB files of their own bytes: more reads than one worker.
+    for i in 0..12 {
+        write(&fx.src().join(format!("f{i}")), &bytes(i, 1 << 20), 0o644);
+    }
+    let id = fx
+        .repo
+        .backup(
+            &BackupOptions {
+                paths: vec![fx.src()],
+                ..Default::default()
+            },
+            vec![],
+            &Control::default(),
+        )
+        .unwrap()
+        .snapshot_id;
+    let target = fx.dir.path().join("cancelled-restore");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let repo = fx.reopen();
+    std::thread::spawn(move || {
+        let ctl = Control {
+            cancel: Some(Arc::new(AtomicBool::new(true))),
+            progress: Some(Arc::new(|_: &vigil_repository::Progress| {})),
+        };
+        let opts = RestoreOptions {
+            threads: Some(1),
+            ..Default::default()
+        };
+        let _ = tx.send(repo.restore(&id, &target, &opts, &ctl));
+    });
+    let r = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the cancelled restore ends");
+    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
 }
