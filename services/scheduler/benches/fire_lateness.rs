@@ -42,6 +42,13 @@ fn main() {
         .build()
         .expect("tokio runtime");
     if std::env::var(ROLE_ENV).as_deref() == Ok("scheduler") {
+        // `RUST_LOG=vigil_scheduler=debug` shows each tick's phases.
+        if std::env::var_os("RUST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_writer(std::io::stderr)
+                .init();
+        }
         runtime.block_on(run_scheduler());
         return;
     }

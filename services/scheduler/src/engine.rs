@@ -202,12 +202,24 @@ impl Engine {
     async fn tick_at(&self, now: DateTime<Utc>) -> Result<TickReport> {
         let _serial = self.tick_lock.lock().await;
         let mut report = TickReport::default();
+        let phase = std::time::Instant::now();
         let mut snapshot = self.snapshot().await?;
+        let read = phase.elapsed();
         report.schedules = snapshot.desired.len();
         self.reconcile(&mut snapshot, now, &mut report).await;
+        let armed = phase.elapsed();
         let fired = self.fire_due(&mut snapshot, now, &mut report).await;
+        let fire = phase.elapsed();
         self.detect(&mut snapshot, now, &fired, &mut report).await;
         report.next_wake = next_wake(&snapshot);
+        tracing::debug!(
+            read_ms = read.as_millis(),
+            armed_ms = (armed - read).as_millis(),
+            fired_ms = (fire - armed).as_millis(),
+            detected_ms = (phase.elapsed() - fire).as_millis(),
+            enqueued = report.enqueued,
+            "tick phases"
+        );
         Ok(report)
     }
 

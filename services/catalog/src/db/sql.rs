@@ -6,6 +6,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe};
 
+use super::Dialect;
+
 /// One bound value.
 #[derive(Debug, Clone)]
 enum Arg {
@@ -19,6 +21,8 @@ enum Arg {
 pub struct Sql {
     text: String,
     args: Vec<Arg>,
+    /// Where each placeholder sits in `text` (start, end).
+    marks: Vec<(usize, usize)>,
 }
 
 impl Sql {
@@ -27,6 +31,7 @@ impl Sql {
         Self {
             text: text.to_owned(),
             args: Vec::new(),
+            marks: Vec::new(),
         }
     }
 
@@ -39,8 +44,10 @@ impl Sql {
     fn placeholder(&mut self, arg: Arg) -> &mut Self {
         self.args.push(arg);
         let n = self.args.len();
+        let start = self.text.len();
         self.text.push('$');
         self.text.push_str(&n.to_string());
+        self.marks.push((start, self.text.len()));
         self
     }
 
@@ -97,7 +104,39 @@ impl Sql {
 
     /// A query ready to run.
     pub fn query(self) -> Query<'static, Any, AnyArguments> {
-        let mut q = sqlx::query(AssertSqlSafe(self.text));
+        self.into_query(None)
+    }
+
+    /// A query ready to run on `dialect`, for statements with many bound
+    /// values (multi-row inserts): SQLite binds `$N` by looking its name up
+    /// in a list, once per value and run, which grows with the square of
+    /// their number, so there the placeholders become anonymous `?`s (each
+    /// is used once, in order).
+    pub fn query_for(self, dialect: Dialect) -> Query<'static, Any, AnyArguments> {
+        let text = self.text_for(dialect);
+        self.into_query(Some(text))
+    }
+
+    /// The SQL text with the placeholders `dialect` binds fastest.
+    fn text_for(&self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::Sqlite => {
+                let mut text = String::with_capacity(self.text.len());
+                let mut from = 0;
+                for &(start, end) in &self.marks {
+                    text.push_str(&self.text[from..start]);
+                    text.push('?');
+                    from = end;
+                }
+                text.push_str(&self.text[from..]);
+                text
+            }
+            Dialect::Postgres => self.text.clone(),
+        }
+    }
+
+    fn into_query(self, text: Option<String>) -> Query<'static, Any, AnyArguments> {
+        let mut q = sqlx::query(AssertSqlSafe(text.unwrap_or(self.text)));
         for arg in self.args {
             q = match arg {
                 Arg::Int(v) => q.bind(v),
@@ -122,6 +161,19 @@ mod tests {
         assert_eq!(
             sql.as_str(),
             "SELECT * FROM jobs WHERE state IN ($1, $2) AND configuration = $3"
+        );
+    }
+
+    #[test]
+    fn sqlite_statements_get_anonymous_placeholders_in_the_same_order() {
+        let mut sql = Sql::new("INSERT INTO t (a, b) VALUES (");
+        sql.int(1).push(", ").text("$2 stays").push("), (");
+        sql.int(3).push(", ").text("x").push(")");
+        let expected = "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)";
+        assert_eq!(sql.text_for(Dialect::Sqlite), expected);
+        assert_eq!(
+            sql.text_for(Dialect::Postgres),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
         );
     }
 }

@@ -20,9 +20,9 @@ use crate::mask::{apply_mask, check_mask};
 use crate::page::Page;
 use crate::validate::{Checker, check_configuration, normalize_configuration};
 
-const COLUMNS: &str = "name, body, etag, create_time, update_time";
+pub(super) const COLUMNS: &str = "name, body, etag, create_time, update_time";
 
-fn from_row(row: &AnyRow) -> Result<BackupConfiguration> {
+pub(super) fn from_row(row: &AnyRow) -> Result<BackupConfiguration> {
     let body = row.blob("body")?;
     let mut c = BackupConfiguration::decode(body.as_slice())
         .map_err(|e| Error::Internal(format!("stored configuration does not decode: {e}")))?;

@@ -40,6 +40,58 @@ pub struct EnqueueOutcome {
     pub created: bool,
 }
 
+/// The stored values of a job being queued, in [`jobs::COLUMNS`] order.
+pub(super) struct NewJob<'a> {
+    pub(super) id: &'a str,
+    pub(super) name: &'a str,
+    /// The request, its trigger already made effective.
+    pub(super) req: &'a EnqueueJobRequest,
+    pub(super) backup_kind: i32,
+    pub(super) caps: &'a [String],
+    pub(super) now: i64,
+    pub(super) trace_context: &'a HashMap<String, String>,
+}
+
+impl NewJob<'_> {
+    /// Appends `(...)`: this job's row as a QUEUED job.
+    pub(super) fn push_values(&self, sql: &mut Sql) {
+        let req = self.req;
+        sql.push("(")
+            .text(self.id)
+            .push(", ")
+            .text(self.name)
+            .push(", ")
+            .text(&req.configuration);
+        sql.push(", ")
+            .int(i64::from(req.kind))
+            .push(", ")
+            .int(i64::from(req.trigger));
+        sql.push(", ")
+            .int(JobState::Queued as i64)
+            .push(", ")
+            .int(i64::from(self.backup_kind));
+        let schedule = (!req.schedule.is_empty()).then(|| req.schedule.clone());
+        let due = req.due_time.as_ref().map(vigil_proto::timestamp_to_micros);
+        sql.push(", ").opt_text(schedule).push(", ").int(due);
+        let request_id = (!req.request_id.is_empty()).then(|| req.request_id.clone());
+        sql.push(", ")
+            .opt_text(request_id)
+            .push(", ")
+            .int(self.now)
+            .push(", ")
+            .int(self.now);
+        sql.push(", NULL, NULL, NULL, NULL, 0, ")
+            .int(i64::from(DEFAULT_MAX_ATTEMPTS));
+        sql.push(", 0, '', NULL, ")
+            .text(serde_json::to_string(self.caps).unwrap_or_default());
+        sql.push(", ")
+            .blob(req.params.as_ref().map(Message::encode_to_vec));
+        sql.push(", NULL, NULL, '[]', ")
+            .text(serde_json::to_string(self.trace_context).unwrap_or_default());
+        sql.push(")");
+    }
+}
+
 /// Checks an enqueue request whose fields sit under `prefix` (`""` or `runs[0].job.`).
 pub(crate) fn check_enqueue(v: &mut Checker, prefix: &str, req: &EnqueueJobRequest) {
     let f = |name: &str| format!("{prefix}{name}");
@@ -93,7 +145,9 @@ pub(crate) fn check_enqueue(v: &mut Checker, prefix: &str, req: &EnqueueJobReque
 }
 
 /// The trigger of a request; unset means SCHEDULED with a schedule key, MANUAL without.
-fn effective_trigger(req: &EnqueueJobRequest) -> Result<JobTrigger, prost::UnknownEnumValue> {
+pub(super) fn effective_trigger(
+    req: &EnqueueJobRequest,
+) -> Result<JobTrigger, prost::UnknownEnumValue> {
     match JobTrigger::try_from(req.trigger)? {
         JobTrigger::Unspecified if req.schedule.is_empty() => Ok(JobTrigger::Manual),
         JobTrigger::Unspecified => Ok(JobTrigger::Scheduled),
@@ -102,7 +156,7 @@ fn effective_trigger(req: &EnqueueJobRequest) -> Result<JobTrigger, prost::Unkno
 }
 
 /// Capabilities a job needs: the requested ones, or derived from kind and configuration.
-fn required_capabilities(
+pub(super) fn required_capabilities(
     req: &EnqueueJobRequest,
     config: Option<&BackupConfiguration>,
 ) -> Vec<String> {
@@ -121,7 +175,11 @@ fn required_capabilities(
 }
 
 /// `<configuration>_<YYYYmmdd_HHMMSS>` in the configuration's time zone.
-fn base_name(req: &EnqueueJobRequest, config: Option<&BackupConfiguration>, at: i64) -> String {
+pub(super) fn base_name(
+    req: &EnqueueJobRequest,
+    config: Option<&BackupConfiguration>,
+    at: i64,
+) -> String {
     let prefix = if req.configuration.is_empty() {
         req.kind()
             .as_str_name()
@@ -292,38 +350,18 @@ impl Store {
                 format!("{base}_{n}")
             };
             let id = uuid::Uuid::now_v7().to_string();
-            let mut sql = Sql::new(&format!("INSERT INTO jobs ({}) VALUES (", jobs::COLUMNS));
-            sql.text(&id)
-                .push(", ")
-                .text(&name)
-                .push(", ")
-                .text(&req.configuration);
-            sql.push(", ")
-                .int(i64::from(req.kind))
-                .push(", ")
-                .int(i64::from(req.trigger));
-            sql.push(", ")
-                .int(JobState::Queued as i64)
-                .push(", ")
-                .int(i64::from(backup_kind));
-            let schedule = (!req.schedule.is_empty()).then(|| req.schedule.clone());
-            sql.push(", ").opt_text(schedule).push(", ").int(due);
-            let request_id = (!req.request_id.is_empty()).then(|| req.request_id.clone());
-            sql.push(", ")
-                .opt_text(request_id)
-                .push(", ")
-                .int(now)
-                .push(", ")
-                .int(now);
-            sql.push(", NULL, NULL, NULL, NULL, 0, ")
-                .int(i64::from(DEFAULT_MAX_ATTEMPTS));
-            sql.push(", 0, '', NULL, ")
-                .text(serde_json::to_string(&caps).unwrap_or_default());
-            sql.push(", ")
-                .blob(req.params.as_ref().map(Message::encode_to_vec));
-            sql.push(", NULL, NULL, '[]', ")
-                .text(serde_json::to_string(trace_context).unwrap_or_default());
-            sql.push(") ON CONFLICT DO NOTHING");
+            let mut sql = Sql::new(&format!("INSERT INTO jobs ({}) VALUES ", jobs::COLUMNS));
+            NewJob {
+                id: &id,
+                name: &name,
+                req: &req,
+                backup_kind,
+                caps: &caps,
+                now,
+                trace_context,
+            }
+            .push_values(&mut sql);
+            sql.push(" ON CONFLICT DO NOTHING");
             if sql.query().execute(&mut *conn).await?.rows_affected() == 0 {
                 if let Some(job) = find_by_key(conn, &req).await? {
                     return Ok(EnqueueOutcome {

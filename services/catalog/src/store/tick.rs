@@ -6,16 +6,17 @@
 use std::collections::{HashMap, HashSet};
 
 use vigil_proto::catalog::v1::{
-    BackupJob, CommitScheduleTickRequest, EventKind, JobTrigger, OutcomeKind, ScheduleHealth,
-    ScheduleState,
+    BackupConfiguration, BackupJob, CommitScheduleTickRequest, EventKind, JobTrigger, OutcomeKind,
+    ScheduleHealth, ScheduleState,
 };
 use vigil_proto::timestamp_to_micros;
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
+mod bulk;
+
 use super::Store;
-use super::configurations;
 use super::queue::check_enqueue;
 use super::schedules::{COLUMNS, OUTCOME_COLUMNS, find, from_row, ts};
 use super::tick_check::check_tick_times;
@@ -52,7 +53,12 @@ impl Store {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let result: Result<_> = async {
-            let state = self.check_tick_state(&mut tx, req).await?;
+            let state = find(self, &mut tx, &req.schedule, true)
+                .await?
+                .ok_or_else(|| Error::not_found("schedule", &req.schedule))?;
+            let names = bulk::config_names([(&state, req)]);
+            let configs = bulk::configurations(&mut tx, self.db.dialect(), names).await?;
+            check_tick_state(now, &state, req, &configs)?;
             self.apply_tick(&mut tx, req, state, now).await
         }
         .await;
@@ -80,17 +86,41 @@ impl Store {
         order.sort_by(|&a, &b| reqs[a].schedule.cmp(&reqs[b].schedule));
         let mut tx = self.db.begin().await?;
         let result: Result<Vec<(usize, Applied)>> = async {
+            let keys: Vec<&str> = order.iter().map(|&i| reqs[i].schedule.as_str()).collect();
+            let mut states = bulk::lock_states(self, &mut tx, &keys).await?;
+            let names = bulk::config_names(
+                order
+                    .iter()
+                    .filter_map(|&i| states.get(&reqs[i].schedule).map(|s| (s, &reqs[i]))),
+            );
+            let configs = bulk::configurations(&mut tx, self.db.dialect(), names).await?;
+            let taken =
+                bulk::taken_keys(&mut tx, self.db.dialect(), order.iter().map(|&i| &reqs[i]))
+                    .await?;
+            let mut simple = Vec::new();
             let mut applied = Vec::with_capacity(order.len());
             for i in order {
-                match self.check_tick_state(&mut tx, &reqs[i]).await {
-                    Ok(state) => {
-                        let done = self.apply_tick(&mut tx, &reqs[i], state, now).await?;
-                        applied.push((i, done));
-                    }
-                    Err(Error::Database(e)) => return Err(Error::Database(e)),
+                let req = &reqs[i];
+                let checked = states
+                    .remove(&req.schedule)
+                    .ok_or_else(|| Error::not_found("schedule", &req.schedule))
+                    .and_then(|state| check_tick_state(now, &state, req, &configs).map(|()| state));
+                match checked {
                     Err(refused) => results[i] = Some(Err(refused)),
+                    Ok(state) if bulk::is_simple(req, &taken) => simple.push((i, state)),
+                    Ok(state) => {
+                        applied.push((i, self.apply_tick(&mut tx, req, state, now).await?))
+                    }
                 }
             }
+            let simple = simple
+                .into_iter()
+                .map(|(i, state)| (i, &reqs[i], state))
+                .collect();
+            applied.extend(
+                self.apply_ticks_in_bulk(&mut tx, simple, &configs, now)
+                    .await?,
+            );
             Ok(applied)
         }
         .await;
@@ -103,41 +133,6 @@ impl Store {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(Error::Internal("tick without a result".into()))))
             .collect())
-    }
-
-    /// The checks of one tick against the stored state, before it writes
-    /// anything: the schedule exists, its next due time is the one the
-    /// caller saw, and every configuration it enqueues for still exists.
-    async fn check_tick_state(
-        &self,
-        conn: &mut AnyConnection,
-        req: &CommitScheduleTickRequest,
-    ) -> Result<ScheduleState> {
-        let state = find(self, conn, &req.schedule, true)
-            .await?
-            .ok_or_else(|| Error::not_found("schedule", &req.schedule))?;
-        if ts(&state.next_due_time) != ts(&req.expected_next_due_time) {
-            return Err(Error::Aborted(
-                "expected_next_due_time: the schedule was moved by another tick, read it again"
-                    .into(),
-            ));
-        }
-        check_tick_times(self, conn, &state, req).await?;
-        let mut configs: Vec<&str> = req
-            .runs
-            .iter()
-            .filter(|r| r.outcome() == OutcomeKind::Enqueued)
-            .filter_map(|r| r.job.as_ref())
-            .map(|j| j.configuration.as_str())
-            .filter(|c| !c.is_empty())
-            .collect();
-        configs.dedup();
-        for name in configs {
-            if configurations::find(conn, name).await?.is_none() {
-                return Err(Error::not_found("configuration", name));
-            }
-        }
-        Ok(state)
     }
 
     /// Writes one checked tick: outcomes, jobs and the moved state.
@@ -334,6 +329,35 @@ impl OutcomeRange {
         sql.push(") ON CONFLICT DO NOTHING");
         sql.query().execute(&mut *conn).await?;
         Ok(())
+    }
+}
+
+/// The checks of one tick against the stored state, before it writes
+/// anything: the schedule's next due time is the one the caller saw, its
+/// times agree with the schedule, and every configuration it enqueues for
+/// still exists. `configs` holds the configurations of [`bulk::config_names`].
+fn check_tick_state(
+    now: i64,
+    state: &ScheduleState,
+    req: &CommitScheduleTickRequest,
+    configs: &HashMap<String, BackupConfiguration>,
+) -> Result<()> {
+    if ts(&state.next_due_time) != ts(&req.expected_next_due_time) {
+        return Err(Error::Aborted(
+            "expected_next_due_time: the schedule was moved by another tick, read it again".into(),
+        ));
+    }
+    check_tick_times(now, state, req, configs.get(&state.configuration))?;
+    let missing = req
+        .runs
+        .iter()
+        .filter(|r| r.outcome() == OutcomeKind::Enqueued)
+        .filter_map(|r| r.job.as_ref())
+        .map(|j| j.configuration.as_str())
+        .find(|c| !c.is_empty() && !configs.contains_key(*c));
+    match missing {
+        Some(name) => Err(Error::not_found("configuration", name)),
+        None => Ok(()),
     }
 }
 

@@ -16,12 +16,12 @@
 //! prune, a week for the drill) of now.
 
 use chrono::{DateTime, Utc};
-use sqlx::AnyConnection;
-use vigil_proto::catalog::v1::{CommitScheduleTickRequest, ScheduleRole, ScheduleState};
+use vigil_proto::catalog::v1::{
+    BackupConfiguration, CommitScheduleTickRequest, ScheduleRole, ScheduleState,
+};
 use vigil_proto::timestamp_to_micros;
 
 use super::schedules::ts;
-use super::{Store, configurations};
 use crate::error::{Error, Result};
 
 /// How far a component's clock may run ahead of the catalog's.
@@ -45,14 +45,14 @@ fn time(micros: i64) -> DateTime<Utc> {
 }
 
 /// Checks the due times and the new next due time of `req` against the
-/// schedule of `state` (read under the tick's lock).
-pub(super) async fn check_tick_times(
-    store: &Store,
-    conn: &mut AnyConnection,
+/// schedule of `state` (read under the tick's lock). `config` is the stored
+/// configuration of a backup schedule, read in the same transaction.
+pub(super) fn check_tick_times(
+    now: i64,
     state: &ScheduleState,
     req: &CommitScheduleTickRequest,
+    config: Option<&BackupConfiguration>,
 ) -> Result<()> {
-    let now = store.now();
     let new_next = ts(&req.new_next_due_time);
     let Some(floor) = ts(&state.next_due_time) else {
         if req.runs.is_empty() && new_next.is_none() {
@@ -101,7 +101,7 @@ pub(super) async fn check_tick_times(
         ScheduleRole::Prune => check_system(new_next, last, now, DAY_MICROS),
         ScheduleRole::Verify => check_system(new_next, last, now, 7 * DAY_MICROS),
         ScheduleRole::Backup | ScheduleRole::Unspecified => {
-            check_backup(conn, state, new_next, last, now).await
+            check_backup(config, state, new_next, last, now)
         }
     }
 }
@@ -125,21 +125,19 @@ fn check_system(new_next: Option<i64>, last: i64, now: i64, period: i64) -> Resu
     }
 }
 
-async fn check_backup(
-    conn: &mut AnyConnection,
+fn check_backup(
+    config: Option<&BackupConfiguration>,
     state: &ScheduleState,
     new_next: Option<i64>,
     last: i64,
     now: i64,
 ) -> Result<()> {
-    let config = configurations::find(conn, &state.configuration)
-        .await?
-        .ok_or_else(|| {
-            refuse(
-                "configuration",
-                format!("{:?} no longer exists", state.configuration),
-            )
-        })?;
+    let config = config.ok_or_else(|| {
+        refuse(
+            "configuration",
+            format!("{:?} no longer exists", state.configuration),
+        )
+    })?;
     let spec = config.schedule.as_ref().ok_or_else(|| {
         refuse(
             "configuration",
@@ -155,11 +153,13 @@ async fn check_backup(
         .map(timestamp_to_micros)
         .unwrap_or_default();
     let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
-    let after_last = micros(schedule.next_after(time(last)));
+    // The common case first: the occurrence after the last ticked due time.
+    if new_next == micros(schedule.next_after(time(last))) {
+        return Ok(());
+    }
     let after_edit = micros(schedule.next_after(time(last.max(edit))));
-    let accepted = new_next == after_last
-        || new_next == after_edit
-        || new_next.is_some_and(|n| n > last && n <= edit.min(now));
+    let accepted =
+        new_next == after_edit || new_next.is_some_and(|n| n > last && n <= edit.min(now));
     if accepted {
         return Ok(());
     }

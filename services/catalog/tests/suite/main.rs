@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod access;
 mod alerts;
 mod configurations;
 mod events;

@@ -584,3 +584,125 @@ async fn missed_runs_are_stored_as_one_range(options: CatalogOptions) {
     assert_eq!(range.last_due_time, Some(ts(t0() + hour * 5)));
     assert_eq!(range.count, 6);
 }
+
+/// A job and a schedule state without what names them, to compare rows
+/// written by the one-tick path with rows written in bulk.
+fn without_names(mut job: BackupJob, mut state: ScheduleState) -> (BackupJob, ScheduleState) {
+    job.id.clear();
+    job.name.clear();
+    job.configuration.clear();
+    state.schedule.clear();
+    state.configuration.clear();
+    (job, state)
+}
+
+both_backends!(bulk_ticks_store_what_single_ticks_store);
+async fn bulk_ticks_store_what_single_ticks_store(options: CatalogOptions) {
+    let (options, _clock) = manual(options);
+    let mut h = start(options).await;
+    arm_configurations(&mut h, &["one", "many", "m2", "late"]).await;
+    // A second schedule of configuration "many", so two jobs of one batch
+    // draw their names from the same counter; it and "late" are due from
+    // a few minutes before t0 (a skipped and a missed run).
+    for (key, configuration, minutes) in [("many-verify", "many", 1), ("late", "late", 2)] {
+        let mut state = armed(key, t0() - chrono::Duration::minutes(minutes));
+        state.configuration = configuration.into();
+        if key == "late" {
+            state.etag = snapshot(&mut h, key).await.0.etag;
+        }
+        h.coord
+            .put_schedule_state(PutScheduleStateRequest { state: Some(state) })
+            .await
+            .unwrap();
+    }
+
+    let single = h
+        .coord
+        .commit_schedule_tick(one_run_tick("one", t0()))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut shared = one_run_tick("many-verify", t0());
+    shared.runs[0].job.as_mut().unwrap().configuration = "many".into();
+    shared.runs[0].job.as_mut().unwrap().schedule = "many-verify".into();
+    shared.runs.push(TickRun {
+        due_time: Some(ts(t0() - chrono::Duration::minutes(1))),
+        outcome: OutcomeKind::SkippedOverlap as i32,
+        job: None,
+        detail: "the previous run is still going".into(),
+    });
+    shared.expected_next_due_time = Some(ts(t0() - chrono::Duration::minutes(1)));
+    // Not simple: a MISSED run goes the one-tick way inside the same batch.
+    let mut missed = one_run_tick("late", t0());
+    missed.runs.insert(
+        0,
+        TickRun {
+            due_time: Some(ts(t0() - chrono::Duration::minutes(2))),
+            outcome: OutcomeKind::Missed as i32,
+            job: None,
+            detail: "outside the catch-up window".into(),
+        },
+    );
+    missed.expected_next_due_time = Some(ts(t0() - chrono::Duration::minutes(2)));
+    let results = h
+        .coord
+        .commit_schedule_ticks(CommitScheduleTicksRequest {
+            ticks: vec![
+                one_run_tick("many", t0()),
+                shared,
+                missed,
+                one_run_tick("m2", t0()),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    for r in &results {
+        assert_eq!(Code::from_i32(r.code), Code::Ok, "{}", r.message);
+    }
+
+    // The bulk rows equal the one-tick rows, names aside.
+    let (one_job, one_state) = without_names(single.jobs[0].clone(), single.state.unwrap());
+    let (bulk_job, bulk_state) = without_names(
+        results[3].jobs[0].clone(),
+        results[3].state.clone().unwrap(),
+    );
+    assert_eq!(bulk_job, one_job);
+    assert_eq!(bulk_state, one_state);
+    // What the responses say is what is stored.
+    let stored = all_jobs(&mut h).await;
+    for r in &results {
+        for job in &r.jobs {
+            assert!(stored.contains(job), "{job:?} is stored as returned");
+        }
+    }
+    // Jobs of one configuration at one due time get distinct names.
+    let mut names: Vec<&str> = results[..2]
+        .iter()
+        .map(|r| r.jobs[0].name.as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["many_20251220_020000", "many_20251220_020000_2"]);
+
+    // The skipped and missed runs are recorded beside the enqueued ones.
+    let (state, outcomes, _) = snapshot(&mut h, "many-verify").await;
+    assert_eq!((state.fired_count, state.skipped_count), (1, 1));
+    let kinds: Vec<i32> = outcomes.iter().map(|o| o.outcome).collect();
+    assert!(
+        kinds.contains(&(OutcomeKind::SkippedOverlap as i32)),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.outcome == OutcomeKind::Enqueued as i32 && o.job == results[1].jobs[0].id)
+    );
+    let (state, outcomes, _) = snapshot(&mut h, "late").await;
+    assert_eq!((state.fired_count, state.missed_count), (1, 1));
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.outcome == OutcomeKind::Missed as i32)
+    );
+}
