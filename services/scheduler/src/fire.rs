@@ -429,7 +429,7 @@ fn committed(
 /// Ticks of one batch together hold at most this many runs (the catalog's bound).
 const BATCH_RUNS: usize = 5000;
 /// Batches committed concurrently.
-const BATCHES_IN_FLIGHT: usize = 2;
+const BATCHES_IN_FLIGHT: usize = 4;
 
 /// A ready schedule: its definition, its state and its active runs.
 type Work = (std::sync::Arc<ScheduleDef>, ScheduleState, Vec<ActiveRun>);

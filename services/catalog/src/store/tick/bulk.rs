@@ -224,8 +224,7 @@ impl Store {
             }
         }
         name_jobs(conn, dialect, &mut pending).await?;
-        let inserted = insert_jobs(conn, dialect, &pending, now).await?;
-        let mut stored = read_jobs(conn, dialect, &inserted).await?;
+        let mut stored = insert_jobs(conn, dialect, &pending, now).await?;
 
         // A job whose insert hit a unique key (a name taken outside the
         // counter) goes the one-job way, which finds or retries it.
@@ -347,16 +346,16 @@ async fn name_jobs(
     Ok(())
 }
 
-/// Inserts the jobs and their capabilities; returns the ids inserted (a job
-/// that hit a unique key is left out).
+/// Inserts the jobs and their capabilities; returns the jobs inserted, by
+/// id, as stored (a job that hit a unique key is left out).
 async fn insert_jobs(
     conn: &mut AnyConnection,
     dialect: Dialect,
     pending: &[Pending],
     now: i64,
-) -> Result<Vec<String>> {
+) -> Result<HashMap<String, BackupJob>> {
     let no_trace = HashMap::new();
-    let mut inserted = Vec::with_capacity(pending.len());
+    let mut inserted = HashMap::with_capacity(pending.len());
     for chunk in pending.chunks(CHUNK) {
         let mut sql = Sql::new(&format!("INSERT INTO jobs ({}) VALUES ", jobs::COLUMNS));
         for (k, p) in chunk.iter().enumerate() {
@@ -374,17 +373,14 @@ async fn insert_jobs(
             }
             .push_values(&mut sql);
         }
-        sql.push(" ON CONFLICT DO NOTHING RETURNING id");
-        let ids: HashSet<String> = sql
-            .query_for(dialect)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|row| row.text("id"))
-            .collect::<Result<_>>()?;
+        sql.push(&format!(" ON CONFLICT DO NOTHING RETURNING {}", jobs::COLUMNS));
+        for row in sql.query_for(dialect).fetch_all(&mut *conn).await? {
+            let job = jobs::from_row(&row)?;
+            inserted.insert(job.id.clone(), job);
+        }
         let caps: Vec<(&str, &str)> = chunk
             .iter()
-            .filter(|p| ids.contains(&p.id))
+            .filter(|p| inserted.contains_key(&p.id))
             .flat_map(|p| p.caps.iter().map(|c| (p.id.as_str(), c.as_str())))
             .collect();
         for caps in caps.chunks(CHUNK) {
@@ -398,27 +394,8 @@ async fn insert_jobs(
             }
             sql.query_for(dialect).execute(&mut *conn).await?;
         }
-        inserted.extend(ids);
     }
     Ok(inserted)
-}
-
-/// Reads the inserted jobs back, as every other path returns them.
-async fn read_jobs(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    ids: &[String],
-) -> Result<HashMap<String, BackupJob>> {
-    let mut found = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let mut sql = Sql::new(&format!("SELECT {} FROM jobs WHERE id IN (", jobs::COLUMNS));
-        sql.text_list(chunk.iter().map(String::as_str)).push(")");
-        for row in sql.query_for(dialect).fetch_all(&mut *conn).await? {
-            let job = jobs::from_row(&row)?;
-            found.insert(job.id.clone(), job);
-        }
-    }
-    Ok(found)
 }
 
 /// Records one outcome per run: ENQUEUED with its job, SKIPPED_OVERLAP without.
