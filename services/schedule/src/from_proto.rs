@@ -3,6 +3,9 @@
 //! schedules through this one function, so a schedule means the same thing
 //! in each of them.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use vigil_proto::catalog::v1 as pb;
 
 use crate::error::{ErrorKind, Result, ScheduleError};
@@ -28,6 +31,30 @@ const SPEC: &str = "schedule";
 /// `schedule.cron` or `schedule.timezone`; callers prefix the path of the
 /// schedule within their own message (`configuration.`).
 pub fn schedule_from_proto(msg: &pb::Schedule) -> Result<Schedule> {
+    // Parsing a cron expression and proving it fires costs tens of
+    // microseconds; a status report over thousands of configurations, and
+    // a catalog checking thousands of ticks, read the same few schedules
+    // again and again. Valid schedules are remembered by their spec and zone.
+    type Key = (Option<pb::schedule::Spec>, String);
+    static PARSED: OnceLock<Mutex<HashMap<Key, Schedule>>> = OnceLock::new();
+    let key: Key = (msg.spec.clone(), msg.timezone.clone());
+    let parsed = PARSED.get_or_init(Mutex::default);
+    if let Some(schedule) = parsed.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(schedule.clone());
+    }
+    let schedule = parse(msg)?;
+    let mut map = parsed.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= PARSED_LIMIT {
+        map.clear();
+    }
+    map.insert(key, schedule.clone());
+    Ok(schedule)
+}
+
+/// Most distinct valid schedules remembered by [`schedule_from_proto`].
+const PARSED_LIMIT: usize = 4096;
+
+fn parse(msg: &pb::Schedule) -> Result<Schedule> {
     let timezone = if msg.timezone.trim().is_empty() {
         "UTC"
     } else {
