@@ -1,7 +1,8 @@
 //! Background work of a catalog process: reclaiming expired leases (so no
 //! job stays RUNNING past its lease), reporting the catalog's own
 //! heartbeat, and every few minutes the housekeeping that keeps the catalog
-//! bounded (deleting long-dead components, pruning old history).
+//! bounded (deleting long-dead components, pruning old history) and its
+//! query plans good (SQLite's planner statistics).
 
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ async fn housekeeping(store: &Store) {
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "pruning old history failed"),
+    }
+    if let Err(e) = store.db().refresh_statistics().await {
+        tracing::warn!(error = %e, "refreshing the planner's statistics failed");
     }
 }
 

@@ -251,12 +251,22 @@ pub async fn seed_finished_jobs(
     }
     tx.commit().await.expect("commit the seeded jobs");
     // PostgreSQL's autovacuum analyses a table after a bulk load like this
-    // one within a minute; do it now so plans are those a live catalog gets.
-    // SQLite gathers no statistics by itself, so it is left as it is.
-    if catalog.catalog.store().db().dialect() == crate::db::Dialect::Postgres {
-        sqlx::query("ANALYZE jobs")
-            .execute(&pool)
+    // one within a minute, and the catalog's housekeeping refreshes SQLite's
+    // statistics every ten minutes; do it now so plans are those a live
+    // catalog gets.
+    match catalog.catalog.store().db().dialect() {
+        crate::db::Dialect::Postgres => {
+            sqlx::query("ANALYZE jobs")
+                .execute(&pool)
+                .await
+                .expect("analyse the seeded jobs");
+        }
+        crate::db::Dialect::Sqlite => catalog
+            .catalog
+            .store()
+            .db()
+            .refresh_statistics()
             .await
-            .expect("analyse the seeded jobs");
+            .expect("refresh the statistics of the seeded jobs"),
     }
 }

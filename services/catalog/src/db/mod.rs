@@ -175,7 +175,25 @@ impl Db {
             Dialect::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
             Dialect::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
         }
-        Ok(Db { pool, dialect })
+        let db = Db { pool, dialect };
+        db.refresh_statistics().await?;
+        Ok(db)
+    }
+
+    /// Refreshes the query planner's statistics where the database does not
+    /// keep them itself. SQLite gathers none unless asked, and without them
+    /// it reads the status report's newest completed job per configuration
+    /// through the wrong index (107 ms against 18 ms at 100,000 jobs).
+    /// `PRAGMA optimize` with these flags looks at every table and analyses
+    /// only those whose statistics are missing or stale, with a bounded
+    /// sample. PostgreSQL's autovacuum analyses tables by itself.
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        if self.dialect == Dialect::Sqlite {
+            sqlx::query("PRAGMA optimize=0x10002")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The dialect of the pool.

@@ -225,3 +225,37 @@ async fn history_retention_keeps_the_newest_success_and_referenced_jobs(options:
     assert_eq!(left.len(), 3, "{left:?}");
     assert!(left.contains(&newest.id) && left.contains(&quiet_last.id));
 }
+
+/// SQLite keeps no planner statistics unless asked; the housekeeping asks,
+/// so the report's queries get the plans they were written for. The catalog
+/// is opened without its background task, so nothing else refreshes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_planner_statistics_are_refreshed() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = vigil_catalog::Catalog::open(vigil_catalog::testing::sqlite_options(dir.path()))
+        .await
+        .unwrap();
+    let store = catalog.store();
+    store.create_configuration(full("stats")).await.unwrap();
+    // The catalog analysed its tables at open, while they were empty.
+    for _ in 0..300 {
+        let req = CreateJobRequest {
+            configuration: "stats".into(),
+            kind: JobKind::Backup as i32,
+            ..Default::default()
+        };
+        store.create_job(&req, Default::default()).await.unwrap();
+    }
+    let db = store.db();
+    db.refresh_statistics().await.unwrap();
+    // sqlite_stat1 holds "rows, rows per key..." per index; the jobs
+    // table's rows are counted as they are now, not as at open.
+    let stat: String = sqlx::query_scalar(
+        "SELECT stat FROM sqlite_stat1 WHERE tbl = 'jobs' AND idx = 'jobs_newest'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .expect("the jobs table is analysed");
+    let rows: i64 = stat.split(' ').next().unwrap().parse().unwrap();
+    assert!(rows >= 300, "statistics count the 300 jobs: {stat:?}");
+}

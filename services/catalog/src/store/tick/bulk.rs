@@ -373,7 +373,10 @@ async fn insert_jobs(
             }
             .push_values(&mut sql);
         }
-        sql.push(&format!(" ON CONFLICT DO NOTHING RETURNING {}", jobs::COLUMNS));
+        sql.push(&format!(
+            " ON CONFLICT DO NOTHING RETURNING {}",
+            jobs::COLUMNS
+        ));
         for row in sql.query_for(dialect).fetch_all(&mut *conn).await? {
             let job = jobs::from_row(&row)?;
             inserted.insert(job.id.clone(), job);
