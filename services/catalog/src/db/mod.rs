@@ -9,14 +9,11 @@ mod sql;
 mod values;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use sql::Sql;
 pub use values::{RowExt, u64_from_db, u64_to_db};
@@ -61,40 +58,8 @@ fn restrict_to_owner(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A write transaction on the catalog database. It derefs to the
-/// connection, so statements run on `&mut *tx`. On SQLite it also holds the
-/// process's writer lock (see [`Db::begin`]) until it ends.
-#[derive(Debug)]
-pub struct Tx {
-    inner: Transaction<'static, Any>,
-    _writer: Option<OwnedMutexGuard<()>>,
-}
-
-impl Tx {
-    /// Commits, then lets the next writer in.
-    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
-        self.inner.commit().await
-    }
-
-    /// Rolls back, then lets the next writer in.
-    pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
-        self.inner.rollback().await
-    }
-}
-
-impl std::ops::Deref for Tx {
-    type Target = AnyConnection;
-
-    fn deref(&self) -> &AnyConnection {
-        &self.inner
-    }
-}
-
-impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.inner
-    }
-}
+/// A write transaction on the catalog database.
+pub type Tx = Transaction<'static, Any>;
 
 /// Which SQL dialect the pool speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,12 +114,6 @@ impl Dialect {
 pub struct Db {
     pool: AnyPool,
     dialect: Dialect,
-    /// SQLite admits one writer at a time, and a writer that finds the
-    /// database locked polls it with sleeps of up to 100 ms (its busy
-    /// handler). Writers of this process queue here instead and start the
-    /// moment the previous one ends; other processes on the same file still
-    /// meet the busy timeout.
-    writer: Arc<Mutex<()>>,
 }
 
 impl Db {
@@ -216,11 +175,7 @@ impl Db {
             Dialect::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
             Dialect::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
         }
-        let db = Db {
-            pool,
-            dialect,
-            writer: Arc::new(Mutex::new(())),
-        };
+        let db = Db { pool, dialect };
         db.refresh_statistics().await?;
         Ok(db)
     }
@@ -253,14 +208,7 @@ impl Db {
 
     /// Starts a transaction that will write. End it with [`Db::finish`].
     pub async fn begin(&self) -> Result<Tx> {
-        let writer = match self.dialect {
-            Dialect::Sqlite => Some(self.writer.clone().lock_owned().await),
-            Dialect::Postgres => None,
-        };
-        Ok(Tx {
-            inner: self.pool.begin_with(self.dialect.begin_write()).await?,
-            _writer: writer,
-        })
+        Ok(self.pool.begin_with(self.dialect.begin_write()).await?)
     }
 
     /// Commits `tx` when `result` is `Ok`, rolls it back otherwise.
