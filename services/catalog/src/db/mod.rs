@@ -175,9 +175,7 @@ impl Db {
             Dialect::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
             Dialect::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
         }
-        let db = Db { pool, dialect };
-        db.refresh_statistics().await?;
-        Ok(db)
+        Ok(Db { pool, dialect })
     }
 
     /// Refreshes the query planner's statistics where the database does not

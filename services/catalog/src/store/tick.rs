@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 
 use vigil_proto::catalog::v1::{
-    BackupConfiguration, BackupJob, CommitScheduleTickRequest, EventKind, JobTrigger, OutcomeKind,
-    ScheduleHealth, ScheduleState,
+    BackupConfiguration, BackupJob, CommitScheduleTickRequest, EnqueueJobRequest, EventKind,
+    JobTrigger, OutcomeKind, ScheduleHealth, ScheduleState, TickRun,
 };
 use vigil_proto::timestamp_to_micros;
 
@@ -87,7 +87,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let result: Result<Vec<(usize, Applied)>> = async {
             let keys: Vec<&str> = order.iter().map(|&i| reqs[i].schedule.as_str()).collect();
-            let mut states = bulk::lock_states(self, &mut tx, &keys).await?;
+            let mut states = bulk::lock_states(&mut tx, self.db.dialect(), &keys).await?;
             let names = bulk::config_names(
                 order
                     .iter()
@@ -159,12 +159,7 @@ impl Store {
             let mut job_id = None;
             match run.outcome() {
                 OutcomeKind::Enqueued => {
-                    let mut job = run.job.clone().unwrap_or_default();
-                    job.schedule = req.schedule.clone();
-                    job.due_time = run.due_time;
-                    if job.trigger == JobTrigger::Unspecified as i32 {
-                        job.trigger = JobTrigger::Scheduled as i32;
-                    }
+                    let job = run_job(req, run);
                     let out = self
                         .enqueue_in(conn, &job, &format!("runs[{i}].job."), &HashMap::new())
                         .await?;
@@ -348,10 +343,7 @@ fn check_tick_state(
         ));
     }
     check_tick_times(now, state, req, configs.get(&state.configuration))?;
-    let missing = req
-        .runs
-        .iter()
-        .filter(|r| r.outcome() == OutcomeKind::Enqueued)
+    let missing = enqueued(req)
         .filter_map(|r| r.job.as_ref())
         .map(|j| j.configuration.as_str())
         .find(|c| !c.is_empty() && !configs.contains_key(*c));
@@ -359,6 +351,25 @@ fn check_tick_state(
         Some(name) => Err(Error::not_found("configuration", name)),
         None => Ok(()),
     }
+}
+
+/// The runs of a tick that enqueue a job.
+fn enqueued(req: &CommitScheduleTickRequest) -> impl Iterator<Item = &TickRun> {
+    req.runs
+        .iter()
+        .filter(|r| r.outcome() == OutcomeKind::Enqueued)
+}
+
+/// The job an ENQUEUED run asks for, under the tick's schedule and the
+/// run's due time; SCHEDULED unless the run names another trigger.
+fn run_job(req: &CommitScheduleTickRequest, run: &TickRun) -> EnqueueJobRequest {
+    let mut job = run.job.clone().unwrap_or_default();
+    job.schedule = req.schedule.clone();
+    job.due_time = run.due_time;
+    if job.trigger == JobTrigger::Unspecified as i32 {
+        job.trigger = JobTrigger::Scheduled as i32;
+    }
+    job
 }
 
 /// The bounds of a batch as a whole; each tick is checked by [`check_tick`].
@@ -416,14 +427,8 @@ fn check_tick(req: &CommitScheduleTickRequest) -> Result<()> {
             Err(_) => v.add(f("outcome"), format!("unknown value {}", run.outcome)),
             Ok(OutcomeKind::Enqueued) => match &run.job {
                 None => v.add(f("job"), "is required for an ENQUEUED run"),
-                Some(job) => {
-                    let mut job = job.clone();
-                    job.schedule = req.schedule.clone();
-                    job.due_time = run.due_time;
-                    if job.trigger == JobTrigger::Unspecified as i32 {
-                        job.trigger = JobTrigger::Scheduled as i32;
-                    }
-                    check_enqueue(&mut v, &f("job."), &job);
+                Some(_) => {
+                    check_enqueue(&mut v, &f("job."), &run_job(req, run));
                 }
             },
             Ok(_) => {}

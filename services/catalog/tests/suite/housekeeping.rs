@@ -237,7 +237,8 @@ async fn sqlite_planner_statistics_are_refreshed() {
         .unwrap();
     let store = catalog.store();
     store.create_configuration(full("stats")).await.unwrap();
-    // The catalog analysed its tables at open, while they were empty.
+    // The first housekeeping, at start, analyses the tables while empty.
+    store.db().refresh_statistics().await.unwrap();
     for _ in 0..300 {
         let req = CreateJobRequest {
             configuration: "stats".into(),
@@ -249,7 +250,7 @@ async fn sqlite_planner_statistics_are_refreshed() {
     let db = store.db();
     db.refresh_statistics().await.unwrap();
     // sqlite_stat1 holds "rows, rows per key..." per index; the jobs
-    // table's rows are counted as they are now, not as at open.
+    // table's rows are counted as they are now, not as when they were empty.
     let stat: String = sqlx::query_scalar(
         "SELECT stat FROM sqlite_stat1 WHERE tbl = 'jobs' AND idx = 'jobs_newest'",
     )

@@ -21,11 +21,11 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use vigil_proto::catalog::v1::{
     BackupConfiguration, BackupJob, CommitScheduleTickRequest, EnqueueJobRequest, JobTrigger,
-    OutcomeKind, ScheduleHealth, ScheduleState, job_params::Params,
+    OutcomeKind, ScheduleHealth, ScheduleState, TickRun, job_params::Params,
 };
 use vigil_proto::timestamp_to_micros;
 
-use super::Applied;
+use super::{Applied, enqueued, run_job};
 use crate::db::{Dialect, RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::store::queue::{NewJob, base_name, effective_trigger, required_capabilities};
@@ -39,11 +39,10 @@ const CHUNK: usize = 500;
 /// Locks and reads the states of `keys` (sorted byte-wise, as every batch
 /// sorts them, so concurrent batches lock in the same order).
 pub(super) async fn lock_states(
-    store: &Store,
     conn: &mut AnyConnection,
+    dialect: Dialect,
     keys: &[&str],
 ) -> Result<HashMap<String, ScheduleState>> {
-    let dialect = store.db.dialect();
     let mut states = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(CHUNK) {
         let mut sql = Sql::new(&format!(
@@ -71,9 +70,7 @@ pub(super) fn config_names<'a>(
     for (state, req) in ticks {
         names.insert(state.configuration.as_str());
         names.extend(
-            req.runs
-                .iter()
-                .filter(|r| r.outcome() == OutcomeKind::Enqueued)
+            enqueued(req)
                 .filter_map(|r| r.job.as_ref())
                 .map(|j| j.configuration.as_str()),
         );
@@ -173,14 +170,6 @@ pub(super) fn is_simple(req: &CommitScheduleTickRequest, taken: &HashSet<(String
         })
 }
 
-fn enqueued(
-    req: &CommitScheduleTickRequest,
-) -> impl Iterator<Item = &vigil_proto::catalog::v1::TickRun> {
-    req.runs
-        .iter()
-        .filter(|r| r.outcome() == OutcomeKind::Enqueued)
-}
-
 /// One job of the batch on its way into the queue.
 struct Pending {
     /// Index of its tick in the batch.
@@ -272,16 +261,11 @@ impl Store {
 fn pending_job(
     tick: usize,
     req: &CommitScheduleTickRequest,
-    run: &vigil_proto::catalog::v1::TickRun,
+    run: &TickRun,
     configs: &HashMap<String, BackupConfiguration>,
     now: i64,
 ) -> Pending {
-    let mut job = run.job.clone().unwrap_or_default();
-    job.schedule = req.schedule.clone();
-    job.due_time = run.due_time;
-    if job.trigger == JobTrigger::Unspecified as i32 {
-        job.trigger = JobTrigger::Scheduled as i32;
-    }
+    let mut job = run_job(req, run);
     job.trigger = effective_trigger(&job).unwrap_or(JobTrigger::Manual) as i32;
     let config = configs.get(&job.configuration);
     let due = job.due_time.as_ref().map(timestamp_to_micros);
