@@ -240,7 +240,7 @@ impl CoordinationService for CoordinationApi {
     ) -> Result<Response<ResolveAlertResponse>, Status> {
         let alert = self
             .store
-            .resolve_alert(&request.get_ref().dedup_key)
+            .resolve_alert(&request.get_ref().dedup_key, component_raised)
             .await?;
         Ok(Response::new(ResolveAlertResponse { alert }))
     }
@@ -265,24 +265,32 @@ impl CoordinationService for CoordinationApi {
     }
 }
 
-/// Alerts a component may raise: the scheduler's findings about schedules.
-/// Alerts about jobs, executors and schedulers come from the catalog's own
-/// records (a lease reaped, a heartbeat gone), so nobody can forge them.
-fn check_raisable(alert: &Alert) -> Result<(), Error> {
-    match alert.kind() {
+/// Alerts a component may raise and resolve: the scheduler's findings about
+/// schedules. Alerts about jobs, executors and schedulers come from the
+/// catalog's own records (a lease reaped, a heartbeat gone), so nobody can
+/// forge them, or clear them to hide what happened.
+fn component_raised(kind: AlertKind) -> bool {
+    match kind {
         AlertKind::ScheduleUnarmed
         | AlertKind::ScheduleDown
         | AlertKind::ScheduleLate
         | AlertKind::ScheduleMissed
         | AlertKind::ScheduleRepaired
         | AlertKind::NoCapableExecutor
-        | AlertKind::Unspecified => Ok(()),
+        | AlertKind::Unspecified => true,
         AlertKind::SchedulerDown
         | AlertKind::JobFailed
         | AlertKind::VerifyFailed
-        | AlertKind::ExecutorLost => Err(Error::FailedPrecondition(format!(
-            "alert.kind: {} alerts are raised by the catalog from its own records",
-            alert.kind().as_str_name()
-        ))),
+        | AlertKind::ExecutorLost => false,
     }
+}
+
+fn check_raisable(alert: &Alert) -> Result<(), Error> {
+    if component_raised(alert.kind()) {
+        return Ok(());
+    }
+    Err(Error::FailedPrecondition(format!(
+        "alert.kind: {} alerts are raised by the catalog from its own records",
+        alert.kind().as_str_name()
+    )))
 }

@@ -1,5 +1,7 @@
-//! Alerts: one open alert per dedup key (a partial unique index), raised
-//! again to count occurrences, resolved when the condition clears.
+//! Alerts: one open alert per kind and dedup key (a partial unique index),
+//! raised again to count occurrences, resolved when the condition clears.
+//! Keying by kind as well keeps a component's alert from ever refreshing or
+//! blocking one the catalog raised under the same key.
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -80,6 +82,8 @@ pub(crate) async fn raise_in(
             .int(i64::from(severity));
         refresh.push(" WHERE dedup_key = ").text(&alert.dedup_key);
         refresh
+            .push(" AND kind = ")
+            .int(i64::from(alert.kind))
             .push(" AND state = ")
             .int(AlertState::Open as i64)
             .push(&format!(" RETURNING {COLUMNS}"));
@@ -136,11 +140,23 @@ impl Store {
         Ok((stored, opened))
     }
 
-    /// Resolves the open alert with `dedup_key`, if any.
-    pub async fn resolve_alert(&self, dedup_key: &str) -> Result<Option<Alert>> {
+    /// Resolves the open alerts with `dedup_key` whose kind the caller may
+    /// resolve. When only alerts of other kinds hold the key, they stay open
+    /// and the call is refused.
+    pub async fn resolve_alert(
+        &self,
+        dedup_key: &str,
+        may_resolve: impl Fn(AlertKind) -> bool,
+    ) -> Result<Option<Alert>> {
         let mut v = Checker::new();
         check_key(&mut v, "dedup_key", dedup_key, 255);
         v.finish()?;
+        let kinds = (0..)
+            .map_while(|k| AlertKind::try_from(k).ok())
+            .filter(|k| may_resolve(*k))
+            .map(|k| (k as i32).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         let now = self.now();
         let mut sql = Sql::new("UPDATE alerts SET state = ");
         sql.int(AlertState::Resolved as i64)
@@ -149,17 +165,32 @@ impl Store {
         sql.push(" WHERE dedup_key = ")
             .text(dedup_key)
             .push(" AND state = ")
-            .int(AlertState::Open as i64);
-        sql.push(&format!(" RETURNING {COLUMNS}"));
+            .int(AlertState::Open as i64)
+            .push(&format!(" AND kind IN ({kinds}) RETURNING {COLUMNS}"));
         let mut tx = self.db.begin().await?;
-        let row = sql.query().fetch_optional(&mut *tx).await?;
-        tx.commit().await?;
-        let alert = row.as_ref().map(from_row).transpose()?;
-        if let Some(a) = &alert {
-            self.events
-                .publish([self.event(EventKind::AlertChanged, &a.configuration, &a.id)]);
+        let rows = sql.query().fetch_all(&mut *tx).await?;
+        if rows.is_empty() {
+            let mut other = Sql::new("SELECT kind FROM alerts WHERE dedup_key = ");
+            other
+                .text(dedup_key)
+                .push(" AND state = ")
+                .int(AlertState::Open as i64);
+            if let Some(row) = other.query().fetch_optional(&mut *tx).await? {
+                let kind = AlertKind::try_from(row.int("kind")? as i32).unwrap_or_default();
+                return Err(Error::FailedPrecondition(format!(
+                    "dedup_key: the open alert is {}, which only the catalog resolves",
+                    kind.as_str_name()
+                )));
+            }
         }
-        Ok(alert)
+        tx.commit().await?;
+        let alerts = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        self.events.publish(
+            alerts
+                .iter()
+                .map(|a| self.event(EventKind::AlertChanged, &a.configuration, &a.id)),
+        );
+        Ok(alerts.into_iter().next())
     }
 
     /// Records the webhook delivery state of an alert.

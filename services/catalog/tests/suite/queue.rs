@@ -230,6 +230,52 @@ async fn expired_leases_are_retried_then_fail_as_executor_lost(options: CatalogO
         .alerts;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].kind, AlertKind::ExecutorLost as i32);
+    // A component cannot clear what the catalog raised from its own records.
+    let err = h
+        .coord
+        .resolve_alert(ResolveAlertRequest {
+            dedup_key: alerts[0].dedup_key.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().starts_with("dedup_key: "), "{err:?}");
+    // Nor refresh it by raising its key under a kind of its own: that opens a
+    // separate alert, which it may then resolve, leaving the catalog's open.
+    let raised = h
+        .coord
+        .raise_alert(RaiseAlertRequest {
+            alert: Some(Alert {
+                kind: AlertKind::ScheduleDown as i32,
+                dedup_key: alerts[0].dedup_key.clone(),
+                configuration: "daily".into(),
+                message: "all is well".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(raised.opened);
+    let resolved = h
+        .coord
+        .resolve_alert(ResolveAlertRequest {
+            dedup_key: alerts[0].dedup_key.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .alert
+        .unwrap();
+    assert_eq!(resolved.id, raised.alert.unwrap().id);
+    let still = h
+        .catalog
+        .list_alerts(ListAlertsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    assert_eq!(still, alerts, "the alert stays open and unchanged");
 }
 
 both_backends!(retryable_failures_requeue_until_attempts_run_out);
