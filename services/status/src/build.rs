@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 
 use vigil_proto::catalog::v1::{ScheduleOutcome, ScheduleState};
-use vigil_proto::status::v1::{StatusReport, Verdict};
+use vigil_proto::status::v1::{
+    AdherenceEntry, BackupFreshness, ConfigurationSummary, JobHistory, Liveness,
+    ScheduleHealthEntry, StatusReport, Verdict,
+};
 
 use crate::Inputs;
 use crate::recommend::{Findings, recommend};
@@ -33,13 +36,51 @@ pub fn build_report(inputs: &Inputs) -> StatusReport {
     let adherence = sections::adherence(inputs, &facts);
     let liveness = sections::liveness(inputs);
     let retention = sections::retention(inputs, &facts);
+    let schedules = schedule_entries(inputs, &facts);
+    let judgement = verdict::judge(inputs, &facts, &schedules, &freshness, &jobs, &liveness);
+    let recommendations = recommend(&Findings {
+        inputs,
+        schedules: &schedules,
+        freshness: &freshness,
+        configurations: &configurations,
+        liveness: &liveness,
+        retention: &retention,
+    });
+    let mut working = working(&configurations, &jobs, &liveness, &schedules);
+    if judgement.verdict == Verdict::Healthy && working.is_empty() {
+        working.push("nothing is configured yet".to_owned());
+    }
+    let not_working = not_working(&jobs, &liveness, &schedules, &freshness, &adherence);
+
+    StatusReport {
+        generate_time: Some(stamp(inputs.now)),
+        verdict: judgement.verdict as i32,
+        headline: judgement.headline,
+        risk: judgement.risk as i32,
+        risk_reasons: judgement.risk_reasons,
+        configurations: Some(configurations),
+        jobs: Some(jobs),
+        freshness,
+        adherence,
+        schedules,
+        liveness: Some(liveness),
+        retention,
+        open_alerts: inputs.open_alerts.clone(),
+        recommendations,
+        working,
+        not_working,
+    }
+}
+
+/// The health of each active schedule, with its missed runs of the window.
+fn schedule_entries(inputs: &Inputs, facts: &[Facts<'_>]) -> Vec<ScheduleHealthEntry> {
     let states: HashMap<&str, &ScheduleState> = inputs
         .schedule_states
         .iter()
         .map(|s| (s.schedule.as_str(), s))
         .collect();
     let missed = missed_by_schedule(&inputs.missed);
-    let schedules: Vec<_> = facts
+    facts
         .iter()
         .filter(|f| f.scheduled_active())
         .map(|f| {
@@ -56,19 +97,17 @@ pub fn build_report(inputs: &Inputs) -> StatusReport {
             }
             entry
         })
-        .collect();
-    let judgement = verdict::judge(inputs, &facts, &schedules, &freshness, &jobs, &liveness);
-    let recommendations = recommend(&Findings {
-        inputs,
-        schedules: &schedules,
-        freshness: &freshness,
-        configurations: &configurations,
-        liveness: &liveness,
-        retention: &retention,
-    });
+        .collect()
+}
 
+/// What works: configurations, runs that complete, live processes, schedules on time.
+fn working(
+    configurations: &ConfigurationSummary,
+    jobs: &JobHistory,
+    liveness: &Liveness,
+    schedules: &[ScheduleHealthEntry],
+) -> Vec<String> {
     let mut working = Vec::new();
-    let mut not_working = Vec::new();
     if configurations.total > 0 {
         working.push(format!(
             "{} configurations registered",
@@ -86,22 +125,9 @@ pub fn build_report(inputs: &Inputs) -> StatusReport {
             "scheduler alive ({} replicas)",
             liveness.schedulers
         ));
-    } else if !schedules.is_empty() {
-        let since = instant(&liveness.scheduler_down_since)
-            .map(|t| format!("scheduler down since {}", t.to_rfc3339()))
-            .unwrap_or_else(|| "no scheduler has ever reported".to_owned());
-        not_working.push(since);
     }
     if liveness.executors > 0 {
         working.push(format!("executors alive ({})", liveness.executors));
-    } else if !schedules.is_empty() {
-        not_working.push("no executor alive".to_owned());
-    }
-    for s in schedules.iter().filter(|s| broken(s.health())) {
-        not_working.push(format!(
-            "schedule {} ({}): {}",
-            s.schedule, s.description, s.reason
-        ));
     }
     let on_time = schedules
         .iter()
@@ -109,6 +135,34 @@ pub fn build_report(inputs: &Inputs) -> StatusReport {
         .count();
     if on_time > 0 {
         working.push(format!("{on_time} schedules fire on time"));
+    }
+    working
+}
+
+/// What does not: missing processes, broken schedules, stale configurations,
+/// late starts and failed jobs.
+fn not_working(
+    jobs: &JobHistory,
+    liveness: &Liveness,
+    schedules: &[ScheduleHealthEntry],
+    freshness: &[BackupFreshness],
+    adherence: &[AdherenceEntry],
+) -> Vec<String> {
+    let mut not_working = Vec::new();
+    if !liveness.scheduler_alive && !schedules.is_empty() {
+        let since = instant(&liveness.scheduler_down_since)
+            .map(|t| format!("scheduler down since {}", t.to_rfc3339()))
+            .unwrap_or_else(|| "no scheduler has ever reported".to_owned());
+        not_working.push(since);
+    }
+    if liveness.executors == 0 && !schedules.is_empty() {
+        not_working.push("no executor alive".to_owned());
+    }
+    for s in schedules.iter().filter(|s| broken(s.health())) {
+        not_working.push(format!(
+            "schedule {} ({}): {}",
+            s.schedule, s.description, s.reason
+        ));
     }
     for f in freshness.iter().filter(|f| f.state == "STALE") {
         if let (Some(age), Some(interval)) = (&f.age, &f.expected_interval) {
@@ -141,26 +195,5 @@ pub fn build_report(inputs: &Inputs) -> StatusReport {
             o.last_failed_job
         ));
     }
-    if judgement.verdict == Verdict::Healthy && working.is_empty() {
-        working.push("nothing is configured yet".to_owned());
-    }
-
-    StatusReport {
-        generate_time: Some(stamp(inputs.now)),
-        verdict: judgement.verdict as i32,
-        headline: judgement.headline,
-        risk: judgement.risk as i32,
-        risk_reasons: judgement.risk_reasons,
-        configurations: Some(configurations),
-        jobs: Some(jobs),
-        freshness,
-        adherence,
-        schedules,
-        liveness: Some(liveness),
-        retention,
-        open_alerts: inputs.open_alerts.clone(),
-        recommendations,
-        working,
-        not_working,
-    }
+    not_working
 }

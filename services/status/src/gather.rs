@@ -8,7 +8,8 @@ use vigil_proto::catalog::v1::{
     Alert, Artifact, ArtifactState, ArtifactTotal, BackupConfiguration, BackupJob, Component,
     JobCount, JobKind, JobState, ListAlertsRequest, ListComponentsRequest,
     ListConfigurationsRequest, ListScheduleStatesRequest, ScheduleOutcome, ScheduleState,
-    SummarizeHistoryRequest, catalog_service_client::CatalogServiceClient,
+    SummarizeHistoryRequest, SummarizeHistoryResponse,
+    catalog_service_client::CatalogServiceClient,
     coordination_service_client::CoordinationServiceClient,
 };
 use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
@@ -162,16 +163,7 @@ pub async fn gather(channel: AuthChannel, now: DateTime<Utc>, window: Duration) 
             Ok((page.configurations, page.next_page_token))
         }
     });
-    let summary = {
-        let mut c = coordination.clone();
-        async move {
-            let req = SummarizeHistoryRequest {
-                since: Some(timestamp_from_micros(since.timestamp_micros())),
-                newest_count: NEWEST_JOBS as i32,
-            };
-            Ok::<_, crate::Error>(c.summarize_history(req).await?.into_inner())
-        }
-    };
+    let summary = summarize(coordination.clone(), since);
     let schedule_states = all_pages(|page_token| {
         let mut c = coordination.clone();
         async move {
@@ -202,7 +194,41 @@ pub async fn gather(channel: AuthChannel, now: DateTime<Utc>, window: Duration) 
             Ok((page.components, page.next_page_token))
         }
     });
-    let open_alerts = all_pages(|page_token| {
+    let open_alerts = open_alerts(catalog.clone());
+    let (configurations, summary, schedule_states, components, open_alerts) = tokio::try_join!(
+        configurations,
+        summary,
+        schedule_states,
+        components,
+        open_alerts
+    )?;
+
+    Ok(assemble(
+        now,
+        window,
+        configurations,
+        summary,
+        schedule_states,
+        components,
+        open_alerts,
+    ))
+}
+
+/// The history of the window in one call.
+async fn summarize(
+    mut coordination: CoordinationServiceClient<AuthChannel>,
+    since: DateTime<Utc>,
+) -> Result<SummarizeHistoryResponse> {
+    let req = SummarizeHistoryRequest {
+        since: Some(timestamp_from_micros(since.timestamp_micros())),
+        newest_count: NEWEST_JOBS as i32,
+    };
+    Ok(coordination.summarize_history(req).await?.into_inner())
+}
+
+/// Every open alert, page by page.
+async fn open_alerts(catalog: CatalogServiceClient<AuthChannel>) -> Result<Vec<Alert>> {
+    all_pages(|page_token| {
         let mut c = catalog.clone();
         async move {
             let page = c
@@ -215,15 +241,21 @@ pub async fn gather(channel: AuthChannel, now: DateTime<Utc>, window: Duration) 
                 .into_inner();
             Ok((page.alerts, page.next_page_token))
         }
-    });
-    let (configurations, summary, schedule_states, components, open_alerts) = tokio::try_join!(
-        configurations,
-        summary,
-        schedule_states,
-        components,
-        open_alerts
-    )?;
+    })
+    .await
+}
 
+/// The report's inputs from what the catalog returned: the newest success
+/// and prune per configuration picked out of the history summary.
+fn assemble(
+    now: DateTime<Utc>,
+    window: Duration,
+    configurations: Vec<BackupConfiguration>,
+    summary: SummarizeHistoryResponse,
+    schedule_states: Vec<ScheduleState>,
+    components: Vec<Component>,
+    open_alerts: Vec<Alert>,
+) -> Inputs {
     let mut last_success = HashMap::new();
     let mut last_prune = HashMap::new();
     for job in summary.newest_completed {
@@ -233,7 +265,7 @@ pub async fn gather(channel: AuthChannel, now: DateTime<Utc>, window: Duration) 
             _ => None,
         };
     }
-    Ok(Inputs {
+    Inputs {
         now,
         window,
         configurations,
@@ -252,7 +284,7 @@ pub async fn gather(channel: AuthChannel, now: DateTime<Utc>, window: Duration) 
             .collect(),
         open_alerts,
         missed: summary.missed_outcomes,
-    })
+    }
 }
 
 /// Collects every page of a paginated list: `fetch` takes a page token and

@@ -13,6 +13,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use vigil_proto::catalog::v1::{JobKind, JobState, ScheduleHealth};
+use vigil_proto::status::v1::StatusReport;
 
 use crate::Inputs;
 use crate::build_report;
@@ -61,7 +62,18 @@ pub fn render(inputs: &Inputs) -> String {
     let mut root = Registry::default();
     vigil_server_common::metrics::register(&mut root);
     let registry = root.sub_registry_with_prefix("vigil");
+    register_schedules(registry, &report);
+    register_freshness(registry, &report);
+    register_jobs(registry, inputs);
+    register_liveness(registry, &report, inputs);
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, &root);
+    out
+}
 
+/// Each schedule's next due time, last fire and health.
+fn register_schedules(registry: &mut Registry, report: &StatusReport) {
     let next_due = Family::<ScheduleLabels, FloatGauge>::default();
     let last_fire = Family::<ScheduleLabels, FloatGauge>::default();
     let state = Family::<StateLabels, Gauge>::default();
@@ -105,7 +117,10 @@ pub fn render(inputs: &Inputs) -> String {
         "1 for the schedule's current health, 0 for the others",
         state,
     );
+}
 
+/// Each configuration's newest success, expected interval and overdue flag.
+fn register_freshness(registry: &mut Registry, report: &StatusReport) {
     let last_success = Family::<ConfigLabels, FloatGauge>::default();
     let expected = Family::<ConfigLabels, FloatGauge>::default();
     let last_due = Family::<ConfigLabels, FloatGauge>::default();
@@ -145,7 +160,10 @@ pub fn render(inputs: &Inputs) -> String {
         "1 when the most recent due time past its grace has no successful backup after it and none is running",
         overdue,
     );
+}
 
+/// Job outcomes of the window, bytes read, queue depth and lease expiries.
+fn register_jobs(registry: &mut Registry, inputs: &Inputs) {
     let jobs = Family::<OutcomeLabels, Gauge>::default();
     let mut bytes = 0u64;
     let mut lost = 0i64;
@@ -199,8 +217,11 @@ pub fn render(inputs: &Inputs) -> String {
         "Jobs of the last 24 hours whose lease expired at least once",
         expiries,
     );
+}
 
-    let live = report.liveness.unwrap_or_default();
+/// Live schedulers and executors, and open alerts.
+fn register_liveness(registry: &mut Registry, report: &StatusReport, inputs: &Inputs) {
+    let live = report.liveness.clone().unwrap_or_default();
     let schedulers = Gauge::<i64>::default();
     schedulers.set(i64::from(live.schedulers));
     registry.register(
@@ -218,11 +239,6 @@ pub fn render(inputs: &Inputs) -> String {
     let alerts = Gauge::<i64>::default();
     alerts.set(inputs.open_alerts.len() as i64);
     registry.register("alerts_open", "Open alerts", alerts);
-
-    let mut out = String::new();
-    // Writing into a String cannot fail.
-    let _ = encode(&mut out, &root);
-    out
 }
 
 /// OpenMetrics text as the classic Prometheus text format (0.0.4): a

@@ -67,13 +67,14 @@ impl<'a> Facts<'a> {
     /// `now`: its first due time after the configuration was created plus
     /// grace has passed. Before that, no backup is expected of it.
     pub(crate) fn has_been_due(&self, now: DateTime<Utc>) -> bool {
-        let Some(schedule) = &self.schedule else {
-            return false;
-        };
         let since = instant(&self.config.create_time).unwrap_or(now);
-        schedule
-            .next_after(since - Duration::seconds(1))
+        self.next_after(since - Duration::seconds(1))
             .is_some_and(|due| due + self.grace <= now)
+    }
+
+    /// The first due time after `at`.
+    fn next_after(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.schedule.as_ref()?.next_after(at)
     }
 
     /// The most recent due time at or before `at`.
@@ -125,20 +126,13 @@ pub(crate) fn judge(
     let next_due = state.and_then(|s| instant(&s.next_due_time));
     let last_fire = state.and_then(|s| instant(&s.last_fire_time));
     let never_fired = state.is_none_or(|s| s.fired_count == 0 && last_fire.is_none());
+    // Armed since the state says, or since the configuration was created.
     let since = state
         .and_then(|s| instant(&s.armed_time))
         .or_else(|| instant(&config.create_time))
         .unwrap_or(now);
-    let first_due = facts
-        .schedule
-        .as_ref()
-        .and_then(|s| s.next_after(since - Duration::seconds(1)));
-    let stuck = jobs.iter().find(|j| {
-        j.configuration == config.name
-            && j.trigger() == JobTrigger::Scheduled
-            && j.state() == JobState::Queued
-            && instant(&j.due_time).is_some_and(|due| due + facts.grace < now)
-    });
+    let first_due = facts.next_after(since - Duration::seconds(1));
+    let stuck = stuck_run(facts, jobs, now);
 
     let (health, reason) = if state.is_some_and(|s| s.paused) {
         (ScheduleHealth::Paused, "paused".to_owned())
@@ -200,6 +194,21 @@ pub(crate) fn judge(
         missed: Vec::new(),
         missed_in_window: 0,
     }
+}
+
+/// A scheduled run of the configuration still queued past its due time
+/// plus grace: no executor picked it up.
+fn stuck_run<'a>(
+    facts: &Facts<'_>,
+    jobs: &'a [BackupJob],
+    now: DateTime<Utc>,
+) -> Option<&'a BackupJob> {
+    jobs.iter().find(|j| {
+        j.configuration == facts.config.name
+            && j.trigger() == JobTrigger::Scheduled
+            && j.state() == JobState::Queued
+            && instant(&j.due_time).is_some_and(|due| due + facts.grace < now)
+    })
 }
 
 /// Whether a health needs attention.

@@ -41,18 +41,76 @@ pub(crate) fn judge(
         .count();
     let broken_schedules: Vec<&ScheduleHealthEntry> =
         schedules.iter().filter(|s| broken(s.health())).collect();
-    let never_fired = broken_schedules.iter().filter(|s| s.never_fired).count();
-    let finished = history.completed + history.failed;
     let any_success = history.last_success_time.is_some();
-    let critical_alerts = inputs
-        .open_alerts
-        .iter()
-        .filter(|a| a.severity() == AlertSeverity::Critical)
-        .count();
 
-    // FAILING: backups are not being made at all.
+    let failing = failing_reasons(!scheduled.is_empty(), due, history, liveness);
+    let partial = partial_reasons(
+        inputs,
+        !scheduled.is_empty(),
+        &broken_schedules,
+        freshness,
+        history,
+        liveness,
+    );
+    let (verdict, headline) = if let Some(first) = failing.first() {
+        (
+            Verdict::Failing,
+            format!("backups are not being made: {first}"),
+        )
+    } else if let Some(first) = partial.first() {
+        (Verdict::PartiallyWorking, first.clone())
+    } else if due < scheduled.len() && !any_success {
+        (
+            Verdict::Healthy,
+            "schedules are armed; their first runs are not yet due".to_owned(),
+        )
+    } else {
+        (
+            Verdict::Healthy,
+            "schedules fire on time and backups succeed".to_owned(),
+        )
+    };
+    let high = overdue_production(inputs, &scheduled);
+    let (risk, risk_reasons) = if verdict == Verdict::Failing || !high.is_empty() {
+        (RiskLevel::High, [failing, high].concat())
+    } else if verdict == Verdict::PartiallyWorking {
+        (RiskLevel::Medium, partial)
+    } else {
+        (
+            RiskLevel::Low,
+            vec![
+                "every scheduled configuration has a successful backup within its interval"
+                    .to_owned(),
+            ],
+        )
+    };
+    let mut judgement = Judgement {
+        verdict,
+        headline,
+        risk,
+        risk_reasons,
+    };
+    if risk != RiskLevel::Low {
+        add_mitigations(
+            &mut judgement.risk_reasons,
+            inputs,
+            history,
+            &broken_schedules,
+        );
+    }
+    judgement
+}
+
+/// FAILING: backups are not being made at all.
+fn failing_reasons(
+    any_scheduled: bool,
+    due: usize,
+    history: &JobHistory,
+    liveness: &Liveness,
+) -> Vec<String> {
+    let finished = history.completed + history.failed;
     let mut failing = Vec::new();
-    if due > 0 && !any_success {
+    if due > 0 && history.last_success_time.is_none() {
         failing.push("no backup succeeded in the window".to_owned());
     }
     if finished > 0 && history.completed == 0 {
@@ -60,13 +118,24 @@ pub(crate) fn judge(
             "all {finished} finished backups in the window failed"
         ));
     }
-    if !scheduled.is_empty() && liveness.executors == 0 {
+    if any_scheduled && liveness.executors == 0 {
         failing.push("no executor is alive, so no job can run".to_owned());
     }
+    failing
+}
 
-    // PARTIALLY WORKING: something is wrong but backups are still being made.
+/// PARTIALLY WORKING: something is wrong but backups are still being made.
+fn partial_reasons(
+    inputs: &Inputs,
+    any_scheduled: bool,
+    broken_schedules: &[&ScheduleHealthEntry],
+    freshness: &[BackupFreshness],
+    history: &JobHistory,
+    liveness: &Liveness,
+) -> Vec<String> {
     let mut partial = Vec::new();
     if !broken_schedules.is_empty() {
+        let never_fired = broken_schedules.iter().filter(|s| s.never_fired).count();
         let names: Vec<&str> = broken_schedules
             .iter()
             .map(|s| s.schedule.as_str())
@@ -85,7 +154,7 @@ pub(crate) fn judge(
             ));
         }
     }
-    if !scheduled.is_empty() && !liveness.scheduler_alive {
+    if any_scheduled && !liveness.scheduler_alive {
         partial.push("the scheduler is down".to_owned());
     }
     if history.failed > 0 {
@@ -106,51 +175,36 @@ pub(crate) fn judge(
             plural(failed_verifies as usize, "verify job", "verify jobs")
         ));
     }
-    let stale: Vec<&BackupFreshness> = freshness
+    let stale = freshness
         .iter()
         .filter(|f| f.state == "STALE" || f.state == "NEVER")
-        .collect();
-    if !stale.is_empty() {
+        .count();
+    if stale > 0 {
         partial.push(format!(
             "{} without a recent successful backup",
-            plural(
-                stale.len(),
-                "scheduled configuration",
-                "scheduled configurations"
-            )
+            plural(stale, "scheduled configuration", "scheduled configurations")
         ));
     }
+    let critical_alerts = inputs
+        .open_alerts
+        .iter()
+        .filter(|a| a.severity() == AlertSeverity::Critical)
+        .count();
     if critical_alerts > 0 {
         partial.push(format!(
             "{} open",
             plural(critical_alerts, "critical alert", "critical alerts")
         ));
     }
+    partial
+}
 
-    let (verdict, headline) = if let Some(first) = failing.first() {
-        (
-            Verdict::Failing,
-            format!("backups are not being made: {first}"),
-        )
-    } else if let Some(first) = partial.first() {
-        (Verdict::PartiallyWorking, first.clone())
-    } else if due < scheduled.len() && !any_success {
-        (
-            Verdict::Healthy,
-            "schedules are armed; their first runs are not yet due".to_owned(),
-        )
-    } else {
-        (
-            Verdict::Healthy,
-            "schedules fire on time and backups succeed".to_owned(),
-        )
-    };
-
-    // Risk.
+/// HIGH risk: production configurations with two due times past their grace
+/// and no success after either.
+fn overdue_production(inputs: &Inputs, scheduled: &[&Facts<'_>]) -> Vec<String> {
     let mut high = Vec::new();
     for f in scheduled.iter().filter(|f| f.production()) {
         let Some(interval) = f.interval else { continue };
-        // Two due times past their grace with no success after either.
         let Some(older) = f
             .previous_fire(inputs.now - f.grace)
             .and_then(|d| f.previous_fire(d - chrono::Duration::microseconds(1)))
@@ -178,45 +232,33 @@ pub(crate) fn judge(
             _ => {}
         }
     }
-    let mut reasons = Vec::new();
-    let risk = if verdict == Verdict::Failing || !high.is_empty() {
-        reasons.extend(failing.iter().cloned());
-        reasons.extend(high);
-        RiskLevel::High
-    } else if verdict == Verdict::PartiallyWorking {
-        reasons.extend(partial.iter().cloned());
-        RiskLevel::Medium
-    } else {
-        reasons.push(
-            "every scheduled configuration has a successful backup within its interval".to_owned(),
-        );
-        RiskLevel::Low
-    };
-    if risk != RiskLevel::Low {
-        if let Some(newest) = history
-            .last_success_time
-            .as_ref()
-            .and_then(|t| instant(&Some(*t)))
-        {
-            reasons.push(format!(
-                "backups still succeed when run: the newest finished {} ago",
-                human((inputs.now - newest).max(Duration::zero()))
-            ));
-        }
-        if history.manual > 0
-            && broken_schedules
-                .iter()
-                .any(|s| s.health() == ScheduleHealth::Down)
-        {
-            reasons.push("protection depends on people running backups by hand".to_owned());
-        }
-    }
+    high
+}
 
-    Judgement {
-        verdict,
-        headline,
-        risk,
-        risk_reasons: reasons,
+/// What tempers or worsens a raised risk: backups that still succeed when
+/// run, and protection that rests on manual runs.
+fn add_mitigations(
+    reasons: &mut Vec<String>,
+    inputs: &Inputs,
+    history: &JobHistory,
+    broken_schedules: &[&ScheduleHealthEntry],
+) {
+    if let Some(newest) = history
+        .last_success_time
+        .as_ref()
+        .and_then(|t| instant(&Some(*t)))
+    {
+        reasons.push(format!(
+            "backups still succeed when run: the newest finished {} ago",
+            human((inputs.now - newest).max(Duration::zero()))
+        ));
+    }
+    if history.manual > 0
+        && broken_schedules
+            .iter()
+            .any(|s| s.health() == ScheduleHealth::Down)
+    {
+        reasons.push("protection depends on people running backups by hand".to_owned());
     }
 }
 
