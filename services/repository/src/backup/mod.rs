@@ -14,10 +14,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use crossbeam_channel::{RecvTimeoutError, bounded, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 
 use store::ChunkStore;
 pub use store::Counters;
@@ -30,7 +31,7 @@ use walk::{Filters, Walked, walk};
 use worker::{file_worker, same_file, store_stream};
 
 use crate::error::{Error, Result};
-use crate::id::SnapshotId;
+use crate::id::{Id, SnapshotId};
 use crate::packer::Packer;
 use crate::repo::Repository;
 use crate::snapshot::{self, Snapshot, SnapshotSummary};
@@ -76,171 +77,22 @@ impl Repository {
             ctl.cancel.clone(),
             self.config.compression_level,
         ));
-        let stream_threads: Vec<_> = streams
-            .into_iter()
-            .map(|s| {
-                let store = store.clone();
-                std::thread::spawn(move || store_stream(&store, s))
-            })
-            .collect();
-
-        let threads = opts
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1);
-        let (job_tx, job_rx) = bounded::<(usize, PathBuf)>(1024);
-        let (res_tx, res_rx) = unbounded::<(usize, FileOutcome)>();
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let (store, job_rx, res_tx) = (store.clone(), job_rx.clone(), res_tx.clone());
-                std::thread::spawn(move || file_worker(&store, job_rx, res_tx))
-            })
-            .collect();
-        drop(res_tx);
-
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut warnings = Vec::new();
-        let mut unchanged = 0u64;
-        let cancelled = || store.cancelled();
-        let mut walk_err = None;
-        for root in &opts.paths {
-            let r = walk(root, &filters, &mut warnings, &cancelled, |w| {
-                match w {
-                    Walked::Done(e) => entries.push(e),
-                    Walked::File(mut e, path) => {
-                        if !opts.no_files_cache
-                            && let Some(p) = parent_map.get(e.path.as_slice())
-                            && same_file(p, &e)
-                            && p.chunks.iter().all(|c| index.contains(c))
-                        {
-                            e.chunks = p.chunks.clone();
-                            unchanged += 1;
-                            store.counters.files_done.fetch_add(1, Ordering::Relaxed);
-                            entries.push(e);
-                            return Ok(());
-                        }
-                        entries.push(e);
-                        job_tx.send((entries.len() - 1, path)).map_err(|_| {
-                            Error::io("backup workers", std::io::Error::other("workers stopped"))
-                        })?;
-                    }
-                }
-                Ok(())
-            });
-            if let Err(e) = r {
-                walk_err = Some(e);
-                break;
-            }
-        }
-        drop(job_tx);
-
-        let mut fatal = walk_err;
-        let mut skipped = vec![false; entries.len()];
-        let mut last_progress = Instant::now();
-        loop {
-            match res_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok((i, FileOutcome::Stored(chunks, size))) => {
-                    entries[i].chunks = chunks;
-                    entries[i].size = size;
-                }
-                Ok((i, FileOutcome::Skipped(msg))) => {
-                    skipped[i] = true;
-                    warnings.push(Warning {
-                        path: PathBuf::from(format!("/{}", entries[i].path_lossy())),
-                        message: msg,
-                    });
-                }
-                Ok((_, FileOutcome::Fatal(e))) => {
-                    store.abort();
-                    fatal.get_or_insert(e);
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            if let Some(cb) = &ctl.progress
-                && last_progress.elapsed() >= Duration::from_millis(100)
-            {
-                last_progress = Instant::now();
-                cb(&store.progress());
-            }
-        }
-        for w in workers {
-            w.join().expect("backup worker panicked");
-        }
-        for t in stream_threads {
-            match t.join().expect("stream thread panicked") {
-                Ok(e) => entries.push(e),
-                Err(e) => {
-                    store.abort();
-                    fatal.get_or_insert(e);
-                }
-            }
-        }
-        if store.cancelled() && fatal.is_none() {
-            fatal = Some(Error::Cancelled);
-        }
-        let mut i = 0;
-        entries.retain(|_| {
-            i += 1;
-            skipped.get(i - 1) != Some(&true)
-        });
-        entries.sort_by(|a, b| {
-            (a.kind == EntryKind::Stream, &a.path).cmp(&(b.kind == EntryKind::Stream, &b.path))
-        });
-        entries.dedup_by(|a, b| a.path == b.path && a.kind == b.kind);
-
-        let tree_ids = if fatal.is_none() {
-            let mut sealer = store.sealer();
-            match store.store_bytes(&tree::encode(&entries), &mut sealer) {
-                Ok(ids) => Some(ids),
-                Err(e) => {
-                    fatal = Some(e);
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        let pipeline = Pipeline::start(&store, streams, opts.threads);
+        let mut walked = Walk::default();
+        let walk_err = walked.walk_roots(opts, &filters, &parent_map, &store, &pipeline.jobs);
+        let (entries, tree_ids, fatal) = pipeline.finish(&store, walked, walk_err, ctl);
         // Flush packs and index even on failure: the next backup reuses them.
         let store = Arc::try_unwrap(store).unwrap_or_else(|_| panic!("chunk store still shared"));
-        let c = &store.counters;
-        let (chunks_new, chunks_reused) = (
-            c.chunks_new.load(Ordering::Relaxed),
-            c.chunks_reused.load(Ordering::Relaxed),
-        );
-        let (bytes_read, bytes_new) = (
-            c.bytes_read.load(Ordering::Relaxed),
-            c.bytes_new.load(Ordering::Relaxed),
-        );
+        let mut stats = BackupStats::from_counters(&store.counters);
         let outcome = store.packer.finish();
         if let Some(e) = fatal {
             return Err(e);
         }
-        let outcome = outcome?;
+        stats.stored_bytes_added = outcome?.stored_bytes;
+        stats.files_unchanged = entries.unchanged;
         lock.refresh_if_due()?;
 
-        let mut stats = BackupStats {
-            files_unchanged: unchanged,
-            bytes_read,
-            bytes_new,
-            stored_bytes_added: outcome.stored_bytes,
-            chunks_new,
-            chunks_reused,
-            ..Default::default()
-        };
-        let mut stream_names = Vec::new();
-        for e in &entries {
-            match e.kind {
-                EntryKind::File => stats.files += 1,
-                EntryKind::Dir => stats.dirs += 1,
-                EntryKind::Symlink => stats.symlinks += 1,
-                EntryKind::Stream => {
-                    stats.streams += 1;
-                    stream_names.push(e.path_lossy());
-                }
-            }
-            stats.total_bytes += e.size;
-        }
+        let stream_names = stats.tally(&entries.list);
         let snap = Snapshot {
             time: opts.time.unwrap_or_else(Utc::now),
             hostname,
@@ -250,15 +102,7 @@ impl Repository {
             streams: stream_names,
             tree: tree_ids.expect("tree stored"),
             parent: parent_id,
-            summary: SnapshotSummary {
-                files: stats.files,
-                dirs: stats.dirs,
-                symlinks: stats.symlinks,
-                streams: stats.streams,
-                total_bytes: stats.total_bytes,
-                bytes_new: stats.bytes_new,
-                stored_bytes_added: stats.stored_bytes_added,
-            },
+            summary: stats.summary(),
         };
         let snapshot_id = snapshot::save(&*self.backend, &self.keys, &snap)?;
         drop(lock);
@@ -273,7 +117,7 @@ impl Repository {
         Ok(BackupResult {
             snapshot_id,
             stats,
-            warnings,
+            warnings: entries.warnings,
         })
     }
 
@@ -347,6 +191,226 @@ impl Repository {
                 tracing::warn!(parent = %id, error = %e, "parent tree unreadable, reading all files");
                 Ok((None, Vec::new()))
             }
+        }
+    }
+}
+
+/// The entries of a backup as the walk finds them, with what the walk and
+/// the workers warned about.
+#[derive(Default)]
+struct Walk {
+    list: Vec<Entry>,
+    warnings: Vec<Warning>,
+    /// Files taken from the parent snapshot unread, by the files cache.
+    unchanged: u64,
+}
+
+impl Walk {
+    /// Walks every root: files the files cache vouches for take the parent's
+    /// chunks, the others go to the workers by their index in `list`.
+    fn walk_roots(
+        &mut self,
+        opts: &BackupOptions,
+        filters: &Filters,
+        parent_map: &HashMap<&[u8], &Entry>,
+        store: &ChunkStore,
+        jobs: &Sender<(usize, PathBuf)>,
+    ) -> Option<Error> {
+        let cancelled = || store.cancelled();
+        for root in &opts.paths {
+            let r = walk(root, filters, &mut self.warnings, &cancelled, |w| {
+                match w {
+                    Walked::Done(e) => self.list.push(e),
+                    Walked::File(mut e, path) => {
+                        if !opts.no_files_cache
+                            && let Some(p) = parent_map.get(e.path.as_slice())
+                            && same_file(p, &e)
+                            && p.chunks.iter().all(|c| store.index.contains(c))
+                        {
+                            e.chunks = p.chunks.clone();
+                            self.unchanged += 1;
+                            store.counters.files_done.fetch_add(1, Ordering::Relaxed);
+                            self.list.push(e);
+                            return Ok(());
+                        }
+                        self.list.push(e);
+                        jobs.send((self.list.len() - 1, path)).map_err(|_| {
+                            Error::io("backup workers", std::io::Error::other("workers stopped"))
+                        })?;
+                    }
+                }
+                Ok(())
+            });
+            if let Err(e) = r {
+                return Some(e);
+            }
+        }
+        None
+    }
+
+    /// Drops the files the workers skipped, and sorts: files, directories
+    /// and links by path, then streams.
+    fn settle(&mut self, skipped: &[bool]) {
+        let mut i = 0;
+        self.list.retain(|_| {
+            i += 1;
+            skipped.get(i - 1) != Some(&true)
+        });
+        self.list.sort_by(|a, b| {
+            (a.kind == EntryKind::Stream, &a.path).cmp(&(b.kind == EntryKind::Stream, &b.path))
+        });
+        self.list
+            .dedup_by(|a, b| a.path == b.path && a.kind == b.kind);
+    }
+}
+
+/// The threads of a backup: file workers fed by the walk, and one thread
+/// per named stream.
+struct Pipeline {
+    jobs: Sender<(usize, PathBuf)>,
+    results: Receiver<(usize, FileOutcome)>,
+    workers: Vec<JoinHandle<()>>,
+    streams: Vec<JoinHandle<Result<Entry>>>,
+}
+
+impl Pipeline {
+    fn start(store: &Arc<ChunkStore>, streams: Vec<StreamSource>, threads: Option<usize>) -> Self {
+        let streams = streams
+            .into_iter()
+            .map(|s| {
+                let store = store.clone();
+                std::thread::spawn(move || store_stream(&store, s))
+            })
+            .collect();
+        let threads = threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
+        let (jobs, job_rx) = bounded::<(usize, PathBuf)>(1024);
+        let (res_tx, results) = unbounded::<(usize, FileOutcome)>();
+        let workers = (0..threads)
+            .map(|_| {
+                let (store, job_rx, res_tx) = (store.clone(), job_rx.clone(), res_tx.clone());
+                std::thread::spawn(move || file_worker(&store, job_rx, res_tx))
+            })
+            .collect();
+        Pipeline {
+            jobs,
+            results,
+            workers,
+            streams,
+        }
+    }
+
+    /// Collects the workers' results into `walked` while reporting
+    /// progress, joins every thread, and stores the tree unless something
+    /// failed. Returns the entries, the tree's blob ids and the first
+    /// failure.
+    fn finish(
+        self,
+        store: &ChunkStore,
+        mut walked: Walk,
+        walk_err: Option<Error>,
+        ctl: &Control,
+    ) -> (Walk, Option<Vec<Id>>, Option<Error>) {
+        drop(self.jobs);
+        let mut fatal = walk_err;
+        let mut skipped = vec![false; walked.list.len()];
+        let mut last_progress = Instant::now();
+        loop {
+            match self.results.recv_timeout(Duration::from_millis(100)) {
+                Ok((i, FileOutcome::Stored(chunks, size))) => {
+                    walked.list[i].chunks = chunks;
+                    walked.list[i].size = size;
+                }
+                Ok((i, FileOutcome::Skipped(msg))) => {
+                    skipped[i] = true;
+                    walked.warnings.push(Warning {
+                        path: PathBuf::from(format!("/{}", walked.list[i].path_lossy())),
+                        message: msg,
+                    });
+                }
+                Ok((_, FileOutcome::Fatal(e))) => {
+                    store.abort();
+                    fatal.get_or_insert(e);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if let Some(cb) = &ctl.progress
+                && last_progress.elapsed() >= Duration::from_millis(100)
+            {
+                last_progress = Instant::now();
+                cb(&store.progress());
+            }
+        }
+        for w in self.workers {
+            w.join().expect("backup worker panicked");
+        }
+        for t in self.streams {
+            match t.join().expect("stream thread panicked") {
+                Ok(e) => walked.list.push(e),
+                Err(e) => {
+                    store.abort();
+                    fatal.get_or_insert(e);
+                }
+            }
+        }
+        if store.cancelled() && fatal.is_none() {
+            fatal = Some(Error::Cancelled);
+        }
+        walked.settle(&skipped);
+        if fatal.is_some() {
+            return (walked, None, fatal);
+        }
+        let mut sealer = store.sealer();
+        match store.store_bytes(&tree::encode(&walked.list), &mut sealer) {
+            Ok(ids) => (walked, Some(ids), None),
+            Err(e) => (walked, None, Some(e)),
+        }
+    }
+}
+
+impl BackupStats {
+    /// The chunk and byte counts of a finished run.
+    fn from_counters(c: &Counters) -> Self {
+        BackupStats {
+            bytes_read: c.bytes_read.load(Ordering::Relaxed),
+            bytes_new: c.bytes_new.load(Ordering::Relaxed),
+            chunks_new: c.chunks_new.load(Ordering::Relaxed),
+            chunks_reused: c.chunks_reused.load(Ordering::Relaxed),
+            ..Default::default()
+        }
+    }
+
+    /// Counts the snapshot's entries by kind and their bytes; returns the
+    /// names of its streams.
+    fn tally(&mut self, entries: &[Entry]) -> Vec<String> {
+        let mut stream_names = Vec::new();
+        for e in entries {
+            match e.kind {
+                EntryKind::File => self.files += 1,
+                EntryKind::Dir => self.dirs += 1,
+                EntryKind::Symlink => self.symlinks += 1,
+                EntryKind::Stream => {
+                    self.streams += 1;
+                    stream_names.push(e.path_lossy());
+                }
+            }
+            self.total_bytes += e.size;
+        }
+        stream_names
+    }
+
+    /// The summary a snapshot records of its run.
+    fn summary(&self) -> SnapshotSummary {
+        SnapshotSummary {
+            files: self.files,
+            dirs: self.dirs,
+            symlinks: self.symlinks,
+            streams: self.streams,
+            total_bytes: self.total_bytes,
+            bytes_new: self.bytes_new,
+            stored_bytes_added: self.stored_bytes_added,
         }
     }
 }

@@ -32,7 +32,7 @@ pub struct Counters {
 pub(super) struct ChunkStore {
     pub(crate) keys: Arc<Keys>,
     pub(crate) chunker: Arc<Chunker>,
-    index: Arc<Index>,
+    pub(super) index: Arc<Index>,
     pending: Mutex<HashSet<Id>>,
     pub(crate) packer: Packer,
     pub(crate) counters: Counters,
