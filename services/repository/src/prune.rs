@@ -23,7 +23,8 @@ use crate::backend::FileKind;
 use crate::blob::{SealedBlob, open_blob};
 use crate::error::{Error, Result};
 use crate::id::{Id, SnapshotId};
-use crate::index::write_index_file;
+use crate::index::{Index, write_index_file};
+use crate::lock::LockGuard;
 use crate::pack::BlobEntry;
 use crate::packer::write_pack;
 use crate::repo::Repository;
@@ -137,10 +138,73 @@ impl Repository {
 
         // Phase 3 (mark) runs before anything is deleted so a dry run can report it.
         let index = self.load_index_recovering()?;
+        let used = self.mark_used(&index, &remaining)?;
+        let by_pack = index.by_pack();
+        let plan = self.plan_packs(&by_pack, &used, opts.repack_threshold)?;
+        report.packs_deleted = plan.delete.len();
+        report.packs_repacked = plan.repack.len();
+        if opts.dry_run {
+            report.bytes_freed = plan.delete.iter().map(|(_, s)| s).sum();
+            return Ok(report);
+        }
+
+        // Phase 2: forget.
+        for id in &report.forget {
+            self.backend.delete(FileKind::Snapshot, &id.to_hex())?;
+        }
+        // Phase 4: repack.
+        let (new_packs, written) = self.repack(&lock, &plan.repack, &by_pack, &used)?;
+        report.packs_written = new_packs.len();
+        let (delete, repack, keep) = (plan.delete, plan.repack, plan.keep);
+
+        // Phase 5: the new index covers kept packs and new packs.
+        let mut all: Vec<(Id, Vec<BlobEntry>)> = keep
+            .iter()
+            .map(|id| (*id, by_pack.get(id).cloned().unwrap_or_default()))
+            .collect();
+        all.extend(new_packs);
+        let old_files: Vec<String> = self
+            .backend
+            .list(FileKind::Index)?
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        let new_file = write_index_file(&*self.backend, &self.keys, &all)?;
+        // Phase 6: old index files.
+        for f in old_files.iter().filter(|f| **f != new_file) {
+            self.backend.delete(FileKind::Index, f)?;
+        }
+        // Phase 7: packs.
+        let mut freed = 0u64;
+        for (id, size) in delete.iter().chain(repack.iter()) {
+            self.backend.delete(FileKind::Pack, &id.to_hex())?;
+            freed += size;
+        }
+        report.bytes_freed = freed.saturating_sub(written);
+        drop(lock);
+        Ok(report)
+    }
+}
+
+/// What prune does with each pack: delete it (nothing in it is used),
+/// repack it (too much of it is unused) or keep it.
+/// A pack and the blobs it holds.
+type PackEntries = (Id, Vec<BlobEntry>);
+
+struct PackPlan {
+    delete: Vec<(Id, u64)>,
+    repack: Vec<(Id, u64)>,
+    keep: Vec<Id>,
+}
+
+impl Repository {
+    /// The blobs the remaining snapshots use: their trees and every chunk
+    /// their trees name. A tree that cannot be read stops the prune.
+    fn mark_used(&self, index: &Index, remaining: &[&SnapshotInfo]) -> Result<HashSet<Id>> {
         let mut used: HashSet<Id> = HashSet::new();
-        for s in &remaining {
+        for s in remaining {
             used.extend(s.snapshot.tree.iter().copied());
-            let tree = self.load_tree(&index, &s.snapshot).map_err(|e| {
+            let tree = self.load_tree(index, &s.snapshot).map_err(|e| {
                 Error::integrity(
                     format!("snapshot {}", s.id),
                     format!("tree unreadable, refusing to prune: {e}"),
@@ -150,59 +214,69 @@ impl Repository {
                 used.extend(e.chunks);
             }
         }
-        let sizes: HashMap<String, u64> = self
-            .backend
-            .list(FileKind::Pack)?
-            .into_iter()
-            .map(|o| (o.name, o.size))
-            .collect();
-        let by_pack = index.by_pack();
-        let (mut delete, mut repack, mut keep) = (Vec::new(), Vec::new(), Vec::new());
-        for (name, size) in &sizes {
-            let Ok(id) = Id::from_hex(name) else { continue };
-            let entries = by_pack.get(&id).map(Vec::as_slice).unwrap_or(&[]);
-            let used_bytes: u64 = entries
+        Ok(used)
+    }
+
+    /// Sorts the stored packs by how much of each is still used.
+    fn plan_packs(
+        &self,
+        by_pack: &HashMap<Id, Vec<BlobEntry>>,
+        used: &HashSet<Id>,
+        repack_threshold: f64,
+    ) -> Result<PackPlan> {
+        let mut plan = PackPlan {
+            delete: Vec::new(),
+            repack: Vec::new(),
+            keep: Vec::new(),
+        };
+        for pack in self.backend.list(FileKind::Pack)? {
+            let Ok(id) = Id::from_hex(&pack.name) else {
+                continue;
+            };
+            let size = pack.size;
+            let used_bytes: u64 = by_pack
+                .get(&id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
                 .iter()
                 .filter(|e| used.contains(&e.id))
                 .map(|e| e.len as u64)
                 .sum();
             if used_bytes == 0 {
-                delete.push((id, *size));
-            } else if (size - used_bytes.min(*size)) as f64 > opts.repack_threshold * *size as f64 {
-                repack.push((id, *size));
+                plan.delete.push((id, size));
+            } else if (size - used_bytes.min(size)) as f64 > repack_threshold * size as f64 {
+                plan.repack.push((id, size));
             } else {
-                keep.push(id);
+                plan.keep.push(id);
             }
         }
-        report.packs_deleted = delete.len();
-        report.packs_repacked = repack.len();
-        if opts.dry_run {
-            report.bytes_freed = delete.iter().map(|(_, s)| s).sum();
-            return Ok(report);
-        }
+        Ok(plan)
+    }
 
-        // Phase 2: forget.
-        for id in &report.forget {
-            self.backend.delete(FileKind::Snapshot, &id.to_hex())?;
-        }
-        // Phase 4: repack.
-        let mut new_packs: Vec<(Id, Vec<BlobEntry>)> = Vec::new();
+    /// Copies the used blobs of `repack` into new packs, checking each blob
+    /// as it goes. Returns the new packs' entries and the bytes written.
+    fn repack(
+        &self,
+        lock: &LockGuard,
+        repack: &[(Id, u64)],
+        by_pack: &HashMap<Id, Vec<BlobEntry>>,
+        used: &HashSet<Id>,
+    ) -> Result<(Vec<PackEntries>, u64)> {
+        let mut new_packs: Vec<PackEntries> = Vec::new();
         let mut batch: Vec<SealedBlob> = Vec::new();
         let mut batch_size = 0usize;
         let mut written = 0u64;
-        let mut flush = |batch: &mut Vec<SealedBlob>,
-                         new_packs: &mut Vec<(Id, Vec<BlobEntry>)>|
-         -> Result<()> {
-            if !batch.is_empty() {
-                let (name, entries, size) =
-                    write_pack(&*self.backend, &self.keys, std::mem::take(batch))?;
-                written += size;
-                new_packs.push((name, entries));
-                batch.clear();
-            }
-            Ok(())
-        };
-        for (id, _) in &repack {
+        let mut flush =
+            |batch: &mut Vec<SealedBlob>, new_packs: &mut Vec<PackEntries>| -> Result<()> {
+                if !batch.is_empty() {
+                    let (name, entries, size) =
+                        write_pack(&*self.backend, &self.keys, std::mem::take(batch))?;
+                    written += size;
+                    new_packs.push((name, entries));
+                }
+                Ok(())
+            };
+        for (id, _) in repack {
             let data = self.backend.get(FileKind::Pack, &id.to_hex())?;
             for e in by_pack.get(id).map(Vec::as_slice).unwrap_or(&[]) {
                 if !used.contains(&e.id) {
@@ -233,33 +307,6 @@ impl Repository {
             lock.refresh_if_due()?;
         }
         flush(&mut batch, &mut new_packs)?;
-        report.packs_written = new_packs.len();
-
-        // Phase 5: the new index covers kept packs and new packs.
-        let mut all: Vec<(Id, Vec<BlobEntry>)> = keep
-            .iter()
-            .map(|id| (*id, by_pack.get(id).cloned().unwrap_or_default()))
-            .collect();
-        all.extend(new_packs);
-        let old_files: Vec<String> = self
-            .backend
-            .list(FileKind::Index)?
-            .into_iter()
-            .map(|o| o.name)
-            .collect();
-        let new_file = write_index_file(&*self.backend, &self.keys, &all)?;
-        // Phase 6: old index files.
-        for f in old_files.iter().filter(|f| **f != new_file) {
-            self.backend.delete(FileKind::Index, f)?;
-        }
-        // Phase 7: packs.
-        let mut freed = 0u64;
-        for (id, size) in delete.iter().chain(repack.iter()) {
-            self.backend.delete(FileKind::Pack, &id.to_hex())?;
-            freed += size;
-        }
-        report.bytes_freed = freed.saturating_sub(written);
-        drop(lock);
-        Ok(report)
+        Ok((new_packs, written))
     }
 }

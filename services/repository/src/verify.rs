@@ -11,9 +11,10 @@ use crate::backend::FileKind;
 use crate::blob::open_blob;
 use crate::error::Result;
 use crate::id::{Id, SnapshotId};
+use crate::index::Index;
 use crate::pack::{BlobEntry, PACK_MAGIC};
 use crate::repo::Repository;
-use crate::snapshot;
+use crate::snapshot::{self, SnapshotInfo};
 
 /// Options for [`Repository::verify`].
 #[derive(Clone, Debug)]
@@ -116,11 +117,28 @@ impl Repository {
         }
         report.packs_checked = packs.len();
 
+        let (chunks, bytes, damaged) = self.check_packs(&packs, &sizes, opts.threads);
+        report.chunks_checked = chunks;
+        report.bytes_checked = bytes;
+        report.damaged_packs = damaged;
+        report.damaged_packs.sort_by(|a, b| a.pack.cmp(&b.pack));
+        self.find_affected(&index, &snaps, &mut report);
+        Ok(report)
+    }
+
+    /// Checks `packs` on `threads` threads; returns the chunks and bytes
+    /// checked and the damage found.
+    fn check_packs(
+        &self,
+        packs: &[(&Id, &Vec<BlobEntry>)],
+        sizes: &HashMap<String, u64>,
+        threads: Option<usize>,
+    ) -> (u64, u64, Vec<DamagedPack>) {
         let next = AtomicUsize::new(0);
         let (chunks, bytes) = (AtomicU64::new(0), AtomicU64::new(0));
         let damaged = Mutex::new(Vec::new());
         std::thread::scope(|s| {
-            for _ in 0..opts.threads.unwrap_or(2).max(1) {
+            for _ in 0..threads.unwrap_or(2).max(1) {
                 s.spawn(|| {
                     while let Some((pack, entries)) =
                         packs.get(next.fetch_add(1, Ordering::Relaxed))
@@ -139,18 +157,23 @@ impl Repository {
                 });
             }
         });
-        report.chunks_checked = chunks.into_inner();
-        report.bytes_checked = bytes.into_inner();
-        report.damaged_packs = damaged.into_inner().expect("damaged");
-        report.damaged_packs.sort_by(|a, b| a.pack.cmp(&b.pack));
+        (
+            chunks.into_inner(),
+            bytes.into_inner(),
+            damaged.into_inner().expect("damaged"),
+        )
+    }
 
+    /// Lists the snapshot entries that use a damaged or missing chunk, and
+    /// counts the missing chunks.
+    fn find_affected(&self, index: &Index, snaps: &[SnapshotInfo], report: &mut VerifyReport) {
         let bad: HashSet<Id> = report
             .damaged_packs
             .iter()
             .flat_map(|d| d.bad_chunks.iter().copied())
             .collect();
         let mut missing = HashSet::new();
-        for s in &snaps {
+        for s in snaps {
             let hit = |id: &Id, missing: &mut HashSet<Id>| {
                 if !index.contains(id) {
                     missing.insert(*id);
@@ -163,7 +186,7 @@ impl Repository {
             let tree = if tree_hit {
                 Err(())
             } else {
-                self.load_tree(&index, &s.snapshot).map_err(|_| ())
+                self.load_tree(index, &s.snapshot).map_err(|_| ())
             };
             match tree {
                 Err(()) => report.affected.push(AffectedEntry {
@@ -183,7 +206,6 @@ impl Repository {
             }
         }
         report.missing_chunks = missing.len();
-        Ok(report)
     }
 
     fn check_pack(

@@ -137,49 +137,55 @@ pub(crate) fn walk(
                 continue;
             }
         };
-        let ft = m.file_type();
-        if ft.is_dir() {
-            // The root directory itself ("/") has no stored name.
-            if !rel_bytes(path).is_empty() {
-                emit(Walked::Done(entry_for(EntryKind::Dir, path, &m)))?;
-            }
-        } else if ft.is_symlink() {
-            if !filters.included_file(path) {
-                continue;
-            }
-            match std::fs::read_link(path) {
-                Ok(t) => {
-                    let mut e = entry_for(EntryKind::Symlink, path, &m);
-                    e.target = OsStr::new(t.as_os_str()).as_bytes().to_vec();
-                    emit(Walked::Done(e))?;
-                }
-                Err(e) => warnings.push(Warning {
-                    path: path.to_path_buf(),
-                    message: format!("skipped: {e}"),
-                }),
-            }
-        } else if ft.is_file() {
-            if filters.included_file(path) {
-                emit(Walked::File(
-                    entry_for(EntryKind::File, path, &m),
-                    path.to_path_buf(),
-                ))?;
-            }
-        } else {
-            let what = if ft.is_fifo() {
-                "fifo"
-            } else if ft.is_socket() {
-                "socket"
-            } else if ft.is_block_device() {
-                "block device"
-            } else {
-                "character device"
-            };
-            warnings.push(Warning {
+        match visit(path, &m, filters) {
+            Ok(Some(walked)) => emit(walked)?,
+            Ok(None) => {}
+            Err(message) => warnings.push(Warning {
                 path: path.to_path_buf(),
-                message: format!("skipped special file ({what})"),
-            });
+                message,
+            }),
         }
     }
     Ok(())
+}
+
+/// What the walk makes of one path: an entry, nothing (filtered out, or the
+/// root directory "/", which has no stored name), or why it was skipped.
+fn visit(
+    path: &Path,
+    m: &std::fs::Metadata,
+    filters: &Filters,
+) -> std::result::Result<Option<Walked>, String> {
+    let ft = m.file_type();
+    if ft.is_dir() {
+        if rel_bytes(path).is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(Walked::Done(entry_for(EntryKind::Dir, path, m))));
+    }
+    if !ft.is_symlink() && !ft.is_file() {
+        let what = if ft.is_fifo() {
+            "fifo"
+        } else if ft.is_socket() {
+            "socket"
+        } else if ft.is_block_device() {
+            "block device"
+        } else {
+            "character device"
+        };
+        return Err(format!("skipped special file ({what})"));
+    }
+    if !filters.included_file(path) {
+        return Ok(None);
+    }
+    if ft.is_file() {
+        return Ok(Some(Walked::File(
+            entry_for(EntryKind::File, path, m),
+            path.to_path_buf(),
+        )));
+    }
+    let target = std::fs::read_link(path).map_err(|e| format!("skipped: {e}"))?;
+    let mut e = entry_for(EntryKind::Symlink, path, m);
+    e.target = OsStr::new(target.as_os_str()).as_bytes().to_vec();
+    Ok(Some(Walked::Done(e)))
 }
