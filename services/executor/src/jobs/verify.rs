@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use vigil_proto::catalog::v1::{
     Artifact, ArtifactState, GetArtifactRequest, JobStats, ListArtifactsRequest,
-    UpdateArtifactsRequest, job_params,
+    UpdateArtifactsRequest, VerifyParams, job_params,
 };
-use vigil_repository::{Control, EntryKind, RestoreOptions, SnapshotId, VerifyOptions};
+use vigil_repository::{
+    Control, EntryKind, RestoreOptions, SnapshotId, VerifyOptions, VerifyReport,
+};
 
 use super::{JobCtx, Outcome, blocking, snapshot_of};
 use crate::error::{Error, Result};
@@ -70,7 +72,135 @@ pub async fn mark(
 
 /// Runs a VERIFY job.
 pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
-    let params = match ctx.job.params.as_ref().and_then(|p| p.params.as_ref()) {
+    let (params, sample) = verify_params(&ctx)?;
+    let all = repository_artifacts(&ctx).await?;
+    let scope = verify_scope(&ctx, &params.artifact, &all).await?;
+
+    ctx.progress.phase(if sample < 1.0 {
+        "reading a sample of packs"
+    } else {
+        "reading every pack"
+    });
+    let repo = ctx.shared.repo.repository.clone();
+    let report = blocking(move || {
+        Ok(repo.verify(&VerifyOptions {
+            sample_fraction: sample,
+            threads: None,
+        })?)
+    })
+    .await?;
+    ctx.progress
+        .set(report.bytes_checked, report.packs_checked as u64);
+
+    let hit = damage_by_snapshot(&report);
+    let damaged: Vec<&Artifact> = all
+        .iter()
+        .filter(|a| hit.contains_key(&a.location))
+        .collect();
+    mark(
+        &ctx,
+        damaged.iter().map(|a| a.id.clone()).collect(),
+        ArtifactState::Damaged,
+        false,
+    )
+    .await?;
+
+    let mut stats = verify_stats(&report);
+    let failed = damage_in_scope(&report, scope.as_deref(), &damaged);
+    if failed {
+        stats.errors_found = stats.errors_found.max(1);
+        ctx.set_fail_stats(stats);
+        return Err(Error::Repository(vigil_repository::Error::integrity(
+            "repository",
+            format!(
+                "verify found damage: {}",
+                damage_message(&report, &hit, &all)
+            ),
+        )));
+    }
+    if !report.is_ok() {
+        ctx.warn(format!(
+            "damage outside this verify's scope: {} damaged packs, {} damaged snapshots",
+            report.damaged_packs.len(),
+            report.damaged_snapshots.len()
+        ));
+    }
+    let scoped: Vec<Artifact> = match scope {
+        Some(s) => s,
+        None => all.clone(),
+    };
+    if params.drill {
+        drill_newest(&ctx, &scoped).await?;
+    }
+    let ok: Vec<String> = scoped
+        .iter()
+        .filter(|a| a.state() == ArtifactState::Available)
+        .map(|a| a.id.clone())
+        .collect();
+    mark(&ctx, ok, ArtifactState::Available, true).await?;
+    Ok(Outcome {
+        stats,
+        artifact: None,
+    })
+}
+
+/// The artifacts of this executor's repository: others live elsewhere.
+async fn repository_artifacts(ctx: &JobCtx) -> Result<Vec<Artifact>> {
+    let here = ctx.shared.repo.repository.id().to_owned();
+    Ok(list_artifacts(ctx, "")
+        .await?
+        .into_iter()
+        .filter(|a| a.labels.get(super::labels::REPOSITORY) == Some(&here))
+        .collect())
+}
+
+/// A verify's figures: bytes and chunks read, and each kind of damage found.
+fn verify_stats(report: &VerifyReport) -> JobStats {
+    JobStats {
+        bytes_read: report.bytes_checked,
+        errors_found: report.damaged_packs.len() as u64
+            + report.damaged_index_files.len() as u64
+            + report.damaged_snapshots.len() as u64
+            + report.missing_chunks as u64,
+        files: report.chunks_checked,
+        ..Default::default()
+    }
+}
+
+/// Whether the damage found fails this verify: any damage when it judges
+/// the whole repository, else damage to an artifact in its scope.
+fn damage_in_scope(
+    report: &VerifyReport,
+    scope: Option<&[Artifact]>,
+    damaged: &[&Artifact],
+) -> bool {
+    match scope {
+        None => !report.is_ok(),
+        Some(scope) => {
+            let in_scope: BTreeSet<&str> = scope.iter().map(|a| a.id.as_str()).collect();
+            damaged.iter().any(|a| in_scope.contains(a.id.as_str()))
+        }
+    }
+}
+
+/// Runs the restore drill on the newest artifact in scope.
+async fn drill_newest(ctx: &Arc<JobCtx>, scoped: &[Artifact]) -> Result<()> {
+    let target = scoped
+        .iter()
+        .max_by_key(|a| a.create_time.as_ref().map(vigil_proto::timestamp_to_micros));
+    match target {
+        Some(a) => drill(ctx, snapshot_of(&a.location)?).await,
+        None => {
+            ctx.warn("restore drill skipped: no artifact in scope");
+            Ok(())
+        }
+    }
+}
+
+/// The job's VERIFY parameters, and the fraction of packs to read (an
+/// unset fraction reads them all).
+fn verify_params(ctx: &JobCtx) -> Result<(VerifyParams, f64)> {
+    let params: VerifyParams = match ctx.job.params.as_ref().and_then(|p| p.params.as_ref()) {
         Some(job_params::Params::Verify(v)) => v.clone(),
         _ => Default::default(),
     };
@@ -85,24 +215,27 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     } else {
         params.sample_fraction
     };
-    // Only artifacts of this executor's repository: others live elsewhere.
-    let here = ctx.shared.repo.repository.id().to_owned();
-    let all: Vec<Artifact> = list_artifacts(&ctx, "")
-        .await?
-        .into_iter()
-        .filter(|a| a.labels.get(super::labels::REPOSITORY) == Some(&here))
-        .collect();
-    let scope: Option<Vec<Artifact>> = if !params.artifact.is_empty() {
+    Ok((params, sample))
+}
+
+/// The artifacts a verify judges: the one it names, the configuration's,
+/// or, for neither, `None` (the whole repository).
+async fn verify_scope(
+    ctx: &JobCtx,
+    artifact: &str,
+    all: &[Artifact],
+) -> Result<Option<Vec<Artifact>>> {
+    let scope = if !artifact.is_empty() {
         let a = ctx
             .shared
             .catalog()
             .get_artifact(GetArtifactRequest {
-                id: params.artifact.clone(),
+                id: artifact.to_owned(),
             })
             .await
             .map_err(|s| match s.code() {
                 tonic::Code::NotFound => Error::NotFound {
-                    what: format!("artifact {}", params.artifact),
+                    what: format!("artifact {artifact}"),
                 },
                 _ => Error::Catalog(s),
             })?
@@ -127,24 +260,12 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     } else {
         None
     };
+    Ok(scope)
+}
 
-    ctx.progress.phase(if sample < 1.0 {
-        "reading a sample of packs"
-    } else {
-        "reading every pack"
-    });
-    let repo = ctx.shared.repo.repository.clone();
-    let report = blocking(move || {
-        Ok(repo.verify(&VerifyOptions {
-            sample_fraction: sample,
-            threads: None,
-        })?)
-    })
-    .await?;
-    ctx.progress
-        .set(report.bytes_checked, report.packs_checked as u64);
-
-    // Which snapshots are hit, and by what.
+/// Which snapshots are hit, and by what: the paths of their damaged
+/// entries, or the snapshot file itself.
+fn damage_by_snapshot(report: &VerifyReport) -> BTreeMap<String, Vec<String>> {
     let mut hit: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for a in &report.affected {
         hit.entry(a.snapshot.to_hex())
@@ -156,117 +277,56 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
             .or_default()
             .push("<snapshot file>".into());
     }
-    let damaged: Vec<&Artifact> = all
-        .iter()
-        .filter(|a| hit.contains_key(&a.location))
-        .collect();
-    mark(
-        &ctx,
-        damaged.iter().map(|a| a.id.clone()).collect(),
-        ArtifactState::Damaged,
-        false,
-    )
-    .await?;
+    hit
+}
 
-    let errors = report.damaged_packs.len() as u64
-        + report.damaged_index_files.len() as u64
-        + report.damaged_snapshots.len() as u64
-        + report.missing_chunks as u64;
-    let mut stats = JobStats {
-        bytes_read: report.bytes_checked,
-        errors_found: errors,
-        files: report.chunks_checked,
-        ..Default::default()
-    };
-    let in_scope: BTreeSet<&str> = match &scope {
-        Some(s) => s.iter().map(|a| a.id.as_str()).collect(),
-        None => all.iter().map(|a| a.id.as_str()).collect(),
-    };
-    let scoped_damage: Vec<&&Artifact> = damaged
-        .iter()
-        .filter(|a| in_scope.contains(a.id.as_str()))
-        .collect();
-    let failed = match scope {
-        None => !report.is_ok(),
-        Some(_) => !scoped_damage.is_empty(),
-    };
-    if failed {
-        let mut parts = Vec::new();
-        for p in report.damaged_packs.iter().take(3) {
-            parts.push(format!(
-                "pack {}: {}",
-                &p.pack[..p.pack.len().min(12)],
-                p.reason
-            ));
-        }
-        if !report.damaged_index_files.is_empty() {
-            parts.push(format!(
-                "{} damaged index files",
-                report.damaged_index_files.len()
-            ));
-        }
-        if report.missing_chunks > 0 {
-            parts.push(format!("{} chunks missing", report.missing_chunks));
-        }
-        for (snap, paths) in hit.iter().take(5) {
-            let artifact = all
-                .iter()
-                .find(|a| &a.location == snap)
-                .map(|a| a.id.as_str())
-                .unwrap_or("no artifact");
-            let shown: Vec<String> = paths
-                .iter()
-                .take(5)
-                .map(|p| format!("/{}", p.trim_start_matches('/')))
-                .collect();
-            let more = if paths.len() > 5 {
-                format!(" and {} more", paths.len() - 5)
-            } else {
-                String::new()
-            };
-            parts.push(format!(
-                "snapshot {} (artifact {artifact}): {}{more}",
-                &snap[..12.min(snap.len())],
-                shown.join(", ")
-            ));
-        }
-        stats.errors_found = stats.errors_found.max(1);
-        ctx.set_fail_stats(stats);
-        return Err(Error::Repository(vigil_repository::Error::integrity(
-            "repository",
-            format!("verify found damage: {}", parts.join("; ")),
-        )));
-    }
-    if !report.is_ok() {
-        ctx.warn(format!(
-            "damage outside this verify's scope: {} damaged packs, {} damaged snapshots",
-            report.damaged_packs.len(),
-            report.damaged_snapshots.len()
+/// One line naming the damage: a few packs, index files, missing chunks,
+/// and the artifacts and paths it hits.
+fn damage_message(
+    report: &VerifyReport,
+    hit: &BTreeMap<String, Vec<String>>,
+    all: &[Artifact],
+) -> String {
+    let mut parts = Vec::new();
+    for p in report.damaged_packs.iter().take(3) {
+        parts.push(format!(
+            "pack {}: {}",
+            &p.pack[..p.pack.len().min(12)],
+            p.reason
         ));
     }
-    let scoped: Vec<Artifact> = match scope {
-        Some(s) => s,
-        None => all.clone(),
-    };
-    if params.drill {
-        let target = scoped
-            .iter()
-            .max_by_key(|a| a.create_time.as_ref().map(vigil_proto::timestamp_to_micros));
-        match target {
-            Some(a) => drill(&ctx, snapshot_of(&a.location)?).await?,
-            None => ctx.warn("restore drill skipped: no artifact in scope"),
-        }
+    if !report.damaged_index_files.is_empty() {
+        parts.push(format!(
+            "{} damaged index files",
+            report.damaged_index_files.len()
+        ));
     }
-    let ok: Vec<String> = scoped
-        .iter()
-        .filter(|a| a.state() == ArtifactState::Available)
-        .map(|a| a.id.clone())
-        .collect();
-    mark(&ctx, ok, ArtifactState::Available, true).await?;
-    Ok(Outcome {
-        stats,
-        artifact: None,
-    })
+    if report.missing_chunks > 0 {
+        parts.push(format!("{} chunks missing", report.missing_chunks));
+    }
+    for (snap, paths) in hit.iter().take(5) {
+        let artifact = all
+            .iter()
+            .find(|a| &a.location == snap)
+            .map(|a| a.id.as_str())
+            .unwrap_or("no artifact");
+        let shown: Vec<String> = paths
+            .iter()
+            .take(5)
+            .map(|p| format!("/{}", p.trim_start_matches('/')))
+            .collect();
+        let more = if paths.len() > 5 {
+            format!(" and {} more", paths.len() - 5)
+        } else {
+            String::new()
+        };
+        parts.push(format!(
+            "snapshot {} (artifact {artifact}): {}{more}",
+            &snap[..12.min(snap.len())],
+            shown.join(", ")
+        ));
+    }
+    parts.join("; ")
 }
 
 /// Restores `id` into a scratch directory and compares it with the snapshot.
