@@ -3,11 +3,10 @@
 //! Only idempotent calls are retried, and only on UNAVAILABLE or
 //! DEADLINE_EXCEEDED: a retried non-idempotent call could run twice.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::time::Duration;
 
 use tonic::Code;
+use vigil_backoff::Backoff;
 
 /// Whether a call may be sent again after a transient failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,22 +85,13 @@ impl RetryPolicy {
 
     /// The wait after failed attempt number `attempt` (1-based): exponential,
     /// capped, with "equal jitter" (half fixed, half random) so that many
-    /// clients do not retry in lockstep.
+    /// clients do not retry in lockstep. The same backoff as every other
+    /// retry loop of Vigil's.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .multiplier
-            .max(1.0)
-            .powi(attempt.saturating_sub(1).min(30) as i32);
-        let base = self.initial_backoff.mul_f64(exp).min(self.max_backoff);
-        let half = base / 2;
-        half + half.mul_f64(random_fraction())
+        Backoff::new(self.initial_backoff, self.max_backoff)
+            .with_multiplier(self.multiplier)
+            .delay(attempt)
     }
-}
-
-/// A fraction in [0, 1) from the standard library's randomly seeded hasher.
-fn random_fraction() -> f64 {
-    let bits = RandomState::new().hash_one(std::time::Instant::now());
-    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

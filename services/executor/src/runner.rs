@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use vigil_backoff::Backoff;
 use vigil_proto::catalog::v1::{
     BackupConfiguration, BackupJob, CompleteJobRequest, FailJobRequest, JobKind, LeaseJobRequest,
     job_params,
@@ -27,7 +28,7 @@ pub async fn lease_loop(shared: Arc<Shared>) {
     let settings = &shared.opts.settings;
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let mut client = shared.coordination();
-    let mut backoff = Duration::from_millis(500);
+    let mut failures = Backoff::new(Duration::from_millis(500), Duration::from_secs(15)).failures();
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -45,7 +46,7 @@ pub async fn lease_loop(shared: Arc<Shared>) {
         };
         match answer {
             Ok(resp) => {
-                backoff = Duration::from_millis(500);
+                failures.reset();
                 let resp = resp.into_inner();
                 if let Some(job) = resp.job {
                     let lease = Lease {
@@ -63,10 +64,9 @@ pub async fn lease_loop(shared: Arc<Shared>) {
             Err(status) => {
                 tracing::warn!(code = ?status.code(), error = %status.message(), "leasing a job failed; retrying");
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(failures.next_delay()) => {}
                     _ = shared.shutdown.cancelled() => break,
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(15));
             }
         }
     }

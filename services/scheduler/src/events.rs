@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
+use vigil_backoff::Backoff;
 use vigil_proto::catalog::v1::EventKind;
 
 use crate::engine::Engine;
@@ -24,7 +25,7 @@ pub async fn run(
     jobs: mpsc::Sender<String>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(200);
+    let mut failures = Backoff::new(Duration::from_millis(200), Duration::from_secs(30)).failures();
     loop {
         match engine
             .catalog
@@ -32,7 +33,7 @@ pub async fn run(
             .await
         {
             Ok(mut stream) => {
-                backoff = Duration::from_millis(200);
+                failures.reset();
                 wake.notify_one();
                 loop {
                     let message = tokio::select! {
@@ -65,8 +66,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(failures.next_delay()) => {}
         }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }

@@ -7,19 +7,20 @@
 //! - Deduplicated: one delivery per alert transition; every attempt carries
 //!   the same `Idempotency-Key: <alert id>:<opened|resolved>` header.
 //! - Retried with exponential backoff, bounded by `webhook_max_attempts`
-//!   and `webhook_max_backoff`. A 4xx answer other than 408 and 429 is final.
+//!   and `webhook_max_backoff`, with jitter (`vigil_backoff`). A 4xx answer
+//!   other than 408 and 429 is final.
 //! - The delivery state is recorded on the alert with SetAlertDelivery.
 //!   Webhook URLs often embed tokens, so states name a webhook by its
 //!   position (`webhook 1`), never by its URL.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
+use vigil_backoff::Backoff;
 use vigil_proto::catalog::v1::{Alert, AlertKind, AlertSeverity, AlertState};
 use vigil_server_common::clock::SharedClock;
 
@@ -95,8 +96,7 @@ struct Deliverer {
     clock: SharedClock,
     replica: String,
     max_attempts: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
+    backoff: Backoff,
 }
 
 /// Starts the delivery task when webhooks are configured.
@@ -132,8 +132,10 @@ pub fn spawn(
         clock,
         replica: replica.to_owned(),
         max_attempts: settings.webhook_max_attempts.max(1),
-        initial_backoff: settings.webhook_initial_backoff,
-        max_backoff: settings.webhook_max_backoff,
+        backoff: Backoff::new(
+            settings.webhook_initial_backoff,
+            settings.webhook_max_backoff,
+        ),
     };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(run(deliverer, rx, shutdown));
@@ -214,7 +216,6 @@ impl Deliverer {
         body: &str,
         key: &str,
     ) -> Result<(), String> {
-        let mut backoff = self.initial_backoff;
         for attempt in 1..=self.max_attempts {
             let result = self.post(url, event, body, key, attempt).await;
             let failure = match result {
@@ -246,8 +247,7 @@ impl Deliverer {
                 ),
             )
             .await;
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(self.max_backoff);
+            tokio::time::sleep(self.backoff.delay(attempt)).await;
         }
         Err(format!("webhook {index}: not attempted"))
     }
