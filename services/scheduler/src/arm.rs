@@ -29,6 +29,43 @@ enum Armed {
     Removed,
 }
 
+/// One schedule to reconcile: arm it (or store why it cannot be armed),
+/// or remove the state no configuration asks for any more.
+enum Work {
+    Arm(
+        String,
+        Def,
+        Option<ScheduleState>,
+        Vec<crate::plan::ActiveRun>,
+    ),
+    Remove(String),
+}
+
+/// The schedules whose state is not settled, and the states nobody wants.
+fn work(snap: &Snapshot, now: DateTime<Utc>) -> Vec<Work> {
+    let mut work = Vec::new();
+    for (name, def) in &snap.desired {
+        if settled(def, snap.states.get(name), now) {
+            continue;
+        }
+        let state = snap.states.get(name).cloned();
+        let active = snap
+            .active
+            .get(name)
+            .map(|j| active_runs(j))
+            .unwrap_or_default();
+        work.push(Work::Arm(name.clone(), def.clone(), state, active));
+    }
+    for name in snap
+        .states
+        .keys()
+        .filter(|k| !snap.desired.contains_key(*k))
+    {
+        work.push(Work::Remove(name.clone()));
+    }
+    work
+}
+
 impl Engine {
     /// Brings every state in line with the desired schedules, updating the
     /// snapshot with what was stored.
@@ -38,37 +75,7 @@ impl Engine {
         now: DateTime<Utc>,
         report: &mut TickReport,
     ) {
-        enum Work {
-            Arm(
-                String,
-                Def,
-                Option<ScheduleState>,
-                Vec<crate::plan::ActiveRun>,
-            ),
-            Remove(String),
-        }
-        let mut work = Vec::new();
-        for (name, def) in &snap.desired {
-            if settled(def, snap.states.get(name), now) {
-                continue;
-            }
-            let state = snap.states.get(name).cloned();
-            let active = snap
-                .active
-                .get(name)
-                .map(|j| active_runs(j))
-                .unwrap_or_default();
-            work.push(Work::Arm(name.clone(), def.clone(), state, active));
-        }
-        for name in snap
-            .states
-            .keys()
-            .filter(|k| !snap.desired.contains_key(*k))
-        {
-            work.push(Work::Remove(name.clone()));
-        }
-
-        let results: Vec<(String, Result<Armed>)> = futures::stream::iter(work)
+        let results: Vec<(String, Result<Armed>)> = futures::stream::iter(work(snap, now))
             .map(|item| async move {
                 match item {
                     Work::Arm(name, Ok(def), state, active) => {
@@ -88,30 +95,8 @@ impl Engine {
             .buffer_unordered(self.settings.fire_concurrency)
             .collect()
             .await;
-
         for (name, result) in results {
-            match result {
-                Ok(Armed::Unchanged) => {}
-                Ok(Armed::Stored(state)) => {
-                    tracing::info!(schedule = %name, next_due = ?state.next_due_time.as_ref().map(ts_to_time), health = ?state.health(), "schedule armed");
-                    report.armed += 1;
-                    snap.states.insert(name, *state);
-                }
-                Ok(Armed::Removed) => {
-                    tracing::info!(schedule = %name, "schedule disarmed and removed");
-                    report.removed += 1;
-                    snap.states.remove(&name);
-                    self.memory().armed.remove(&name);
-                }
-                Err(Error::Conflict(why)) => {
-                    tracing::debug!(schedule = %name, %why, "arming raced with another replica");
-                    report.conflicts += 1;
-                }
-                Err(e) => {
-                    tracing::warn!(schedule = %name, error = %e, "cannot arm schedule");
-                    report.errors.push(format!("{name}: {e}"));
-                }
-            }
+            self.take_result(snap, report, name, result);
         }
         let mut memory = self.memory();
         for (name, def) in &snap.desired {
@@ -119,6 +104,39 @@ impl Engine {
                 && state.armed_etag == def.etag
             {
                 memory.armed.insert(name.clone(), def.clone());
+            }
+        }
+    }
+
+    /// Records what reconciling one schedule did in the snapshot and the
+    /// tick's report.
+    fn take_result(
+        &self,
+        snap: &mut Snapshot,
+        report: &mut TickReport,
+        name: String,
+        result: Result<Armed>,
+    ) {
+        match result {
+            Ok(Armed::Unchanged) => {}
+            Ok(Armed::Stored(state)) => {
+                tracing::info!(schedule = %name, next_due = ?state.next_due_time.as_ref().map(ts_to_time), health = ?state.health(), "schedule armed");
+                report.armed += 1;
+                snap.states.insert(name, *state);
+            }
+            Ok(Armed::Removed) => {
+                tracing::info!(schedule = %name, "schedule disarmed and removed");
+                report.removed += 1;
+                snap.states.remove(&name);
+                self.memory().armed.remove(&name);
+            }
+            Err(Error::Conflict(why)) => {
+                tracing::debug!(schedule = %name, %why, "arming raced with another replica");
+                report.conflicts += 1;
+            }
+            Err(e) => {
+                tracing::warn!(schedule = %name, error = %e, "cannot arm schedule");
+                report.errors.push(format!("{name}: {e}"));
             }
         }
     }

@@ -15,7 +15,7 @@ use crate::capable::executor_problem;
 use crate::engine::{Engine, Fired, Snapshot, TickReport, job_fact};
 use crate::error::Error;
 use crate::health::{Assessment, Facts, JobFact, assess};
-use crate::spec::ts_to_time;
+use crate::spec::{Def, ts_to_time};
 
 impl Engine {
     /// Assesses every schedule, stores changed health and syncs alerts.
@@ -28,57 +28,24 @@ impl Engine {
     ) {
         let executors = self.live_executor_view(now).await;
         let remembered = self.memory().newest_job.clone();
+        let seen = Seen {
+            now,
+            fired,
+            executors: executors.as_deref(),
+            remembered: &remembered,
+        };
         let mut wanted: HashMap<String, AlertSpec> = HashMap::new();
         let mut writes: Vec<ScheduleState> = Vec::new();
 
         for (name, def) in &snap.desired {
             let state = snap.states.get(name);
-            let (assessment, problem, configuration) = match def {
-                Ok(def) => {
-                    let problem = executors
-                        .as_deref()
-                        .and_then(|e| executor_problem(&def.required_capabilities, e));
-                    let jobs = job_facts(
-                        snap.active.get(name).map(Vec::as_slice).unwrap_or(&[]),
-                        remembered.get(name),
-                    );
-                    let assessment = match state {
-                        Some(s) => assess(&Facts {
-                            now,
-                            paused: s.paused,
-                            next_due: s.next_due_time.as_ref().map(ts_to_time),
-                            last_due: s.last_due_time.as_ref().map(ts_to_time),
-                            fired_count: s.fired_count,
-                            armed: s.armed_time.as_ref().map(ts_to_time),
-                            tolerance: def.tolerance(),
-                            tick: fired.runs.get(name).map(Vec::as_slice),
-                            jobs: &jobs,
-                            executor_problem: problem.as_deref(),
-                            unarmed_reason: (s.health() == ScheduleHealth::Unarmed)
-                                .then_some(s.health_reason.as_str()),
-                            previous: (s.health(), &s.health_reason),
-                        }),
-                        None => Assessment {
-                            health: ScheduleHealth::Unarmed,
-                            reason: "no schedule state could be stored yet".into(),
-                        },
-                    };
-                    (assessment, problem, def.key.configuration.clone())
-                }
-                Err(u) => {
-                    let reason = state
-                        .map(|s| s.health_reason.clone())
-                        .unwrap_or_else(|| u.reason.clone());
-                    (
-                        Assessment {
-                            health: ScheduleHealth::Unarmed,
-                            reason,
-                        },
-                        None,
-                        u.key.configuration.clone(),
-                    )
-                }
-            };
+            let (assessment, problem, configuration) = assess_schedule(
+                &seen,
+                name,
+                def,
+                state,
+                snap.active.get(name).map(Vec::as_slice).unwrap_or(&[]),
+            );
             if let Some(s) = state
                 && (s.health() != assessment.health || s.health_reason != assessment.reason)
             {
@@ -233,6 +200,70 @@ impl Engine {
     pub(crate) fn notify(&self, alert: Alert, transition: Transition) {
         if let Some(n) = &self.notifier {
             n.notify(alert, transition);
+        }
+    }
+}
+
+/// What one detection pass has seen, shared by every schedule's assessment.
+struct Seen<'a> {
+    now: DateTime<Utc>,
+    fired: &'a Fired,
+    /// Live and recently gone executors; `None` before the check delay.
+    executors: Option<&'a [Component]>,
+    /// The newest job each schedule started, remembered across ticks.
+    remembered: &'a HashMap<String, JobFact>,
+}
+
+/// Assesses one schedule: its health, the executor problem that keeps it
+/// from running (if any), and its configuration.
+fn assess_schedule(
+    seen: &Seen<'_>,
+    name: &str,
+    def: &Def,
+    state: Option<&ScheduleState>,
+    active: &[BackupJob],
+) -> (Assessment, Option<String>, String) {
+    match def {
+        Ok(def) => {
+            let problem = seen
+                .executors
+                .and_then(|e| executor_problem(&def.required_capabilities, e));
+            let jobs = job_facts(active, seen.remembered.get(name));
+            let assessment = match state {
+                Some(s) => assess(&Facts {
+                    now: seen.now,
+                    paused: s.paused,
+                    next_due: s.next_due_time.as_ref().map(ts_to_time),
+                    last_due: s.last_due_time.as_ref().map(ts_to_time),
+                    fired_count: s.fired_count,
+                    armed: s.armed_time.as_ref().map(ts_to_time),
+                    tolerance: def.tolerance(),
+                    tick: seen.fired.runs.get(name).map(Vec::as_slice),
+                    jobs: &jobs,
+                    executor_problem: problem.as_deref(),
+                    unarmed_reason: (s.health() == ScheduleHealth::Unarmed)
+                        .then_some(s.health_reason.as_str()),
+                    previous: (s.health(), &s.health_reason),
+                }),
+                None => Assessment {
+                    health: ScheduleHealth::Unarmed,
+                    reason: "no schedule state could be stored yet".into(),
+                },
+            };
+            (assessment, problem, def.key.configuration.clone())
+        }
+        Err(u) => {
+            let reason = state
+                .map(|s| s.health_reason.clone())
+                .unwrap_or_else(|| u.reason.clone());
+            (
+                Assessment {
+                    health: ScheduleHealth::Unarmed,
+                    reason,
+                },
+                None,
+                u.key.configuration.clone(),
+            )
         }
     }
 }
