@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 use vigil_proto::catalog::v1::{
-    BackupConfiguration, CatchUpPolicy, OverlapPolicy, Purpose, Retention, Schedule, schedule,
+    BackupConfiguration, CatchUpPolicy, OverlapPolicy, Purpose, Retention, Schedule, Source,
+    schedule,
 };
 
 use crate::error::CliError;
@@ -157,52 +158,62 @@ impl ConfigFlags {
         if self.no_schedule {
             set("schedule");
         } else {
-            let s = c.schedule.get_or_insert_with(Schedule::default);
-            if let Some(cron) = &self.cron {
-                s.spec = Some(schedule::Spec::Cron(cron.clone()));
-                set("schedule.cron");
-            }
-            if let Some(frequency) = self.preset {
-                let preset = PresetSpec {
-                    frequency,
-                    time: self.at.clone(),
-                    day_of_week: self.day_of_week,
-                    day_of_month: self.day_of_month,
-                };
-                s.spec = Some(schedule::Spec::Preset(preset_proto(&preset)));
-                set("schedule.preset");
-            }
-            if let Some(tz) = &self.timezone {
-                s.timezone = tz.clone();
-                set("schedule.timezone");
-            }
-            if let Some(p) = self.catch_up {
-                s.catch_up = p.proto() as i32;
-                set("schedule.catch_up");
-            }
-            if let Some(d) = self.catch_up_window {
-                s.catch_up_window = Some(vigil_proto::duration_to_proto(d));
-                set("schedule.catch_up_window");
-            }
-            if let Some(n) = self.catch_up_cap {
-                s.catch_up_cap = n;
-                set("schedule.catch_up_cap");
-            }
-            if let Some(p) = self.overlap {
-                s.overlap = p.proto() as i32;
-                set("schedule.overlap");
-            }
-            if let Some(d) = self.jitter {
-                s.jitter = Some(vigil_proto::duration_to_proto(d));
-                set("schedule.jitter");
-            }
-            if let Some(d) = self.grace {
-                s.grace = Some(vigil_proto::duration_to_proto(d));
-                set("schedule.grace");
-            }
+            self.schedule_update(c.schedule.get_or_insert_with(Schedule::default), &mut set);
         }
+        self.source_update(c.source.get_or_insert_with(Default::default), &mut set)?;
+        self.retention_update(c.retention.get_or_insert_with(Retention::default), &mut set);
+        Ok((c, mask))
+    }
 
-        let src = c.source.get_or_insert_with(Default::default);
+    /// The schedule fields the flags set.
+    fn schedule_update(&self, s: &mut Schedule, set: &mut impl FnMut(&str)) {
+        if let Some(cron) = &self.cron {
+            s.spec = Some(schedule::Spec::Cron(cron.clone()));
+            set("schedule.cron");
+        }
+        if let Some(frequency) = self.preset {
+            let preset = PresetSpec {
+                frequency,
+                time: self.at.clone(),
+                day_of_week: self.day_of_week,
+                day_of_month: self.day_of_month,
+            };
+            s.spec = Some(schedule::Spec::Preset(preset_proto(&preset)));
+            set("schedule.preset");
+        }
+        if let Some(tz) = &self.timezone {
+            s.timezone = tz.clone();
+            set("schedule.timezone");
+        }
+        if let Some(p) = self.catch_up {
+            s.catch_up = p.proto() as i32;
+            set("schedule.catch_up");
+        }
+        if let Some(d) = self.catch_up_window {
+            s.catch_up_window = Some(vigil_proto::duration_to_proto(d));
+            set("schedule.catch_up_window");
+        }
+        if let Some(n) = self.catch_up_cap {
+            s.catch_up_cap = n;
+            set("schedule.catch_up_cap");
+        }
+        if let Some(p) = self.overlap {
+            s.overlap = p.proto() as i32;
+            set("schedule.overlap");
+        }
+        if let Some(d) = self.jitter {
+            s.jitter = Some(vigil_proto::duration_to_proto(d));
+            set("schedule.jitter");
+        }
+        if let Some(d) = self.grace {
+            s.grace = Some(vigil_proto::duration_to_proto(d));
+            set("schedule.grace");
+        }
+    }
+
+    /// The source fields the flags set; a database URL must not carry a
+    /// password, which comes from a variable or a file.
+    fn source_update(&self, src: &mut Source, set: &mut impl FnMut(&str)) -> Result<(), CliError> {
         if self.db_engine.is_some() || self.db_url.is_some() {
             let db = src.database.get_or_insert_with(Default::default);
             if let Some(e) = self.db_engine {
@@ -233,8 +244,11 @@ impl ConfigFlags {
                 set(path);
             }
         }
+        Ok(())
+    }
 
-        let r = c.retention.get_or_insert_with(Retention::default);
+    /// The retention fields the flags set.
+    fn retention_update(&self, r: &mut Retention, set: &mut impl FnMut(&str)) {
         for (flag, field, path) in [
             (
                 self.keep_within_days,
@@ -259,7 +273,6 @@ impl ConfigFlags {
                 set(path);
             }
         }
-        Ok((c, mask))
     }
 
     /// A whole new configuration named `name`, with the defaults of `apply`:

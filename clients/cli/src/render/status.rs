@@ -285,42 +285,7 @@ fn adherence(b: &mut Vec<Block>, r: &StatusReport) {
 
 fn scheduler(b: &mut Vec<Block>, r: &StatusReport, icons: bool) {
     b.push(Heading(3, "5. Scheduler Health".into()));
-    let l = r.liveness.clone().unwrap_or_default();
-    let sched = if l.scheduler_alive {
-        format!(
-            "running ({} replica{})",
-            l.schedulers,
-            if l.schedulers == 1 { "" } else { "s" }
-        )
-    } else {
-        format!(
-            "**DOWN** since {}",
-            format::time(l.scheduler_down_since.as_ref())
-        )
-    };
-    let exec = if l.executors > 0 {
-        format!(
-            "{} alive, offering {}",
-            l.executors,
-            or_none(&l.executor_capabilities.join(", "))
-        )
-    } else {
-        format!(
-            "**none alive** (last seen {})",
-            format::time(l.executor_down_since.as_ref())
-        )
-    };
-    let prefix = |ok: bool| {
-        if icons {
-            format!("{} ", mark(ok))
-        } else {
-            String::new()
-        }
-    };
-    b.push(Bullets(vec![
-        format!("{}**Scheduler:** {sched}", prefix(l.scheduler_alive)),
-        format!("{}**Executors:** {exec}", prefix(l.executors > 0)),
-    ]));
+    b.push(Bullets(liveness_lines(r, icons)));
     if r.schedules.is_empty() {
         b.push(Para("No schedules.".into()));
         return;
@@ -367,6 +332,46 @@ fn scheduler(b: &mut Vec<Block>, r: &StatusReport, icons: bool) {
         b.push(Para("**Missed runs** (newest first):".into()));
         b.push(Bullets(missed));
     }
+}
+
+/// The scheduler and executor lines: alive, or down since when.
+fn liveness_lines(r: &StatusReport, icons: bool) -> Vec<String> {
+    let l = r.liveness.clone().unwrap_or_default();
+    let sched = if l.scheduler_alive {
+        format!(
+            "running ({} replica{})",
+            l.schedulers,
+            if l.schedulers == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "**DOWN** since {}",
+            format::time(l.scheduler_down_since.as_ref())
+        )
+    };
+    let exec = if l.executors > 0 {
+        format!(
+            "{} alive, offering {}",
+            l.executors,
+            or_none(&l.executor_capabilities.join(", "))
+        )
+    } else {
+        format!(
+            "**none alive** (last seen {})",
+            format::time(l.executor_down_since.as_ref())
+        )
+    };
+    let prefix = |ok: bool| {
+        if icons {
+            format!("{} ", mark(ok))
+        } else {
+            String::new()
+        }
+    };
+    vec![
+        format!("{}**Scheduler:** {sched}", prefix(l.scheduler_alive)),
+        format!("{}**Executors:** {exec}", prefix(l.executors > 0)),
+    ]
 }
 
 /// One MISSED outcome: a single due time or a range of them.
