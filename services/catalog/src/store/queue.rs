@@ -339,16 +339,7 @@ impl Store {
         let backup_kind = config.as_ref().map(|c| c.kind).unwrap_or_default();
         // A lost race on a unique key is retried: the key that won is found above.
         for _ in 0..8 {
-            let mut counter = Sql::new("INSERT INTO job_name_counters (base, n) VALUES (");
-            counter.text(&base).push(
-                ", 1) ON CONFLICT (base) DO UPDATE SET n = job_name_counters.n + 1 RETURNING n",
-            );
-            let n = counter.query().fetch_one(&mut *conn).await?.int("n")?;
-            let name = if n <= 1 {
-                base.clone()
-            } else {
-                format!("{base}_{n}")
-            };
+            let name = next_name(conn, &base).await?;
             let id = uuid::Uuid::now_v7().to_string();
             let mut sql = Sql::new(&format!("INSERT INTO jobs ({}) VALUES ", jobs::COLUMNS));
             NewJob {
@@ -386,6 +377,21 @@ impl Store {
             "could not find a free job name for {base}"
         )))
     }
+}
+
+/// The next free name of a base: the base itself first, then `base_2`,
+/// `base_3` and so on, from a counter row per base.
+async fn next_name(conn: &mut AnyConnection, base: &str) -> Result<String> {
+    let mut counter = Sql::new("INSERT INTO job_name_counters (base, n) VALUES (");
+    counter
+        .text(base)
+        .push(", 1) ON CONFLICT (base) DO UPDATE SET n = job_name_counters.n + 1 RETURNING n");
+    let n = counter.query().fetch_one(&mut *conn).await?.int("n")?;
+    Ok(if n <= 1 {
+        base.to_owned()
+    } else {
+        format!("{base}_{n}")
+    })
 }
 
 #[cfg(test)]

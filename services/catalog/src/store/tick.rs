@@ -198,52 +198,17 @@ impl Store {
             if let Some(r) = range.take() {
                 r.store(conn, &req.schedule, now).await?;
             }
-            let mut sql = Sql::new(&format!(
-                "INSERT INTO schedule_outcomes ({OUTCOME_COLUMNS}) VALUES ("
-            ));
-            sql.text(&req.schedule)
-                .push(", ")
-                .int(due)
-                .push(", ")
-                .int(i64::from(run.outcome));
-            sql.push(", ")
-                .opt_text(job_id)
-                .push(", ")
-                .int(now)
-                .push(", ")
-                .text(&run.detail);
-            sql.push(", NULL, 1) ON CONFLICT DO NOTHING");
-            sql.query().execute(&mut *conn).await?;
+            insert_outcome(conn, &req.schedule, due, run, job_id, now).await?;
         }
         if let Some(r) = range.take() {
             r.store(conn, &req.schedule, now).await?;
         }
-        let mut sql = Sql::new("UPDATE schedule_states SET next_due_time = ");
-        sql.int(ts(&req.new_next_due_time))
-            .push(", last_due_time = ")
-            .int(last_due);
-        if fired > 0 {
-            sql.push(", last_fire_time = ").int(now);
-        }
-        sql.push(", fired_count = fired_count + ")
-            .int(u64_to_db(fired));
-        sql.push(", skipped_count = skipped_count + ")
-            .int(u64_to_db(skipped));
-        sql.push(", missed_count = missed_count + ")
-            .int(u64_to_db(missed));
-        if !req.owner.is_empty() {
-            sql.push(", owner = ").text(&req.owner);
-        }
-        if req.health != ScheduleHealth::Unspecified as i32 {
-            sql.push(", health = ").int(i64::from(req.health));
-            sql.push(", health_reason = ").text(&req.health_reason);
-        }
-        sql.push(", revision = revision + 1, update_time = ")
-            .int(now);
-        sql.push(" WHERE schedule = ")
-            .text(&req.schedule)
-            .push(&format!(" RETURNING {COLUMNS}"));
-        let row = sql.query().fetch_one(&mut *conn).await?;
+        let counts = RunCounts {
+            fired,
+            skipped,
+            missed,
+        };
+        let row = advance_state(conn, req, last_due, counts, now).await?;
         Ok(Applied { row, jobs, created })
     }
 
@@ -264,6 +229,80 @@ impl Store {
         self.events.publish(events);
         Ok(out)
     }
+}
+
+/// What a tick's runs did, counted into the schedule's state.
+#[derive(Clone, Copy)]
+struct RunCounts {
+    fired: u64,
+    skipped: u64,
+    missed: u64,
+}
+
+/// Records the outcome of one run that is not part of a MISSED or PAUSED
+/// range; a repeat of a stored due time changes nothing.
+async fn insert_outcome(
+    conn: &mut AnyConnection,
+    schedule: &str,
+    due: i64,
+    run: &TickRun,
+    job_id: Option<String>,
+    now: i64,
+) -> Result<()> {
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO schedule_outcomes ({OUTCOME_COLUMNS}) VALUES ("
+    ));
+    sql.text(schedule)
+        .push(", ")
+        .int(due)
+        .push(", ")
+        .int(i64::from(run.outcome));
+    sql.push(", ")
+        .opt_text(job_id)
+        .push(", ")
+        .int(now)
+        .push(", ")
+        .text(&run.detail);
+    sql.push(", NULL, 1) ON CONFLICT DO NOTHING");
+    sql.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Moves the schedule's state past the tick: its next and last due times,
+/// counters, owner and health. Returns the stored row.
+async fn advance_state(
+    conn: &mut AnyConnection,
+    req: &CommitScheduleTickRequest,
+    last_due: Option<i64>,
+    counts: RunCounts,
+    now: i64,
+) -> Result<AnyRow> {
+    let mut sql = Sql::new("UPDATE schedule_states SET next_due_time = ");
+    sql.int(ts(&req.new_next_due_time))
+        .push(", last_due_time = ")
+        .int(last_due);
+    if counts.fired > 0 {
+        sql.push(", last_fire_time = ").int(now);
+    }
+    sql.push(", fired_count = fired_count + ")
+        .int(u64_to_db(counts.fired));
+    sql.push(", skipped_count = skipped_count + ")
+        .int(u64_to_db(counts.skipped));
+    sql.push(", missed_count = missed_count + ")
+        .int(u64_to_db(counts.missed));
+    if !req.owner.is_empty() {
+        sql.push(", owner = ").text(&req.owner);
+    }
+    if req.health != ScheduleHealth::Unspecified as i32 {
+        sql.push(", health = ").int(i64::from(req.health));
+        sql.push(", health_reason = ").text(&req.health_reason);
+    }
+    sql.push(", revision = revision + 1, update_time = ")
+        .int(now);
+    sql.push(" WHERE schedule = ")
+        .text(&req.schedule)
+        .push(&format!(" RETURNING {COLUMNS}"));
+    Ok(sql.query().fetch_one(&mut *conn).await?)
 }
 
 /// Consecutive MISSED (or PAUSED) due times with the same detail, stored as

@@ -97,34 +97,7 @@ pub fn extract<R: Read>(
             return Ok(());
         }
         ensure_parent(target, &m.path)?;
-        match (m.kind, content) {
-            (MemberKind::Dir, _) => {
-                make_dir(&dest)?;
-                dirs.push((dest, m.mode, mtime));
-                stats.dirs += 1;
-            }
-            (MemberKind::Symlink, _) => {
-                let tmp = temp_name(&dest);
-                let link = m.target.as_deref().unwrap_or_default();
-                std::os::unix::fs::symlink(link, &tmp).map_err(|e| Error::io(&tmp, e))?;
-                filetime::set_symlink_file_times(&tmp, mtime, mtime)
-                    .map_err(|e| Error::io(&tmp, e))?;
-                replace(&tmp, &dest)?;
-                stats.symlinks += 1;
-            }
-            (_, Some(r)) => {
-                stats.bytes += write_file(&dest, r, m.mode, mtime)?;
-                stats.files += 1;
-                progress(stats.bytes, stats.files);
-            }
-            (_, None) => {
-                return Err(Error::Internal(format!(
-                    "data member {:?} came without data",
-                    m.path
-                )));
-            }
-        }
-        Ok(())
+        write_member(m, dest, mtime, content, progress, &mut stats, &mut dirs)
     })?;
     // Directory times last: writing into a directory moves its mtime.
     for (dir, mode, mtime) in dirs.iter().rev() {
@@ -133,6 +106,47 @@ pub fn extract<R: Read>(
         filetime::set_file_mtime(dir, *mtime).map_err(|e| Error::io(dir, e))?;
     }
     Ok(stats)
+}
+
+/// Writes one selected member at `dest`: a directory (its mode and time are
+/// set at the end, see [`extract`]), a symlink or a file, each replacing
+/// what was there only through a temporary name.
+fn write_member(
+    m: &Member,
+    dest: PathBuf,
+    mtime: FileTime,
+    content: Option<&mut dyn Read>,
+    progress: &dyn Fn(u64, u64),
+    stats: &mut ExtractStats,
+    dirs: &mut Vec<(PathBuf, u32, FileTime)>,
+) -> Result<()> {
+    match (m.kind, content) {
+        (MemberKind::Dir, _) => {
+            make_dir(&dest)?;
+            dirs.push((dest, m.mode, mtime));
+            stats.dirs += 1;
+        }
+        (MemberKind::Symlink, _) => {
+            let tmp = temp_name(&dest);
+            let link = m.target.as_deref().unwrap_or_default();
+            std::os::unix::fs::symlink(link, &tmp).map_err(|e| Error::io(&tmp, e))?;
+            filetime::set_symlink_file_times(&tmp, mtime, mtime).map_err(|e| Error::io(&tmp, e))?;
+            replace(&tmp, &dest)?;
+            stats.symlinks += 1;
+        }
+        (_, Some(r)) => {
+            stats.bytes += write_file(&dest, r, m.mode, mtime)?;
+            stats.files += 1;
+            progress(stats.bytes, stats.files);
+        }
+        (_, None) => {
+            return Err(Error::Internal(format!(
+                "data member {:?} came without data",
+                m.path
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Finds every conflict before anything is written.
