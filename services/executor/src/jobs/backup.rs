@@ -134,7 +134,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
         }
     };
     for w in &result.warnings {
-        ctx.warn(format!("{}: {}", w.path.display(), w.message));
+        ctx.file_skipped(&w.path, &w.message);
     }
 
     ctx.progress.phase("reading back");
