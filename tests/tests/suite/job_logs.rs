@@ -81,7 +81,7 @@ fn an_unreadable_file_shows_in_the_job_log_with_its_reason() {
         assert!(line.contains("skipped "), "{line}");
     }
     assert!(
-        log.contains("skipped special file (socket)"),
+        log.contains(&format!("skipped {}: special file (socket)", unreadable[0])),
         "the reason is given:\n{log}"
     );
     assert!(log.contains("[backing up]  started"), "{log}");
@@ -98,6 +98,7 @@ fn an_unreadable_file_shows_in_the_job_log_with_its_reason() {
         .unwrap_or_else(|| panic!("the socket is in the JSON log: {json}"));
     assert_eq!(socket["kind"], "FILE_SKIPPED", "{socket}");
     assert_eq!(socket["phase"], "backing up", "{socket}");
+    assert_eq!(socket["message"], "special file (socket)", "{socket}");
     let finished: Vec<&serde_json::Value> = events
         .iter()
         .filter(|e| e["kind"] == "PHASE_FINISHED")

@@ -62,7 +62,12 @@ impl JobCtx {
     pub fn file_skipped(&self, path: &std::path::Path, reason: &str) {
         let path = path.display().to_string();
         tracing::warn!(job = %self.job.id, %path, %reason, "file skipped");
-        self.progress.log().file_skipped(&path, reason);
+        // The log's entry says "skipped" itself; the reason need not.
+        let why = reason
+            .strip_prefix("skipped: ")
+            .or_else(|| reason.strip_prefix("skipped "))
+            .unwrap_or(reason);
+        self.progress.log().file_skipped(&path, why);
         self.keep_warning(format!("{path}: {reason}"));
     }
 
