@@ -104,7 +104,12 @@ fn describe(j: &BackupJob, percent: bool) -> String {
         ));
         return line;
     }
-    if let Some(p) = &j.progress {
+    // A finished job's last heartbeat is stale: the final figures are in its stats.
+    if let Some(p) = j
+        .progress
+        .as_ref()
+        .filter(|_| !vigil_client::is_final(j.state()))
+    {
         if !p.phase.is_empty() {
             line.push_str(&format!(" {}", p.phase));
         }
@@ -180,6 +185,22 @@ mod tests {
             status_line(&j),
             "nightly QUEUED handed back to the queue (executor shutting down); waiting for its next run"
         );
+    }
+
+    #[test]
+    fn a_finished_job_shows_no_stale_progress() {
+        let j = BackupJob {
+            name: "n".into(),
+            state: JobState::Completed as i32,
+            progress: Some(JobProgress {
+                phase: "backing up".into(),
+                bytes_done: 9,
+                bytes_total: 10,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(status_line(&j), "n COMPLETED");
     }
 
     #[test]
