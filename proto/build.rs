@@ -8,6 +8,7 @@ use prost::Message;
 const PROTOS: &[&str] = &[
     "vigil/catalog/v1/configuration.proto",
     "vigil/catalog/v1/job.proto",
+    "vigil/catalog/v1/job_event.proto",
     "vigil/catalog/v1/artifact.proto",
     "vigil/catalog/v1/alert.proto",
     "vigil/catalog/v1/schedule_state.proto",

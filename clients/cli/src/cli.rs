@@ -87,7 +87,7 @@ pub(crate) enum Command {
     /// Run backups.
     #[command(subcommand)]
     Backup(backup::BackupCmd),
-    /// Jobs: list, show, cancel.
+    /// Jobs: list, show, logs, cancel.
     #[command(subcommand)]
     Jobs(jobs::JobsCmd),
     /// Artifacts: list, and ls to see what one holds.

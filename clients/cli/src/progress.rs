@@ -82,11 +82,16 @@ fn update_bar(bar: &ProgressBar, j: &BackupJob) {
         }
         bar.set_position(j.progress.as_ref().map_or(0, |p| p.bytes_done).min(total));
     }
-    bar.set_message(status_line(j));
+    // The bar shows the percentage itself.
+    bar.set_message(describe(j, false));
 }
 
-/// `daily_full_backup_20251220_222305 RUNNING reading files 1.2 GiB of 4.0 GiB, 210.0 MiB/s, ETA 13s`.
+/// `daily_full_backup_20251220_222305 RUNNING backing up 1.2 GiB of 4.0 GiB (30%), 120 of 400 files, 210.0 MiB/s, ETA 13s`.
 pub(crate) fn status_line(j: &BackupJob) -> String {
+    describe(j, true)
+}
+
+fn describe(j: &BackupJob, percent: bool) -> String {
     let mut line = format!(
         "{} {}",
         if j.name.is_empty() { &j.id } else { &j.name },
@@ -99,7 +104,12 @@ pub(crate) fn status_line(j: &BackupJob) -> String {
         ));
         return line;
     }
-    if let Some(p) = &j.progress {
+    // A finished job's last heartbeat is stale: the final figures are in its stats.
+    if let Some(p) = j
+        .progress
+        .as_ref()
+        .filter(|_| !vigil_client::is_final(j.state()))
+    {
         if !p.phase.is_empty() {
             line.push_str(&format!(" {}", p.phase));
         }
@@ -107,7 +117,16 @@ pub(crate) fn status_line(j: &BackupJob) -> String {
             line.push_str(&format!(" {}", format::bytes(p.bytes_done)));
             if p.bytes_total > 0 {
                 line.push_str(&format!(" of {}", format::bytes(p.bytes_total)));
+                if percent {
+                    let done = p.bytes_done.min(p.bytes_total) as f64 / p.bytes_total as f64;
+                    line.push_str(&format!(" ({:.0}%)", (done * 100.0).floor()));
+                }
             }
+        }
+        if p.files_total > 0 {
+            line.push_str(&format!(", {} of {} files", p.files_done, p.files_total));
+        } else if p.files_done > 0 {
+            line.push_str(&format!(", {} files", p.files_done));
         }
         if p.bytes_per_second > 0.0 {
             line.push_str(&format!(", {}/s", format::bytes(p.bytes_per_second as u64)));
@@ -133,6 +152,8 @@ mod tests {
                 phase: "reading files".into(),
                 bytes_done: 1024 * 1024,
                 bytes_total: 4 * 1024 * 1024,
+                files_done: 3,
+                files_total: 12,
                 bytes_per_second: 2.0 * 1024.0 * 1024.0,
                 eta: Some(prost_types::Duration {
                     seconds: 13,
@@ -144,7 +165,7 @@ mod tests {
         };
         assert_eq!(
             status_line(&j),
-            "daily_full_backup_20251220_222305 RUNNING reading files 1.0 MiB of 4.0 MiB, 2.0 MiB/s, ETA 13s"
+            "daily_full_backup_20251220_222305 RUNNING reading files 1.0 MiB of 4.0 MiB (25%), 3 of 12 files, 2.0 MiB/s, ETA 13s"
         );
     }
 
@@ -164,6 +185,22 @@ mod tests {
             status_line(&j),
             "nightly QUEUED handed back to the queue (executor shutting down); waiting for its next run"
         );
+    }
+
+    #[test]
+    fn a_finished_job_shows_no_stale_progress() {
+        let j = BackupJob {
+            name: "n".into(),
+            state: JobState::Completed as i32,
+            progress: Some(JobProgress {
+                phase: "backing up".into(),
+                bytes_done: 9,
+                bytes_total: 10,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(status_line(&j), "n COMPLETED");
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub(crate) mod blocks;
 pub(crate) mod configuration;
 pub(crate) mod entry;
 pub(crate) mod job;
+pub(crate) mod job_event;
 pub(crate) mod schedule;
 pub(crate) mod status;

@@ -173,6 +173,15 @@ def test_run_backup_and_wait(client: vigil.Client, tmp_path: Path) -> None:
     assert updates and updates[-1].state == job_pb2.JOB_STATE_COMPLETED
     assert job.artifact in {a.id for a in client.list_artifacts(configuration="files")}
 
+    # The job's log: its phases, printed by name, each finished one with its duration.
+    events = list(client.job_events(job.name))
+    kinds = [str(vigil.enum_value(e, "kind")) for e in events]
+    assert "JOB_EVENT_KIND_PHASE_STARTED" in kinds, kinds
+    finished = [e for e in events if vigil.enum_value(e, "kind") == vigil.JobEventKind["JOB_EVENT_KIND_PHASE_FINISHED"]]
+    assert [e.phase for e in finished][:2] == ["scanning", "backing up"], events
+    assert all(e.HasField("duration") for e in finished)
+    assert str(vigil.JobState(job.state)) == "JOB_STATE_COMPLETED"
+
 
 def test_alerts_and_schedules_are_listed(client: vigil.Client) -> None:
     alerts = list(client.list_alerts(include_resolved=True))

@@ -275,6 +275,15 @@ def check_list_jobs(book: Cookbook, result: Result) -> None:
     assert job_id(book) in {j["id"] for j in result.one()["jobs"]}
 
 
+def check_job_events(book: Cookbook, result: Result) -> None:
+    response = result.one()
+    state = response.get("jobState") or response.get("job_state")  # grpcurl prints lowerCamelCase
+    assert state == "JOB_STATE_COMPLETED", response
+    kinds = [e["kind"] for e in response.get("events", [])]
+    assert kinds and kinds[0] == "JOB_EVENT_KIND_PHASE_STARTED", response
+    assert "JOB_EVENT_KIND_PHASE_FINISHED" in kinds, response
+
+
 def check_status_report(book: Cookbook, result: Result) -> None:
     report = result.one()["report"]
     assert report["verdict"].startswith("VERDICT_")
@@ -326,6 +335,7 @@ CHECKS: dict[str, Callable[[Cookbook, Result], None]] = {
     "watch-job": check_watch_job,
     "get-job": check_get_job,
     "list-jobs": check_list_jobs,
+    "job-events": check_job_events,
     "status-report": check_status_report,
     "status-verdict": check_status_verdict,
     "list-alerts": check_list_alerts,

@@ -46,6 +46,7 @@ pub mod checksum;
 mod client;
 mod configurations;
 mod error;
+mod job_events;
 mod jobs;
 mod pagination;
 pub mod retry;
@@ -62,6 +63,7 @@ pub use builder::{
 pub use client::{Transport, VigilClient};
 pub use configurations::REPLACE_ALL;
 pub use error::{Error, FieldViolation, Result, ServerError, code_name};
+pub use job_events::LogUpdate;
 pub use jobs::{is_final, new_request_id};
 pub use retry::RetryPolicy;
 pub use trace::{TraceContextInterceptor, inject_current_context};

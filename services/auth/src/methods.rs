@@ -74,6 +74,10 @@ pub const METHODS: &[(&str, Access)] = &[
         "vigil.catalog.v1.CatalogService/GetServerInfo",
         Access::Viewer,
     ),
+    (
+        "vigil.catalog.v1.CatalogService/ListJobEvents",
+        Access::Viewer,
+    ),
     // CoordinationService: schedulers and executors only.
     (
         "vigil.catalog.v1.CoordinationService/EnqueueJob",
@@ -153,6 +157,10 @@ pub const METHODS: &[(&str, Access)] = &[
     ),
     (
         "vigil.catalog.v1.CoordinationService/UpdateArtifacts",
+        Access::Component,
+    ),
+    (
+        "vigil.catalog.v1.CoordinationService/AppendJobEvents",
         Access::Component,
     ),
     // AccessService: tokens and the audit trail are the admin's.

@@ -1,5 +1,5 @@
 //! Keeping a job's lease: a heartbeat every `heartbeat_interval` extends it
-//! and reports progress. The heartbeat's answer stops the work when a cancel
+//! and reports progress, and sends the job's log (`joblog`). The heartbeat's answer stops the work when a cancel
 //! was requested, and a lost lease (ABORTED, or no successful heartbeat for
 //! a whole lease length) stops it at once: another executor may own the job
 //! by then, so this one must not keep writing or report an outcome.
@@ -67,6 +67,11 @@ pub async fn heartbeat(
         tokio::select! {
             _ = done.cancelled() => return,
             _ = ticks.tick() => {}
+            // A phase started or ended: send the log now, the heartbeat stays on its beat.
+            _ = progress.log().phase_changed() => {
+                progress.log().flush(&shared, &job_id, &lease_token).await;
+                continue;
+            }
         }
         let req = HeartbeatJobRequest {
             job_id: job_id.clone(),
@@ -83,6 +88,7 @@ pub async fn heartbeat(
         match answer {
             Ok(Ok(resp)) => {
                 last_ok = Instant::now();
+                progress.log().flush(&shared, &job_id, &lease_token).await;
                 if resp.into_inner().job.is_some_and(|j| j.cancel_requested) && !stop.is_cancelled()
                 {
                     tracing::info!(job = %job_id, "cancel requested; stopping the job");

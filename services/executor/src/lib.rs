@@ -47,6 +47,7 @@ pub mod download;
 pub mod engines;
 pub mod error;
 mod executor;
+pub mod joblog;
 pub mod jobs;
 pub mod lease;
 mod pipe;

@@ -1,11 +1,14 @@
 //! Progress of a running job: counters the work updates from any thread,
-//! turned into a `JobProgress` (with rate and ETA) at each heartbeat.
+//! turned into a `JobProgress` (with rate and ETA) at each heartbeat, and
+//! the job's event log, whose phases follow the progress's phases.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use vigil_proto::catalog::v1::JobProgress;
+
+use crate::joblog::JobLog;
 
 /// Shared progress counters of one job.
 #[derive(Debug)]
@@ -16,6 +19,7 @@ pub struct Progress {
     files_done: AtomicU64,
     files_total: AtomicU64,
     rate: Mutex<Rate>,
+    log: JobLog,
 }
 
 #[derive(Debug)]
@@ -38,13 +42,16 @@ impl Default for Progress {
                 bytes: 0,
                 per_second: 0.0,
             }),
+            log: JobLog::default(),
         }
     }
 }
 
 impl Progress {
     /// Enters a new phase, for example "dumping database"; counters restart.
+    /// The job's log records the end of the previous phase and the start of this one.
     pub fn phase(&self, phase: &str) {
+        self.log.phase(phase);
         if let Ok(mut p) = self.phase.lock() {
             phase.clone_into(&mut p);
         }
@@ -59,6 +66,11 @@ impl Progress {
                 per_second: 0.0,
             };
         }
+    }
+
+    /// The job's event log.
+    pub fn log(&self) -> &JobLog {
+        &self.log
     }
 
     /// Sets the absolute counters.

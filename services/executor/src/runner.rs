@@ -155,6 +155,14 @@ pub async fn run_job(
             .is_cancelled()
             .then_some(StopReason::Shutdown)
     });
+    // The rest of the log goes before the outcome, while the lease is held.
+    ctx.progress.log().end();
+    if reason != Some(StopReason::LeaseLost) {
+        ctx.progress
+            .log()
+            .flush(&shared, &job.id, &ctx.lease_token)
+            .await;
+    }
     record_outcome(&span, &job, &result, started.elapsed().as_secs_f64());
     report(&shared, &ctx, result, reason).instrument(span).await;
     if let Ok(mut r) = shared.running.lock() {

@@ -119,7 +119,8 @@ pub use backend::{
     backend_for,
 };
 pub use backup::{
-    BackupOptions, BackupResult, BackupStats, Control, Progress, StreamSource, Warning,
+    BackupOptions, BackupResult, BackupStats, Control, Progress, ScanTotals, StreamSource, Warning,
+    scan_sources,
 };
 pub use config::{ChunkerParams, KdfParams, KeySource, generate_key_file};
 pub use crypto::CipherKind;

@@ -215,6 +215,7 @@ impl Repository {
                     cb(&Progress {
                         bytes_read: out.bytes.load(Ordering::Relaxed),
                         files_done: out.done.load(Ordering::Relaxed),
+                        bytes_unchanged: 0,
                     });
                 }
             }

@@ -4,6 +4,7 @@ mod access;
 mod browse;
 mod embedded;
 mod examples;
+mod job_logs;
 mod json_logs;
 mod kill9;
 mod live_schedule;

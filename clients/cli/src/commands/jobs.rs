@@ -1,13 +1,17 @@
-//! `vigil jobs`: list, show, cancel.
+//! `vigil jobs`: list, show, logs, cancel.
 
 use clap::Subcommand;
 use futures::{StreamExt, TryStreamExt};
-use vigil_proto::catalog::v1::{BackupJob, ListJobsRequest};
+use vigil_client::LogUpdate;
+use vigil_proto::catalog::v1::{
+    BackupJob, JobEvent, ListJobEventsRequest, ListJobEventsResponse, ListJobsRequest,
+};
 
 use crate::ctx::Ctx;
 use crate::error::CliError;
 use crate::output::{self, list_json, to_json};
 use crate::render::job as render;
+use crate::render::job_event;
 use crate::vocab::StateWord;
 
 /// Default number of jobs listed.
@@ -32,6 +36,14 @@ pub(crate) enum JobsCmd {
     Show {
         /// Job id or readable name.
         id: String,
+    },
+    /// Show a job's log: phases with their durations, warnings, and files that could not be read.
+    Logs {
+        /// Job id or readable name.
+        id: String,
+        /// Keep printing new entries until the job ends.
+        #[arg(long, short = 'f')]
+        follow: bool,
     },
     /// Cancel a queued job, or ask a running one to stop.
     Cancel {
@@ -80,11 +92,80 @@ pub(crate) async fn run(ctx: &Ctx, cmd: JobsCmd) -> Result<(), CliError> {
             show(ctx, &job);
             Ok(())
         }
+        JobsCmd::Logs { id, follow } => logs(ctx, &id, follow).await,
         JobsCmd::Cancel { id } => {
             let job = ctx.client().await?.cancel_job(&id).await?;
             show(ctx, &job);
             Ok(())
         }
+    }
+}
+
+/// `jobs logs`: the whole log, or (`--follow`) each entry as it is written
+/// until the job ends. `--json` prints the log as one `ListJobEventsResponse`
+/// object, or with `--follow` one `JobEvent` object per line.
+async fn logs(ctx: &Ctx, id: &str, follow: bool) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    if follow {
+        let mut updates = client.follow_job_events(id);
+        while let Some(update) = updates.try_next().await? {
+            match update {
+                LogUpdate::Event(e) => print_event(ctx, &e),
+                LogUpdate::Ended { state, omitted } => {
+                    if !ctx.json && !ctx.quiet() {
+                        if let Some(line) = job_event::omitted(omitted) {
+                            output::print(line);
+                        }
+                        output::print(format!(
+                            "job ended {}",
+                            state.as_str_name().trim_start_matches("JOB_STATE_")
+                        ));
+                    }
+                }
+            }
+        }
+        return Ok(());
+    }
+    let mut all = ListJobEventsResponse::default();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_job_events_page(ListJobEventsRequest {
+                job: id.to_owned(),
+                page_size: 1000,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await?;
+        all.events.extend(page.events);
+        all.job_state = page.job_state;
+        all.omitted_count = page.omitted_count;
+        if page.next_page_token.is_empty() || page.next_page_token == token {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    if ctx.json {
+        output::print_json(&to_json(&all));
+        return Ok(());
+    }
+    if all.events.is_empty() && !ctx.quiet() {
+        output::print("no entries");
+    }
+    for e in &all.events {
+        print_event(ctx, e);
+    }
+    if let Some(line) = job_event::omitted(all.omitted_count).filter(|_| !ctx.quiet()) {
+        output::print(line);
+    }
+    Ok(())
+}
+
+fn print_event(ctx: &Ctx, e: &JobEvent) {
+    if ctx.json {
+        output::print(to_json(e));
+    } else {
+        output::print(job_event::line(e));
     }
 }
 

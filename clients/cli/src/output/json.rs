@@ -39,6 +39,8 @@ proto_names!(
     vigil_proto::catalog::v1::BackupConfiguration => "vigil.catalog.v1.BackupConfiguration",
     vigil_proto::catalog::v1::ApplyResult => "vigil.catalog.v1.ApplyResult",
     vigil_proto::catalog::v1::BackupJob => "vigil.catalog.v1.BackupJob",
+    vigil_proto::catalog::v1::JobEvent => "vigil.catalog.v1.JobEvent",
+    vigil_proto::catalog::v1::ListJobEventsResponse => "vigil.catalog.v1.ListJobEventsResponse",
     vigil_proto::catalog::v1::Artifact => "vigil.catalog.v1.Artifact",
     vigil_proto::catalog::v1::Alert => "vigil.catalog.v1.Alert",
     vigil_proto::scheduler::v1::ScheduleView => "vigil.scheduler.v1.ScheduleView",

@@ -139,6 +139,8 @@ pub(crate) fn detail(j: &BackupJob) -> Table {
     if !j.warnings.is_empty() {
         rows.push(("warnings", j.warnings.join("\n")));
     }
+    // Phases, warnings and unreadable files are in the job's log.
+    rows.push(("log", format!("vigil jobs logs {}", j.name)));
     fields(rows)
 }
 
@@ -212,5 +214,9 @@ mod tests {
         }
         let shown = detail(&j).to_string();
         assert!(shown.contains("FAILED") && shown.contains("connection refused"));
+        assert!(
+            shown.contains("vigil jobs logs daily_full_backup_20251220_222305"),
+            "{shown}"
+        );
     }
 }

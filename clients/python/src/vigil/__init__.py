@@ -7,6 +7,9 @@ Two layers:
   run a backup and wait for it, list jobs, alerts and schedules, and read the
   status report. Failures raise :class:`vigil.VigilError` subclasses that carry
   the gRPC code, the field and the reason.
+* :mod:`vigil.enums`: the proto enums as Python enums that print as their
+  names (``print(vigil.JobState(job.state))`` shows ``JOB_STATE_COMPLETED``),
+  and :func:`vigil.enum_value` to read any enum field that way.
 * The generated protobuf and gRPC modules, one per proto file, under the proto
   package names: ``vigil.catalog.v1``, ``vigil.scheduler.v1``,
   ``vigil.executor.v1`` and ``vigil.status.v1`` (``*_pb2`` for messages,
@@ -16,6 +19,24 @@ Two layers:
 from vigil.builders import ConfigurationSpec, build_configuration
 from vigil.client import FINAL_STATES, Client
 from vigil.config_file import configuration_from_dict, configurations_from_document, load_configurations
+from vigil.enums import (
+    AlertKind,
+    AlertSeverity,
+    AlertState,
+    ApplyAction,
+    ArtifactState,
+    BackupKind,
+    JobEventKind,
+    JobKind,
+    JobState,
+    JobTrigger,
+    OutcomeKind,
+    ProtoEnum,
+    RiskLevel,
+    ScheduleHealth,
+    Verdict,
+    enum_value,
+)
 from vigil.errors import (
     Aborted,
     AlreadyExists,
@@ -41,6 +62,21 @@ from vigil.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertKind",
+    "AlertSeverity",
+    "AlertState",
+    "ApplyAction",
+    "ArtifactState",
+    "BackupKind",
+    "JobKind",
+    "JobState",
+    "JobTrigger",
+    "OutcomeKind",
+    "ProtoEnum",
+    "RiskLevel",
+    "ScheduleHealth",
+    "Verdict",
+    "enum_value",
     "FINAL_STATES",
     "Aborted",
     "AlreadyExists",
@@ -53,6 +89,7 @@ __all__ = [
     "FieldViolation",
     "InternalError",
     "InvalidArgument",
+    "JobEventKind",
     "JobFailed",
     "NotFound",
     "OutOfRange",

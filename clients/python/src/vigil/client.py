@@ -14,7 +14,8 @@ from google.protobuf import duration_pb2, field_mask_pb2
 
 from vigil import _channel, config_file
 from vigil.catalog.v1 import alert_pb2, artifact_pb2, catalog_service_pb2 as catalog
-from vigil.catalog.v1 import catalog_service_pb2_grpc, configuration_pb2, job_pb2
+from vigil.catalog.v1 import catalog_service_pb2_grpc, configuration_pb2, job_event_pb2, job_pb2
+from vigil.enums import JobState
 from vigil.errors import DeadlineExceeded, JobFailed, Unimplemented, VigilError, from_rpc_error
 from vigil.executor.v1 import executor_service_pb2_grpc
 from vigil.scheduler.v1 import scheduler_service_pb2 as scheduler
@@ -30,7 +31,8 @@ ScheduleView = scheduler.ScheduleView
 StatusReport = status.StatusReport
 ConfigurationLike = Configuration | Mapping[str, Any]
 
-FINAL_STATES = frozenset({job_pb2.JOB_STATE_COMPLETED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED})
+#: The final job states, as :class:`vigil.JobState` members (equal to the wire numbers).
+FINAL_STATES: frozenset[int] = frozenset(JobState(state) for state in (job_pb2.JOB_STATE_COMPLETED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED))
 
 _T = TypeVar("_T")
 
@@ -294,6 +296,19 @@ class Client:
         if raise_on_failure and latest.state != job_pb2.JOB_STATE_COMPLETED:
             raise JobFailed(latest)
         return latest
+
+    def job_events(self, job: str, *, page_size: int = 0) -> Iterator[job_event_pb2.JobEvent]:
+        """A job's log, oldest first: phases with their durations, warnings and files that could not be read.
+
+        Read entries' kinds with ``vigil.enum_value(event, "kind")`` to print them as names.
+        """
+
+        def page(token: str) -> tuple[Sequence[job_event_pb2.JobEvent], str]:
+            request = catalog.ListJobEventsRequest(job=job, page_size=page_size, page_token=token)
+            response = self._call(self.catalog.ListJobEvents, request)
+            return response.events, response.next_page_token
+
+        return _paginate(page)
 
     # Artifacts and alerts
 

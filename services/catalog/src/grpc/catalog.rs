@@ -261,6 +261,15 @@ impl CatalogService for CatalogApi {
         ))
     }
 
+    async fn list_job_events(
+        &self,
+        request: Request<ListJobEventsRequest>,
+    ) -> Result<Response<ListJobEventsResponse>, Status> {
+        Ok(Response::new(
+            self.store.list_job_events(request.get_ref()).await?,
+        ))
+    }
+
     async fn get_server_info(
         &self,
         _request: Request<GetServerInfoRequest>,

@@ -176,6 +176,15 @@ impl CoordinationService for CoordinationApi {
         Ok(Response::new(CommitScheduleTicksResponse { results }))
     }
 
+    async fn append_job_events(
+        &self,
+        request: Request<AppendJobEventsRequest>,
+    ) -> Result<Response<AppendJobEventsResponse>, Status> {
+        Ok(Response::new(
+            self.store.append_job_events(request.get_ref()).await?,
+        ))
+    }
+
     async fn summarize_history(
         &self,
         request: Request<SummarizeHistoryRequest>,

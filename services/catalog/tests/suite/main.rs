@@ -12,6 +12,7 @@ mod configurations;
 mod events;
 mod holders;
 mod housekeeping;
+mod job_events;
 mod jobs;
 mod queue;
 mod schedules;

@@ -78,16 +78,40 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
         ));
     }
 
+    let scanned = if paths.is_empty() {
+        None
+    } else {
+        ctx.progress.phase("scanning");
+        let (roots, include, exclude, cancel) = (
+            paths.clone(),
+            source.include.clone(),
+            source.exclude.clone(),
+            ctx.cancel.clone(),
+        );
+        let scan = blocking(move || {
+            Ok(vigil_repository::scan_sources(
+                &roots,
+                &include,
+                &exclude,
+                Some(&cancel),
+            ))
+        })
+        .await?;
+        Some(scan.map_err(|e| ctx.repo_err(e))?)
+    };
+    let previous = previous_totals(&ctx, &config.name).await;
+    let dump = match &database {
+        Some(db) => Some(start_dump(&ctx, db).await?),
+        None => None,
+    };
     ctx.progress.phase(if paths.is_empty() {
         "dumping database"
     } else {
         "backing up"
     });
-    expect_like_last_time(&ctx, &config.name).await;
-    let dump = match &database {
-        Some(db) => Some(start_dump(&ctx, db).await?),
-        None => None,
-    };
+    if let Some((bytes, files)) = expected_totals(scanned, previous, dump.is_some()) {
+        ctx.progress.totals(bytes, files);
+    }
     let mut snapshot_labels = BTreeMap::new();
     snapshot_labels.insert(labels::CONFIGURATION.to_owned(), config.name.clone());
     snapshot_labels.insert(labels::JOB.to_owned(), ctx.job.id.clone());
@@ -106,8 +130,9 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     let progress = ctx.progress.clone();
     let ctl = Control {
         cancel: Some(ctx.cancel.clone()),
+        // Files the files cache vouches for count as done without being read.
         progress: Some(Arc::new(move |p: &vigil_repository::Progress| {
-            progress.set(p.bytes_read, p.files_done)
+            progress.set(p.bytes_read + p.bytes_unchanged, p.files_done)
         })),
     };
     let (stream, dump_meta) = match dump {
@@ -134,7 +159,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
         }
     };
     for w in &result.warnings {
-        ctx.warn(format!("{}: {}", w.path.display(), w.message));
+        ctx.file_skipped(&w.path, &w.message);
     }
 
     ctx.progress.phase("reading back");
@@ -210,20 +235,34 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     })
 }
 
-/// Takes the size of the configuration's newest artifact as the expected
-/// total, so heartbeats carry an ETA. Without one, there is no ETA.
-async fn expect_like_last_time(ctx: &JobCtx, configuration: &str) {
+/// The size and file count of the configuration's newest artifact, if any.
+async fn previous_totals(ctx: &JobCtx, configuration: &str) -> Option<(u64, u64)> {
     match super::verify::list_artifacts(ctx, configuration).await {
-        Ok(list) => {
-            let newest = list
-                .iter()
-                .filter(|a| !a.labels.contains_key(labels::ARCHIVE_FILE))
-                .max_by_key(|a| a.create_time.as_ref().map(vigil_proto::timestamp_to_micros));
-            if let Some(a) = newest {
-                ctx.progress.totals(a.size_bytes, a.file_count);
-            }
+        Ok(list) => list
+            .iter()
+            .filter(|a| !a.labels.contains_key(labels::ARCHIVE_FILE))
+            .max_by_key(|a| a.create_time.as_ref().map(vigil_proto::timestamp_to_micros))
+            .map(|a| (a.size_bytes, a.file_count)),
+        Err(e) => {
+            tracing::debug!(error = %e, "no previous artifact size for the ETA");
+            None
         }
-        Err(e) => tracing::debug!(error = %e, "no previous artifact size for the ETA"),
+    }
+}
+
+/// The bytes and files a backup expects to go through, so heartbeats carry
+/// a percentage and an ETA: the scan's figures for file trees (a database
+/// dump's size is not known beforehand, so with one the previous snapshot's
+/// size is taken when it is larger), else the previous artifact's.
+fn expected_totals(
+    scanned: Option<vigil_repository::ScanTotals>,
+    previous: Option<(u64, u64)>,
+    with_dump: bool,
+) -> Option<(u64, u64)> {
+    match (scanned, previous) {
+        (Some(scan), Some((bytes, _))) if with_dump => Some((scan.bytes.max(bytes), scan.files)),
+        (Some(scan), _) => Some((scan.bytes, scan.files)),
+        (None, previous) => previous,
     }
 }
 
@@ -315,4 +354,30 @@ async fn start_dump(ctx: &JobCtx, db: &DatabaseSource) -> Result<DumpSource> {
         failure,
         _copy: copy,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_repository::ScanTotals;
+
+    #[test]
+    fn a_scan_gives_the_totals_and_a_dump_takes_the_previous_size_when_larger() {
+        let scan = ScanTotals {
+            files: 12,
+            bytes: 5_000,
+        };
+        assert_eq!(expected_totals(Some(scan), None, false), Some((5_000, 12)));
+        assert_eq!(
+            expected_totals(Some(scan), Some((1_000, 3)), false),
+            Some((5_000, 12)),
+            "the scan sees the tree as it is now"
+        );
+        assert_eq!(
+            expected_totals(Some(scan), Some((90_000, 13)), true),
+            Some((90_000, 12))
+        );
+        assert_eq!(expected_totals(None, Some((700, 1)), true), Some((700, 1)));
+        assert_eq!(expected_totals(None, None, true), None);
+    }
 }

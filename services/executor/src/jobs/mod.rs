@@ -49,10 +49,29 @@ pub struct Outcome {
 }
 
 impl JobCtx {
-    /// Records a warning (bounded: the catalog keeps at most a few hundred).
+    /// Records a warning on the job (bounded: at most a hundred) and in its log.
     pub fn warn(&self, w: impl Into<String>) {
         let w = w.into();
         tracing::warn!(job = %self.job.id, warning = %w, "job warning");
+        self.progress.log().warning(&w);
+        self.keep_warning(w);
+    }
+
+    /// Records a file that could not be read, with the reason, on the job
+    /// and in its log.
+    pub fn file_skipped(&self, path: &std::path::Path, reason: &str) {
+        let path = path.display().to_string();
+        tracing::warn!(job = %self.job.id, %path, %reason, "file skipped");
+        // The log's entry says "skipped" itself; the reason need not.
+        let why = reason
+            .strip_prefix("skipped: ")
+            .or_else(|| reason.strip_prefix("skipped "))
+            .unwrap_or(reason);
+        self.progress.log().file_skipped(&path, why);
+        self.keep_warning(format!("{path}: {reason}"));
+    }
+
+    fn keep_warning(&self, w: String) {
         if let Ok(mut ws) = self.warnings.lock() {
             if ws.len() < 100 {
                 ws.push(w);

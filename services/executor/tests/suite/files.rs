@@ -185,3 +185,66 @@ async fn the_executor_describes_itself_and_reports_to_the_catalog() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Two thousand files no backup can read (FIFOs, so it holds whoever runs
+/// the test): the backup completes, the log keeps its bound of skipped
+/// files with their reasons and its phases, and counts the rest.
+#[tokio::test]
+async fn thousands_of_unreadable_files_keep_the_job_log_bounded() {
+    let h = Harness::start().await;
+    let src = h.path().join("fifos");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("plain.txt"), "kept\n").unwrap();
+    let names: Vec<String> = (0..2000).map(|i| format!("p{i:04}")).collect();
+    for chunk in names.chunks(500) {
+        let made = std::process::Command::new("mkfifo")
+            .args(chunk)
+            .current_dir(&src)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    h.configure(config("fifos", BackupKind::Full, &[&src], None))
+        .await;
+    let job = h.run_ok("fifos", JobKind::Backup, None).await;
+    assert_eq!(job.stats.unwrap().files, 1);
+
+    let mut catalog = h.catalog_client().await;
+    let page = catalog
+        .list_job_events(ListJobEventsRequest {
+            job: job.id.clone(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let skipped: Vec<&JobEvent> = page
+        .events
+        .iter()
+        .filter(|e| e.kind() == JobEventKind::FileSkipped)
+        .collect();
+    assert_eq!(skipped.len(), 900, "at most 900 skipped files are kept");
+    assert_eq!(page.omitted_count, 1100, "the rest are counted");
+    let first = skipped[0];
+    assert_eq!(first.path, src.join("p0000").display().to_string());
+    assert_eq!(first.message, "special file (fifo)");
+    assert_eq!(first.phase, "backing up");
+    let finished: Vec<&str> = page
+        .events
+        .iter()
+        .filter(|e| e.kind() == JobEventKind::PhaseFinished)
+        .map(|e| e.phase.as_str())
+        .collect();
+    assert_eq!(
+        finished,
+        [
+            "scanning",
+            "backing up",
+            "reading back",
+            "recording artifact"
+        ],
+        "the phases are kept whatever the number of skipped files"
+    );
+    assert!(page.next_page_token.is_empty());
+}

@@ -386,3 +386,81 @@ async fn prune_follows_the_retention_policy_with_a_dry_run_first() {
     let restored = tree::restored_root(&h.path().join("r2"), &src).join("state.txt");
     assert_eq!(std::fs::read_to_string(restored).unwrap(), "version 2");
 }
+
+/// A first FULL backup (no files cache, no earlier artifact) knows its total
+/// from the scan: heartbeats carry the tree's exact bytes and files, so
+/// `--wait` shows a percentage and an ETA; the job's log times the scan.
+#[tokio::test]
+async fn a_first_full_backup_reports_the_tree_total_from_its_scan() {
+    let h = Harness::start().await;
+    let src = h.path().join("scanned");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let mut bytes = 0u64;
+    for i in 0..32u64 {
+        let data = tree::noise((2 << 20) + i as usize * 1000, 7 + i);
+        bytes += data.len() as u64;
+        let dir = if i % 2 == 0 {
+            src.clone()
+        } else {
+            src.join("sub")
+        };
+        std::fs::write(dir.join(format!("f{i:02}.bin")), data).unwrap();
+    }
+    h.configure(config("scanned", BackupKind::Full, &[&src], None))
+        .await;
+    let job = h.create_job("scanned", JobKind::Backup, None).await;
+    let mut seen = None;
+    until(
+        "a heartbeat carries the total",
+        Duration::from_secs(120),
+        async || {
+            let now = h.get_job(&job.id).await;
+            if let Some(p) = now.progress.clone().filter(|p| p.bytes_total > 0) {
+                seen = Some(p);
+                return true;
+            }
+            assert!(
+                !matches!(
+                    now.state(),
+                    JobState::Completed | JobState::Failed | JobState::Cancelled
+                ),
+                "the backup ended before any heartbeat carried a total: {now:?}"
+            );
+            false
+        },
+    )
+    .await;
+    let progress = seen.unwrap();
+    assert_eq!(progress.phase, "backing up");
+    assert_eq!(progress.bytes_total, bytes, "{progress:?}");
+    assert_eq!(progress.files_total, 32, "{progress:?}");
+    assert!(progress.bytes_done <= progress.bytes_total, "{progress:?}");
+    let done = h.wait_job(&job.id, Duration::from_secs(300)).await;
+    assert_eq!(done.state(), JobState::Completed, "{done:?}");
+
+    let mut catalog = h.catalog_client().await;
+    let log = catalog
+        .list_job_events(ListJobEventsRequest {
+            job: job.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let finished: Vec<&str> = log
+        .events
+        .iter()
+        .filter(|e| e.kind() == JobEventKind::PhaseFinished)
+        .map(|e| e.phase.as_str())
+        .collect();
+    assert_eq!(
+        finished,
+        [
+            "scanning",
+            "backing up",
+            "reading back",
+            "recording artifact"
+        ],
+        "{log:?}"
+    );
+}

@@ -5,6 +5,7 @@
 //! chunk, hash, deduplicate, compress and encrypt; sealed blobs go to the
 //! packer's writer thread. Named streams run on their own threads.
 
+mod scan;
 mod store;
 mod types;
 mod walk;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 
+pub use scan::{ScanTotals, scan_sources};
 use store::ChunkStore;
 pub use store::Counters;
 pub use types::{
@@ -111,6 +113,7 @@ impl Repository {
             cb(&Progress {
                 bytes_read: stats.bytes_read,
                 files_done: stats.files,
+                bytes_unchanged: stats.total_bytes.saturating_sub(stats.bytes_read),
             });
         }
         tracing::info!(snapshot = %snapshot_id, files = stats.files, bytes_new = stats.bytes_new, "backup complete");
@@ -230,6 +233,10 @@ impl Walk {
                             e.chunks = p.chunks.clone();
                             self.unchanged += 1;
                             store.counters.files_done.fetch_add(1, Ordering::Relaxed);
+                            store
+                                .counters
+                                .bytes_unchanged
+                                .fetch_add(e.size, Ordering::Relaxed);
                             self.list.push(e);
                             return Ok(());
                         }

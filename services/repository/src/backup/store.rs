@@ -26,6 +26,8 @@ pub struct Counters {
     pub chunks_reused: AtomicU64,
     /// Files done.
     pub files_done: AtomicU64,
+    /// Bytes of files taken from the files cache, not read.
+    pub bytes_unchanged: AtomicU64,
 }
 
 /// Dedup + sealing + packing, shared by all backup threads.
@@ -88,6 +90,7 @@ impl ChunkStore {
         super::Progress {
             bytes_read: self.counters.bytes_read.load(Ordering::Relaxed),
             files_done: self.counters.files_done.load(Ordering::Relaxed),
+            bytes_unchanged: self.counters.bytes_unchanged.load(Ordering::Relaxed),
         }
     }
 

@@ -62,6 +62,9 @@ pub struct Progress {
     pub bytes_read: u64,
     /// Files finished (read or taken from the files cache).
     pub files_done: u64,
+    /// Bytes of the files taken from the files cache, which were not read:
+    /// with `bytes_read`, the bytes done.
+    pub bytes_unchanged: u64,
 }
 
 /// A progress callback.

@@ -238,4 +238,10 @@ impl CatalogService for ScriptedCatalog {
     ) -> Result<Response<GetServerInfoResponse>, Status> {
         unscripted()
     }
+    async fn list_job_events(
+        &self,
+        _: Request<ListJobEventsRequest>,
+    ) -> Result<Response<ListJobEventsResponse>, Status> {
+        unscripted()
+    }
 }

@@ -22,15 +22,17 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from vigil.catalog.v1 import alert_pb2 as vigil_dot_catalog_dot_v1_dot_alert__pb2
 from vigil.catalog.v1 import artifact_pb2 as vigil_dot_catalog_dot_v1_dot_artifact__pb2
 from vigil.catalog.v1 import configuration_pb2 as vigil_dot_catalog_dot_v1_dot_configuration__pb2
 from vigil.catalog.v1 import job_pb2 as vigil_dot_catalog_dot_v1_dot_job__pb2
+from vigil.catalog.v1 import job_event_pb2 as vigil_dot_catalog_dot_v1_dot_job__event__pb2
 from vigil.catalog.v1 import schedule_state_pb2 as vigil_dot_catalog_dot_v1_dot_schedule__state__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&vigil/catalog/v1/catalog_service.proto\x12\x10vigil.catalog.v1\x1a google/protobuf/field_mask.proto\x1a\x1cvigil/catalog/v1/alert.proto\x1a\x1fvigil/catalog/v1/artifact.proto\x1a$vigil/catalog/v1/configuration.proto\x1a\x1avigil/catalog/v1/job.proto\x1a%vigil/catalog/v1/schedule_state.proto\"\x16\n\x14GetServerInfoRequest\"h\n\x15GetServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05\x62uild\x18\x02 \x01(\t\x12/\n\ncomponents\x18\x03 \x03(\x0b\x32\x1b.vigil.catalog.v1.Component\"Z\n\x1a\x43reateConfigurationRequest\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"[\n\x1b\x43reateConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"\'\n\x17GetConfigurationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"X\n\x18GetConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"\xe6\x01\n\x19ListConfigurationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12*\n\x07purpose\x18\x03 \x01(\x0e\x32\x19.vigil.catalog.v1.Purpose\x12G\n\x06labels\x18\x04 \x03(\x0b\x32\x37.vigil.catalog.v1.ListConfigurationsRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"t\n\x1aListConfigurationsResponse\x12=\n\x0e\x63onfigurations\x18\x01 \x03(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8b\x01\n\x1aUpdateConfigurationRequest\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"[\n\x1bUpdateConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"8\n\x1a\x44\x65leteConfigurationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x1d\n\x1b\x44\x65leteConfigurationResponse\"*\n\x1a\x45nableConfigurationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"[\n\x1b\x45nableConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"+\n\x1b\x44isableConfigurationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\\\n\x1c\x44isableConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"l\n\x1a\x41pplyConfigurationsRequest\x12=\n\x0e\x63onfigurations\x18\x01 \x03(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"M\n\x1b\x41pplyConfigurationsResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.vigil.catalog.v1.ApplyResult\"\x88\x01\n\x0b\x41pplyResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1d.vigil.catalog.v1.ApplyAction\x12<\n\rconfiguration\x18\x03 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"\x93\x01\n\x10\x43reateJobRequest\x12\x15\n\rconfiguration\x18\x01 \x01(\t\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.vigil.catalog.v1.JobKind\x12+\n\x06params\x18\x03 \x01(\x0b\x32\x1b.vigil.catalog.v1.JobParams\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"=\n\x11\x43reateJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\":\n\x0eGetJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\"\xa4\x01\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rconfiguration\x18\x03 \x01(\t\x12*\n\x06states\x18\x04 \x03(\x0e\x32\x1a.vigil.catalog.v1.JobState\x12\'\n\x04kind\x18\x05 \x01(\x0e\x32\x19.vigil.catalog.v1.JobKind\"V\n\x10ListJobsResponse\x12)\n\x04jobs\x18\x01 \x03(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x11\x43\x61ncelJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x10WatchJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\" \n\x12GetArtifactRequest\x12\n\n\x02id\x18\x01 \x01(\t\"C\n\x13GetArtifactResponse\x12,\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x1a.vigil.catalog.v1.Artifact\"l\n\x14ListArtifactsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rconfiguration\x18\x03 \x01(\t\x12\x16\n\x0einclude_pruned\x18\x04 \x01(\x08\"_\n\x15ListArtifactsResponse\x12-\n\tartifacts\x18\x01 \x03(\x0b\x32\x1a.vigil.catalog.v1.Artifact\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"k\n\x11ListAlertsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_resolved\x18\x03 \x01(\x08\x12\x15\n\rconfiguration\x18\x04 \x01(\t\"V\n\x12ListAlertsResponse\x12\'\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x17.vigil.catalog.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*{\n\x0b\x41pplyAction\x12\x1c\n\x18\x41PPLY_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PPLY_ACTION_CREATED\x10\x01\x12\x18\n\x14\x41PPLY_ACTION_UPDATED\x10\x02\x12\x1a\n\x16\x41PPLY_ACTION_UNCHANGED\x10\x03\x32\xc1\r\n\x0e\x43\x61talogService\x12r\n\x13\x43reateConfiguration\x12,.vigil.catalog.v1.CreateConfigurationRequest\x1a-.vigil.catalog.v1.CreateConfigurationResponse\x12i\n\x10GetConfiguration\x12).vigil.catalog.v1.GetConfigurationRequest\x1a*.vigil.catalog.v1.GetConfigurationResponse\x12o\n\x12ListConfigurations\x12+.vigil.catalog.v1.ListConfigurationsRequest\x1a,.vigil.catalog.v1.ListConfigurationsResponse\x12r\n\x13UpdateConfiguration\x12,.vigil.catalog.v1.UpdateConfigurationRequest\x1a-.vigil.catalog.v1.UpdateConfigurationResponse\x12r\n\x13\x44\x65leteConfiguration\x12,.vigil.catalog.v1.DeleteConfigurationRequest\x1a-.vigil.catalog.v1.DeleteConfigurationResponse\x12r\n\x13\x45nableConfiguration\x12,.vigil.catalog.v1.EnableConfigurationRequest\x1a-.vigil.catalog.v1.EnableConfigurationResponse\x12u\n\x14\x44isableConfiguration\x12-.vigil.catalog.v1.DisableConfigurationRequest\x1a..vigil.catalog.v1.DisableConfigurationResponse\x12r\n\x13\x41pplyConfigurations\x12,.vigil.catalog.v1.ApplyConfigurationsRequest\x1a-.vigil.catalog.v1.ApplyConfigurationsResponse\x12T\n\tCreateJob\x12\".vigil.catalog.v1.CreateJobRequest\x1a#.vigil.catalog.v1.CreateJobResponse\x12K\n\x06GetJob\x12\x1f.vigil.catalog.v1.GetJobRequest\x1a .vigil.catalog.v1.GetJobResponse\x12Q\n\x08ListJobs\x12!.vigil.catalog.v1.ListJobsRequest\x1a\".vigil.catalog.v1.ListJobsResponse\x12T\n\tCancelJob\x12\".vigil.catalog.v1.CancelJobRequest\x1a#.vigil.catalog.v1.CancelJobResponse\x12S\n\x08WatchJob\x12!.vigil.catalog.v1.WatchJobRequest\x1a\".vigil.catalog.v1.WatchJobResponse0\x01\x12Z\n\x0bGetArtifact\x12$.vigil.catalog.v1.GetArtifactRequest\x1a%.vigil.catalog.v1.GetArtifactResponse\x12`\n\rListArtifacts\x12&.vigil.catalog.v1.ListArtifactsRequest\x1a\'.vigil.catalog.v1.ListArtifactsResponse\x12W\n\nListAlerts\x12#.vigil.catalog.v1.ListAlertsRequest\x1a$.vigil.catalog.v1.ListAlertsResponse\x12`\n\rGetServerInfo\x12&.vigil.catalog.v1.GetServerInfoRequest\x1a\'.vigil.catalog.v1.GetServerInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&vigil/catalog/v1/catalog_service.proto\x12\x10vigil.catalog.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cvigil/catalog/v1/alert.proto\x1a\x1fvigil/catalog/v1/artifact.proto\x1a$vigil/catalog/v1/configuration.proto\x1a\x1avigil/catalog/v1/job.proto\x1a vigil/catalog/v1/job_event.proto\x1a%vigil/catalog/v1/schedule_state.proto\"\x16\n\x14GetServerInfoRequest\"h\n\x15GetServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05\x62uild\x18\x02 \x01(\t\x12/\n\ncomponents\x18\x03 \x03(\x0b\x32\x1b.vigil.catalog.v1.Component\"Z\n\x1a\x43reateConfigurationRequest\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"[\n\x1b\x43reateConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"\'\n\x17GetConfigurationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"X\n\x18GetConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"\xe6\x01\n\x19ListConfigurationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12*\n\x07purpose\x18\x03 \x01(\x0e\x32\x19.vigil.catalog.v1.Purpose\x12G\n\x06labels\x18\x04 \x03(\x0b\x32\x37.vigil.catalog.v1.ListConfigurationsRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"t\n\x1aListConfigurationsResponse\x12=\n\x0e\x63onfigurations\x18\x01 \x03(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8b\x01\n\x1aUpdateConfigurationRequest\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"[\n\x1bUpdateConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"8\n\x1a\x44\x65leteConfigurationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x1d\n\x1b\x44\x65leteConfigurationResponse\"*\n\x1a\x45nableConfigurationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"[\n\x1b\x45nableConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"+\n\x1b\x44isableConfigurationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\\\n\x1c\x44isableConfigurationResponse\x12<\n\rconfiguration\x18\x01 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"l\n\x1a\x41pplyConfigurationsRequest\x12=\n\x0e\x63onfigurations\x18\x01 \x03(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"M\n\x1b\x41pplyConfigurationsResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.vigil.catalog.v1.ApplyResult\"\x88\x01\n\x0b\x41pplyResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1d.vigil.catalog.v1.ApplyAction\x12<\n\rconfiguration\x18\x03 \x01(\x0b\x32%.vigil.catalog.v1.BackupConfiguration\"\x93\x01\n\x10\x43reateJobRequest\x12\x15\n\rconfiguration\x18\x01 \x01(\t\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.vigil.catalog.v1.JobKind\x12+\n\x06params\x18\x03 \x01(\x0b\x32\x1b.vigil.catalog.v1.JobParams\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"=\n\x11\x43reateJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\":\n\x0eGetJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\"\xa4\x01\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rconfiguration\x18\x03 \x01(\t\x12*\n\x06states\x18\x04 \x03(\x0e\x32\x1a.vigil.catalog.v1.JobState\x12\'\n\x04kind\x18\x05 \x01(\x0e\x32\x19.vigil.catalog.v1.JobKind\"V\n\x10ListJobsResponse\x12)\n\x04jobs\x18\x01 \x03(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x11\x43\x61ncelJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x10WatchJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.vigil.catalog.v1.BackupJob\" \n\x12GetArtifactRequest\x12\n\n\x02id\x18\x01 \x01(\t\"C\n\x13GetArtifactResponse\x12,\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x1a.vigil.catalog.v1.Artifact\"l\n\x14ListArtifactsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rconfiguration\x18\x03 \x01(\t\x12\x16\n\x0einclude_pruned\x18\x04 \x01(\x08\"_\n\x15ListArtifactsResponse\x12-\n\tartifacts\x18\x01 \x03(\x0b\x32\x1a.vigil.catalog.v1.Artifact\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"k\n\x11ListAlertsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_resolved\x18\x03 \x01(\x08\x12\x15\n\rconfiguration\x18\x04 \x01(\t\"V\n\x12ListAlertsResponse\x12\'\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x17.vigil.catalog.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8b\x01\n\x14ListJobEventsRequest\x12\x0b\n\x03job\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x04 \x01(\x03\x12\'\n\x04wait\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa2\x01\n\x15ListJobEventsResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.vigil.catalog.v1.JobEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12-\n\tjob_state\x18\x03 \x01(\x0e\x32\x1a.vigil.catalog.v1.JobState\x12\x15\n\romitted_count\x18\x04 \x01(\x04*{\n\x0b\x41pplyAction\x12\x1c\n\x18\x41PPLY_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PPLY_ACTION_CREATED\x10\x01\x12\x18\n\x14\x41PPLY_ACTION_UPDATED\x10\x02\x12\x1a\n\x16\x41PPLY_ACTION_UNCHANGED\x10\x03\x32\xa3\x0e\n\x0e\x43\x61talogService\x12r\n\x13\x43reateConfiguration\x12,.vigil.catalog.v1.CreateConfigurationRequest\x1a-.vigil.catalog.v1.CreateConfigurationResponse\x12i\n\x10GetConfiguration\x12).vigil.catalog.v1.GetConfigurationRequest\x1a*.vigil.catalog.v1.GetConfigurationResponse\x12o\n\x12ListConfigurations\x12+.vigil.catalog.v1.ListConfigurationsRequest\x1a,.vigil.catalog.v1.ListConfigurationsResponse\x12r\n\x13UpdateConfiguration\x12,.vigil.catalog.v1.UpdateConfigurationRequest\x1a-.vigil.catalog.v1.UpdateConfigurationResponse\x12r\n\x13\x44\x65leteConfiguration\x12,.vigil.catalog.v1.DeleteConfigurationRequest\x1a-.vigil.catalog.v1.DeleteConfigurationResponse\x12r\n\x13\x45nableConfiguration\x12,.vigil.catalog.v1.EnableConfigurationRequest\x1a-.vigil.catalog.v1.EnableConfigurationResponse\x12u\n\x14\x44isableConfiguration\x12-.vigil.catalog.v1.DisableConfigurationRequest\x1a..vigil.catalog.v1.DisableConfigurationResponse\x12r\n\x13\x41pplyConfigurations\x12,.vigil.catalog.v1.ApplyConfigurationsRequest\x1a-.vigil.catalog.v1.ApplyConfigurationsResponse\x12T\n\tCreateJob\x12\".vigil.catalog.v1.CreateJobRequest\x1a#.vigil.catalog.v1.CreateJobResponse\x12K\n\x06GetJob\x12\x1f.vigil.catalog.v1.GetJobRequest\x1a .vigil.catalog.v1.GetJobResponse\x12Q\n\x08ListJobs\x12!.vigil.catalog.v1.ListJobsRequest\x1a\".vigil.catalog.v1.ListJobsResponse\x12T\n\tCancelJob\x12\".vigil.catalog.v1.CancelJobRequest\x1a#.vigil.catalog.v1.CancelJobResponse\x12S\n\x08WatchJob\x12!.vigil.catalog.v1.WatchJobRequest\x1a\".vigil.catalog.v1.WatchJobResponse0\x01\x12Z\n\x0bGetArtifact\x12$.vigil.catalog.v1.GetArtifactRequest\x1a%.vigil.catalog.v1.GetArtifactResponse\x12`\n\rListArtifacts\x12&.vigil.catalog.v1.ListArtifactsRequest\x1a\'.vigil.catalog.v1.ListArtifactsResponse\x12W\n\nListAlerts\x12#.vigil.catalog.v1.ListAlertsRequest\x1a$.vigil.catalog.v1.ListAlertsResponse\x12`\n\rGetServerInfo\x12&.vigil.catalog.v1.GetServerInfoRequest\x1a\'.vigil.catalog.v1.GetServerInfoResponse\x12`\n\rListJobEvents\x12&.vigil.catalog.v1.ListJobEventsRequest\x1a\'.vigil.catalog.v1.ListJobEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,80 +41,84 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LISTCONFIGURATIONSREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_LISTCONFIGURATIONSREQUEST_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_APPLYACTION']._serialized_start=3239
-  _globals['_APPLYACTION']._serialized_end=3362
-  _globals['_GETSERVERINFOREQUEST']._serialized_start=262
-  _globals['_GETSERVERINFOREQUEST']._serialized_end=284
-  _globals['_GETSERVERINFORESPONSE']._serialized_start=286
-  _globals['_GETSERVERINFORESPONSE']._serialized_end=390
-  _globals['_CREATECONFIGURATIONREQUEST']._serialized_start=392
-  _globals['_CREATECONFIGURATIONREQUEST']._serialized_end=482
-  _globals['_CREATECONFIGURATIONRESPONSE']._serialized_start=484
-  _globals['_CREATECONFIGURATIONRESPONSE']._serialized_end=575
-  _globals['_GETCONFIGURATIONREQUEST']._serialized_start=577
-  _globals['_GETCONFIGURATIONREQUEST']._serialized_end=616
-  _globals['_GETCONFIGURATIONRESPONSE']._serialized_start=618
-  _globals['_GETCONFIGURATIONRESPONSE']._serialized_end=706
-  _globals['_LISTCONFIGURATIONSREQUEST']._serialized_start=709
-  _globals['_LISTCONFIGURATIONSREQUEST']._serialized_end=939
-  _globals['_LISTCONFIGURATIONSREQUEST_LABELSENTRY']._serialized_start=894
-  _globals['_LISTCONFIGURATIONSREQUEST_LABELSENTRY']._serialized_end=939
-  _globals['_LISTCONFIGURATIONSRESPONSE']._serialized_start=941
-  _globals['_LISTCONFIGURATIONSRESPONSE']._serialized_end=1057
-  _globals['_UPDATECONFIGURATIONREQUEST']._serialized_start=1060
-  _globals['_UPDATECONFIGURATIONREQUEST']._serialized_end=1199
-  _globals['_UPDATECONFIGURATIONRESPONSE']._serialized_start=1201
-  _globals['_UPDATECONFIGURATIONRESPONSE']._serialized_end=1292
-  _globals['_DELETECONFIGURATIONREQUEST']._serialized_start=1294
-  _globals['_DELETECONFIGURATIONREQUEST']._serialized_end=1350
-  _globals['_DELETECONFIGURATIONRESPONSE']._serialized_start=1352
-  _globals['_DELETECONFIGURATIONRESPONSE']._serialized_end=1381
-  _globals['_ENABLECONFIGURATIONREQUEST']._serialized_start=1383
-  _globals['_ENABLECONFIGURATIONREQUEST']._serialized_end=1425
-  _globals['_ENABLECONFIGURATIONRESPONSE']._serialized_start=1427
-  _globals['_ENABLECONFIGURATIONRESPONSE']._serialized_end=1518
-  _globals['_DISABLECONFIGURATIONREQUEST']._serialized_start=1520
-  _globals['_DISABLECONFIGURATIONREQUEST']._serialized_end=1563
-  _globals['_DISABLECONFIGURATIONRESPONSE']._serialized_start=1565
-  _globals['_DISABLECONFIGURATIONRESPONSE']._serialized_end=1657
-  _globals['_APPLYCONFIGURATIONSREQUEST']._serialized_start=1659
-  _globals['_APPLYCONFIGURATIONSREQUEST']._serialized_end=1767
-  _globals['_APPLYCONFIGURATIONSRESPONSE']._serialized_start=1769
-  _globals['_APPLYCONFIGURATIONSRESPONSE']._serialized_end=1846
-  _globals['_APPLYRESULT']._serialized_start=1849
-  _globals['_APPLYRESULT']._serialized_end=1985
-  _globals['_CREATEJOBREQUEST']._serialized_start=1988
-  _globals['_CREATEJOBREQUEST']._serialized_end=2135
-  _globals['_CREATEJOBRESPONSE']._serialized_start=2137
-  _globals['_CREATEJOBRESPONSE']._serialized_end=2198
-  _globals['_GETJOBREQUEST']._serialized_start=2200
-  _globals['_GETJOBREQUEST']._serialized_end=2227
-  _globals['_GETJOBRESPONSE']._serialized_start=2229
-  _globals['_GETJOBRESPONSE']._serialized_end=2287
-  _globals['_LISTJOBSREQUEST']._serialized_start=2290
-  _globals['_LISTJOBSREQUEST']._serialized_end=2454
-  _globals['_LISTJOBSRESPONSE']._serialized_start=2456
-  _globals['_LISTJOBSRESPONSE']._serialized_end=2542
-  _globals['_CANCELJOBREQUEST']._serialized_start=2544
-  _globals['_CANCELJOBREQUEST']._serialized_end=2574
-  _globals['_CANCELJOBRESPONSE']._serialized_start=2576
-  _globals['_CANCELJOBRESPONSE']._serialized_end=2637
-  _globals['_WATCHJOBREQUEST']._serialized_start=2639
-  _globals['_WATCHJOBREQUEST']._serialized_end=2668
-  _globals['_WATCHJOBRESPONSE']._serialized_start=2670
-  _globals['_WATCHJOBRESPONSE']._serialized_end=2730
-  _globals['_GETARTIFACTREQUEST']._serialized_start=2732
-  _globals['_GETARTIFACTREQUEST']._serialized_end=2764
-  _globals['_GETARTIFACTRESPONSE']._serialized_start=2766
-  _globals['_GETARTIFACTRESPONSE']._serialized_end=2833
-  _globals['_LISTARTIFACTSREQUEST']._serialized_start=2835
-  _globals['_LISTARTIFACTSREQUEST']._serialized_end=2943
-  _globals['_LISTARTIFACTSRESPONSE']._serialized_start=2945
-  _globals['_LISTARTIFACTSRESPONSE']._serialized_end=3040
-  _globals['_LISTALERTSREQUEST']._serialized_start=3042
-  _globals['_LISTALERTSREQUEST']._serialized_end=3149
-  _globals['_LISTALERTSRESPONSE']._serialized_start=3151
-  _globals['_LISTALERTSRESPONSE']._serialized_end=3237
-  _globals['_CATALOGSERVICE']._serialized_start=3365
-  _globals['_CATALOGSERVICE']._serialized_end=5094
+  _globals['_APPLYACTION']._serialized_start=3612
+  _globals['_APPLYACTION']._serialized_end=3735
+  _globals['_GETSERVERINFOREQUEST']._serialized_start=328
+  _globals['_GETSERVERINFOREQUEST']._serialized_end=350
+  _globals['_GETSERVERINFORESPONSE']._serialized_start=352
+  _globals['_GETSERVERINFORESPONSE']._serialized_end=456
+  _globals['_CREATECONFIGURATIONREQUEST']._serialized_start=458
+  _globals['_CREATECONFIGURATIONREQUEST']._serialized_end=548
+  _globals['_CREATECONFIGURATIONRESPONSE']._serialized_start=550
+  _globals['_CREATECONFIGURATIONRESPONSE']._serialized_end=641
+  _globals['_GETCONFIGURATIONREQUEST']._serialized_start=643
+  _globals['_GETCONFIGURATIONREQUEST']._serialized_end=682
+  _globals['_GETCONFIGURATIONRESPONSE']._serialized_start=684
+  _globals['_GETCONFIGURATIONRESPONSE']._serialized_end=772
+  _globals['_LISTCONFIGURATIONSREQUEST']._serialized_start=775
+  _globals['_LISTCONFIGURATIONSREQUEST']._serialized_end=1005
+  _globals['_LISTCONFIGURATIONSREQUEST_LABELSENTRY']._serialized_start=960
+  _globals['_LISTCONFIGURATIONSREQUEST_LABELSENTRY']._serialized_end=1005
+  _globals['_LISTCONFIGURATIONSRESPONSE']._serialized_start=1007
+  _globals['_LISTCONFIGURATIONSRESPONSE']._serialized_end=1123
+  _globals['_UPDATECONFIGURATIONREQUEST']._serialized_start=1126
+  _globals['_UPDATECONFIGURATIONREQUEST']._serialized_end=1265
+  _globals['_UPDATECONFIGURATIONRESPONSE']._serialized_start=1267
+  _globals['_UPDATECONFIGURATIONRESPONSE']._serialized_end=1358
+  _globals['_DELETECONFIGURATIONREQUEST']._serialized_start=1360
+  _globals['_DELETECONFIGURATIONREQUEST']._serialized_end=1416
+  _globals['_DELETECONFIGURATIONRESPONSE']._serialized_start=1418
+  _globals['_DELETECONFIGURATIONRESPONSE']._serialized_end=1447
+  _globals['_ENABLECONFIGURATIONREQUEST']._serialized_start=1449
+  _globals['_ENABLECONFIGURATIONREQUEST']._serialized_end=1491
+  _globals['_ENABLECONFIGURATIONRESPONSE']._serialized_start=1493
+  _globals['_ENABLECONFIGURATIONRESPONSE']._serialized_end=1584
+  _globals['_DISABLECONFIGURATIONREQUEST']._serialized_start=1586
+  _globals['_DISABLECONFIGURATIONREQUEST']._serialized_end=1629
+  _globals['_DISABLECONFIGURATIONRESPONSE']._serialized_start=1631
+  _globals['_DISABLECONFIGURATIONRESPONSE']._serialized_end=1723
+  _globals['_APPLYCONFIGURATIONSREQUEST']._serialized_start=1725
+  _globals['_APPLYCONFIGURATIONSREQUEST']._serialized_end=1833
+  _globals['_APPLYCONFIGURATIONSRESPONSE']._serialized_start=1835
+  _globals['_APPLYCONFIGURATIONSRESPONSE']._serialized_end=1912
+  _globals['_APPLYRESULT']._serialized_start=1915
+  _globals['_APPLYRESULT']._serialized_end=2051
+  _globals['_CREATEJOBREQUEST']._serialized_start=2054
+  _globals['_CREATEJOBREQUEST']._serialized_end=2201
+  _globals['_CREATEJOBRESPONSE']._serialized_start=2203
+  _globals['_CREATEJOBRESPONSE']._serialized_end=2264
+  _globals['_GETJOBREQUEST']._serialized_start=2266
+  _globals['_GETJOBREQUEST']._serialized_end=2293
+  _globals['_GETJOBRESPONSE']._serialized_start=2295
+  _globals['_GETJOBRESPONSE']._serialized_end=2353
+  _globals['_LISTJOBSREQUEST']._serialized_start=2356
+  _globals['_LISTJOBSREQUEST']._serialized_end=2520
+  _globals['_LISTJOBSRESPONSE']._serialized_start=2522
+  _globals['_LISTJOBSRESPONSE']._serialized_end=2608
+  _globals['_CANCELJOBREQUEST']._serialized_start=2610
+  _globals['_CANCELJOBREQUEST']._serialized_end=2640
+  _globals['_CANCELJOBRESPONSE']._serialized_start=2642
+  _globals['_CANCELJOBRESPONSE']._serialized_end=2703
+  _globals['_WATCHJOBREQUEST']._serialized_start=2705
+  _globals['_WATCHJOBREQUEST']._serialized_end=2734
+  _globals['_WATCHJOBRESPONSE']._serialized_start=2736
+  _globals['_WATCHJOBRESPONSE']._serialized_end=2796
+  _globals['_GETARTIFACTREQUEST']._serialized_start=2798
+  _globals['_GETARTIFACTREQUEST']._serialized_end=2830
+  _globals['_GETARTIFACTRESPONSE']._serialized_start=2832
+  _globals['_GETARTIFACTRESPONSE']._serialized_end=2899
+  _globals['_LISTARTIFACTSREQUEST']._serialized_start=2901
+  _globals['_LISTARTIFACTSREQUEST']._serialized_end=3009
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_start=3011
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_end=3106
+  _globals['_LISTALERTSREQUEST']._serialized_start=3108
+  _globals['_LISTALERTSREQUEST']._serialized_end=3215
+  _globals['_LISTALERTSRESPONSE']._serialized_start=3217
+  _globals['_LISTALERTSRESPONSE']._serialized_end=3303
+  _globals['_LISTJOBEVENTSREQUEST']._serialized_start=3306
+  _globals['_LISTJOBEVENTSREQUEST']._serialized_end=3445
+  _globals['_LISTJOBEVENTSRESPONSE']._serialized_start=3448
+  _globals['_LISTJOBEVENTSRESPONSE']._serialized_end=3610
+  _globals['_CATALOGSERVICE']._serialized_start=3738
+  _globals['_CATALOGSERVICE']._serialized_end=5565
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
@@ -12,6 +13,7 @@ from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from vigil.catalog.v1 import alert_pb2 as _alert_pb2
 from vigil.catalog.v1 import artifact_pb2 as _artifact_pb2
 from vigil.catalog.v1 import configuration_pb2 as _configuration_pb2
+from vigil.catalog.v1 import job_event_pb2 as _job_event_pb2
 from vigil.catalog.v1 import job_pb2 as _job_pb2
 from vigil.catalog.v1 import schedule_state_pb2 as _schedule_state_pb2
 import builtins as _builtins
@@ -996,3 +998,81 @@ class ListAlertsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAlertsResponse: _TypeAlias = ListAlertsResponse  # noqa: Y015
+
+@_typing.final
+class ListJobEventsRequest(_message.Message):
+    """Request of ListJobEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    WAIT_FIELD_NUMBER: _builtins.int
+    job: _builtins.str
+    """Job id or readable name."""
+    page_size: _builtins.int
+    """Maximum number of results. Zero means 100; above 1000 is coerced to 1000 (AIP-158); negative is INVALID_ARGUMENT."""
+    page_token: _builtins.str
+    """Token from a previous response."""
+    after_sequence: _builtins.int
+    """Only entries whose sequence is greater than this, for following a log; ignored when page_token is set."""
+    @_builtins.property
+    def wait(self) -> _duration_pb2.Duration:
+        """When no entry is there yet and the job has not ended, wait up to this long for one or for the job's end.
+        Zero answers at once; at most 60 seconds.
+        """
+
+    def __init__(
+        self,
+        *,
+        job: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        after_sequence: _builtins.int = ...,
+        wait: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["wait", b"wait"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "job", b"job", "page_size", b"page_size", "page_token", b"page_token", "wait", b"wait"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJobEventsRequest: _TypeAlias = ListJobEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListJobEventsResponse(_message.Message):
+    """Response of ListJobEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    JOB_STATE_FIELD_NUMBER: _builtins.int
+    OMITTED_COUNT_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    job_state: _job_pb2.JobState.ValueType
+    """The job's state when the page was read: once it is final, no entry follows."""
+    omitted_count: _builtins.int
+    """Entries that were not kept because the job's log was full."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_job_event_pb2.JobEvent]:
+        """One page of entries, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[_job_event_pb2.JobEvent] | None = ...,
+        next_page_token: _builtins.str = ...,
+        job_state: _job_pb2.JobState.ValueType = ...,
+        omitted_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "job_state", b"job_state", "next_page_token", b"next_page_token", "omitted_count", b"omitted_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJobEventsResponse: _TypeAlias = ListJobEventsResponse  # noqa: Y015

@@ -120,6 +120,11 @@ class CatalogServiceStub:
                 request_serializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoRequest.SerializeToString,
                 response_deserializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoResponse.FromString,
                 _registered_method=True)
+        self.ListJobEvents = channel.unary_unary(
+                '/vigil.catalog.v1.CatalogService/ListJobEvents',
+                request_serializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListJobEventsRequest.SerializeToString,
+                response_deserializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListJobEventsResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -246,6 +251,14 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobEvents(self, request, context):
+        """Lists a job's event log (phases with their durations, warnings, files that could not be read) in the order it
+        was written, one page at a time. With wait, an empty answer waits for the next entry or the job's end.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -333,6 +346,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.GetServerInfo,
                     request_deserializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoRequest.FromString,
                     response_serializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoResponse.SerializeToString,
+            ),
+            'ListJobEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobEvents,
+                    request_deserializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListJobEventsRequest.FromString,
+                    response_serializer=vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListJobEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -795,6 +813,33 @@ class CatalogService:
             '/vigil.catalog.v1.CatalogService/GetServerInfo',
             vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoRequest.SerializeToString,
             vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.GetServerInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.catalog.v1.CatalogService/ListJobEvents',
+            vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListJobEventsRequest.SerializeToString,
+            vigil_dot_catalog_dot_v1_dot_catalog__service__pb2.ListJobEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,6 +69,10 @@ class CatalogServiceStub:
     """Describes the server: its version and build, and the version of every
     scheduler, executor and catalog that reports to it.
     """
+    ListJobEvents: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListJobEventsRequest, _catalog_service_pb2.ListJobEventsResponse]
+    """Lists a job's event log (phases with their durations, warnings, files that could not be read) in the order it
+    was written, one page at a time. With wait, an empty answer waits for the next entry or the job's end.
+    """
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -110,6 +114,10 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     GetServerInfo: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetServerInfoRequest, _catalog_service_pb2.GetServerInfoResponse]  # type: ignore[assignment]
     """Describes the server: its version and build, and the version of every
     scheduler, executor and catalog that reports to it.
+    """
+    ListJobEvents: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListJobEventsRequest, _catalog_service_pb2.ListJobEventsResponse]  # type: ignore[assignment]
+    """Lists a job's event log (phases with their durations, warnings, files that could not be read) in the order it
+    was written, one page at a time. With wait, an empty answer waits for the next entry or the job's end.
     """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -251,6 +259,16 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_catalog_service_pb2.GetServerInfoResponse, _abc.Awaitable[_catalog_service_pb2.GetServerInfoResponse]]:
         """Describes the server: its version and build, and the version of every
         scheduler, executor and catalog that reports to it.
+        """
+
+    @_abc_1.abstractmethod
+    def ListJobEvents(
+        self,
+        request: _catalog_service_pb2.ListJobEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListJobEventsResponse, _abc.Awaitable[_catalog_service_pb2.ListJobEventsResponse]]:
+        """Lists a job's event log (phases with their durations, warnings, files that could not be read) in the order it
+        was written, one page at a time. With wait, an empty answer waits for the next entry or the job's end.
         """
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

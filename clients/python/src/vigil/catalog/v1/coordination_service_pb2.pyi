@@ -13,6 +13,7 @@ from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from vigil.catalog.v1 import alert_pb2 as _alert_pb2
 from vigil.catalog.v1 import artifact_pb2 as _artifact_pb2
 from vigil.catalog.v1 import configuration_pb2 as _configuration_pb2
+from vigil.catalog.v1 import job_event_pb2 as _job_event_pb2
 from vigil.catalog.v1 import job_pb2 as _job_pb2
 from vigil.catalog.v1 import schedule_state_pb2 as _schedule_state_pb2
 import builtins as _builtins
@@ -1438,3 +1439,69 @@ class ArtifactTotal(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ArtifactTotal: _TypeAlias = ArtifactTotal  # noqa: Y015
+
+@_typing.final
+class AppendJobEventsRequest(_message.Message):
+    """Request of AppendJobEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    EXECUTOR_ID_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    OMITTED_COUNT_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    """Job id."""
+    executor_id: _builtins.str
+    """The executor holding the lease."""
+    lease_token: _builtins.str
+    """The lease token from LeaseJob."""
+    omitted_count: _builtins.int
+    """Entries the executor dropped itself (its buffer was full); added to the job's omitted count."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_job_event_pb2.JobEvent]:
+        """The entries, oldest first; at most 500. Their sequence is assigned by the catalog; attempt is the job's."""
+
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        executor_id: _builtins.str = ...,
+        lease_token: _builtins.str = ...,
+        events: _abc.Iterable[_job_event_pb2.JobEvent] | None = ...,
+        omitted_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "executor_id", b"executor_id", "job_id", b"job_id", "lease_token", b"lease_token", "omitted_count", b"omitted_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppendJobEventsRequest: _TypeAlias = AppendJobEventsRequest  # noqa: Y015
+
+@_typing.final
+class AppendJobEventsResponse(_message.Message):
+    """Response of AppendJobEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORED_FIELD_NUMBER: _builtins.int
+    OMITTED_COUNT_FIELD_NUMBER: _builtins.int
+    stored: _builtins.int
+    """Entries stored by this call."""
+    omitted_count: _builtins.int
+    """Entries of the job not kept so far, this call's included."""
+    def __init__(
+        self,
+        *,
+        stored: _builtins.int = ...,
+        omitted_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["omitted_count", b"omitted_count", "stored", b"stored"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppendJobEventsResponse: _TypeAlias = AppendJobEventsResponse  # noqa: Y015

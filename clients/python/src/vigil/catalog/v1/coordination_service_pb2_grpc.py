@@ -140,6 +140,11 @@ class CoordinationServiceStub:
                 request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryRequest.SerializeToString,
                 response_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryResponse.FromString,
                 _registered_method=True)
+        self.AppendJobEvents = channel.unary_unary(
+                '/vigil.catalog.v1.CoordinationService/AppendJobEvents',
+                request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.AppendJobEventsRequest.SerializeToString,
+                response_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.AppendJobEventsResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinationServiceServicer:
@@ -297,6 +302,14 @@ class CoordinationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AppendJobEvents(self, request, context):
+        """Appends entries to a running job's event log. Needs the lease token. The log is bounded: entries beyond it are
+        counted as omitted, not stored. Messages and paths are scrubbed of secrets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -399,6 +412,11 @@ def add_CoordinationServiceServicer_to_server(servicer, server):
                     servicer.SummarizeHistory,
                     request_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryRequest.FromString,
                     response_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryResponse.SerializeToString,
+            ),
+            'AppendJobEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendJobEvents,
+                    request_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.AppendJobEventsRequest.FromString,
+                    response_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.AppendJobEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -947,6 +965,33 @@ class CoordinationService:
             '/vigil.catalog.v1.CoordinationService/SummarizeHistory',
             vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryRequest.SerializeToString,
             vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.SummarizeHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendJobEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.catalog.v1.CoordinationService/AppendJobEvents',
+            vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.AppendJobEventsRequest.SerializeToString,
+            vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.AppendJobEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -90,6 +90,10 @@ class CoordinationServiceStub:
     """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job."""
     SummarizeHistory: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.SummarizeHistoryRequest, _coordination_service_pb2.SummarizeHistoryResponse]
     """Answers the status report's questions about the history in one call, from indexes: job counts since an instant, the newest completed job of each configuration and kind, the newest, active and failed jobs, and artifact totals per configuration."""
+    AppendJobEvents: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.AppendJobEventsRequest, _coordination_service_pb2.AppendJobEventsResponse]
+    """Appends entries to a running job's event log. Needs the lease token. The log is bounded: entries beyond it are
+    counted as omitted, not stored. Messages and paths are scrubbed of secrets.
+    """
 
 @_typing.type_check_only
 class CoordinationServiceAsyncStub(CoordinationServiceStub):
@@ -153,6 +157,10 @@ class CoordinationServiceAsyncStub(CoordinationServiceStub):
     """Marks artifacts pruned or damaged after a prune or verify. Needs the lease of the running PRUNE or VERIFY job."""
     SummarizeHistory: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.SummarizeHistoryRequest, _coordination_service_pb2.SummarizeHistoryResponse]  # type: ignore[assignment]
     """Answers the status report's questions about the history in one call, from indexes: job counts since an instant, the newest completed job of each configuration and kind, the newest, active and failed jobs, and artifact totals per configuration."""
+    AppendJobEvents: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.AppendJobEventsRequest, _coordination_service_pb2.AppendJobEventsResponse]  # type: ignore[assignment]
+    """Appends entries to a running job's event log. Needs the lease token. The log is bounded: entries beyond it are
+    counted as omitted, not stored. Messages and paths are scrubbed of secrets.
+    """
 
 class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
     """INTERNAL: not part of the public API. The catalog's API for Vigil's own
@@ -333,5 +341,15 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.SummarizeHistoryResponse, _abc.Awaitable[_coordination_service_pb2.SummarizeHistoryResponse]]:
         """Answers the status report's questions about the history in one call, from indexes: job counts since an instant, the newest completed job of each configuration and kind, the newest, active and failed jobs, and artifact totals per configuration."""
+
+    @_abc_1.abstractmethod
+    def AppendJobEvents(
+        self,
+        request: _coordination_service_pb2.AppendJobEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordination_service_pb2.AppendJobEventsResponse, _abc.Awaitable[_coordination_service_pb2.AppendJobEventsResponse]]:
+        """Appends entries to a running job's event log. Needs the lease token. The log is bounded: entries beyond it are
+        counted as omitted, not stored. Messages and paths are scrubbed of secrets.
+        """
 
 def add_CoordinationServiceServicer_to_server(servicer: CoordinationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
