@@ -14,7 +14,7 @@ Two layers:
 """
 
 from vigil.builders import ConfigurationSpec, build_configuration
-from vigil.client import FINAL_STATES, Client
+from vigil.client import FINAL_STATES, AlertDelivery, Client
 from vigil.config_file import configuration_from_dict, configurations_from_document, load_configurations
 from vigil.errors import (
     Aborted,
@@ -43,6 +43,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FINAL_STATES",
     "Aborted",
+    "AlertDelivery",
     "AlreadyExists",
     "Cancelled",
     "Client",
