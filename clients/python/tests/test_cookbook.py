@@ -206,7 +206,7 @@ def check_describe_message(book: Cookbook, result: Result) -> None:
     assert "google.api.field_behavior) = REQUIRED" in result.stdout
     assert "google.api.field_behavior) = OUTPUT_ONLY" in result.stdout
     assert "map<string, string> labels = 8;" in result.stdout
-    assert "// Unique name and identifier" in result.stdout
+    assert "// Required. Immutable. Unique name and identifier" in result.stdout
 
 
 def check_health(book: Cookbook, result: Result) -> None:
