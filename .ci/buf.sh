@@ -33,9 +33,9 @@ trap 'rm -rf "$scratch"' EXIT
 
 log "self-test: a changed field type must be reported as breaking"
 cp -r proto "$scratch/changed-type"
-sed -i 's/^  string name = 1;$/  int64 name = 1;/' "$scratch/changed-type/vigil/catalog/v1/configuration.proto"
+sed -i 's/^  string name = 1 \[/  int64 name = 1 [/' "$scratch/changed-type/vigil/catalog/v1/configuration.proto"
 if cmp -s proto/vigil/catalog/v1/configuration.proto "$scratch/changed-type/vigil/catalog/v1/configuration.proto"; then
-  echo "self-test could not make its change: BackupConfiguration.name is no longer 'string name = 1;'" >&2
+  echo "self-test could not make its change: BackupConfiguration.name is no longer 'string name = 1 [...];'" >&2
   exit 1
 fi
 if buf breaking "$scratch/changed-type" --against "$BASELINE" >"$scratch/out.txt" 2>&1; then

@@ -26,10 +26,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", root.join("vigil").display());
     println!("cargo:rerun-if-changed={}", root.join("google").display());
 
-    let fds = protox::compile(PROTOS, [&root])?;
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(PROTOS)?;
+    let fds = compiler.file_descriptor_set();
     // `file_descriptor_set_path` writes nothing on the compile_fds path, so
-    // the encoded set for reflection is written here.
-    fs::write(out_dir.join("vigil_descriptor.bin"), fds.encode_to_vec())?;
+    // the encoded set for reflection is written here. It is encoded by
+    // protox rather than from `fds`: prost's descriptor types drop custom
+    // options such as `google.api.field_behavior`.
+    fs::write(
+        out_dir.join("vigil_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
     // google.rpc error details (BadRequest, ...), vendored from tonic-types,
     // for reflection only: grpcurl then decodes the details of an error.
     let details = protox::compile(["google/rpc/error_details.proto"], [&root])?;

@@ -199,7 +199,13 @@ fn flag_value(args: &[&str], flag: &str) -> Option<String> {
 
 /// Runs the `vigil` CLI against `endpoint`, as the admin of its catalog.
 pub fn vigil(endpoint: &str, args: &[&str]) -> Output {
+    vigil_with_env(endpoint, args, &[])
+}
+
+/// Runs the `vigil` CLI like [`vigil`], with extra environment variables.
+pub fn vigil_with_env(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin("vigil"));
+    cmd.envs(env.iter().copied());
     if let Some(token) = admin_token_file(endpoint) {
         cmd.env("VIGIL_TOKEN_FILE", token);
     }

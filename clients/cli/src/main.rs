@@ -13,12 +13,14 @@ mod flags;
 mod output;
 mod progress;
 mod render;
+mod trace;
 mod vocab;
 mod yaml;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
+use opentelemetry::context::FutureExt as _;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
@@ -28,7 +30,12 @@ use crate::ctx::{Ctx, Verbosity};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.format(&mut Cli::command()).exit(),
+    };
+    let command_name = subcommand_path(&matches);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -55,7 +62,17 @@ fn main() -> ExitCode {
         }
     };
     let service = cli.command.service();
-    match runtime.block_on(dispatch(&ctx, cli.command)) {
+    let trace = trace::CommandTrace::start(&command_name);
+    let outcome = runtime.block_on(async {
+        let outcome = dispatch(&ctx, cli.command)
+            .with_context(trace.context())
+            .await;
+        trace
+            .finish(outcome.as_ref().err().map(CliError::exit_code))
+            .await;
+        outcome
+    });
+    match outcome {
         Ok(()) => ExitCode::from(error::EXIT_OK),
         Err(e) => {
             for line in e.render(service, &ctx.endpoint) {
@@ -92,4 +109,15 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Tokens(cmd) => access::tokens(ctx, cmd).await,
         Command::Audit(args) => access::audit(ctx, args).await,
     }
+}
+
+/// The subcommand words of the command line: `backup run`.
+fn subcommand_path(matches: &clap::ArgMatches) -> String {
+    let mut words = Vec::new();
+    let mut current = matches;
+    while let Some((name, sub)) = current.subcommand() {
+        words.push(name);
+        current = sub;
+    }
+    words.join(" ")
 }

@@ -200,9 +200,13 @@ def check_describe_method(book: Cookbook, result: Result) -> None:
 def check_describe_message(book: Cookbook, result: Result) -> None:
     assert result.code == 0, result.stderr
     assert "vigil.catalog.v1.BackupConfiguration is a message:" in result.stdout
-    assert "string name = 1;" in result.stdout
+    # The AIP-203 annotations travel through reflection too: the server
+    # serves google/api/field_behavior.proto, so grpcurl resolves them.
+    assert "string name = 1 [" in result.stdout
+    assert "google.api.field_behavior) = REQUIRED" in result.stdout
+    assert "google.api.field_behavior) = OUTPUT_ONLY" in result.stdout
     assert "map<string, string> labels = 8;" in result.stdout
-    assert "// Unique name and identifier" in result.stdout
+    assert "// Required. Immutable. Unique name and identifier" in result.stdout
 
 
 def check_health(book: Cookbook, result: Result) -> None:

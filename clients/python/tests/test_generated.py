@@ -37,3 +37,28 @@ def test_messages_round_trip_through_the_wire_format() -> None:
         labels={"app": "edms"},
     )
     assert configuration_pb2.BackupConfiguration.FromString(config.SerializeToString()) == config
+
+
+def test_an_alerts_delivery_is_an_enum_with_a_detail() -> None:
+    import vigil
+    from vigil.catalog.v1 import alert_pb2
+
+    alert = alert_pb2.Alert(
+        delivery_state=vigil.AlertDelivery.Value("ALERT_DELIVERY_RETRYING"),
+        delivery_detail="webhook 1: HTTP 503 (attempt 1 of 5)",
+    )
+    assert vigil.AlertDelivery.Name(alert.delivery_state) == "ALERT_DELIVERY_RETRYING"
+    assert alert.delivery_detail.startswith("webhook 1")
+
+
+def test_field_behavior_annotations_are_in_the_generated_descriptors() -> None:
+    from google.api import field_behavior_pb2
+
+    def behaviors(message: type, field: str) -> list[int]:
+        options = message.DESCRIPTOR.fields_by_name[field].GetOptions()  # type: ignore[attr-defined]
+        return list(options.Extensions[field_behavior_pb2.field_behavior])
+
+    config = configuration_pb2.BackupConfiguration
+    assert field_behavior_pb2.OUTPUT_ONLY in behaviors(config, "create_time")
+    assert field_behavior_pb2.REQUIRED in behaviors(config, "name")
+    assert behaviors(config, "description") == []

@@ -101,25 +101,6 @@ pub async fn run_job(
     if let Ok(mut r) = shared.running.lock() {
         r.insert(job.id.clone(), stop.clone());
     }
-    let beat = tokio::spawn(heartbeat(
-        shared.clone(),
-        job.id.clone(),
-        token.clone(),
-        progress.clone(),
-        stop.clone(),
-        why.clone(),
-        done.clone(),
-    ));
-    let bridge = {
-        let (stop, cancel, done) = (stop.clone(), cancel.clone(), done.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = stop.cancelled() => cancel.store(true, Ordering::Relaxed),
-                _ = done.cancelled() => {}
-            }
-        })
-    };
-    let started = std::time::Instant::now();
     let span = tracing::info_span!(
         "job",
         id = %job.id,
@@ -130,6 +111,29 @@ pub async fn run_job(
         otel.status_description = tracing::field::Empty,
     );
     vigil_server_common::telemetry::propagation::continue_from_map(&span, &job.trace_context);
+    // Heartbeats run in the job's span, so their calls join the job's trace.
+    let beat = tokio::spawn(
+        heartbeat(
+            shared.clone(),
+            job.id.clone(),
+            token.clone(),
+            progress.clone(),
+            stop.clone(),
+            why.clone(),
+            done.clone(),
+        )
+        .instrument(span.clone()),
+    );
+    let bridge = {
+        let (stop, cancel, done) = (stop.clone(), cancel.clone(), done.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => cancel.store(true, Ordering::Relaxed),
+                _ = done.cancelled() => {}
+            }
+        })
+    };
+    let started = std::time::Instant::now();
     let ctx = Arc::new(JobCtx {
         shared: shared.clone(),
         job: job.clone(),
@@ -164,7 +168,13 @@ pub async fn run_job(
             .await;
     }
     record_outcome(&span, &job, &result, started.elapsed().as_secs_f64());
-    report(&shared, &ctx, result, reason).instrument(span).await;
+    // Reporting the outcome (CompleteJob or FailJob) is the job's last
+    // phase; the catalog's span of the call is its child.
+    let record = tracing::info_span!(parent: &span, "record");
+    report(&shared, &ctx, result, reason)
+        .instrument(record)
+        .await;
+    drop(span);
     if let Ok(mut r) = shared.running.lock() {
         r.remove(&job.id);
     }

@@ -75,14 +75,24 @@ impl Packer {
         let failed = Arc::new(AtomicBool::new(false));
         let written = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Mutex::new(Shared::default()));
+        // Writer threads do not inherit the caller's span; each gets a child.
+        let parent = tracing::Span::current();
         let writers = (0..backend.write_parallelism().max(1))
             .map(|_| {
                 let (rx, backend, keys, shared) =
                     (rx.clone(), backend.clone(), keys.clone(), shared.clone());
                 let (failed, written) = (failed.clone(), written.clone());
+                let span = tracing::info_span!(
+                    parent: &parent,
+                    "upload",
+                    packs = 0u64,
+                    bytes_written = 0u64,
+                );
                 std::thread::Builder::new()
                     .name("vigil-pack-writer".into())
                     .spawn(move || {
+                        let _entered = span.enter();
+                        let (mut packs, mut bytes) = (0u64, 0u64);
                         for blobs in rx {
                             if failed.load(Ordering::Relaxed) {
                                 continue;
@@ -90,6 +100,10 @@ impl Packer {
                             let res = write_pack(&*backend, &keys, blobs).and_then(
                                 |(name, entries, size)| {
                                     written.fetch_add(size, Ordering::Relaxed);
+                                    packs += 1;
+                                    bytes += size;
+                                    span.record("packs", packs);
+                                    span.record("bytes_written", bytes);
                                     let mut sh = shared.lock().expect("packer state");
                                     sh.out.stored_bytes += size;
                                     sh.unindexed.push((name, entries.clone()));
@@ -166,6 +180,8 @@ impl Packer {
     /// Flushes the last pack, waits for the writers, writes the index for
     /// the remaining packs.
     pub fn finish(mut self) -> Result<PackerOutcome> {
+        let span = tracing::info_span!("index", index_files = tracing::field::Empty);
+        let _entered = span.enter();
         let rest = std::mem::take(&mut self.current.lock().expect("packer poisoned").blobs);
         let sent = if rest.is_empty() {
             Ok(())
@@ -185,6 +201,7 @@ impl Packer {
                 .index_files
                 .push(write_index_file(&*self.backend, &self.keys, &sh.unindexed)?);
         }
+        span.record("index_files", sh.out.index_files.len());
         sent.map(|_| sh.out)
     }
 }

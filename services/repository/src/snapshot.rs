@@ -68,6 +68,7 @@ pub struct SnapshotInfo {
 }
 
 /// Stores a snapshot durably; returns its id.
+#[tracing::instrument(name = "snapshot", skip_all, fields(files = s.summary.files, bytes = s.summary.total_bytes))]
 pub fn save(backend: &dyn Backend, keys: &Keys, s: &Snapshot) -> Result<SnapshotId> {
     let json = serde_json::to_vec(s).map_err(|e| Error::Format(e.to_string()))?;
     let sealed = keys.seal(SNAPSHOT_AAD, &json);

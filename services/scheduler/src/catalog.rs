@@ -9,14 +9,14 @@ use vigil_auth::{AuthChannel, ClientCredentials};
 use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use vigil_proto::catalog::v1::coordination_service_client::CoordinationServiceClient;
 use vigil_proto::catalog::v1::{
-    Alert, BackupConfiguration, BackupJob, CommitScheduleTickRequest, CommitScheduleTickResponse,
-    CommitScheduleTicksRequest, Component, ComponentKind, DeleteScheduleStateRequest,
-    EnqueueJobRequest, EnqueueJobResponse, EventKind, GetConfigurationRequest, GetJobRequest,
-    GetScheduleStateRequest, JobState, ListAlertsRequest, ListComponentsRequest,
-    ListConfigurationsRequest, ListJobsRequest, ListScheduleStatesRequest, PutScheduleStateRequest,
-    RaiseAlertRequest, RaiseAlertResponse, ReportHeartbeatRequest, ResolveAlertRequest,
-    ScheduleOutcome, ScheduleState, SetAlertDeliveryRequest, WatchEventsRequest,
-    WatchEventsResponse,
+    Alert, AlertDelivery, BackupConfiguration, BackupJob, CommitScheduleTickRequest,
+    CommitScheduleTickResponse, CommitScheduleTicksRequest, Component, ComponentKind,
+    DeleteScheduleStateRequest, EnqueueJobRequest, EnqueueJobResponse, EventKind,
+    GetConfigurationRequest, GetJobRequest, GetScheduleStateRequest, JobState, ListAlertsRequest,
+    ListComponentsRequest, ListConfigurationsRequest, ListJobsRequest, ListScheduleStatesRequest,
+    PutScheduleStateRequest, RaiseAlertRequest, RaiseAlertResponse, ReportHeartbeatRequest,
+    ResolveAlertRequest, ScheduleOutcome, ScheduleState, SetAlertDeliveryRequest,
+    WatchEventsRequest, WatchEventsResponse,
 };
 
 use crate::error::{Error, Result};
@@ -374,10 +374,12 @@ impl Catalog {
     }
 
     /// Records the webhook delivery state of an alert.
-    pub async fn set_delivery(&self, id: &str, delivery: &str) -> Result<()> {
+    pub async fn set_delivery(&self, id: &str, state: AlertDelivery, detail: &str) -> Result<()> {
         let req = SetAlertDeliveryRequest {
             id: id.to_owned(),
-            delivery: delivery.to_owned(),
+            state: state as i32,
+            detail: detail.to_owned(),
+            ..Default::default()
         };
         self.coordination
             .clone()

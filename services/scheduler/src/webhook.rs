@@ -21,7 +21,7 @@ use sha2::Sha256;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use vigil_backoff::Backoff;
-use vigil_proto::catalog::v1::{Alert, AlertKind, AlertSeverity, AlertState};
+use vigil_proto::catalog::v1::{Alert, AlertDelivery, AlertKind, AlertSeverity, AlertState};
 use vigil_server_common::clock::SharedClock;
 
 use crate::catalog::Catalog;
@@ -197,14 +197,15 @@ impl Deliverer {
         .await;
         let failed: Vec<String> = results.into_iter().filter_map(|r| r.err()).collect();
         let state = if failed.is_empty() {
-            "delivered".to_owned()
+            AlertDelivery::Delivered
         } else if failed.len() == self.urls.len() {
-            format!("failed: {}", failed.join("; "))
+            AlertDelivery::Failed
         } else {
-            format!("partly delivered: {}", failed.join("; "))
+            AlertDelivery::PartlyDelivered
         };
-        tracing::info!(alert = %alert.dedup_key, transition = transition.word(), delivery = %state, "webhook delivery finished");
-        self.record(alert, &state).await;
+        let detail = failed.join("; ");
+        tracing::info!(alert = %alert.dedup_key, transition = transition.word(), delivery = state.as_str_name(), detail = %detail, "webhook delivery finished");
+        self.record(alert, state, &detail).await;
     }
 
     async fn deliver_one(
@@ -241,8 +242,9 @@ impl Deliverer {
             }
             self.record(
                 alert,
+                AlertDelivery::Retrying,
                 &format!(
-                    "retrying: webhook {index}: {failure} (attempt {attempt} of {})",
+                    "webhook {index}: {failure} (attempt {attempt} of {})",
                     self.max_attempts
                 ),
             )
@@ -275,11 +277,11 @@ impl Deliverer {
         Ok(req.body(body.to_owned()).send().await?.status())
     }
 
-    async fn record(&self, alert: &Alert, state: &str) {
+    async fn record(&self, alert: &Alert, state: AlertDelivery, detail: &str) {
         if alert.id.is_empty() {
             return;
         }
-        if let Err(e) = self.catalog.set_delivery(&alert.id, state).await {
+        if let Err(e) = self.catalog.set_delivery(&alert.id, state, detail).await {
             tracing::warn!(alert = %alert.dedup_key, error = %e, "cannot record webhook delivery state");
         }
     }

@@ -1,6 +1,9 @@
 //! One manual backup gives one trace across the services: an in-process
-//! OTLP receiver collects the spans that `vigil-catalog` and
-//! `vigil-executor` export, and spans of both carry the same trace id.
+//! OTLP receiver collects the spans that `vigil`, `vigil-catalog` and
+//! `vigil-executor` export. The CLI command's span is the root of the trace
+//! that holds the job's span, the job's phases are children of the job's
+//! span, and the catalog's span of CompleteJob (and of FailJob) belongs to
+//! the job's trace.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -12,14 +15,18 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use vigil_tests::{Server, vigil_json, vigil_ok};
+use vigil_tests::{Server, vigil_ok};
 
 /// One span received.
 #[derive(Clone, Debug)]
 struct Got {
     service: String,
     trace: Vec<u8>,
+    id: Vec<u8>,
+    parent: Vec<u8>,
     name: String,
+    /// String attributes.
+    attributes: BTreeMap<String, String>,
     /// OTLP status code (2 is ERROR) and message.
     status: (i32, String),
 }
@@ -53,9 +60,23 @@ impl TraceService for Receiver {
             for ss in rs.scope_spans {
                 for span in ss.spans {
                     let status = span.status.map(|s| (s.code, s.message)).unwrap_or_default();
+                    let attributes = span
+                        .attributes
+                        .iter()
+                        .filter_map(
+                            |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                                Some(Value::StringValue(s)) => Some((kv.key.clone(), s.clone())),
+                                Some(Value::IntValue(i)) => Some((kv.key.clone(), i.to_string())),
+                                _ => None,
+                            },
+                        )
+                        .collect();
                     spans.push(Got {
                         service: service.clone(),
                         trace: span.trace_id,
+                        id: span.span_id,
+                        parent: span.parent_span_id,
+                        attributes,
                         name: span.name,
                         status,
                     });
@@ -119,7 +140,18 @@ fn one_manual_backup_gives_one_trace_across_catalog_and_executor() {
         &endpoint,
         &["config", "apply", "-f", yaml.to_str().unwrap()],
     );
-    let job = vigil_json(&endpoint, &["backup", "run", "traced", "--wait"]);
+    // The CLI traces its command when an OTLP endpoint is configured.
+    let run = vigil_tests::vigil_with_env(
+        &endpoint,
+        &["--json", "backup", "run", "traced", "--wait"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str())],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let job: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(job["state"], "COMPLETED", "{job}");
     let broken = vigil_tests::vigil(&endpoint, &["backup", "run", "traced_broken", "--wait"]);
     assert!(!broken.status.success());
@@ -162,5 +194,105 @@ fn one_manual_backup_gives_one_trace_across_catalog_and_executor() {
     assert!(
         jobs.iter().any(|g| g.status.0 == 1),
         "no job span with status OK: {jobs:?}"
+    );
+
+    // The CLI command and the job it created share one trace.
+    let by = |service: &str, name: &str| -> Vec<&Got> {
+        spans
+            .iter()
+            .filter(|g| g.service == service && g.name == name)
+            .collect()
+    };
+    let command = by("vigil-cli", "vigil backup run");
+    assert_eq!(command.len(), 1, "{command:?}");
+    let command = command[0];
+    assert!(command.parent.is_empty(), "the command's span is a root");
+    let job = by("vigil-executor", "job")
+        .into_iter()
+        .find(|g| g.attributes.get("configuration").map(String::as_str) == Some("traced"))
+        .expect("the traced job's span");
+    assert_eq!(
+        job.trace, command.trace,
+        "the job is in the command's trace"
+    );
+
+    // Its phases are children of the job's span, with their counts.
+    let child = |name: &str| {
+        spans
+            .iter()
+            .find(|g| g.name == name && g.parent == job.id)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {name} span under the job; the job's children: {:?}",
+                    spans
+                        .iter()
+                        .filter(|g| g.parent == job.id)
+                        .map(|g| &g.name)
+                        .collect::<Vec<_>>()
+                )
+            })
+    };
+    for phase in [
+        "scan",
+        "read_and_chunk",
+        "upload",
+        "index",
+        "snapshot",
+        "read_back",
+    ] {
+        child(phase);
+    }
+    assert_eq!(
+        child("scan").attributes.get("entries").map(String::as_str),
+        Some("2")
+    );
+    // One span per reading thread; together they read the one file.
+    let read: Vec<&Got> = spans
+        .iter()
+        .filter(|g| g.name == "read_and_chunk" && g.parent == job.id)
+        .collect();
+    let sum = |key: &str| -> u64 {
+        read.iter()
+            .map(|g| {
+                g.attributes
+                    .get(key)
+                    .map_or(0, |v| v.parse::<u64>().unwrap())
+            })
+            .sum()
+    };
+    assert_eq!((sum("files"), sum("bytes_read")), (1, 6), "{read:?}");
+    assert_eq!(
+        child("snapshot")
+            .attributes
+            .get("files")
+            .map(String::as_str),
+        Some("1")
+    );
+
+    // CompleteJob is recorded in the job's trace, under the record phase.
+    let record = child("record");
+    let complete = by(
+        "vigil-catalog",
+        "vigil.catalog.v1.CoordinationService/CompleteJob",
+    );
+    assert!(
+        complete
+            .iter()
+            .any(|g| g.trace == job.trace && g.parent == record.id),
+        "CompleteJob is not in the job's trace: {complete:?}"
+    );
+    // And FailJob in the failed job's.
+    let failed = jobs
+        .iter()
+        .find(|g| g.status.0 == 2)
+        .expect("the failed job's span");
+    assert!(
+        by(
+            "vigil-catalog",
+            "vigil.catalog.v1.CoordinationService/FailJob"
+        )
+        .iter()
+        .any(|g| g.trace == failed.trace),
+        "FailJob is not in the failed job's trace"
     );
 }

@@ -6,9 +6,10 @@
 //! both use short names.
 
 use vigil_proto::catalog::v1::{
-    AlertKind, AlertSeverity, AlertState, ApplyAction, ArtifactFormat, ArtifactState, BackupKind,
-    CatchUpPolicy, ComponentKind, DatabaseEngine, Frequency, JobKind, JobState, JobTrigger,
-    OutcomeKind, OverlapPolicy, Purpose, ScheduleHealth, ScheduleRole, Weekday,
+    AlertDelivery, AlertKind, AlertSeverity, AlertState, ApplyAction, ArtifactFormat,
+    ArtifactState, BackupKind, CatchUpPolicy, ComponentKind, DatabaseEngine, Frequency, JobKind,
+    JobState, JobTrigger, OutcomeKind, OverlapPolicy, Purpose, ScheduleHealth, ScheduleRole,
+    Weekday,
 };
 use vigil_proto::executor::v1::SnapshotEntryType;
 use vigil_proto::status::v1::{RiskLevel, Verdict};
@@ -54,6 +55,7 @@ macro_rules! short_names {
 }
 
 short_names!(
+    AlertDelivery,
     AlertKind,
     AlertSeverity,
     AlertState,

@@ -1,7 +1,7 @@
 //! Alerts as tables.
 
 use comfy_table::Table;
-use vigil_proto::catalog::v1::Alert;
+use vigil_proto::catalog::v1::{Alert, AlertDelivery};
 
 use crate::output::format::{self, or_none};
 use crate::output::{Short, table};
@@ -16,6 +16,7 @@ pub(crate) fn list(alerts: &[Alert]) -> Table {
         "OPENED",
         "LAST SEEN",
         "COUNT",
+        "DELIVERY",
         "MESSAGE",
     ]);
     for a in alerts {
@@ -27,8 +28,42 @@ pub(crate) fn list(alerts: &[Alert]) -> Table {
             format::time(a.open_time.as_ref()),
             format::ago(a.last_seen_time.as_ref()),
             a.occurrences.to_string(),
+            delivery(a),
             a.message.clone(),
         ]);
     }
     t
+}
+
+/// The webhook delivery state, with the last failure when there is one:
+/// `RETRYING (webhook 1: HTTP 503 (attempt 1 of 5))`.
+fn delivery(a: &Alert) -> String {
+    let state = match a.delivery_state() {
+        AlertDelivery::Unspecified => format::NONE,
+        state => state.short(),
+    };
+    if a.delivery_detail.is_empty() {
+        state.to_owned()
+    } else {
+        format!("{state} ({})", a.delivery_detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_column_shows_the_state_and_the_last_failure() {
+        let mut a = Alert::default();
+        assert_eq!(delivery(&a), format::NONE);
+        a.set_delivery_state(AlertDelivery::Delivered);
+        assert_eq!(delivery(&a), "DELIVERED");
+        a.set_delivery_state(AlertDelivery::Retrying);
+        a.delivery_detail = "webhook 1: HTTP 503 (attempt 1 of 5)".into();
+        assert_eq!(
+            delivery(&a),
+            "RETRYING (webhook 1: HTTP 503 (attempt 1 of 5))"
+        );
+    }
 }

@@ -17,7 +17,7 @@ Two layers:
 """
 
 from vigil.builders import ConfigurationSpec, build_configuration
-from vigil.client import FINAL_STATES, Client
+from vigil.client import FINAL_STATES, AlertDelivery, Client
 from vigil.config_file import configuration_from_dict, configurations_from_document, load_configurations
 from vigil.enums import (
     AlertKind,
@@ -79,6 +79,7 @@ __all__ = [
     "enum_value",
     "FINAL_STATES",
     "Aborted",
+    "AlertDelivery",
     "AlreadyExists",
     "Cancelled",
     "Client",

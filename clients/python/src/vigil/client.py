@@ -26,6 +26,7 @@ from vigil.status.v1 import status_service_pb2_grpc
 Configuration = configuration_pb2.BackupConfiguration
 Job = job_pb2.BackupJob
 Alert = alert_pb2.Alert
+AlertDelivery = alert_pb2.AlertDelivery
 Artifact = artifact_pb2.Artifact
 ScheduleView = scheduler.ScheduleView
 StatusReport = status.StatusReport

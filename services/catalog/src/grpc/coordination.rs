@@ -259,8 +259,17 @@ impl CoordinationService for CoordinationApi {
         request: Request<SetAlertDeliveryRequest>,
     ) -> Result<Response<SetAlertDeliveryResponse>, Status> {
         let req = request.get_ref();
+        // A scheduler older than `state` sends the v1 text.
+        #[allow(deprecated)]
+        let legacy = &req.delivery;
+        let (state, detail) = match req.state() {
+            AlertDelivery::Unspecified if !legacy.is_empty() => {
+                crate::store::delivery_from_legacy_text(legacy)
+            }
+            state => (state, req.detail.clone()),
+        };
         self.store
-            .set_alert_delivery(&req.id, &req.delivery)
+            .set_alert_delivery(&req.id, state, &detail)
             .await?;
         Ok(Response::new(SetAlertDeliveryResponse {}))
     }

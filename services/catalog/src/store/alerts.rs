@@ -6,7 +6,8 @@
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use vigil_proto::catalog::v1::{
-    Alert, AlertKind, AlertSeverity, AlertState, EventKind, ListAlertsRequest, ListAlertsResponse,
+    Alert, AlertDelivery, AlertKind, AlertSeverity, AlertState, EventKind, ListAlertsRequest,
+    ListAlertsResponse,
 };
 use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
 
@@ -17,9 +18,13 @@ use crate::page::Page;
 use crate::validate::{Checker, check_key, check_terminal_safe};
 
 const COLUMNS: &str = "id, kind, severity, configuration, message, state, dedup_key, open_time, \
-     last_seen_time, resolve_time, occurrences, delivery";
+     last_seen_time, resolve_time, occurrences, delivery_state, delivery_detail";
 
+#[allow(deprecated)] // fills the v1 text `delivery`
 fn from_row(row: &AnyRow) -> Result<Alert> {
+    let delivery_state = AlertDelivery::try_from(row.int("delivery_state")? as i32)
+        .unwrap_or(AlertDelivery::Unspecified);
+    let delivery_detail = row.text("delivery_detail")?;
     Ok(Alert {
         id: row.text("id")?,
         kind: row.int("kind")? as i32,
@@ -32,7 +37,9 @@ fn from_row(row: &AnyRow) -> Result<Alert> {
         last_seen_time: Some(timestamp_from_micros(row.int("last_seen_time")?)),
         resolve_time: row.opt_int("resolve_time")?.map(timestamp_from_micros),
         occurrences: row.int("occurrences")? as u32,
-        delivery: row.text("delivery")?,
+        delivery: super::delivery::legacy_text(delivery_state, &delivery_detail),
+        delivery_state: delivery_state as i32,
+        delivery_detail,
     })
 }
 
@@ -113,7 +120,7 @@ pub(crate) async fn raise_in(
             .int(now)
             .push(", ")
             .int(now)
-            .push(", NULL, 1, ''");
+            .push(", NULL, 1, 0, ''");
         insert.push(&format!(") ON CONFLICT DO NOTHING RETURNING {COLUMNS}"));
         if let Some(row) = insert.query().fetch_optional(&mut *conn).await? {
             return Ok((from_row(&row)?, true));
@@ -193,16 +200,30 @@ impl Store {
         Ok(alerts.into_iter().next())
     }
 
-    /// Records the webhook delivery state of an alert.
-    pub async fn set_alert_delivery(&self, id: &str, delivery: &str) -> Result<()> {
+    /// Records the webhook delivery state of an alert. The detail is stored
+    /// without URLs, and with secrets redacted.
+    pub async fn set_alert_delivery(
+        &self,
+        id: &str,
+        state: AlertDelivery,
+        detail: &str,
+    ) -> Result<()> {
         let mut v = Checker::new();
         check_key(&mut v, "id", id, 128);
-        if delivery.chars().count() > 1024 {
-            v.add("delivery", "must be at most 1024 characters");
+        if state == AlertDelivery::Unspecified {
+            v.add("state", "must be set");
+        }
+        if detail.chars().count() > 1024 {
+            v.add("detail", "must be at most 1024 characters");
         }
         v.finish()?;
-        let mut sql = Sql::new("UPDATE alerts SET delivery = ");
-        sql.text(delivery).push(" WHERE id = ").text(id);
+        let detail = super::delivery::without_urls(&crate::redact::redact_secrets(detail));
+        let mut sql = Sql::new("UPDATE alerts SET delivery_state = ");
+        sql.int(state as i64)
+            .push(", delivery_detail = ")
+            .text(detail)
+            .push(" WHERE id = ")
+            .text(id);
         let mut tx = self.db.begin().await?;
         let n = sql.query().execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;

@@ -11,6 +11,7 @@ mod artifacts;
 mod components;
 mod configurations;
 mod consistency;
+mod delivery;
 mod finish;
 mod holder;
 mod job_events;
@@ -35,6 +36,7 @@ use vigil_proto::catalog::v1::EventKind;
 
 pub use access::{TokenRecord, check_token_name};
 pub use job_events::{MAX_APPEND_BATCH, MAX_EVENT_MESSAGE, MAX_JOB_EVENTS, MAX_JOB_WARNINGS};
+pub(crate) use delivery::from_legacy_text as delivery_from_legacy_text;
 pub use jobs::is_final;
 pub use lease::Leased;
 pub use queue::{DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome};

@@ -45,7 +45,8 @@ async fn alerts_dedup_while_open(options: CatalogOptions) {
     h.coord
         .set_alert_delivery(SetAlertDeliveryRequest {
             id: a.id.clone(),
-            delivery: "delivered".into(),
+            state: AlertDelivery::Delivered as i32,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -60,7 +61,7 @@ async fn alerts_dedup_while_open(options: CatalogOptions) {
         .into_inner();
     let resolved = resolved.alert.unwrap();
     assert_eq!(resolved.state, AlertState::Resolved as i32);
-    assert_eq!(resolved.delivery, "delivered");
+    assert_eq!(resolved.delivery_state(), AlertDelivery::Delivered);
     assert!(
         h.coord
             .resolve_alert(ResolveAlertRequest {
@@ -118,7 +119,8 @@ async fn alerts_dedup_while_open(options: CatalogOptions) {
         .coord
         .set_alert_delivery(SetAlertDeliveryRequest {
             id: "nope".into(),
-            delivery: "x".into(),
+            state: AlertDelivery::Failed as i32,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -132,6 +134,170 @@ async fn alerts_dedup_while_open(options: CatalogOptions) {
         .await
         .unwrap_err();
     assert_eq!(bad_field(&err), "page_token");
+}
+
+both_backends!(the_delivery_state_is_an_enum_with_a_redacted_detail);
+#[allow(deprecated)] // checks the v1 text fields as well
+async fn the_delivery_state_is_an_enum_with_a_redacted_detail(options: CatalogOptions) {
+    let mut h = start(options).await;
+    let a = h
+        .coord
+        .raise_alert(RaiseAlertRequest {
+            alert: Some(alert("down:weekly", "never fired")),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .alert
+        .unwrap();
+    assert_eq!(a.delivery_state(), AlertDelivery::Unspecified);
+    assert_eq!(a.delivery, "");
+    let stored = |h: &mut Harness| {
+        let mut catalog = h.catalog.clone();
+        async move {
+            catalog
+                .list_alerts(ListAlertsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .alerts
+                .into_iter()
+                .find(|x| x.dedup_key == "down:weekly")
+                .unwrap()
+        }
+    };
+
+    h.coord
+        .set_alert_delivery(SetAlertDeliveryRequest {
+            id: a.id.clone(),
+            state: AlertDelivery::Retrying as i32,
+            detail:
+                "webhook 1: error sending request for url (https://hooks.example/x?token=s3cret)"
+                    .into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let got = stored(&mut h).await;
+    assert_eq!(got.delivery_state(), AlertDelivery::Retrying);
+    assert!(got.delivery_detail.starts_with("webhook 1: "), "{got:?}");
+    assert!(!got.delivery_detail.contains("s3cret"), "{got:?}");
+    assert_eq!(got.delivery, format!("retrying: {}", got.delivery_detail));
+
+    // A scheduler older than the enum sends the v1 text.
+    h.coord
+        .set_alert_delivery(SetAlertDeliveryRequest {
+            id: a.id.clone(),
+            delivery: "failed: webhook 1: HTTP 500 after 5 attempts".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let got = stored(&mut h).await;
+    assert_eq!(got.delivery_state(), AlertDelivery::Failed);
+    assert_eq!(got.delivery_detail, "webhook 1: HTTP 500 after 5 attempts");
+
+    let err = h
+        .coord
+        .set_alert_delivery(SetAlertDeliveryRequest {
+            id: a.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&err), "state");
+    let err = h
+        .coord
+        .set_alert_delivery(SetAlertDeliveryRequest {
+            id: a.id.clone(),
+            state: AlertDelivery::Failed as i32,
+            detail: "x".repeat(1025),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&err), "detail");
+}
+
+both_backends!(migration_0011_converts_the_delivery_text);
+/// Alerts stored before migration 0011 keep their delivery state: the text
+/// becomes the enum and the detail.
+async fn migration_0011_converts_the_delivery_text(options: CatalogOptions) {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let (url, migrator) = match &options.database_url {
+        Some(url) => (url.clone(), sqlx::migrate!("migrations/postgres")),
+        None => {
+            std::fs::create_dir_all(&options.data_dir).unwrap();
+            (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    options.data_dir.join("catalog.db").display()
+                ),
+                sqlx::migrate!("migrations/sqlite"),
+            )
+        }
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    migrator.run_to(10, &mut conn).await.unwrap();
+    let old = [
+        ("a1", "delivered"),
+        ("a2", "retrying: webhook 1: HTTP 503 (attempt 1 of 5)"),
+        (
+            "a3",
+            "partly delivered: webhook 2: timed out after 5 attempts",
+        ),
+        ("a4", "failed: webhook 1: HTTP 404 (not retried)"),
+        ("a5", ""),
+    ];
+    for (i, (id, delivery)) in old.iter().enumerate() {
+        let sql = format!(
+            "INSERT INTO alerts (id, kind, severity, configuration, message, state, dedup_key, \
+             open_time, last_seen_time, resolve_time, occurrences, delivery) \
+             VALUES ('{id}', 2, 2, 'daily', 'm', 2, 'k{i}', {i}, {i}, {i}, 1, '{delivery}')"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let mut h = start(options).await;
+    let alerts = h
+        .catalog
+        .list_alerts(ListAlertsRequest {
+            include_resolved: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    let got = |id: &str| {
+        let a = alerts.iter().find(|a| a.id == id).unwrap();
+        (a.delivery_state(), a.delivery_detail.as_str())
+    };
+    assert_eq!(got("a1"), (AlertDelivery::Delivered, ""));
+    assert_eq!(
+        got("a2"),
+        (
+            AlertDelivery::Retrying,
+            "webhook 1: HTTP 503 (attempt 1 of 5)"
+        )
+    );
+    assert_eq!(
+        got("a3"),
+        (
+            AlertDelivery::PartlyDelivered,
+            "webhook 2: timed out after 5 attempts"
+        )
+    );
+    assert_eq!(
+        got("a4"),
+        (AlertDelivery::Failed, "webhook 1: HTTP 404 (not retried)")
+    );
+    assert_eq!(got("a5"), (AlertDelivery::Unspecified, ""));
 }
 
 both_backends!(components_are_alive_while_they_beat);

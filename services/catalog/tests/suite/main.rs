@@ -10,6 +10,7 @@ mod access;
 mod alerts;
 mod configurations;
 mod events;
+mod field_behavior;
 mod holders;
 mod housekeeping;
 mod job_events;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tracing::Instrument as _;
 use vigil_proto::catalog::v1::{
     Artifact, ArtifactFormat, ArtifactState, BackupKind, DatabaseSource, JobStats,
 };
@@ -143,8 +144,14 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
         None => (None, None),
     };
     let repo = ctx.shared.repo.repository.clone();
-    let outcome =
-        blocking(move || Ok(repo.backup(&opts, stream.into_iter().collect(), &ctl))).await?;
+    // The repository's phase spans (scan, read_and_chunk, dump, upload,
+    // index, snapshot) are children of the job's span.
+    let span = tracing::Span::current();
+    let outcome = blocking(move || {
+        let _entered = span.enter();
+        Ok(repo.backup(&opts, stream.into_iter().collect(), &ctl))
+    })
+    .await?;
     let result = match outcome {
         Ok(r) => r,
         Err(e) => {
@@ -165,7 +172,9 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     ctx.progress.phase("reading back");
     let repo = ctx.shared.repo.repository.clone();
     let id = result.snapshot_id;
-    let entries = blocking(move || repo.snapshot_entries(&id).map_err(Error::from)).await?;
+    let entries = blocking(move || repo.snapshot_entries(&id).map_err(Error::from))
+        .instrument(tracing::info_span!("read_back", snapshot = %id))
+        .await?;
     tracing::debug!(snapshot = %id, entries = entries.len(), "snapshot tree read back");
 
     let s = &result.stats;
@@ -209,6 +218,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
             ctx.cancel.clone(),
             ctx.progress.clone(),
         )
+        .instrument(tracing::info_span!("render_export"))
         .await?;
         for w in warnings {
             ctx.warn(w);

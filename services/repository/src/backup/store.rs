@@ -41,6 +41,9 @@ pub(super) struct ChunkStore {
     cancel: Option<Arc<AtomicBool>>,
     aborted: AtomicBool,
     level: i32,
+    /// The span the backup runs in: the parent of the spans of the worker
+    /// and stream threads, which do not inherit it.
+    pub(super) span: tracing::Span,
 }
 
 impl ChunkStore {
@@ -63,6 +66,7 @@ impl ChunkStore {
             cancel,
             aborted: AtomicBool::new(false),
             level,
+            span: tracing::Span::current(),
         }
     }
 

@@ -103,6 +103,18 @@ pub(crate) fn walk(
     cancelled: &dyn Fn() -> bool,
     mut emit: impl FnMut(Walked) -> Result<()>,
 ) -> Result<()> {
+    let span = tracing::info_span!(
+        "scan",
+        root = %root.display(),
+        entries = tracing::field::Empty,
+    );
+    let _entered = span.enter();
+    let mut entries = 0u64;
+    let mut emit = |w: Walked| {
+        entries += 1;
+        span.record("entries", entries);
+        emit(w)
+    };
     let it = walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by(|a, b| a.file_name().cmp(b.file_name()))

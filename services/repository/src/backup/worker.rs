@@ -27,6 +27,14 @@ pub(crate) fn file_worker(
     jobs: crossbeam_channel::Receiver<(usize, PathBuf)>,
     results: crossbeam_channel::Sender<(usize, FileOutcome)>,
 ) {
+    let span = tracing::info_span!(
+        parent: &store.span,
+        "read_and_chunk",
+        files = 0u64,
+        bytes_read = 0u64,
+    );
+    let _entered = span.enter();
+    let (mut files, mut bytes_read) = (0u64, 0u64);
     let mut buf = Vec::new();
     let mut sealer = store.sealer();
     for (i, path) in jobs {
@@ -46,6 +54,12 @@ pub(crate) fn file_worker(
             },
         };
         store.counters.files_done.fetch_add(1, Ordering::Relaxed);
+        files += 1;
+        if let FileOutcome::Stored(_, n) = &out {
+            bytes_read += n;
+        }
+        span.record("files", files);
+        span.record("bytes_read", bytes_read);
         if results.send((i, out)).is_err() {
             return;
         }
@@ -53,6 +67,14 @@ pub(crate) fn file_worker(
 }
 
 pub(crate) fn store_stream(store: &ChunkStore, mut s: StreamSource) -> Result<Entry> {
+    // A stream is a database dump read as the tool writes it.
+    let span = tracing::info_span!(
+        parent: &store.span,
+        "dump",
+        stream = %s.name,
+        bytes_read = tracing::field::Empty,
+    );
+    let _entered = span.enter();
     let mut buf = Vec::new();
     let mut sealer = store.sealer();
     let (ids, n) = store
@@ -61,6 +83,7 @@ pub(crate) fn store_stream(store: &ChunkStore, mut s: StreamSource) -> Result<En
             ChunkReadError::Read(e) => Error::io(format!("stream {}", s.name), e),
             ChunkReadError::Sink(e) => e,
         })?;
+    span.record("bytes_read", n);
     let now = Utc::now();
     let mut e = Entry::new(EntryKind::Stream, s.name.into_bytes());
     e.mode = 0o100600;

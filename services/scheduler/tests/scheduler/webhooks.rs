@@ -2,6 +2,7 @@
 //! transition, the delivery state recorded on the alert.
 
 use tokio_util::sync::CancellationToken;
+use vigil_proto::catalog::v1::AlertDelivery;
 
 use crate::common::*;
 use crate::receiver::Receiver;
@@ -38,7 +39,9 @@ async fn a_receiver_that_fails_twice_gets_the_same_delivery_three_times_and_it_i
         || async {
             h.open_alert("no-capable-executor:c")
                 .await
-                .is_some_and(|a| a.delivery == "delivered")
+                .is_some_and(|a| {
+                    a.delivery_state() == AlertDelivery::Delivered && a.delivery_detail.is_empty()
+                })
         },
     )
     .await;

@@ -22,22 +22,43 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvigil/catalog/v1/alert.proto\x12\x10vigil.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x03\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.vigil.catalog.v1.AlertKind\x12\x31\n\x08severity\x18\x03 \x01(\x0e\x32\x1f.vigil.catalog.v1.AlertSeverity\x12\x15\n\rconfiguration\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12+\n\x05state\x18\x06 \x01(\x0e\x32\x1c.vigil.catalog.v1.AlertState\x12\x11\n\tdedup_key\x18\x07 \x01(\t\x12-\n\topen_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_seen_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cresolve_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0boccurrences\x18\x0b \x01(\r\x12\x10\n\x08\x64\x65livery\x18\x0c \x01(\t*\xe0\x02\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41LERT_KIND_SCHEDULE_UNARMED\x10\x01\x12\x1c\n\x18\x41LERT_KIND_SCHEDULE_DOWN\x10\x02\x12\x1c\n\x18\x41LERT_KIND_SCHEDULE_LATE\x10\x03\x12\x1e\n\x1a\x41LERT_KIND_SCHEDULE_MISSED\x10\x04\x12\"\n\x1e\x41LERT_KIND_NO_CAPABLE_EXECUTOR\x10\x05\x12\x1d\n\x19\x41LERT_KIND_SCHEDULER_DOWN\x10\x06\x12\x19\n\x15\x41LERT_KIND_JOB_FAILED\x10\x07\x12\x1c\n\x18\x41LERT_KIND_VERIFY_FAILED\x10\x08\x12\x1c\n\x18\x41LERT_KIND_EXECUTOR_LOST\x10\t\x12 \n\x1c\x41LERT_KIND_SCHEDULE_REPAIRED\x10\n*h\n\rAlertSeverity\x12\x1e\n\x1a\x41LERT_SEVERITY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41LERT_SEVERITY_WARNING\x10\x01\x12\x1b\n\x17\x41LERT_SEVERITY_CRITICAL\x10\x02*Y\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvigil/catalog/v1/alert.proto\x12\x10vigil.catalog.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x04\n\x05\x41lert\x12\x0f\n\x02id\x18\x01 \x01(\tB\x03\xe0\x41\x03\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.vigil.catalog.v1.AlertKind\x12\x31\n\x08severity\x18\x03 \x01(\x0e\x32\x1f.vigil.catalog.v1.AlertSeverity\x12\x15\n\rconfiguration\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x30\n\x05state\x18\x06 \x01(\x0e\x32\x1c.vigil.catalog.v1.AlertStateB\x03\xe0\x41\x03\x12\x11\n\tdedup_key\x18\x07 \x01(\t\x12\x32\n\topen_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x37\n\x0elast_seen_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x35\n\x0cresolve_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x18\n\x0boccurrences\x18\x0b \x01(\rB\x03\xe0\x41\x03\x12\x17\n\x08\x64\x65livery\x18\x0c \x01(\tB\x05\x18\x01\xe0\x41\x03\x12<\n\x0e\x64\x65livery_state\x18\r \x01(\x0e\x32\x1f.vigil.catalog.v1.AlertDeliveryB\x03\xe0\x41\x03\x12\x1c\n\x0f\x64\x65livery_detail\x18\x0e \x01(\tB\x03\xe0\x41\x03*\xe0\x02\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41LERT_KIND_SCHEDULE_UNARMED\x10\x01\x12\x1c\n\x18\x41LERT_KIND_SCHEDULE_DOWN\x10\x02\x12\x1c\n\x18\x41LERT_KIND_SCHEDULE_LATE\x10\x03\x12\x1e\n\x1a\x41LERT_KIND_SCHEDULE_MISSED\x10\x04\x12\"\n\x1e\x41LERT_KIND_NO_CAPABLE_EXECUTOR\x10\x05\x12\x1d\n\x19\x41LERT_KIND_SCHEDULER_DOWN\x10\x06\x12\x19\n\x15\x41LERT_KIND_JOB_FAILED\x10\x07\x12\x1c\n\x18\x41LERT_KIND_VERIFY_FAILED\x10\x08\x12\x1c\n\x18\x41LERT_KIND_EXECUTOR_LOST\x10\t\x12 \n\x1c\x41LERT_KIND_SCHEDULE_REPAIRED\x10\n*h\n\rAlertSeverity\x12\x1e\n\x1a\x41LERT_SEVERITY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41LERT_SEVERITY_WARNING\x10\x01\x12\x1b\n\x17\x41LERT_SEVERITY_CRITICAL\x10\x02*\xaa\x01\n\rAlertDelivery\x12\x1e\n\x1a\x41LERT_DELIVERY_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41LERT_DELIVERY_RETRYING\x10\x01\x12\x1c\n\x18\x41LERT_DELIVERY_DELIVERED\x10\x02\x12#\n\x1f\x41LERT_DELIVERY_PARTLY_DELIVERED\x10\x03\x12\x19\n\x15\x41LERT_DELIVERY_FAILED\x10\x04*Y\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vigil.catalog.v1.alert_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ALERTKIND']._serialized_start=492
-  _globals['_ALERTKIND']._serialized_end=844
-  _globals['_ALERTSEVERITY']._serialized_start=846
-  _globals['_ALERTSEVERITY']._serialized_end=950
-  _globals['_ALERTSTATE']._serialized_start=952
-  _globals['_ALERTSTATE']._serialized_end=1041
-  _globals['_ALERT']._serialized_start=84
-  _globals['_ALERT']._serialized_end=489
+  _globals['_ALERT'].fields_by_name['id']._loaded_options = None
+  _globals['_ALERT'].fields_by_name['id']._serialized_options = b'\340A\003'
+  _globals['_ALERT'].fields_by_name['state']._loaded_options = None
+  _globals['_ALERT'].fields_by_name['state']._serialized_options = b'\340A\003'
+  _globals['_ALERT'].fields_by_name['open_time']._loaded_options = None
+  _globals['_ALERT'].fields_by_name['open_time']._serialized_options = b'\340A\003'
+  _globals['_ALERT'].fields_by_name['last_seen_time']._loaded_options = None
+  _globals['_ALERT'].fields_by_name['last_seen_time']._serialized_options = b'\340A\003'
+  _globals['_ALERT'].fields_by_name['resolve_time']._loaded_options = None
+  _globals['_ALERT'].fields_by_name['resolve_time']._serialized_options = b'\340A\003'
+  _globals['_ALERT'].fields_by_name['occurrences']._loaded_options = None
+  _globals['_ALERT'].fields_by_name['occurrences']._serialized_options = b'\340A\003'
+  _globals['_ALERT'].fields_by_name['delivery']._loaded_options = None
+  _globals['_ALERT'].fields_by_name['delivery']._serialized_options = b'\030\001\340A\003'
+  _globals['_ALERT'].fields_by_name['delivery_state']._loaded_options = None
+  _globals['_ALERT'].fields_by_name['delivery_state']._serialized_options = b'\340A\003'
+  _globals['_ALERT'].fields_by_name['delivery_detail']._loaded_options = None
+  _globals['_ALERT'].fields_by_name['delivery_detail']._serialized_options = b'\340A\003'
+  _globals['_ALERTKIND']._serialized_start=654
+  _globals['_ALERTKIND']._serialized_end=1006
+  _globals['_ALERTSEVERITY']._serialized_start=1008
+  _globals['_ALERTSEVERITY']._serialized_end=1112
+  _globals['_ALERTDELIVERY']._serialized_start=1115
+  _globals['_ALERTDELIVERY']._serialized_end=1285
+  _globals['_ALERTSTATE']._serialized_start=1287
+  _globals['_ALERTSTATE']._serialized_end=1376
+  _globals['_ALERT']._serialized_start=117
+  _globals['_ALERT']._serialized_end=651
 # @@protoc_insertion_point(module_scope)

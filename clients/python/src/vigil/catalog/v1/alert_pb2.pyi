@@ -16,6 +16,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _AlertKind:
@@ -98,6 +103,38 @@ ALERT_SEVERITY_CRITICAL: AlertSeverity.ValueType  # 2
 """Backups are at risk."""
 Global___AlertSeverity: _TypeAlias = AlertSeverity  # noqa: Y015
 
+class _AlertDelivery:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AlertDeliveryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertDelivery.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ALERT_DELIVERY_UNSPECIFIED: _AlertDelivery.ValueType  # 0
+    """No delivery recorded: no webhook is configured, or none was attempted yet."""
+    ALERT_DELIVERY_RETRYING: _AlertDelivery.ValueType  # 1
+    """A webhook failed and the delivery is being retried."""
+    ALERT_DELIVERY_DELIVERED: _AlertDelivery.ValueType  # 2
+    """Every webhook accepted the delivery."""
+    ALERT_DELIVERY_PARTLY_DELIVERED: _AlertDelivery.ValueType  # 3
+    """Some webhooks accepted the delivery and the others gave up."""
+    ALERT_DELIVERY_FAILED: _AlertDelivery.ValueType  # 4
+    """Every webhook gave up."""
+
+class AlertDelivery(_AlertDelivery, metaclass=_AlertDeliveryEnumTypeWrapper):
+    """Where the webhook delivery of an alert's last transition stands."""
+
+ALERT_DELIVERY_UNSPECIFIED: AlertDelivery.ValueType  # 0
+"""No delivery recorded: no webhook is configured, or none was attempted yet."""
+ALERT_DELIVERY_RETRYING: AlertDelivery.ValueType  # 1
+"""A webhook failed and the delivery is being retried."""
+ALERT_DELIVERY_DELIVERED: AlertDelivery.ValueType  # 2
+"""Every webhook accepted the delivery."""
+ALERT_DELIVERY_PARTLY_DELIVERED: AlertDelivery.ValueType  # 3
+"""Some webhooks accepted the delivery and the others gave up."""
+ALERT_DELIVERY_FAILED: AlertDelivery.ValueType  # 4
+"""Every webhook gave up."""
+Global___AlertDelivery: _TypeAlias = AlertDelivery  # noqa: Y015
+
 class _AlertState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -140,8 +177,10 @@ class Alert(_message.Message):
     RESOLVE_TIME_FIELD_NUMBER: _builtins.int
     OCCURRENCES_FIELD_NUMBER: _builtins.int
     DELIVERY_FIELD_NUMBER: _builtins.int
+    DELIVERY_STATE_FIELD_NUMBER: _builtins.int
+    DELIVERY_DETAIL_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Unique identifier (a UUID)."""
+    """Output only. Unique identifier (a UUID)."""
     kind: Global___AlertKind.ValueType
     """What happened."""
     severity: Global___AlertSeverity.ValueType
@@ -151,24 +190,46 @@ class Alert(_message.Message):
     message: _builtins.str
     """Human explanation."""
     state: Global___AlertState.ValueType
-    """Open or resolved."""
+    """Output only. Open or resolved."""
     dedup_key: _builtins.str
     """Deduplication key: one open alert per key."""
     occurrences: _builtins.int
-    """How many times it was raised while open."""
-    delivery: _builtins.str
-    """Webhook delivery state."""
+    """Output only. How many times it was raised while open."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def delivery(self) -> _builtins.str:
+        """Output only. Webhook delivery state as text, for v1 clients written before
+        `delivery_state`: the state's word ("delivered", "retrying", "failed",
+        "partly delivered" or empty) and, when there is one, ": " and
+        `delivery_detail`. Read `delivery_state` and `delivery_detail` instead.
+        """
+
+    @delivery.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def delivery(self, value: _builtins.str) -> None:
+        """Output only. Webhook delivery state as text, for v1 clients written before
+        `delivery_state`: the state's word ("delivered", "retrying", "failed",
+        "partly delivered" or empty) and, when there is one, ": " and
+        `delivery_detail`. Read `delivery_state` and `delivery_detail` instead.
+        """
+
+    delivery_state: Global___AlertDelivery.ValueType
+    """Output only. Where the webhook delivery of the alert's last transition stands."""
+    delivery_detail: _builtins.str
+    """Output only. The last delivery failure (status code or transport error, per webhook),
+    with URLs and secrets left out. Empty when delivered or not attempted.
+    """
     @_builtins.property
     def open_time(self) -> _timestamp_pb2.Timestamp:
-        """When it was first raised."""
+        """Output only. When it was first raised."""
 
     @_builtins.property
     def last_seen_time(self) -> _timestamp_pb2.Timestamp:
-        """When the condition was last seen."""
+        """Output only. When the condition was last seen."""
 
     @_builtins.property
     def resolve_time(self) -> _timestamp_pb2.Timestamp:
-        """When it was resolved."""
+        """Output only. When it was resolved."""
 
     def __init__(
         self,
@@ -185,10 +246,12 @@ class Alert(_message.Message):
         resolve_time: _timestamp_pb2.Timestamp | None = ...,
         occurrences: _builtins.int = ...,
         delivery: _builtins.str = ...,
+        delivery_state: Global___AlertDelivery.ValueType = ...,
+        delivery_detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen_time", b"last_seen_time", "open_time", b"open_time", "resolve_time", b"resolve_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration", "dedup_key", b"dedup_key", "delivery", b"delivery", "id", b"id", "kind", b"kind", "last_seen_time", b"last_seen_time", "message", b"message", "occurrences", b"occurrences", "open_time", b"open_time", "resolve_time", b"resolve_time", "severity", b"severity", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration", "dedup_key", b"dedup_key", "delivery", b"delivery", "delivery_detail", b"delivery_detail", "delivery_state", b"delivery_state", "id", b"id", "kind", b"kind", "last_seen_time", b"last_seen_time", "message", b"message", "occurrences", b"occurrences", "open_time", b"open_time", "resolve_time", b"resolve_time", "severity", b"severity", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

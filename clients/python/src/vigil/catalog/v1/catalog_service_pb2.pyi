@@ -115,7 +115,7 @@ class CreateConfigurationRequest(_message.Message):
     CONFIGURATION_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def configuration(self) -> _configuration_pb2.BackupConfiguration:
-        """The configuration to create. Output-only fields are ignored."""
+        """Required. The configuration to create. Output-only fields are ignored."""
 
     def __init__(
         self,
@@ -162,7 +162,7 @@ class GetConfigurationRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Name of the configuration."""
+    """Required. Name of the configuration."""
     def __init__(
         self,
         *,
@@ -294,7 +294,7 @@ class UpdateConfigurationRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def configuration(self) -> _configuration_pb2.BackupConfiguration:
-        """The new values. Its name selects the configuration; its etag, when set, must match."""
+        """Required. The new values. Its name selects the configuration; its etag, when set, must match."""
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
@@ -353,7 +353,7 @@ class DeleteConfigurationRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Name of the configuration."""
+    """Required. Name of the configuration."""
     etag: _builtins.str
     """When set, must match the stored etag."""
     def __init__(
@@ -395,7 +395,7 @@ class EnableConfigurationRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Name of the configuration."""
+    """Required. Name of the configuration."""
     def __init__(
         self,
         *,
@@ -441,7 +441,7 @@ class DisableConfigurationRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Name of the configuration."""
+    """Required. Name of the configuration."""
     def __init__(
         self,
         *,
@@ -576,7 +576,7 @@ class CreateJobRequest(_message.Message):
     configuration: _builtins.str
     """Configuration to run. Required for BACKUP and PRUNE; optional for RESTORE and VERIFY."""
     kind: _job_pb2.JobKind.ValueType
-    """What to do: BACKUP, RESTORE, VERIFY or PRUNE."""
+    """Required. What to do: BACKUP, RESTORE, VERIFY or PRUNE."""
     request_id: _builtins.str
     """Client-chosen key that makes retries of the same request return the same job."""
     @_builtins.property
@@ -631,7 +631,7 @@ class GetJobRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Job id or readable name."""
+    """Required. Job id or readable name."""
     def __init__(
         self,
         *,
@@ -745,7 +745,7 @@ class CancelJobRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Job id or readable name."""
+    """Required. Job id or readable name."""
     def __init__(
         self,
         *,
@@ -791,7 +791,7 @@ class WatchJobRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Job id or readable name."""
+    """Required. Job id or readable name."""
     def __init__(
         self,
         *,
@@ -837,7 +837,7 @@ class GetArtifactRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Artifact id."""
+    """Required. Artifact id."""
     def __init__(
         self,
         *,

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$vigil/catalog/v1/configuration.proto\x12\x10vigil.catalog.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x04\n\x13\x42\x61\x63kupConfiguration\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.vigil.catalog.v1.BackupKind\x12*\n\x07purpose\x18\x03 \x01(\x0e\x32\x19.vigil.catalog.v1.Purpose\x12\x14\n\x07\x65nabled\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12,\n\x08schedule\x18\x05 \x01(\x0b\x32\x1a.vigil.catalog.v1.Schedule\x12(\n\x06source\x18\x06 \x01(\x0b\x32\x18.vigil.catalog.v1.Source\x12.\n\tretention\x18\x07 \x01(\x0b\x32\x1b.vigil.catalog.v1.Retention\x12\x41\n\x06labels\x18\x08 \x03(\x0b\x32\x31.vigil.catalog.v1.BackupConfiguration.LabelsEntry\x12\x13\n\x0b\x64\x65scription\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x0c \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\n\n\x08_enabled\"\xe4\x02\n\x08Schedule\x12\x0e\n\x04\x63ron\x18\x01 \x01(\tH\x00\x12*\n\x06preset\x18\x02 \x01(\x0b\x32\x18.vigil.catalog.v1.PresetH\x00\x12\x10\n\x08timezone\x18\x03 \x01(\t\x12\x31\n\x08\x63\x61tch_up\x18\x04 \x01(\x0e\x32\x1f.vigil.catalog.v1.CatchUpPolicy\x12\x32\n\x0f\x63\x61tch_up_window\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0c\x63\x61tch_up_cap\x18\x06 \x01(\r\x12\x30\n\x07overlap\x18\x07 \x01(\x0e\x32\x1f.vigil.catalog.v1.OverlapPolicy\x12)\n\x06jitter\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05grace\x18\t \x01(\x0b\x32\x19.google.protobuf.DurationB\x06\n\x04spec\"\x93\x01\n\x06Preset\x12.\n\tfrequency\x18\x01 \x01(\x0e\x32\x1b.vigil.catalog.v1.Frequency\x12\x13\n\x0btime_of_day\x18\x02 \x01(\t\x12.\n\x0b\x64\x61y_of_week\x18\x03 \x01(\x0e\x32\x19.vigil.catalog.v1.Weekday\x12\x14\n\x0c\x64\x61y_of_month\x18\x04 \x01(\r\"m\n\x06Source\x12\x32\n\x08\x64\x61tabase\x18\x01 \x01(\x0b\x32 .vigil.catalog.v1.DatabaseSource\x12\r\n\x05paths\x18\x02 \x03(\t\x12\x0f\n\x07include\x18\x03 \x03(\t\x12\x0f\n\x07\x65xclude\x18\x04 \x03(\t\"~\n\x0e\x44\x61tabaseSource\x12\x30\n\x06\x65ngine\x18\x01 \x01(\x0e\x32 .vigil.catalog.v1.DatabaseEngine\x12\x0b\n\x03url\x18\x02 \x01(\t\x12-\n\x08password\x18\x03 \x01(\x0b\x32\x1b.vigil.catalog.v1.SecretRef\"4\n\tSecretRef\x12\r\n\x03\x65nv\x18\x01 \x01(\tH\x00\x12\x0e\n\x04\x66ile\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\"w\n\tRetention\x12\x18\n\x10keep_within_days\x18\x01 \x01(\x05\x12\x11\n\tkeep_last\x18\x02 \x01(\x05\x12\x12\n\nkeep_daily\x18\x03 \x01(\x05\x12\x13\n\x0bkeep_weekly\x18\x04 \x01(\x05\x12\x14\n\x0ckeep_monthly\x18\x05 \x01(\x05*q\n\nBackupKind\x12\x1b\n\x17\x42\x41\x43KUP_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x42\x41\x43KUP_KIND_FULL\x10\x01\x12\x18\n\x14\x42\x41\x43KUP_KIND_DATABASE\x10\x02\x12\x16\n\x12\x42\x41\x43KUP_KIND_EXPORT\x10\x03*c\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x16\n\x12PURPOSE_PRODUCTION\x10\x01\x12\x10\n\x0cPURPOSE_TEST\x10\x02\x12\x15\n\x11PURPOSE_TEMPORARY\x10\x03*~\n\tFrequency\x12\x19\n\x15\x46REQUENCY_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46REQUENCY_HOURLY\x10\x01\x12\x13\n\x0f\x46REQUENCY_DAILY\x10\x02\x12\x14\n\x10\x46REQUENCY_WEEKLY\x10\x03\x12\x15\n\x11\x46REQUENCY_MONTHLY\x10\x04*\xb6\x01\n\x07Weekday\x12\x17\n\x13WEEKDAY_UNSPECIFIED\x10\x00\x12\x12\n\x0eWEEKDAY_MONDAY\x10\x01\x12\x13\n\x0fWEEKDAY_TUESDAY\x10\x02\x12\x15\n\x11WEEKDAY_WEDNESDAY\x10\x03\x12\x14\n\x10WEEKDAY_THURSDAY\x10\x04\x12\x12\n\x0eWEEKDAY_FRIDAY\x10\x05\x12\x14\n\x10WEEKDAY_SATURDAY\x10\x06\x12\x12\n\x0eWEEKDAY_SUNDAY\x10\x07*}\n\rCatchUpPolicy\x12\x1f\n\x1b\x43\x41TCH_UP_POLICY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41TCH_UP_POLICY_SKIP\x10\x01\x12\x18\n\x14\x43\x41TCH_UP_POLICY_ONCE\x10\x02\x12\x17\n\x13\x43\x41TCH_UP_POLICY_ALL\x10\x03*|\n\rOverlapPolicy\x12\x1e\n\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x17\n\x13OVERLAP_POLICY_SKIP\x10\x01\x12\x18\n\x14OVERLAP_POLICY_QUEUE\x10\x02\x12\x18\n\x14OVERLAP_POLICY_ALLOW\x10\x03*\x86\x01\n\x0e\x44\x61tabaseEngine\x12\x1f\n\x1b\x44\x41TABASE_ENGINE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x41TABASE_ENGINE_POSTGRES\x10\x01\x12\x19\n\x15\x44\x41TABASE_ENGINE_MYSQL\x10\x02\x12\x1a\n\x16\x44\x41TABASE_ENGINE_SQLITE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$vigil/catalog/v1/configuration.proto\x12\x10vigil.catalog.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x04\n\x13\x42\x61\x63kupConfiguration\x12\x14\n\x04name\x18\x01 \x01(\tB\x06\xe0\x41\x02\xe0\x41\x05\x12/\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.vigil.catalog.v1.BackupKindB\x03\xe0\x41\x02\x12*\n\x07purpose\x18\x03 \x01(\x0e\x32\x19.vigil.catalog.v1.Purpose\x12\x14\n\x07\x65nabled\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12,\n\x08schedule\x18\x05 \x01(\x0b\x32\x1a.vigil.catalog.v1.Schedule\x12(\n\x06source\x18\x06 \x01(\x0b\x32\x18.vigil.catalog.v1.Source\x12.\n\tretention\x18\x07 \x01(\x0b\x32\x1b.vigil.catalog.v1.Retention\x12\x41\n\x06labels\x18\x08 \x03(\x0b\x32\x31.vigil.catalog.v1.BackupConfiguration.LabelsEntry\x12\x13\n\x0b\x64\x65scription\x18\t \x01(\t\x12\x34\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x34\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x0c\n\x04\x65tag\x18\x0c \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\n\n\x08_enabled\"\xe4\x02\n\x08Schedule\x12\x0e\n\x04\x63ron\x18\x01 \x01(\tH\x00\x12*\n\x06preset\x18\x02 \x01(\x0b\x32\x18.vigil.catalog.v1.PresetH\x00\x12\x10\n\x08timezone\x18\x03 \x01(\t\x12\x31\n\x08\x63\x61tch_up\x18\x04 \x01(\x0e\x32\x1f.vigil.catalog.v1.CatchUpPolicy\x12\x32\n\x0f\x63\x61tch_up_window\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0c\x63\x61tch_up_cap\x18\x06 \x01(\r\x12\x30\n\x07overlap\x18\x07 \x01(\x0e\x32\x1f.vigil.catalog.v1.OverlapPolicy\x12)\n\x06jitter\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05grace\x18\t \x01(\x0b\x32\x19.google.protobuf.DurationB\x06\n\x04spec\"\x93\x01\n\x06Preset\x12.\n\tfrequency\x18\x01 \x01(\x0e\x32\x1b.vigil.catalog.v1.Frequency\x12\x13\n\x0btime_of_day\x18\x02 \x01(\t\x12.\n\x0b\x64\x61y_of_week\x18\x03 \x01(\x0e\x32\x19.vigil.catalog.v1.Weekday\x12\x14\n\x0c\x64\x61y_of_month\x18\x04 \x01(\r\"m\n\x06Source\x12\x32\n\x08\x64\x61tabase\x18\x01 \x01(\x0b\x32 .vigil.catalog.v1.DatabaseSource\x12\r\n\x05paths\x18\x02 \x03(\t\x12\x0f\n\x07include\x18\x03 \x03(\t\x12\x0f\n\x07\x65xclude\x18\x04 \x03(\t\"~\n\x0e\x44\x61tabaseSource\x12\x30\n\x06\x65ngine\x18\x01 \x01(\x0e\x32 .vigil.catalog.v1.DatabaseEngine\x12\x0b\n\x03url\x18\x02 \x01(\t\x12-\n\x08password\x18\x03 \x01(\x0b\x32\x1b.vigil.catalog.v1.SecretRef\"4\n\tSecretRef\x12\r\n\x03\x65nv\x18\x01 \x01(\tH\x00\x12\x0e\n\x04\x66ile\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\"w\n\tRetention\x12\x18\n\x10keep_within_days\x18\x01 \x01(\x05\x12\x11\n\tkeep_last\x18\x02 \x01(\x05\x12\x12\n\nkeep_daily\x18\x03 \x01(\x05\x12\x13\n\x0bkeep_weekly\x18\x04 \x01(\x05\x12\x14\n\x0ckeep_monthly\x18\x05 \x01(\x05*q\n\nBackupKind\x12\x1b\n\x17\x42\x41\x43KUP_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x42\x41\x43KUP_KIND_FULL\x10\x01\x12\x18\n\x14\x42\x41\x43KUP_KIND_DATABASE\x10\x02\x12\x16\n\x12\x42\x41\x43KUP_KIND_EXPORT\x10\x03*c\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x16\n\x12PURPOSE_PRODUCTION\x10\x01\x12\x10\n\x0cPURPOSE_TEST\x10\x02\x12\x15\n\x11PURPOSE_TEMPORARY\x10\x03*~\n\tFrequency\x12\x19\n\x15\x46REQUENCY_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46REQUENCY_HOURLY\x10\x01\x12\x13\n\x0f\x46REQUENCY_DAILY\x10\x02\x12\x14\n\x10\x46REQUENCY_WEEKLY\x10\x03\x12\x15\n\x11\x46REQUENCY_MONTHLY\x10\x04*\xb6\x01\n\x07Weekday\x12\x17\n\x13WEEKDAY_UNSPECIFIED\x10\x00\x12\x12\n\x0eWEEKDAY_MONDAY\x10\x01\x12\x13\n\x0fWEEKDAY_TUESDAY\x10\x02\x12\x15\n\x11WEEKDAY_WEDNESDAY\x10\x03\x12\x14\n\x10WEEKDAY_THURSDAY\x10\x04\x12\x12\n\x0eWEEKDAY_FRIDAY\x10\x05\x12\x14\n\x10WEEKDAY_SATURDAY\x10\x06\x12\x12\n\x0eWEEKDAY_SUNDAY\x10\x07*}\n\rCatchUpPolicy\x12\x1f\n\x1b\x43\x41TCH_UP_POLICY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41TCH_UP_POLICY_SKIP\x10\x01\x12\x18\n\x14\x43\x41TCH_UP_POLICY_ONCE\x10\x02\x12\x17\n\x13\x43\x41TCH_UP_POLICY_ALL\x10\x03*|\n\rOverlapPolicy\x12\x1e\n\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x17\n\x13OVERLAP_POLICY_SKIP\x10\x01\x12\x18\n\x14OVERLAP_POLICY_QUEUE\x10\x02\x12\x18\n\x14OVERLAP_POLICY_ALLOW\x10\x03*\x86\x01\n\x0e\x44\x61tabaseEngine\x12\x1f\n\x1b\x44\x41TABASE_ENGINE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x41TABASE_ENGINE_POSTGRES\x10\x01\x12\x19\n\x15\x44\x41TABASE_ENGINE_MYSQL\x10\x02\x12\x1a\n\x16\x44\x41TABASE_ENGINE_SQLITE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,34 +36,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BACKUPCONFIGURATION_LABELSENTRY']._loaded_options = None
   _globals['_BACKUPCONFIGURATION_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_BACKUPKIND']._serialized_start=1589
-  _globals['_BACKUPKIND']._serialized_end=1702
-  _globals['_PURPOSE']._serialized_start=1704
-  _globals['_PURPOSE']._serialized_end=1803
-  _globals['_FREQUENCY']._serialized_start=1805
-  _globals['_FREQUENCY']._serialized_end=1931
-  _globals['_WEEKDAY']._serialized_start=1934
-  _globals['_WEEKDAY']._serialized_end=2116
-  _globals['_CATCHUPPOLICY']._serialized_start=2118
-  _globals['_CATCHUPPOLICY']._serialized_end=2243
-  _globals['_OVERLAPPOLICY']._serialized_start=2245
-  _globals['_OVERLAPPOLICY']._serialized_end=2369
-  _globals['_DATABASEENGINE']._serialized_start=2372
-  _globals['_DATABASEENGINE']._serialized_end=2506
-  _globals['_BACKUPCONFIGURATION']._serialized_start=124
-  _globals['_BACKUPCONFIGURATION']._serialized_end=664
-  _globals['_BACKUPCONFIGURATION_LABELSENTRY']._serialized_start=607
-  _globals['_BACKUPCONFIGURATION_LABELSENTRY']._serialized_end=652
-  _globals['_SCHEDULE']._serialized_start=667
-  _globals['_SCHEDULE']._serialized_end=1023
-  _globals['_PRESET']._serialized_start=1026
-  _globals['_PRESET']._serialized_end=1173
-  _globals['_SOURCE']._serialized_start=1175
-  _globals['_SOURCE']._serialized_end=1284
-  _globals['_DATABASESOURCE']._serialized_start=1286
-  _globals['_DATABASESOURCE']._serialized_end=1412
-  _globals['_SECRETREF']._serialized_start=1414
-  _globals['_SECRETREF']._serialized_end=1466
-  _globals['_RETENTION']._serialized_start=1468
-  _globals['_RETENTION']._serialized_end=1587
+  _globals['_BACKUPCONFIGURATION'].fields_by_name['name']._loaded_options = None
+  _globals['_BACKUPCONFIGURATION'].fields_by_name['name']._serialized_options = b'\340A\002\340A\005'
+  _globals['_BACKUPCONFIGURATION'].fields_by_name['kind']._loaded_options = None
+  _globals['_BACKUPCONFIGURATION'].fields_by_name['kind']._serialized_options = b'\340A\002'
+  _globals['_BACKUPCONFIGURATION'].fields_by_name['create_time']._loaded_options = None
+  _globals['_BACKUPCONFIGURATION'].fields_by_name['create_time']._serialized_options = b'\340A\003'
+  _globals['_BACKUPCONFIGURATION'].fields_by_name['update_time']._loaded_options = None
+  _globals['_BACKUPCONFIGURATION'].fields_by_name['update_time']._serialized_options = b'\340A\003'
+  _globals['_BACKUPKIND']._serialized_start=1645
+  _globals['_BACKUPKIND']._serialized_end=1758
+  _globals['_PURPOSE']._serialized_start=1760
+  _globals['_PURPOSE']._serialized_end=1859
+  _globals['_FREQUENCY']._serialized_start=1861
+  _globals['_FREQUENCY']._serialized_end=1987
+  _globals['_WEEKDAY']._serialized_start=1990
+  _globals['_WEEKDAY']._serialized_end=2172
+  _globals['_CATCHUPPOLICY']._serialized_start=2174
+  _globals['_CATCHUPPOLICY']._serialized_end=2299
+  _globals['_OVERLAPPOLICY']._serialized_start=2301
+  _globals['_OVERLAPPOLICY']._serialized_end=2425
+  _globals['_DATABASEENGINE']._serialized_start=2428
+  _globals['_DATABASEENGINE']._serialized_end=2562
+  _globals['_BACKUPCONFIGURATION']._serialized_start=157
+  _globals['_BACKUPCONFIGURATION']._serialized_end=720
+  _globals['_BACKUPCONFIGURATION_LABELSENTRY']._serialized_start=663
+  _globals['_BACKUPCONFIGURATION_LABELSENTRY']._serialized_end=708
+  _globals['_SCHEDULE']._serialized_start=723
+  _globals['_SCHEDULE']._serialized_end=1079
+  _globals['_PRESET']._serialized_start=1082
+  _globals['_PRESET']._serialized_end=1229
+  _globals['_SOURCE']._serialized_start=1231
+  _globals['_SOURCE']._serialized_end=1340
+  _globals['_DATABASESOURCE']._serialized_start=1342
+  _globals['_DATABASESOURCE']._serialized_end=1468
+  _globals['_SECRETREF']._serialized_start=1470
+  _globals['_SECRETREF']._serialized_end=1522
+  _globals['_RETENTION']._serialized_start=1524
+  _globals['_RETENTION']._serialized_end=1643
 # @@protoc_insertion_point(module_scope)

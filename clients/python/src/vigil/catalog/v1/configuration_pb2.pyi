@@ -276,9 +276,9 @@ class BackupConfiguration(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Unique name and identifier: a slug of 1 to 63 characters from [a-z0-9_-], starting with a letter or digit."""
+    """Required. Immutable. Unique name and identifier: a slug of 1 to 63 characters from [a-z0-9_-], starting with a letter or digit."""
     kind: Global___BackupKind.ValueType
-    """What a backup of this configuration contains."""
+    """Required. What a backup of this configuration contains."""
     purpose: Global___Purpose.ValueType
     """Why the configuration exists; temporary and test configurations are reported as leftovers."""
     enabled: _builtins.bool

@@ -25,6 +25,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _EventKind:
@@ -1171,19 +1176,41 @@ class SetAlertDeliveryRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     DELIVERY_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Alert id."""
-    delivery: _builtins.str
-    """Delivery state, for example "delivered", "retrying: 503" or "failed"."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def delivery(self) -> _builtins.str:
+        """Delivery state as text, as sent by schedulers older than `state`:
+        "delivered", "retrying: ...", "partly delivered: ..." or "failed: ...".
+        Read only when `state` is unspecified.
+        """
+
+    @delivery.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def delivery(self, value: _builtins.str) -> None:
+        """Delivery state as text, as sent by schedulers older than `state`:
+        "delivered", "retrying: ...", "partly delivered: ..." or "failed: ...".
+        Read only when `state` is unspecified.
+        """
+
+    state: _alert_pb2.AlertDelivery.ValueType
+    """Where the delivery stands."""
+    detail: _builtins.str
+    """The last failure, if any (no URLs or secrets); at most 1024 characters."""
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         delivery: _builtins.str = ...,
+        state: _alert_pb2.AlertDelivery.ValueType = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "detail", b"detail", "id", b"id", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,12 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from vigil.catalog.v1 import configuration_pb2 as vigil_dot_catalog_dot_v1_dot_configuration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avigil/catalog/v1/job.proto\x12\x10vigil.catalog.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$vigil/catalog/v1/configuration.proto\"\x92\x07\n\tBackupJob\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rconfiguration\x18\x03 \x01(\t\x12\'\n\x04kind\x18\x04 \x01(\x0e\x32\x19.vigil.catalog.v1.JobKind\x12-\n\x07trigger\x18\x05 \x01(\x0e\x32\x1c.vigil.catalog.v1.JobTrigger\x12)\n\x05state\x18\x06 \x01(\x0e\x32\x1a.vigil.catalog.v1.JobState\x12,\n\x08\x64ue_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0blease_owner\x18\x0b \x01(\t\x12\x35\n\x11lease_expire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61ttempt\x18\r \x01(\r\x12\x14\n\x0cmax_attempts\x18\x0e \x01(\r\x12/\n\x08progress\x18\x0f \x01(\x0b\x32\x1d.vigil.catalog.v1.JobProgress\x12\r\n\x05\x65rror\x18\x10 \x01(\t\x12)\n\x05stats\x18\x11 \x01(\x0b\x32\x1a.vigil.catalog.v1.JobStats\x12\x10\n\x08warnings\x18\x12 \x03(\t\x12+\n\x06params\x18\x13 \x01(\x0b\x32\x1b.vigil.catalog.v1.JobParams\x12\x10\n\x08\x61rtifact\x18\x14 \x01(\t\x12\x18\n\x10\x63\x61ncel_requested\x18\x15 \x01(\x08\x12\x1d\n\x15required_capabilities\x18\x16 \x03(\t\x12\x44\n\rtrace_context\x18\x17 \x03(\x0b\x32-.vigil.catalog.v1.BackupJob.TraceContextEntry\x12\x31\n\x0b\x62\x61\x63kup_kind\x18\x18 \x01(\x0e\x32\x1c.vigil.catalog.v1.BackupKind\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe1\x01\n\x0bJobProgress\x12\r\n\x05phase\x18\x01 \x01(\t\x12\x12\n\nbytes_done\x18\x02 \x01(\x04\x12\x13\n\x0b\x62ytes_total\x18\x03 \x01(\x04\x12\x12\n\nfiles_done\x18\x04 \x01(\x04\x12\x13\n\x0b\x66iles_total\x18\x05 \x01(\x04\x12\x18\n\x10\x62ytes_per_second\x18\x06 \x01(\x01\x12&\n\x03\x65ta\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe5\x01\n\x08JobStats\x12\r\n\x05\x66iles\x18\x01 \x01(\x04\x12\x12\n\nbytes_read\x18\x02 \x01(\x04\x12\x11\n\tbytes_new\x18\x03 \x01(\x04\x12\x1a\n\x12stored_bytes_added\x18\x04 \x01(\x04\x12\x12\n\nchunks_new\x18\x05 \x01(\x04\x12\x15\n\rchunks_reused\x18\x06 \x01(\x04\x12+\n\x08\x64uration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x19\n\x11\x61rtifacts_removed\x18\x08 \x01(\x04\x12\x14\n\x0c\x65rrors_found\x18\t \x01(\x04\"\xdd\x01\n\tJobParams\x12\x32\n\x07restore\x18\x01 \x01(\x0b\x32\x1f.vigil.catalog.v1.RestoreParamsH\x00\x12\x30\n\x06verify\x18\x02 \x01(\x0b\x32\x1e.vigil.catalog.v1.VerifyParamsH\x00\x12.\n\x05prune\x18\x03 \x01(\x0b\x32\x1d.vigil.catalog.v1.PruneParamsH\x00\x12\x30\n\x06upload\x18\x04 \x01(\x0b\x32\x1e.vigil.catalog.v1.UploadParamsH\x00\x42\x08\n\x06params\"\xa5\x01\n\rRestoreParams\x12\x10\n\x08\x61rtifact\x18\x01 \x01(\t\x12\x12\n\ntarget_dir\x18\x02 \x01(\t\x12\x14\n\x0c\x64\x61tabase_url\x18\x03 \x01(\t\x12\x36\n\x11\x64\x61tabase_password\x18\x04 \x01(\x0b\x32\x1b.vigil.catalog.v1.SecretRef\x12\x11\n\toverwrite\x18\x05 \x01(\x08\x12\r\n\x05paths\x18\x06 \x03(\t\"H\n\x0cVerifyParams\x12\x10\n\x08\x61rtifact\x18\x01 \x01(\t\x12\x17\n\x0fsample_fraction\x18\x02 \x01(\x01\x12\r\n\x05\x64rill\x18\x03 \x01(\x08\"\x1e\n\x0bPruneParams\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\"K\n\x0cUploadParams\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x14\n\x0cstaging_path\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04*\x8c\x01\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fJOB_KIND_BACKUP\x10\x01\x12\x14\n\x10JOB_KIND_RESTORE\x10\x02\x12\x13\n\x0fJOB_KIND_VERIFY\x10\x03\x12\x12\n\x0eJOB_KIND_PRUNE\x10\x04\x12\x13\n\x0fJOB_KIND_UPLOAD\x10\x05*\x8c\x01\n\nJobTrigger\x12\x1b\n\x17JOB_TRIGGER_UNSPECIFIED\x10\x00\x12\x19\n\x15JOB_TRIGGER_SCHEDULED\x10\x01\x12\x16\n\x12JOB_TRIGGER_MANUAL\x10\x02\x12\x16\n\x12JOB_TRIGGER_UPLOAD\x10\x03\x12\x16\n\x12JOB_TRIGGER_SYSTEM\x10\x04*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avigil/catalog/v1/job.proto\x12\x10vigil.catalog.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$vigil/catalog/v1/configuration.proto\"\xe2\x07\n\tBackupJob\x12\x0f\n\x02id\x18\x01 \x01(\tB\x03\xe0\x41\x03\x12\x11\n\x04name\x18\x02 \x01(\tB\x03\xe0\x41\x03\x12\x15\n\rconfiguration\x18\x03 \x01(\t\x12\'\n\x04kind\x18\x04 \x01(\x0e\x32\x19.vigil.catalog.v1.JobKind\x12-\n\x07trigger\x18\x05 \x01(\x0e\x32\x1c.vigil.catalog.v1.JobTrigger\x12.\n\x05state\x18\x06 \x01(\x0e\x32\x1a.vigil.catalog.v1.JobStateB\x03\xe0\x41\x03\x12,\n\x08\x64ue_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x33\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x31\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x18\n\x0blease_owner\x18\x0b \x01(\tB\x03\xe0\x41\x03\x12:\n\x11lease_expire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x03\xe0\x41\x03\x12\x14\n\x07\x61ttempt\x18\r \x01(\rB\x03\xe0\x41\x03\x12\x19\n\x0cmax_attempts\x18\x0e \x01(\rB\x03\xe0\x41\x03\x12\x34\n\x08progress\x18\x0f \x01(\x0b\x32\x1d.vigil.catalog.v1.JobProgressB\x03\xe0\x41\x03\x12\x12\n\x05\x65rror\x18\x10 \x01(\tB\x03\xe0\x41\x03\x12.\n\x05stats\x18\x11 \x01(\x0b\x32\x1a.vigil.catalog.v1.JobStatsB\x03\xe0\x41\x03\x12\x15\n\x08warnings\x18\x12 \x03(\tB\x03\xe0\x41\x03\x12+\n\x06params\x18\x13 \x01(\x0b\x32\x1b.vigil.catalog.v1.JobParams\x12\x15\n\x08\x61rtifact\x18\x14 \x01(\tB\x03\xe0\x41\x03\x12\x1d\n\x10\x63\x61ncel_requested\x18\x15 \x01(\x08\x42\x03\xe0\x41\x03\x12\x1d\n\x15required_capabilities\x18\x16 \x03(\t\x12\x44\n\rtrace_context\x18\x17 \x03(\x0b\x32-.vigil.catalog.v1.BackupJob.TraceContextEntry\x12\x31\n\x0b\x62\x61\x63kup_kind\x18\x18 \x01(\x0e\x32\x1c.vigil.catalog.v1.BackupKind\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe1\x01\n\x0bJobProgress\x12\r\n\x05phase\x18\x01 \x01(\t\x12\x12\n\nbytes_done\x18\x02 \x01(\x04\x12\x13\n\x0b\x62ytes_total\x18\x03 \x01(\x04\x12\x12\n\nfiles_done\x18\x04 \x01(\x04\x12\x13\n\x0b\x66iles_total\x18\x05 \x01(\x04\x12\x18\n\x10\x62ytes_per_second\x18\x06 \x01(\x01\x12&\n\x03\x65ta\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe5\x01\n\x08JobStats\x12\r\n\x05\x66iles\x18\x01 \x01(\x04\x12\x12\n\nbytes_read\x18\x02 \x01(\x04\x12\x11\n\tbytes_new\x18\x03 \x01(\x04\x12\x1a\n\x12stored_bytes_added\x18\x04 \x01(\x04\x12\x12\n\nchunks_new\x18\x05 \x01(\x04\x12\x15\n\rchunks_reused\x18\x06 \x01(\x04\x12+\n\x08\x64uration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x19\n\x11\x61rtifacts_removed\x18\x08 \x01(\x04\x12\x14\n\x0c\x65rrors_found\x18\t \x01(\x04\"\xdd\x01\n\tJobParams\x12\x32\n\x07restore\x18\x01 \x01(\x0b\x32\x1f.vigil.catalog.v1.RestoreParamsH\x00\x12\x30\n\x06verify\x18\x02 \x01(\x0b\x32\x1e.vigil.catalog.v1.VerifyParamsH\x00\x12.\n\x05prune\x18\x03 \x01(\x0b\x32\x1d.vigil.catalog.v1.PruneParamsH\x00\x12\x30\n\x06upload\x18\x04 \x01(\x0b\x32\x1e.vigil.catalog.v1.UploadParamsH\x00\x42\x08\n\x06params\"\xa5\x01\n\rRestoreParams\x12\x10\n\x08\x61rtifact\x18\x01 \x01(\t\x12\x12\n\ntarget_dir\x18\x02 \x01(\t\x12\x14\n\x0c\x64\x61tabase_url\x18\x03 \x01(\t\x12\x36\n\x11\x64\x61tabase_password\x18\x04 \x01(\x0b\x32\x1b.vigil.catalog.v1.SecretRef\x12\x11\n\toverwrite\x18\x05 \x01(\x08\x12\r\n\x05paths\x18\x06 \x03(\t\"H\n\x0cVerifyParams\x12\x10\n\x08\x61rtifact\x18\x01 \x01(\t\x12\x17\n\x0fsample_fraction\x18\x02 \x01(\x01\x12\r\n\x05\x64rill\x18\x03 \x01(\x08\"\x1e\n\x0bPruneParams\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\"K\n\x0cUploadParams\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x14\n\x0cstaging_path\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04*\x8c\x01\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fJOB_KIND_BACKUP\x10\x01\x12\x14\n\x10JOB_KIND_RESTORE\x10\x02\x12\x13\n\x0fJOB_KIND_VERIFY\x10\x03\x12\x12\n\x0eJOB_KIND_PRUNE\x10\x04\x12\x13\n\x0fJOB_KIND_UPLOAD\x10\x05*\x8c\x01\n\nJobTrigger\x12\x1b\n\x17JOB_TRIGGER_UNSPECIFIED\x10\x00\x12\x19\n\x15JOB_TRIGGER_SCHEDULED\x10\x01\x12\x16\n\x12JOB_TRIGGER_MANUAL\x10\x02\x12\x16\n\x12JOB_TRIGGER_UPLOAD\x10\x03\x12\x16\n\x12JOB_TRIGGER_SYSTEM\x10\x04*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,28 +37,60 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BACKUPJOB_TRACECONTEXTENTRY']._loaded_options = None
   _globals['_BACKUPJOB_TRACECONTEXTENTRY']._serialized_options = b'8\001'
-  _globals['_JOBKIND']._serialized_start=2104
-  _globals['_JOBKIND']._serialized_end=2244
-  _globals['_JOBTRIGGER']._serialized_start=2247
-  _globals['_JOBTRIGGER']._serialized_end=2387
-  _globals['_JOBSTATE']._serialized_start=2390
-  _globals['_JOBSTATE']._serialized_end=2544
-  _globals['_BACKUPJOB']._serialized_start=152
-  _globals['_BACKUPJOB']._serialized_end=1066
-  _globals['_BACKUPJOB_TRACECONTEXTENTRY']._serialized_start=1015
-  _globals['_BACKUPJOB_TRACECONTEXTENTRY']._serialized_end=1066
-  _globals['_JOBPROGRESS']._serialized_start=1069
-  _globals['_JOBPROGRESS']._serialized_end=1294
-  _globals['_JOBSTATS']._serialized_start=1297
-  _globals['_JOBSTATS']._serialized_end=1526
-  _globals['_JOBPARAMS']._serialized_start=1529
-  _globals['_JOBPARAMS']._serialized_end=1750
-  _globals['_RESTOREPARAMS']._serialized_start=1753
-  _globals['_RESTOREPARAMS']._serialized_end=1918
-  _globals['_VERIFYPARAMS']._serialized_start=1920
-  _globals['_VERIFYPARAMS']._serialized_end=1992
-  _globals['_PRUNEPARAMS']._serialized_start=1994
-  _globals['_PRUNEPARAMS']._serialized_end=2024
-  _globals['_UPLOADPARAMS']._serialized_start=2026
-  _globals['_UPLOADPARAMS']._serialized_end=2101
+  _globals['_BACKUPJOB'].fields_by_name['id']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['id']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['name']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['name']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['state']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['state']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['create_time']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['create_time']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['start_time']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['start_time']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['end_time']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['end_time']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['lease_owner']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['lease_owner']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['lease_expire_time']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['lease_expire_time']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['attempt']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['attempt']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['max_attempts']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['max_attempts']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['progress']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['progress']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['error']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['error']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['stats']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['stats']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['warnings']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['warnings']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['artifact']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['artifact']._serialized_options = b'\340A\003'
+  _globals['_BACKUPJOB'].fields_by_name['cancel_requested']._loaded_options = None
+  _globals['_BACKUPJOB'].fields_by_name['cancel_requested']._serialized_options = b'\340A\003'
+  _globals['_JOBKIND']._serialized_start=2217
+  _globals['_JOBKIND']._serialized_end=2357
+  _globals['_JOBTRIGGER']._serialized_start=2360
+  _globals['_JOBTRIGGER']._serialized_end=2500
+  _globals['_JOBSTATE']._serialized_start=2503
+  _globals['_JOBSTATE']._serialized_end=2657
+  _globals['_BACKUPJOB']._serialized_start=185
+  _globals['_BACKUPJOB']._serialized_end=1179
+  _globals['_BACKUPJOB_TRACECONTEXTENTRY']._serialized_start=1128
+  _globals['_BACKUPJOB_TRACECONTEXTENTRY']._serialized_end=1179
+  _globals['_JOBPROGRESS']._serialized_start=1182
+  _globals['_JOBPROGRESS']._serialized_end=1407
+  _globals['_JOBSTATS']._serialized_start=1410
+  _globals['_JOBSTATS']._serialized_end=1639
+  _globals['_JOBPARAMS']._serialized_start=1642
+  _globals['_JOBPARAMS']._serialized_end=1863
+  _globals['_RESTOREPARAMS']._serialized_start=1866
+  _globals['_RESTOREPARAMS']._serialized_end=2031
+  _globals['_VERIFYPARAMS']._serialized_start=2033
+  _globals['_VERIFYPARAMS']._serialized_end=2105
+  _globals['_PRUNEPARAMS']._serialized_start=2107
+  _globals['_PRUNEPARAMS']._serialized_end=2137
+  _globals['_UPLOADPARAMS']._serialized_start=2139
+  _globals['_UPLOADPARAMS']._serialized_end=2214
 # @@protoc_insertion_point(module_scope)

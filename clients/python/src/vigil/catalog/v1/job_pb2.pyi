@@ -177,9 +177,9 @@ class BackupJob(_message.Message):
     TRACE_CONTEXT_FIELD_NUMBER: _builtins.int
     BACKUP_KIND_FIELD_NUMBER: _builtins.int
     id: _builtins.str
-    """Unique identifier (a UUID)."""
+    """Output only. Unique identifier (a UUID)."""
     name: _builtins.str
-    """Readable name: configuration name plus the local start stamp, for example daily_full_backup_20251220_222305."""
+    """Output only. Readable name: configuration name plus the local start stamp, for example daily_full_backup_20251220_222305."""
     configuration: _builtins.str
     """Name of the configuration the job belongs to. Empty for jobs that stand alone, such as an upload."""
     kind: Global___JobKind.ValueType
@@ -187,19 +187,19 @@ class BackupJob(_message.Message):
     trigger: Global___JobTrigger.ValueType
     """What started the job."""
     state: Global___JobState.ValueType
-    """Where the job is in its life."""
+    """Output only. Where the job is in its life."""
     lease_owner: _builtins.str
-    """Identifier of the executor holding the lease."""
+    """Output only. Identifier of the executor holding the lease."""
     attempt: _builtins.int
-    """How many times the job has been leased."""
+    """Output only. How many times the job has been leased."""
     max_attempts: _builtins.int
-    """After this many expired leases the job fails with "executor lost"."""
+    """Output only. After this many expired leases the job fails with "executor lost"."""
     error: _builtins.str
-    """Why the job failed or was cancelled. Never contains secrets."""
+    """Output only. Why the job failed or was cancelled. Never contains secrets."""
     artifact: _builtins.str
-    """Identifier of the artifact the job produced, if any."""
+    """Output only. Identifier of the artifact the job produced, if any."""
     cancel_requested: _builtins.bool
-    """A cancel was requested; the executor stops at the next heartbeat."""
+    """Output only. A cancel was requested; the executor stops at the next heartbeat."""
     backup_kind: _configuration_pb2.BackupKind.ValueType
     """The backup kind of the configuration at the time the job was queued."""
     @_builtins.property
@@ -208,31 +208,31 @@ class BackupJob(_message.Message):
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """When the job was queued."""
+        """Output only. When the job was queued."""
 
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
-        """When an executor first started it."""
+        """Output only. When an executor first started it."""
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:
-        """When it reached a final state."""
+        """Output only. When it reached a final state."""
 
     @_builtins.property
     def lease_expire_time(self) -> _timestamp_pb2.Timestamp:
-        """When the current lease runs out unless renewed by a heartbeat."""
+        """Output only. When the current lease runs out unless renewed by a heartbeat."""
 
     @_builtins.property
     def progress(self) -> Global___JobProgress:
-        """Latest progress reported by the executor."""
+        """Output only. Latest progress reported by the executor."""
 
     @_builtins.property
     def stats(self) -> Global___JobStats:
-        """Figures of a finished job."""
+        """Output only. Figures of a finished job."""
 
     @_builtins.property
     def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Non-fatal problems, such as special files skipped."""
+        """Output only. Non-fatal problems, such as special files skipped."""
 
     @_builtins.property
     def params(self) -> Global___JobParams:
