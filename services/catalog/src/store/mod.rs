@@ -35,8 +35,8 @@ use crate::events::{Event, Events};
 use vigil_proto::catalog::v1::EventKind;
 
 pub use access::{TokenRecord, check_token_name};
-pub use job_events::{MAX_APPEND_BATCH, MAX_EVENT_MESSAGE, MAX_JOB_EVENTS, MAX_JOB_WARNINGS};
 pub(crate) use delivery::from_legacy_text as delivery_from_legacy_text;
+pub use job_events::{MAX_APPEND_BATCH, MAX_EVENT_MESSAGE, MAX_JOB_EVENTS, MAX_JOB_WARNINGS};
 pub use jobs::is_final;
 pub use lease::Leased;
 pub use queue::{DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, EnqueueOutcome};
