@@ -13,7 +13,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use vigil_proto::catalog::v1::{ArtifactState, BackupConfiguration, JobStats, job_params};
+use vigil_proto::catalog::v1::{
+    Artifact, ArtifactState, BackupConfiguration, JobStats, job_params,
+};
 use vigil_repository::{PruneOptions, PruneReport, RetentionPolicy, SnapshotFilter};
 
 use super::verify::{list_artifacts, mark};
@@ -63,36 +65,13 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     let selection = prune(&ctx, opts.clone()).await?;
     let artifacts = list_artifacts(&ctx, &config.name).await?;
     let forget: HashSet<String> = selection.forget.iter().map(|id| id.to_hex()).collect();
-    let doomed: Vec<&vigil_proto::catalog::v1::Artifact> = artifacts
+    let doomed: Vec<&Artifact> = artifacts
         .iter()
         .filter(|a| forget.contains(&a.location))
         .collect();
     if dry_run {
-        for a in &doomed {
-            ctx.warn(format!(
-                "dry run: would remove artifact {} (snapshot {})",
-                a.id,
-                &a.location[..12.min(a.location.len())]
-            ));
-        }
-        let untracked = forget.len().saturating_sub(doomed.len());
-        if untracked > 0 {
-            ctx.warn(format!(
-                "dry run: would remove {untracked} snapshots that no artifact records"
-            ));
-        }
-        ctx.warn(format!(
-            "dry run: would keep {} snapshots and free about {} bytes",
-            selection.keep.len(),
-            selection.bytes_freed
-        ));
-        return Ok(Outcome {
-            stats: JobStats {
-                artifacts_removed: 0,
-                ..Default::default()
-            },
-            artifact: None,
-        });
+        report_dry_run(&ctx, &selection, &doomed, forget.len());
+        return Ok(Outcome::default());
     }
 
     mark(
@@ -120,25 +99,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     )
     .await?;
 
-    // Whatever the repository no longer has is no longer available.
-    let repo = ctx.shared.repo.repository.clone();
-    let present: HashSet<String> = blocking(move || {
-        Ok(repo
-            .list_snapshots()?
-            .into_iter()
-            .map(|s| s.id.to_hex())
-            .collect())
-    })
-    .await?;
-    let here = ctx.shared.repo.repository.id().to_owned();
-    let gone: Vec<String> = list_artifacts(&ctx, &config.name)
-        .await?
-        .into_iter()
-        .filter(|a| {
-            a.labels.get(labels::REPOSITORY) == Some(&here) && !present.contains(&a.location)
-        })
-        .map(|a| a.id)
-        .collect();
+    let gone = artifacts_gone(&ctx, &config.name).await?;
     let removed = gone.len() as u64;
     mark(&ctx, gone, ArtifactState::Pruned, false).await?;
     tracing::info!(
@@ -156,6 +117,51 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
         },
         artifact: None,
     })
+}
+
+/// What a dry run would do, as warnings on the job.
+fn report_dry_run(ctx: &JobCtx, selection: &PruneReport, doomed: &[&Artifact], forgotten: usize) {
+    for a in doomed {
+        ctx.warn(format!(
+            "dry run: would remove artifact {} (snapshot {})",
+            a.id,
+            &a.location[..12.min(a.location.len())]
+        ));
+    }
+    let untracked = forgotten.saturating_sub(doomed.len());
+    if untracked > 0 {
+        ctx.warn(format!(
+            "dry run: would remove {untracked} snapshots that no artifact records"
+        ));
+    }
+    ctx.warn(format!(
+        "dry run: would keep {} snapshots and free about {} bytes",
+        selection.keep.len(),
+        selection.bytes_freed
+    ));
+}
+
+/// The configuration's artifacts in this repository whose snapshot the
+/// repository no longer has: they are no longer available.
+async fn artifacts_gone(ctx: &JobCtx, configuration: &str) -> Result<Vec<String>> {
+    let repo = ctx.shared.repo.repository.clone();
+    let present: HashSet<String> = blocking(move || {
+        Ok(repo
+            .list_snapshots()?
+            .into_iter()
+            .map(|s| s.id.to_hex())
+            .collect())
+    })
+    .await?;
+    let here = ctx.shared.repo.repository.id().to_owned();
+    Ok(list_artifacts(ctx, configuration)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            a.labels.get(labels::REPOSITORY) == Some(&here) && !present.contains(&a.location)
+        })
+        .map(|a| a.id)
+        .collect())
 }
 
 async fn prune(ctx: &JobCtx, opts: PruneOptions) -> Result<PruneReport> {

@@ -11,12 +11,14 @@
 //! archive with such a link would be rejected).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use vigil_proto::catalog::v1::Artifact;
-use vigil_repository::{Control, EntryKind, RestoreOptions, SnapshotId};
+use vigil_repository::{
+    Control, Entry, EntryKind, Repository, RestoreOptions, Snapshot, SnapshotId,
+};
 
 use super::{blocking, labels};
 use crate::archive::manifest::check_symlink_member;
@@ -64,49 +66,12 @@ pub async fn render_snapshot(
             .tempdir_in(&staging)
             .map_err(|e| Error::io(&staging, e))?;
         if entries.iter().any(|e| e.kind == EntryKind::File) {
-            let p = progress.clone();
-            let ctl = Control {
-                cancel: Some(cancel.clone()),
-                progress: Some(Arc::new(move |x: &vigil_repository::Progress| {
-                    p.set(x.bytes_read, x.files_done)
-                })),
-            };
-            let report = repo
-                .restore(&id, scratch.path(), &RestoreOptions::default(), &ctl)
-                .map_err(|e| {
-                    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                        Error::Cancelled
-                    } else {
-                        e.into()
-                    }
-                })?;
-            if let Some(first) = report.errors.first() {
-                return Err(Error::Repository(vigil_repository::Error::integrity(
-                    format!("snapshot {}", id.short()),
-                    format!(
-                        "{} entries unreadable, first {}: {}",
-                        report.errors.len(),
-                        first.path,
-                        first.message
-                    ),
-                )));
-            }
+            restore_files(&repo, &id, scratch.path(), &cancel, &progress)?;
         }
 
         let mut warnings = Vec::new();
         let utf8 = |b: &[u8]| String::from_utf8(b.to_vec()).ok();
-        let kinds_owned: Vec<(String, MemberKind)> = entries
-            .iter()
-            .filter_map(|e| {
-                let kind = match e.kind {
-                    EntryKind::File => MemberKind::File,
-                    EntryKind::Dir => MemberKind::Dir,
-                    EntryKind::Symlink => MemberKind::Symlink,
-                    EntryKind::Stream => MemberKind::Stream,
-                };
-                utf8(&e.path).map(|p| (p, kind))
-            })
-            .collect();
+        let kinds_owned = member_kinds(&entries);
         let kinds: HashMap<&str, MemberKind> =
             kinds_owned.iter().map(|(p, k)| (p.as_str(), *k)).collect();
 
@@ -168,26 +133,88 @@ pub async fn render_snapshot(
                 }
             }
         }
-        let head = ManifestHead {
-            created: snap
-                .time
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            configuration: snap
-                .labels
-                .get(labels::CONFIGURATION)
-                .cloned()
-                .unwrap_or_default(),
-            backup_kind: snap
-                .labels
-                .get(labels::KIND)
-                .map(|k| k.to_ascii_uppercase())
-                .unwrap_or_default(),
-            job: snap.labels.get(labels::JOB).cloned().unwrap_or_default(),
-            source_paths: snap.paths.clone(),
-            database,
-        };
+        let head = manifest_head(&snap, database);
         let rendered = builder.finish(head)?;
         Ok((rendered, warnings))
     })
     .await
+}
+
+/// Restores the snapshot's files into `scratch`, reporting progress; an
+/// entry that cannot be read fails the render.
+fn restore_files(
+    repo: &Repository,
+    id: &SnapshotId,
+    scratch: &Path,
+    cancel: &Arc<AtomicBool>,
+    progress: &Arc<Progress>,
+) -> Result<()> {
+    let p = progress.clone();
+    let ctl = Control {
+        cancel: Some(cancel.clone()),
+        progress: Some(Arc::new(move |x: &vigil_repository::Progress| {
+            p.set(x.bytes_read, x.files_done)
+        })),
+    };
+    let report = repo
+        .restore(id, scratch, &RestoreOptions::default(), &ctl)
+        .map_err(|e| {
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                Error::Cancelled
+            } else {
+                e.into()
+            }
+        })?;
+    if let Some(first) = report.errors.first() {
+        return Err(Error::Repository(vigil_repository::Error::integrity(
+            format!("snapshot {}", id.short()),
+            format!(
+                "{} entries unreadable, first {}: {}",
+                report.errors.len(),
+                first.path,
+                first.message
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// The archive member kind of every entry with a UTF-8 name, by name.
+fn member_kinds(entries: &[Entry]) -> Vec<(String, MemberKind)> {
+    let utf8 = |b: &[u8]| String::from_utf8(b.to_vec()).ok();
+    entries
+        .iter()
+        .filter_map(|e| {
+            let kind = match e.kind {
+                EntryKind::File => MemberKind::File,
+                EntryKind::Dir => MemberKind::Dir,
+                EntryKind::Symlink => MemberKind::Symlink,
+                EntryKind::Stream => MemberKind::Stream,
+            };
+            utf8(&e.path).map(|p| (p, kind))
+        })
+        .collect()
+}
+
+/// The archive's manifest head, all from the snapshot, so that rendering it
+/// again gives the same bytes.
+fn manifest_head(snap: &Snapshot, database: Option<DatabaseInfo>) -> ManifestHead {
+    ManifestHead {
+        created: snap
+            .time
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        configuration: snap
+            .labels
+            .get(labels::CONFIGURATION)
+            .cloned()
+            .unwrap_or_default(),
+        backup_kind: snap
+            .labels
+            .get(labels::KIND)
+            .map(|k| k.to_ascii_uppercase())
+            .unwrap_or_default(),
+        job: snap.labels.get(labels::JOB).cloned().unwrap_or_default(),
+        source_paths: snap.paths.clone(),
+        database,
+    }
 }

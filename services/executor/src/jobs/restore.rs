@@ -20,7 +20,7 @@ use vigil_repository::{Control, Entry, EntryKind, Repository, RestoreOptions, Sn
 use super::render::engine_of_stream;
 use super::{JobCtx, Outcome, blocking, labels, snapshot_of};
 use crate::archive::extract::{ExtractOptions, extract};
-use crate::archive::{self, ArchiveReader};
+use crate::archive::{self, ArchiveReader, DatabaseInfo};
 use crate::dburl::{DbUrl, engine_name};
 use crate::dburl::{MyUrl, PgUrl};
 use crate::engines::probe::{MyTools, PgTools};
@@ -317,25 +317,7 @@ async fn restore_snapshot(
         .find(|e| e.kind == EntryKind::Stream && engine_of_stream(&e.path_lossy()).is_some());
     let dump_name = dump.map(|e| e.path_lossy());
     if let Some(url) = &db_url {
-        let held = dump_name.as_deref().and_then(engine_of_stream);
-        match held {
-            None => {
-                return Err(Error::invalid(
-                    "params.restore.database_url",
-                    "the artifact holds no database dump",
-                ));
-            }
-            Some(h) if h != engine_name(url.engine()) => {
-                return Err(Error::invalid(
-                    "params.restore.database_url",
-                    format!(
-                        "the artifact holds a {h} dump, not {}",
-                        engine_name(url.engine())
-                    ),
-                ));
-            }
-            Some(_) => {}
-        }
+        check_dump_engine(dump_name.as_deref(), url)?;
     }
     check_paths_exist(&entries, &params.paths, &params.artifact)?;
     let chosen: Vec<&Entry> = entries
@@ -352,99 +334,152 @@ async fn restore_snapshot(
     };
     let mut stats = JobStats::default();
     if let Some(dir) = target_dir.clone() {
-        ctx.progress.phase("restoring files");
-        let total: u64 = chosen
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-            .map(|e| e.size)
-            .sum();
-        let files = chosen.iter().filter(|e| e.kind == EntryKind::File).count() as u64;
-        ctx.progress.totals(total, files);
-        let streams: Vec<String> = chosen
-            .iter()
-            .filter(|e| e.kind == EntryKind::Stream)
-            .map(|e| e.path_lossy())
-            .collect();
-        let (repo, cancel, progress) = (repo.clone(), ctx.cancel.clone(), ctx.progress.clone());
-        let opts = RestoreOptions {
-            paths: params
-                .paths
-                .iter()
-                .map(|p| PathBuf::from(format!("/{}", p.trim_start_matches('/'))))
-                .collect(),
-            overwrite: params.overwrite,
-            threads: None,
-        };
-        let report = blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            let p = progress.clone();
-            let ctl = Control {
-                cancel: Some(cancel.clone()),
-                progress: Some(Arc::new(move |x: &vigil_repository::Progress| {
-                    p.set(x.bytes_read, x.files_done)
-                })),
-            };
-            let report = repo
-                .restore(&id, &dir, &opts, &ctl)
-                .map_err(|e| cancelled_or(&cancel, e))?;
-            let mut bytes = report.bytes;
-            for name in &streams {
-                bytes += write_stream_file(&repo, &id, name, &dir, opts.overwrite, &cancel)?;
-            }
-            Ok((report, bytes))
-        })
-        .await?;
-        let (report, bytes) = report;
-        stats.files = report.files;
-        stats.bytes_read = bytes;
-        if !report.errors.is_empty() {
-            let names: Vec<String> = report
-                .errors
-                .iter()
-                .take(5)
-                .map(|e| format!("/{}: {}", e.path, e.message))
-                .collect();
-            stats.errors_found = report.errors.len() as u64;
-            ctx.set_fail_stats(stats);
-            return Err(Error::Repository(vigil_repository::Error::integrity(
-                format!("{} of the restored entries", report.errors.len()),
-                format!(
-                    "could not be restored ({}); the other entries were restored",
-                    names.join("; ")
-                ),
-            )));
-        }
+        restore_files(ctx, &repo, id, dir, &chosen, params, &mut stats).await?;
     }
     if let (Some(db), Some(name)) = (&db, dump_name) {
-        ctx.progress.phase("restoring database");
-        let expected: u64 = artifact
-            .labels
-            .get(labels::DB_TABLES)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
-        let (repo, cancel, progress) = (repo.clone(), ctx.cancel.clone(), ctx.progress.clone());
-        let db_ref = db.clone();
-        let written = blocking(move || {
-            feed(&db_ref, |w| {
-                let mut counting = Counting {
-                    inner: w,
-                    progress: &progress,
-                    cancel: &cancel,
-                };
-                repo.restore_entry(&id, &name, &mut counting)
-                    .map_err(|e| cancelled_or(&cancel, e))
-            })
-        })
-        .await?;
-        ctx.progress.phase("checking restored database");
-        let tables = db.check(expected).await?;
-        tracing::info!(job = %ctx.job.id, bytes = written, tables, "database restored and checked");
-        stats.bytes_read += written;
+        stats.bytes_read += restore_database(ctx, &repo, id, db, name, artifact).await?;
     }
     Ok(Outcome {
         stats,
         artifact: None,
     })
+}
+
+/// A database restore needs a dump of the same engine in the artifact.
+fn check_dump_engine(dump_name: Option<&str>, url: &DbUrl) -> Result<()> {
+    let held = dump_name.and_then(engine_of_stream);
+    match held {
+        None => {
+            return Err(Error::invalid(
+                "params.restore.database_url",
+                "the artifact holds no database dump",
+            ));
+        }
+        Some(h) if h != engine_name(url.engine()) => {
+            return Err(Error::invalid(
+                "params.restore.database_url",
+                format!(
+                    "the artifact holds a {h} dump, not {}",
+                    engine_name(url.engine())
+                ),
+            ));
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Restores the chosen entries into `dir`, streams as files beside them, and
+/// records the figures in `stats`. Entries that cannot be restored fail the
+/// job, naming them; the others stay restored.
+async fn restore_files(
+    ctx: &Arc<JobCtx>,
+    repo: &Repository,
+    id: SnapshotId,
+    dir: PathBuf,
+    chosen: &[&Entry],
+    params: &RestoreParams,
+    stats: &mut JobStats,
+) -> Result<()> {
+    ctx.progress.phase("restoring files");
+    let total: u64 = chosen
+        .iter()
+        .filter(|e| e.kind == EntryKind::File)
+        .map(|e| e.size)
+        .sum();
+    let files = chosen.iter().filter(|e| e.kind == EntryKind::File).count() as u64;
+    ctx.progress.totals(total, files);
+    let streams: Vec<String> = chosen
+        .iter()
+        .filter(|e| e.kind == EntryKind::Stream)
+        .map(|e| e.path_lossy())
+        .collect();
+    let (repo, cancel, progress) = (repo.clone(), ctx.cancel.clone(), ctx.progress.clone());
+    let opts = RestoreOptions {
+        paths: params
+            .paths
+            .iter()
+            .map(|p| PathBuf::from(format!("/{}", p.trim_start_matches('/'))))
+            .collect(),
+        overwrite: params.overwrite,
+        threads: None,
+    };
+    let report = blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let p = progress.clone();
+        let ctl = Control {
+            cancel: Some(cancel.clone()),
+            progress: Some(Arc::new(move |x: &vigil_repository::Progress| {
+                p.set(x.bytes_read, x.files_done)
+            })),
+        };
+        let report = repo
+            .restore(&id, &dir, &opts, &ctl)
+            .map_err(|e| cancelled_or(&cancel, e))?;
+        let mut bytes = report.bytes;
+        for name in &streams {
+            bytes += write_stream_file(&repo, &id, name, &dir, opts.overwrite, &cancel)?;
+        }
+        Ok((report, bytes))
+    })
+    .await?;
+    let (report, bytes) = report;
+    stats.files = report.files;
+    stats.bytes_read = bytes;
+    if !report.errors.is_empty() {
+        let names: Vec<String> = report
+            .errors
+            .iter()
+            .take(5)
+            .map(|e| format!("/{}: {}", e.path, e.message))
+            .collect();
+        stats.errors_found = report.errors.len() as u64;
+        ctx.set_fail_stats(*stats);
+        return Err(Error::Repository(vigil_repository::Error::integrity(
+            format!("{} of the restored entries", report.errors.len()),
+            format!(
+                "could not be restored ({}); the other entries were restored",
+                names.join("; ")
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// Feeds the dump into the prepared database, then checks that it holds
+/// the tables the backup counted. Returns the bytes written.
+async fn restore_database(
+    ctx: &Arc<JobCtx>,
+    repo: &Repository,
+    id: SnapshotId,
+    db: &DbTarget,
+    name: String,
+    artifact: &Artifact,
+) -> Result<u64> {
+    ctx.progress.phase("restoring database");
+    let expected: u64 = artifact
+        .labels
+        .get(labels::DB_TABLES)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let (repo, cancel, progress) = (repo.clone(), ctx.cancel.clone(), ctx.progress.clone());
+    let db_ref = db.clone();
+    let written = blocking(move || {
+        feed(&db_ref, |w| {
+            let mut counting = Counting {
+                inner: w,
+                progress: &progress,
+                cancel: &cancel,
+            };
+            repo.restore_entry(&id, &name, &mut counting)
+                .map_err(|e| cancelled_or(&cancel, e))
+        })
+    })
+    .await?;
+    ctx.progress.phase("checking restored database");
+    let tables = db.check(expected).await?;
+    tracing::info!(job = %ctx.job.id, bytes = written, tables, "database restored and checked");
+    Ok(written)
 }
 
 fn cancelled_or(cancel: &AtomicBool, e: vigil_repository::Error) -> Error {
@@ -506,6 +541,30 @@ impl std::io::Write for Counting<'_> {
     }
 }
 
+/// A database restore needs an archive holding a dump of the same engine.
+fn check_archive_engine(database: Option<&DatabaseInfo>, url: &DbUrl) -> Result<()> {
+    match database {
+        None => {
+            return Err(Error::invalid(
+                "params.restore.database_url",
+                "the archive holds no database dump",
+            ));
+        }
+        Some(d) if d.engine != engine_name(url.engine()) => {
+            return Err(Error::invalid(
+                "params.restore.database_url",
+                format!(
+                    "the archive holds a {} dump, not {}",
+                    d.engine,
+                    engine_name(url.engine())
+                ),
+            ));
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
 async fn restore_archive(
     ctx: &Arc<JobCtx>,
     id: SnapshotId,
@@ -527,25 +586,7 @@ async fn restore_archive(
         .await?
     };
     if let Some(url) = &db_url {
-        match &manifest.database {
-            None => {
-                return Err(Error::invalid(
-                    "params.restore.database_url",
-                    "the archive holds no database dump",
-                ));
-            }
-            Some(d) if d.engine != engine_name(url.engine()) => {
-                return Err(Error::invalid(
-                    "params.restore.database_url",
-                    format!(
-                        "the archive holds a {} dump, not {}",
-                        d.engine,
-                        engine_name(url.engine())
-                    ),
-                ));
-            }
-            Some(_) => {}
-        }
+        check_archive_engine(manifest.database.as_ref(), url)?;
     }
     let db = match db_url {
         Some(url) => Some(prepare_db(ctx, url, ectx, params.overwrite).await?),

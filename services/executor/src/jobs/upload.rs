@@ -168,6 +168,49 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     outcome
 }
 
+/// The labels of the snapshot an upload is recorded as.
+fn snapshot_labels(ctx: &JobCtx) -> BTreeMap<String, String> {
+    let mut snap_labels = BTreeMap::new();
+    snap_labels.insert(labels::FORMAT.to_owned(), labels::FORMAT_ARCHIVE.to_owned());
+    snap_labels.insert(labels::KIND.to_owned(), "upload".to_owned());
+    snap_labels.insert(labels::JOB.to_owned(), ctx.job.id.clone());
+    snap_labels.insert(
+        labels::UPLOAD_CONFIGURATION.to_owned(),
+        ctx.job.configuration.clone(),
+    );
+    snap_labels
+}
+
+/// The labels of an uploaded archive's artifact: its repository, size and
+/// file name, and the database dump it holds, if any.
+fn artifact_labels(
+    ctx: &JobCtx,
+    params: &UploadParams,
+    manifest: &Manifest,
+    size: u64,
+) -> HashMap<String, String> {
+    let mut artifact_labels = HashMap::from([
+        (
+            labels::REPOSITORY.to_owned(),
+            ctx.shared.repo.repository.id().to_owned(),
+        ),
+        (labels::ARCHIVE_SIZE.to_owned(), size.to_string()),
+        (
+            labels::ARCHIVE_FILE.to_owned(),
+            params.file_name.chars().take(255).collect(),
+        ),
+    ]);
+    if let Some(db) = &manifest.database {
+        artifact_labels.insert(labels::DB_ENGINE.into(), db.engine.clone());
+        artifact_labels.insert(
+            labels::DB_STREAM.into(),
+            db.member.chars().take(255).collect(),
+        );
+        artifact_labels.insert(labels::DB_TABLES.into(), db.tables.to_string());
+    }
+    artifact_labels
+}
+
 async fn store(ctx: &Arc<JobCtx>, params: &UploadParams, staged: SnapshotId) -> Result<Outcome> {
     ctx.progress.phase("checking archive");
     let repo = ctx.shared.repo.repository.clone();
@@ -194,16 +237,8 @@ async fn store(ctx: &Arc<JobCtx>, params: &UploadParams, staged: SnapshotId) -> 
 
     // The recorded snapshot reuses the staged tree: no data is written again.
     ctx.progress.phase("storing archive");
-    let mut snap_labels = BTreeMap::new();
-    snap_labels.insert(labels::FORMAT.to_owned(), labels::FORMAT_ARCHIVE.to_owned());
-    snap_labels.insert(labels::KIND.to_owned(), "upload".to_owned());
-    snap_labels.insert(labels::JOB.to_owned(), ctx.job.id.clone());
-    snap_labels.insert(
-        labels::UPLOAD_CONFIGURATION.to_owned(),
-        ctx.job.configuration.clone(),
-    );
     let opts = BackupOptions {
-        labels: snap_labels,
+        labels: snapshot_labels(ctx),
         ..Default::default()
     };
     let id = blocking({
@@ -221,25 +256,7 @@ async fn store(ctx: &Arc<JobCtx>, params: &UploadParams, staged: SnapshotId) -> 
     })?;
     ctx.progress.set(size, 0);
 
-    let mut artifact_labels = HashMap::from([
-        (
-            labels::REPOSITORY.to_owned(),
-            ctx.shared.repo.repository.id().to_owned(),
-        ),
-        (labels::ARCHIVE_SIZE.to_owned(), size.to_string()),
-        (
-            labels::ARCHIVE_FILE.to_owned(),
-            params.file_name.chars().take(255).collect(),
-        ),
-    ]);
-    if let Some(db) = &manifest.database {
-        artifact_labels.insert(labels::DB_ENGINE.into(), db.engine.clone());
-        artifact_labels.insert(
-            labels::DB_STREAM.into(),
-            db.member.chars().take(255).collect(),
-        );
-        artifact_labels.insert(labels::DB_TABLES.into(), db.tables.to_string());
-    }
+    let artifact_labels = artifact_labels(ctx, params, &manifest, size);
     let s = &staged_snap.summary;
     Ok(Outcome {
         stats: JobStats {
