@@ -126,13 +126,25 @@ fn one_manual_backup_gives_one_trace_across_catalog_and_executor() {
         &env,
         dir.path(),
     );
+    // The quickstart's SQLite database, for a DATABASE backup's dump.
+    let app_db = dir.path().join("app.db");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/examples/quickstart/app.db"
+        ),
+        &app_db,
+    )
+    .unwrap();
     let yaml = dir.path().join("c.yaml");
     std::fs::write(
         &yaml,
         format!(
-            "configurations:\n  - name: traced\n    kind: FULL\n    source:\n      paths: [{}]\n  - name: traced_broken\n    kind: FULL\n    source:\n      paths: [{}]\n",
+            "configurations:\n  - name: traced\n    kind: FULL\n    source:\n      paths: [{}]\n  - name: traced_broken\n    kind: FULL\n    source:\n      paths: [{}]\n  - name: traced_db\n    kind: DATABASE\n    source:\n      database:\n        engine: sqlite\n        url: sqlite://{}\n  - name: traced_export\n    kind: EXPORT\n    source:\n      paths: [{}]\n",
             source.display(),
-            dir.path().join("missing").display()
+            dir.path().join("missing").display(),
+            app_db.display(),
+            source.display(),
         ),
     )
     .unwrap();
@@ -153,6 +165,9 @@ fn one_manual_backup_gives_one_trace_across_catalog_and_executor() {
     );
     let job: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(job["state"], "COMPLETED", "{job}");
+    for name in ["traced_db", "traced_export"] {
+        vigil_ok(&endpoint, &["backup", "run", name, "--wait"]);
+    }
     let broken = vigil_tests::vigil(&endpoint, &["backup", "run", "traced_broken", "--wait"]);
     assert!(!broken.status.success());
 
@@ -294,5 +309,27 @@ fn one_manual_backup_gives_one_trace_across_catalog_and_executor() {
         .iter()
         .any(|g| g.trace == failed.trace),
         "FailJob is not in the failed job's trace"
+    );
+
+    // A database backup's dump and an export's rendering are phases too.
+    let job_of = |configuration: &str| {
+        by("vigil-executor", "job")
+            .into_iter()
+            .find(|g| g.attributes.get("configuration").map(String::as_str) == Some(configuration))
+            .unwrap_or_else(|| panic!("no job span of {configuration}"))
+    };
+    let db_job = job_of("traced_db");
+    let dump = spans
+        .iter()
+        .find(|g| g.name == "dump" && g.parent == db_job.id)
+        .expect("a dump span under the database backup's job");
+    let dumped: u64 = dump.attributes["bytes_read"].parse().unwrap();
+    assert!(dumped > 0, "{dump:?}");
+    let export_job = job_of("traced_export");
+    assert!(
+        spans
+            .iter()
+            .any(|g| g.name == "render_export" && g.parent == export_job.id),
+        "no render_export span under the export's job"
     );
 }
