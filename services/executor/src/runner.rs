@@ -101,16 +101,7 @@ pub async fn run_job(
     if let Ok(mut r) = shared.running.lock() {
         r.insert(job.id.clone(), stop.clone());
     }
-    let span = tracing::info_span!(
-        "job",
-        id = %job.id,
-        name = %job.name,
-        kind = ?job.kind(),
-        configuration = %job.configuration,
-        otel.status_code = tracing::field::Empty,
-        otel.status_description = tracing::field::Empty,
-    );
-    vigil_server_common::telemetry::propagation::continue_from_map(&span, &job.trace_context);
+    let span = job_span(&job);
     // Heartbeats run in the job's span, so their calls join the job's trace.
     let beat = tokio::spawn(
         heartbeat(
@@ -124,15 +115,7 @@ pub async fn run_job(
         )
         .instrument(span.clone()),
     );
-    let bridge = {
-        let (stop, cancel, done) = (stop.clone(), cancel.clone(), done.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = stop.cancelled() => cancel.store(true, Ordering::Relaxed),
-                _ = done.cancelled() => {}
-            }
-        })
-    };
+    let bridge = cancel_on_stop(stop.clone(), cancel.clone(), done.clone());
     let started = std::time::Instant::now();
     let ctx = Arc::new(JobCtx {
         shared: shared.clone(),
@@ -179,6 +162,37 @@ pub async fn run_job(
         r.remove(&job.id);
     }
     drop(permit);
+}
+
+/// The job's span, continuing the trace of whoever created the job; its
+/// status is filled in when the job ends.
+fn job_span(job: &BackupJob) -> tracing::Span {
+    let span = tracing::info_span!(
+        "job",
+        id = %job.id,
+        name = %job.name,
+        kind = ?job.kind(),
+        configuration = %job.configuration,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    );
+    vigil_server_common::telemetry::propagation::continue_from_map(&span, &job.trace_context);
+    span
+}
+
+/// Turns a stop (cancel request, lost lease, shutdown) into the flag the
+/// job's blocking work polls, until the job is done.
+fn cancel_on_stop(
+    stop: CancellationToken,
+    cancel: Arc<AtomicBool>,
+    done: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stop.cancelled() => cancel.store(true, Ordering::Relaxed),
+            _ = done.cancelled() => {}
+        }
+    })
 }
 
 /// The job's span status (ERROR with the reason on failure) and its metrics.
@@ -237,78 +251,99 @@ async fn report(
         }
         return;
     }
-    let mut client = shared.coordination();
-    let executor_id = shared.opts.executor_id.clone();
     match result {
-        Ok(outcome) => {
-            let req = CompleteJobRequest {
-                job_id: job.id.clone(),
-                executor_id,
-                stats: Some(outcome.stats),
-                artifact: outcome.artifact,
-                warnings,
-                lease_token: ctx.lease_token.clone(),
-            };
-            let answer = with_retries(|| {
-                let (mut c, r) = (client.clone(), req.clone());
-                async move { c.complete_job(r).await }
-            })
-            .await;
-            match answer {
-                Ok(resp) => {
-                    let resp = resp.into_inner();
-                    tracing::info!(
-                        artifact = resp.artifact.as_ref().map(|a| a.id.as_str()).unwrap_or(""),
-                        "job completed"
-                    );
-                    if let (Some(k), Some(j)) = (key, resp.job) {
-                        shared.notify(&k, Ok((j, resp.artifact)));
-                    }
-                }
-                Err(status) => {
-                    tracing::error!(code = ?status.code(), error = %status.message(), "could not record the job's completion");
-                    if let Some(k) = key {
-                        shared.notify(&k, Err(status));
-                    }
-                }
+        Ok(outcome) => report_completion(shared, ctx, outcome, warnings, key).await,
+        Err(e) => report_failure(shared, ctx, e, reason, warnings, key).await,
+    }
+}
+
+/// Records a completed job (and its artifact) with CompleteJob, and tells a
+/// waiting upload.
+async fn report_completion(
+    shared: &Arc<Shared>,
+    ctx: &JobCtx,
+    outcome: Outcome,
+    warnings: Vec<String>,
+    key: Option<String>,
+) {
+    let (job, client) = (&ctx.job, shared.coordination());
+    let executor_id = shared.opts.executor_id.clone();
+    let req = CompleteJobRequest {
+        job_id: job.id.clone(),
+        executor_id,
+        stats: Some(outcome.stats),
+        artifact: outcome.artifact,
+        warnings,
+        lease_token: ctx.lease_token.clone(),
+    };
+    let answer = with_retries(|| {
+        let (mut c, r) = (client.clone(), req.clone());
+        async move { c.complete_job(r).await }
+    })
+    .await;
+    match answer {
+        Ok(resp) => {
+            let resp = resp.into_inner();
+            tracing::info!(
+                artifact = resp.artifact.as_ref().map(|a| a.id.as_str()).unwrap_or(""),
+                "job completed"
+            );
+            if let (Some(k), Some(j)) = (key, resp.job) {
+                shared.notify(&k, Ok((j, resp.artifact)));
             }
         }
-        Err(e) => {
-            let interrupted =
-                matches!((&e, reason), (Error::Cancelled, Some(StopReason::Shutdown)));
-            let (error, retryable, cancelled) = match (&e, reason) {
-                // Handed back: the catalog queues it again at once.
-                _ if interrupted => ("executor shutting down".to_owned(), true, false),
-                (Error::Cancelled, _) => ("cancelled on request".to_owned(), false, true),
-                _ => (truncate(&e.to_string()), e.retryable(), false),
-            };
-            tracing::warn!(%error, retryable, cancelled, "job failed");
-            let stats = ctx.fail_stats.lock().ok().and_then(|mut s| s.take());
-            let req = FailJobRequest {
-                job_id: job.id.clone(),
-                executor_id,
-                error,
-                retryable,
-                cancelled,
-                stats,
-                warnings,
-                lease_token: ctx.lease_token.clone(),
-                interrupted,
-            };
-            let answer = with_retries(|| {
-                let (mut c, r) = (client.clone(), req.clone());
-                async move { c.fail_job(r).await }
-            })
-            .await;
-            if let Err(status) = &answer {
-                tracing::error!(code = ?status.code(), error = %status.message(), "could not record the job's failure");
-            }
+        Err(status) => {
+            tracing::error!(code = ?status.code(), error = %status.message(), "could not record the job's completion");
             if let Some(k) = key {
-                shared.notify(&k, Err(e.into()));
+                shared.notify(&k, Err(status));
             }
         }
     }
-    let _ = &mut client;
+}
+
+/// Records a failed, cancelled or handed-back job with FailJob, and tells a
+/// waiting upload.
+async fn report_failure(
+    shared: &Arc<Shared>,
+    ctx: &JobCtx,
+    e: Error,
+    reason: Option<StopReason>,
+    warnings: Vec<String>,
+    key: Option<String>,
+) {
+    let (job, client) = (&ctx.job, shared.coordination());
+    let executor_id = shared.opts.executor_id.clone();
+    let interrupted = matches!((&e, reason), (Error::Cancelled, Some(StopReason::Shutdown)));
+    let (error, retryable, cancelled) = match (&e, reason) {
+        // Handed back: the catalog queues it again at once.
+        _ if interrupted => ("executor shutting down".to_owned(), true, false),
+        (Error::Cancelled, _) => ("cancelled on request".to_owned(), false, true),
+        _ => (truncate(&e.to_string()), e.retryable(), false),
+    };
+    tracing::warn!(%error, retryable, cancelled, "job failed");
+    let stats = ctx.fail_stats.lock().ok().and_then(|mut s| s.take());
+    let req = FailJobRequest {
+        job_id: job.id.clone(),
+        executor_id,
+        error,
+        retryable,
+        cancelled,
+        stats,
+        warnings,
+        lease_token: ctx.lease_token.clone(),
+        interrupted,
+    };
+    let answer = with_retries(|| {
+        let (mut c, r) = (client.clone(), req.clone());
+        async move { c.fail_job(r).await }
+    })
+    .await;
+    if let Err(status) = &answer {
+        tracing::error!(code = ?status.code(), error = %status.message(), "could not record the job's failure");
+    }
+    if let Some(k) = key {
+        shared.notify(&k, Err(e.into()));
+    }
 }
 
 /// Retries a catalog call that failed for want of the catalog, a few times.
@@ -317,7 +352,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, tonic::Status>>,
 {
-    let mut wait = Duration::from_millis(200);
+    let mut failures = Backoff::new(Duration::from_millis(200), Duration::from_secs(10)).failures();
     for _ in 0..6 {
         match call().await {
             Err(s)
@@ -326,8 +361,7 @@ where
                     tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
                 ) =>
             {
-                tokio::time::sleep(wait).await;
-                wait *= 2;
+                tokio::time::sleep(failures.next_delay()).await;
             }
             other => return other,
         }

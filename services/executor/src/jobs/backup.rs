@@ -14,15 +14,25 @@ use std::sync::{Arc, Mutex};
 
 use tracing::Instrument as _;
 use vigil_proto::catalog::v1::{
-    Artifact, ArtifactFormat, ArtifactState, BackupKind, DatabaseSource, JobStats,
+    Artifact, ArtifactFormat, ArtifactState, BackupConfiguration, BackupKind, DatabaseSource,
+    JobStats, Source,
 };
-use vigil_repository::{BackupOptions, Control, StreamSource};
+use vigil_repository::{BackupOptions, BackupStats, Control, ScanTotals, SnapshotId, StreamSource};
 
 use super::{JobCtx, Outcome, blocking, labels, render};
 use crate::dburl::{DbUrl, engine_name};
 use crate::engines::{self, EngineCtx, mysql, postgres, sqlite};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+
+/// A dump's engine, its table count, the tool's own failure, and SQLite's
+/// copy (removed when dropped).
+type DumpMeta = (
+    &'static str,
+    Arc<AtomicU64>,
+    Arc<Mutex<Option<Error>>>,
+    Option<sqlite::Copy>,
+);
 
 /// A dump being taken.
 struct DumpSource {
@@ -37,6 +47,109 @@ struct DumpSource {
 /// Runs a BACKUP job.
 pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
     let config = ctx.config()?.clone();
+    let Sources {
+        kind,
+        source,
+        database,
+        paths,
+    } = sources(&ctx, &config)?;
+
+    let scanned = scan_totals(&ctx, &paths, &source).await?;
+    let previous = previous_totals(&ctx, &config.name).await;
+    let dump = match &database {
+        Some(db) => Some(start_dump(&ctx, db).await?),
+        None => None,
+    };
+    ctx.progress.phase(if paths.is_empty() {
+        "dumping database"
+    } else {
+        "backing up"
+    });
+    if let Some((bytes, files)) = expected_totals(scanned, previous, dump.is_some()) {
+        ctx.progress.totals(bytes, files);
+    }
+    let opts = BackupOptions {
+        paths,
+        include: source.include.clone(),
+        exclude: source.exclude.clone(),
+        labels: snapshot_labels(&ctx, &config.name, kind),
+        ..Default::default()
+    };
+    let progress = ctx.progress.clone();
+    let ctl = Control {
+        cancel: Some(ctx.cancel.clone()),
+        // Files the files cache vouches for count as done without being read.
+        progress: Some(Arc::new(move |p: &vigil_repository::Progress| {
+            progress.set(p.bytes_read + p.bytes_unchanged, p.files_done)
+        })),
+    };
+    let (stream, dump_meta) = match dump {
+        Some(d) => (
+            Some(d.stream),
+            Some((d.engine, d.tables, d.failure, d._copy)),
+        ),
+        None => (None, None),
+    };
+    let repo = ctx.shared.repo.repository.clone();
+    // The repository's phase spans (scan, read_and_chunk, dump, upload,
+    // index, snapshot) are children of the job's span.
+    let span = tracing::Span::current();
+    let outcome = blocking(move || {
+        let _entered = span.enter();
+        Ok(repo.backup(&opts, stream.into_iter().collect(), &ctl))
+    })
+    .await?;
+    let result =
+        outcome.map_err(|e| dump_failure(dump_meta.as_ref()).unwrap_or_else(|| ctx.repo_err(e)))?;
+    for w in &result.warnings {
+        ctx.file_skipped(&w.path, &w.message);
+    }
+
+    let id = result.snapshot_id;
+    read_back(&ctx, id).await?;
+
+    let s = &result.stats;
+    let mut artifact = artifact_of(&ctx, &config, kind, id, s, dump_meta.as_ref());
+    if kind == BackupKind::Export {
+        render_export(&ctx, id, &mut artifact).await?;
+    }
+    ctx.progress.phase("recording artifact");
+    Ok(Outcome {
+        stats: job_stats(s),
+        artifact: Some(artifact),
+    })
+}
+
+/// Reads the new snapshot's tree back before the artifact is recorded, so
+/// that an artifact always names a snapshot that can be read.
+async fn read_back(ctx: &JobCtx, id: SnapshotId) -> Result<()> {
+    ctx.progress.phase("reading back");
+    let repo = ctx.shared.repo.repository.clone();
+    let entries = blocking(move || repo.snapshot_entries(&id).map_err(Error::from))
+        .instrument(tracing::info_span!("read_back", snapshot = %id))
+        .await?;
+    tracing::debug!(snapshot = %id, entries = entries.len(), "snapshot tree read back");
+    Ok(())
+}
+
+/// The dump tool's own (scrubbed) error, which says more than the
+/// repository's wrapping of it.
+fn dump_failure(dump_meta: Option<&DumpMeta>) -> Option<Error> {
+    dump_meta.and_then(|(_, _, f, _)| f.lock().ok().and_then(|mut f| f.take()))
+}
+
+/// What a backup reads, checked against its kind and the executor's policy.
+struct Sources {
+    kind: BackupKind,
+    source: Source,
+    database: Option<DatabaseSource>,
+    /// The paths to read, each inside the executor's `source_roots`.
+    paths: Vec<PathBuf>,
+}
+
+/// The job's backup kind (the configuration's unless the job says), and the
+/// sources that kind reads.
+fn sources(ctx: &JobCtx, config: &BackupConfiguration) -> Result<Sources> {
     let kind = match BackupKind::try_from(ctx.job.backup_kind) {
         Ok(BackupKind::Unspecified) | Err(_) => config.kind(),
         Ok(k) => k,
@@ -78,106 +191,69 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
             "names neither a database nor paths",
         ));
     }
+    Ok(Sources {
+        kind,
+        source,
+        database,
+        paths,
+    })
+}
 
-    let scanned = if paths.is_empty() {
-        None
-    } else {
-        ctx.progress.phase("scanning");
-        let (roots, include, exclude, cancel) = (
-            paths.clone(),
-            source.include.clone(),
-            source.exclude.clone(),
-            ctx.cancel.clone(),
-        );
-        let scan = blocking(move || {
-            Ok(vigil_repository::scan_sources(
-                &roots,
-                &include,
-                &exclude,
-                Some(&cancel),
-            ))
-        })
-        .await?;
-        Some(scan.map_err(|e| ctx.repo_err(e))?)
-    };
-    let previous = previous_totals(&ctx, &config.name).await;
-    let dump = match &database {
-        Some(db) => Some(start_dump(&ctx, db).await?),
-        None => None,
-    };
-    ctx.progress.phase(if paths.is_empty() {
-        "dumping database"
-    } else {
-        "backing up"
-    });
-    if let Some((bytes, files)) = expected_totals(scanned, previous, dump.is_some()) {
-        ctx.progress.totals(bytes, files);
+/// Counts the files and bytes the backup will read, for its progress total.
+async fn scan_totals(
+    ctx: &JobCtx,
+    paths: &[PathBuf],
+    source: &Source,
+) -> Result<Option<ScanTotals>> {
+    if paths.is_empty() {
+        return Ok(None);
     }
+    ctx.progress.phase("scanning");
+    let (roots, include, exclude, cancel) = (
+        paths.to_vec(),
+        source.include.clone(),
+        source.exclude.clone(),
+        ctx.cancel.clone(),
+    );
+    let scan = blocking(move || {
+        Ok(vigil_repository::scan_sources(
+            &roots,
+            &include,
+            &exclude,
+            Some(&cancel),
+        ))
+    })
+    .await?;
+    Ok(Some(scan.map_err(|e| ctx.repo_err(e))?))
+}
+
+/// The labels of the snapshot a backup writes.
+fn snapshot_labels(
+    ctx: &JobCtx,
+    configuration: &str,
+    kind: BackupKind,
+) -> BTreeMap<String, String> {
     let mut snapshot_labels = BTreeMap::new();
-    snapshot_labels.insert(labels::CONFIGURATION.to_owned(), config.name.clone());
+    snapshot_labels.insert(labels::CONFIGURATION.to_owned(), configuration.to_owned());
     snapshot_labels.insert(labels::JOB.to_owned(), ctx.job.id.clone());
     snapshot_labels.insert(labels::KIND.to_owned(), kind_label(kind).to_owned());
     snapshot_labels.insert(
         labels::FORMAT.to_owned(),
         labels::FORMAT_SNAPSHOT.to_owned(),
     );
-    let opts = BackupOptions {
-        paths,
-        include: source.include.clone(),
-        exclude: source.exclude.clone(),
-        labels: snapshot_labels,
-        ..Default::default()
-    };
-    let progress = ctx.progress.clone();
-    let ctl = Control {
-        cancel: Some(ctx.cancel.clone()),
-        // Files the files cache vouches for count as done without being read.
-        progress: Some(Arc::new(move |p: &vigil_repository::Progress| {
-            progress.set(p.bytes_read + p.bytes_unchanged, p.files_done)
-        })),
-    };
-    let (stream, dump_meta) = match dump {
-        Some(d) => (
-            Some(d.stream),
-            Some((d.engine, d.tables, d.failure, d._copy)),
-        ),
-        None => (None, None),
-    };
-    let repo = ctx.shared.repo.repository.clone();
-    // The repository's phase spans (scan, read_and_chunk, dump, upload,
-    // index, snapshot) are children of the job's span.
-    let span = tracing::Span::current();
-    let outcome = blocking(move || {
-        let _entered = span.enter();
-        Ok(repo.backup(&opts, stream.into_iter().collect(), &ctl))
-    })
-    .await?;
-    let result = match outcome {
-        Ok(r) => r,
-        Err(e) => {
-            // The tool's own (scrubbed) error says more than the repository's wrapping of it.
-            if let Some(f) = dump_meta
-                .as_ref()
-                .and_then(|(_, _, f, _)| f.lock().ok().and_then(|mut f| f.take()))
-            {
-                return Err(f);
-            }
-            return Err(ctx.repo_err(e));
-        }
-    };
-    for w in &result.warnings {
-        ctx.file_skipped(&w.path, &w.message);
-    }
+    snapshot_labels
+}
 
-    ctx.progress.phase("reading back");
-    let repo = ctx.shared.repo.repository.clone();
-    let id = result.snapshot_id;
-    let entries = blocking(move || repo.snapshot_entries(&id).map_err(Error::from))
-        .instrument(tracing::info_span!("read_back", snapshot = %id))
-        .await?;
-    tracing::debug!(snapshot = %id, entries = entries.len(), "snapshot tree read back");
-
-    let s = &result.stats;
+/// The artifact a backup records: its snapshot, figures and labels (the
+/// configuration's, the repository's and the dump's).
+fn artifact_of(
+    ctx: &JobCtx,
+    config: &BackupConfiguration,
+    kind: BackupKind,
+    id: SnapshotId,
+    s: &BackupStats,
+    dump_meta: Option<&DumpMeta>,
+) -> Artifact {
     let mut artifact_labels: HashMap<String, String> = config
         .labels
         .iter()
@@ -188,7 +264,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
         labels::REPOSITORY.into(),
         ctx.shared.repo.repository.id().to_owned(),
     );
-    if let Some((engine, tables, _, _)) = &dump_meta {
+    if let Some((engine, tables, _, _)) = dump_meta {
         artifact_labels.insert(labels::DB_ENGINE.into(), (*engine).into());
         artifact_labels.insert(
             labels::DB_TABLES.into(),
@@ -196,7 +272,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
         );
         artifact_labels.insert(labels::DB_STREAM.into(), stream_of(engine).into());
     }
-    let mut artifact = Artifact {
+    Artifact {
         configuration: config.name.clone(),
         backup_kind: kind as i32,
         format: ArtifactFormat::Snapshot as i32,
@@ -208,41 +284,45 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<super::Outcome> {
         state: ArtifactState::Available as i32,
         labels: artifact_labels,
         ..Default::default()
-    };
-    if kind == BackupKind::Export {
-        ctx.progress.phase("rendering export archive");
-        let (rendered, warnings) = render::render_snapshot(
-            &ctx.shared,
-            id,
-            &artifact,
-            ctx.cancel.clone(),
-            ctx.progress.clone(),
-        )
-        .instrument(tracing::info_span!("render_export"))
-        .await?;
-        for w in warnings {
-            ctx.warn(w);
-        }
-        artifact.format = ArtifactFormat::Archive as i32;
-        artifact.checksum = rendered.checksum.clone();
-        artifact
-            .labels
-            .insert(labels::ARCHIVE_SIZE.into(), rendered.size.to_string());
     }
-    ctx.progress.phase("recording artifact");
-    Ok(Outcome {
-        stats: JobStats {
-            files: s.files,
-            bytes_read: s.bytes_read,
-            bytes_new: s.bytes_new,
-            stored_bytes_added: s.stored_bytes_added,
-            chunks_new: s.chunks_new,
-            chunks_reused: s.chunks_reused,
-            duration: Some(vigil_proto::duration_to_proto(s.duration)),
-            ..Default::default()
-        },
-        artifact: Some(artifact),
-    })
+}
+
+/// Renders an EXPORT's snapshot as its archive, which the artifact then
+/// describes.
+async fn render_export(ctx: &Arc<JobCtx>, id: SnapshotId, artifact: &mut Artifact) -> Result<()> {
+    ctx.progress.phase("rendering export archive");
+    let (rendered, warnings) = render::render_snapshot(
+        &ctx.shared,
+        id,
+        artifact,
+        ctx.cancel.clone(),
+        ctx.progress.clone(),
+    )
+    .instrument(tracing::info_span!("render_export"))
+    .await?;
+    for w in warnings {
+        ctx.warn(w);
+    }
+    artifact.format = ArtifactFormat::Archive as i32;
+    artifact.checksum = rendered.checksum.clone();
+    artifact
+        .labels
+        .insert(labels::ARCHIVE_SIZE.into(), rendered.size.to_string());
+    Ok(())
+}
+
+/// A backup's figures as the job records them.
+fn job_stats(s: &BackupStats) -> JobStats {
+    JobStats {
+        files: s.files,
+        bytes_read: s.bytes_read,
+        bytes_new: s.bytes_new,
+        stored_bytes_added: s.stored_bytes_added,
+        chunks_new: s.chunks_new,
+        chunks_reused: s.chunks_reused,
+        duration: Some(vigil_proto::duration_to_proto(s.duration)),
+        ..Default::default()
+    }
 }
 
 /// The size and file count of the configuration's newest artifact, if any.

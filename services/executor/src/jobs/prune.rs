@@ -83,13 +83,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
     .await?;
     ctx.check_cancel()?;
     ctx.progress.phase("pruning");
-    // Uploads staged long ago whose job never recorded them go too.
-    let repo = ctx.shared.repo.repository.clone();
-    let grace = ctx.shared.opts.settings.orphan_grace;
-    let abandoned = blocking(move || super::upload::forget_abandoned(&repo, grace)).await?;
-    if abandoned > 0 {
-        tracing::info!(abandoned, "forgot abandoned staged uploads");
-    }
+    forget_abandoned_uploads(&ctx).await?;
     let report = prune(
         &ctx,
         PruneOptions {
@@ -162,6 +156,17 @@ async fn artifacts_gone(ctx: &JobCtx, configuration: &str) -> Result<Vec<String>
         })
         .map(|a| a.id)
         .collect())
+}
+
+/// Uploads staged long ago whose job never recorded them go too.
+async fn forget_abandoned_uploads(ctx: &JobCtx) -> Result<()> {
+    let repo = ctx.shared.repo.repository.clone();
+    let grace = ctx.shared.opts.settings.orphan_grace;
+    let abandoned = blocking(move || super::upload::forget_abandoned(&repo, grace)).await?;
+    if abandoned > 0 {
+        tracing::info!(abandoned, "forgot abandoned staged uploads");
+    }
+    Ok(())
 }
 
 async fn prune(ctx: &JobCtx, opts: PruneOptions) -> Result<PruneReport> {

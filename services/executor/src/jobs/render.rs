@@ -11,7 +11,7 @@
 //! archive with such a link would be rejected).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -105,31 +105,11 @@ pub async fn render_snapshot(
                         }
                     }
                 }
-                EntryKind::File => {
-                    let on_disk: PathBuf = scratch.path().join(&path);
-                    let mut f =
-                        std::fs::File::open(&on_disk).map_err(|e| Error::io(&on_disk, e))?;
-                    builder.add_data(meta, None, |w| {
-                        std::io::copy(&mut f, w)
-                            .map(drop)
-                            .map_err(|e| Error::io(&on_disk, e))
-                    })?;
-                }
+                EntryKind::File => add_file(&mut builder, meta, &scratch.path().join(&path))?,
                 EntryKind::Stream => {
-                    let engine = engine_of_stream(&path);
-                    if let Some(engine) = engine {
-                        database = Some(DatabaseInfo {
-                            engine: engine.into(),
-                            member: path.clone(),
-                            tables,
-                        });
+                    if let Some(db) = add_stream(&mut builder, meta, &repo, &id, tables)? {
+                        database = Some(db);
                     }
-                    let repo = &repo;
-                    builder.add_data(meta, Some(engine.unwrap_or("none").to_owned()), |w| {
-                        repo.restore_entry(&id, &path, w)
-                            .map(drop)
-                            .map_err(Error::from)
-                    })?;
                 }
             }
         }
@@ -217,4 +197,38 @@ fn manifest_head(snap: &Snapshot, database: Option<DatabaseInfo>) -> ManifestHea
         source_paths: snap.paths.clone(),
         database,
     }
+}
+
+/// Adds a restored file from the scratch directory.
+fn add_file(builder: &mut ArchiveBuilder, meta: MemberMeta, on_disk: &Path) -> Result<()> {
+    let mut f = std::fs::File::open(on_disk).map_err(|e| Error::io(on_disk, e))?;
+    builder.add_data(meta, None, |w| {
+        std::io::copy(&mut f, w)
+            .map(drop)
+            .map_err(|e| Error::io(on_disk, e))
+    })
+}
+
+/// Adds a stream straight from the repository; a database dump also
+/// becomes the manifest's database entry, which is returned.
+fn add_stream(
+    builder: &mut ArchiveBuilder,
+    meta: MemberMeta,
+    repo: &Repository,
+    id: &SnapshotId,
+    tables: u64,
+) -> Result<Option<DatabaseInfo>> {
+    let path = meta.path.clone();
+    let engine = engine_of_stream(&path);
+    let database = engine.map(|engine| DatabaseInfo {
+        engine: engine.into(),
+        member: path.clone(),
+        tables,
+    });
+    builder.add_data(meta, Some(engine.unwrap_or("none").to_owned()), |w| {
+        repo.restore_entry(id, &path, w)
+            .map(drop)
+            .map_err(Error::from)
+    })?;
+    Ok(database)
 }
