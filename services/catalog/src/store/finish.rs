@@ -3,6 +3,7 @@
 //! the lease.
 
 use prost::Message;
+use sqlx::AnyConnection;
 use vigil_proto::catalog::v1::{
     Artifact, ArtifactState, BackupJob, CompleteJobRequest, EventKind, FailJobRequest, JobState,
 };
@@ -15,6 +16,37 @@ use crate::db::{Db, Sql, u64_to_db};
 use crate::error::{Error, Result};
 use crate::redact::redact_secrets;
 use crate::validate::Checker;
+
+/// Stores the artifact a completion reports, filled in from its job: its
+/// id, configuration, kind, creation time and state when the executor left
+/// them out. An id already taken is refused.
+async fn record_artifact(
+    conn: &mut AnyConnection,
+    a: &Artifact,
+    job: &BackupJob,
+    now: i64,
+) -> Result<Artifact> {
+    let mut a = a.clone();
+    if a.id.is_empty() {
+        a.id = uuid::Uuid::now_v7().to_string();
+    }
+    if a.configuration.is_empty() {
+        a.configuration = job.configuration.clone();
+    }
+    a.job = job.id.clone();
+    if a.backup_kind == 0 {
+        a.backup_kind = job.backup_kind;
+    }
+    a.create_time
+        .get_or_insert_with(|| timestamp_from_micros(now));
+    if a.state == ArtifactState::Unspecified as i32 {
+        a.state = ArtifactState::Available as i32;
+    }
+    if !artifacts::insert(conn, &a).await? {
+        return Err(Error::already_exists("artifact", &a.id));
+    }
+    Ok(a)
+}
 
 impl Store {
     /// Ends a job as COMPLETED and records its artifact in the same transaction.
@@ -59,28 +91,7 @@ impl Store {
             let now = self.now();
             let artifact = match &req.artifact {
                 None => None,
-                Some(a) => {
-                    let mut a = a.clone();
-                    if a.id.is_empty() {
-                        a.id = uuid::Uuid::now_v7().to_string();
-                    }
-                    if a.configuration.is_empty() {
-                        a.configuration = job.configuration.clone();
-                    }
-                    a.job = job.id.clone();
-                    if a.backup_kind == 0 {
-                        a.backup_kind = job.backup_kind;
-                    }
-                    a.create_time
-                        .get_or_insert_with(|| timestamp_from_micros(now));
-                    if a.state == ArtifactState::Unspecified as i32 {
-                        a.state = ArtifactState::Available as i32;
-                    }
-                    if !artifacts::insert(&mut tx, &a).await? {
-                        return Err(Error::already_exists("artifact", &a.id));
-                    }
-                    Some(a)
-                }
+                Some(a) => Some(record_artifact(&mut tx, a, &job, now).await?),
             };
             let mut sql = Sql::new("UPDATE jobs SET state = ");
             sql.int(JobState::Completed as i64)

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use vigil_proto::catalog::v1::{
-    AppendJobEventsRequest, AppendJobEventsResponse, EventKind, JobEvent, JobEventKind,
+    AppendJobEventsRequest, AppendJobEventsResponse, BackupJob, EventKind, JobEvent, JobEventKind,
     ListJobEventsRequest, ListJobEventsResponse,
 };
 use vigil_proto::{duration_from_proto, duration_to_proto, timestamp_from_micros};
@@ -140,6 +140,50 @@ async fn omitted(conn: &mut AnyConnection, job_id: &str) -> Result<u64> {
     })
 }
 
+/// Stores one entry as number `seq` of the job's log, cleaned and cut to
+/// its bounds, under the job's current attempt.
+async fn insert_event(
+    conn: &mut AnyConnection,
+    job: &BackupJob,
+    seq: i64,
+    e: &JobEvent,
+    now: i64,
+) -> Result<()> {
+    let time = e
+        .event_time
+        .as_ref()
+        .map(vigil_proto::timestamp_to_micros)
+        .unwrap_or(now);
+    let duration = e
+        .duration
+        .as_ref()
+        .and_then(duration_from_proto)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO job_events ({COLUMNS}, job_id) VALUES ("
+    ));
+    sql.int(seq)
+        .push(", ")
+        .int(time)
+        .push(", ")
+        .int(i64::from(e.kind))
+        .push(", ")
+        .text(clean(&e.phase, MAX_EVENT_PHASE))
+        .push(", ")
+        .text(clean(&e.path, MAX_EVENT_PATH))
+        .push(", ")
+        .text(clean(&e.message, MAX_EVENT_MESSAGE))
+        .push(", ")
+        .int(duration)
+        .push(", ")
+        .int(i64::from(job.attempt))
+        .push(", ")
+        .text(&job.id)
+        .push(")");
+    sql.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
 impl Store {
     /// Appends entries to the log of a job the caller holds; see the module docs.
     pub async fn append_job_events(
@@ -171,38 +215,7 @@ impl Store {
                 count += 1;
                 warnings += i64::from(warning);
                 stored += 1;
-                let time = e
-                    .event_time
-                    .as_ref()
-                    .map(vigil_proto::timestamp_to_micros)
-                    .unwrap_or(now);
-                let duration = e
-                    .duration
-                    .as_ref()
-                    .and_then(duration_from_proto)
-                    .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-                let mut sql = Sql::new(&format!(
-                    "INSERT INTO job_events ({COLUMNS}, job_id) VALUES ("
-                ));
-                sql.int(last)
-                    .push(", ")
-                    .int(time)
-                    .push(", ")
-                    .int(i64::from(e.kind))
-                    .push(", ")
-                    .text(clean(&e.phase, MAX_EVENT_PHASE))
-                    .push(", ")
-                    .text(clean(&e.path, MAX_EVENT_PATH))
-                    .push(", ")
-                    .text(clean(&e.message, MAX_EVENT_MESSAGE))
-                    .push(", ")
-                    .int(duration)
-                    .push(", ")
-                    .int(i64::from(job.attempt))
-                    .push(", ")
-                    .text(&job.id)
-                    .push(")");
-                sql.query().execute(&mut *tx).await?;
+                insert_event(&mut tx, &job, last, e, now).await?;
             }
             if dropped > 0 {
                 let mut sql = Sql::new("UPDATE jobs SET events_omitted = events_omitted + ");
