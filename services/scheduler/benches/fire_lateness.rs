@@ -149,9 +149,11 @@ async fn bench(
     let coord = CoordinationServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
     let heartbeat = tokio::spawn(executor_heartbeat(coord.clone()));
 
-    // The due minute: the next whole minute at least 75 s away.
+    // The due minute: the next whole minute far enough away to create and
+    // arm every schedule first (75 s, and 2 s more per thousand schedules).
     let now = Utc::now();
-    let due_minute = (now + chrono::Duration::seconds(75))
+    let lead = 75 + 2 * (schedules as i64 / 1000);
+    let due_minute = (now + chrono::Duration::seconds(lead))
         .with_second(0)
         .unwrap()
         .with_nanosecond(0)
