@@ -187,7 +187,9 @@ async fn bench(
         .to_std()
         .unwrap_or_default();
     tokio::time::sleep(until_start).await;
-    let cpu_before = cpu_seconds(&pids);
+    // The replica to be killed is left out: its CPU time is gone with it.
+    let live: Vec<u32> = pids.iter().skip(usize::from(kill)).copied().collect();
+    let cpu_before = cpu_seconds(&live);
     if kill {
         let at = (due_minute + chrono::Duration::milliseconds(100) - Utc::now())
             .to_std()
@@ -209,7 +211,6 @@ async fn bench(
         "every due run enqueued",
     )
     .await;
-    let live: Vec<u32> = pids.iter().skip(usize::from(kill)).copied().collect();
     let cpu_firing = cpu_seconds(&live) - cpu_before;
     let peak_rss = live.iter().map(|p| peak_rss_kib(*p)).max().unwrap_or(0);
 
