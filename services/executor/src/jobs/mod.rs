@@ -138,6 +138,30 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
 }
 
+/// The control of a repository restore: stops on `cancel`, reports bytes
+/// and files written into `progress`.
+fn restore_control(
+    cancel: &Arc<AtomicBool>,
+    progress: &Arc<Progress>,
+) -> vigil_repository::Control {
+    let p = progress.clone();
+    vigil_repository::Control {
+        cancel: Some(cancel.clone()),
+        progress: Some(Arc::new(move |x: &vigil_repository::Progress| {
+            p.set(x.bytes_read, x.files_done)
+        })),
+    }
+}
+
+/// A repository error as the job's: a cancelled job's is `Cancelled`.
+fn cancelled_or(cancel: &AtomicBool, e: vigil_repository::Error) -> Error {
+    if cancel.load(Ordering::Relaxed) {
+        Error::Cancelled
+    } else {
+        e.into()
+    }
+}
+
 /// Fails unless `artifact` lives in this executor's repository.
 pub fn check_repository(shared: &Shared, artifact: &Artifact) -> Result<()> {
     let here = shared.repo.repository.id();

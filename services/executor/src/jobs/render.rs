@@ -16,11 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use vigil_proto::catalog::v1::Artifact;
-use vigil_repository::{
-    Control, Entry, EntryKind, Repository, RestoreOptions, Snapshot, SnapshotId,
-};
+use vigil_repository::{Entry, EntryKind, Repository, RestoreOptions, Snapshot, SnapshotId};
 
-use super::{blocking, labels};
+use super::{blocking, cancelled_or, labels, restore_control};
 use crate::archive::manifest::check_symlink_member;
 use crate::archive::writer::{ManifestHead, MemberMeta};
 use crate::archive::{ArchiveBuilder, DatabaseInfo, MemberKind, RenderedArchive};
@@ -129,22 +127,14 @@ fn restore_files(
     cancel: &Arc<AtomicBool>,
     progress: &Arc<Progress>,
 ) -> Result<()> {
-    let p = progress.clone();
-    let ctl = Control {
-        cancel: Some(cancel.clone()),
-        progress: Some(Arc::new(move |x: &vigil_repository::Progress| {
-            p.set(x.bytes_read, x.files_done)
-        })),
-    };
     let report = repo
-        .restore(id, scratch, &RestoreOptions::default(), &ctl)
-        .map_err(|e| {
-            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                Error::Cancelled
-            } else {
-                e.into()
-            }
-        })?;
+        .restore(
+            id,
+            scratch,
+            &RestoreOptions::default(),
+            &restore_control(cancel, progress),
+        )
+        .map_err(|e| cancelled_or(cancel, e))?;
     if let Some(first) = report.errors.first() {
         return Err(Error::Repository(vigil_repository::Error::integrity(
             format!("snapshot {}", id.short()),

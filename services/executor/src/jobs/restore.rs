@@ -15,10 +15,10 @@ use std::sync::atomic::AtomicBool;
 use vigil_proto::catalog::v1::{
     Artifact, ArtifactState, GetArtifactRequest, JobStats, RestoreParams, job_params,
 };
-use vigil_repository::{Control, Entry, EntryKind, Repository, RestoreOptions, SnapshotId};
+use vigil_repository::{Entry, EntryKind, Repository, RestoreOptions, SnapshotId};
 
 use super::render::engine_of_stream;
-use super::{JobCtx, Outcome, blocking, labels, snapshot_of};
+use super::{JobCtx, Outcome, blocking, cancelled_or, labels, restore_control, snapshot_of};
 use crate::archive::extract::{ExtractOptions, extract};
 use crate::archive::{self, ArchiveReader, DatabaseInfo};
 use crate::dburl::{DbUrl, engine_name};
@@ -406,13 +406,7 @@ async fn restore_files(
     };
     let report = blocking(move || {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let p = progress.clone();
-        let ctl = Control {
-            cancel: Some(cancel.clone()),
-            progress: Some(Arc::new(move |x: &vigil_repository::Progress| {
-                p.set(x.bytes_read, x.files_done)
-            })),
-        };
+        let ctl = restore_control(&cancel, &progress);
         let report = repo
             .restore(&id, &dir, &opts, &ctl)
             .map_err(|e| cancelled_or(&cancel, e))?;
@@ -480,14 +474,6 @@ async fn restore_database(
     let tables = db.check(expected).await?;
     tracing::info!(job = %ctx.job.id, bytes = written, tables, "database restored and checked");
     Ok(written)
-}
-
-fn cancelled_or(cancel: &AtomicBool, e: vigil_repository::Error) -> Error {
-    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-        Error::Cancelled
-    } else {
-        e.into()
-    }
 }
 
 /// Writes a dump stream into the target directory under its stream name.
