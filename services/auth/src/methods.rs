@@ -120,6 +120,10 @@ pub const METHODS: &[(&str, Access)] = &[
         Access::Component,
     ),
     (
+        "vigil.catalog.v1.CoordinationService/PutScheduleStates",
+        Access::Component,
+    ),
+    (
         "vigil.catalog.v1.CoordinationService/CommitScheduleTick",
         Access::Component,
     ),

@@ -23,7 +23,7 @@ pub struct Event {
     pub kind: EventKind,
     /// Configuration name or schedule key.
     pub name: String,
-    /// Job, artifact or alert id.
+    /// Job, artifact or alert id; for a schedule change, the state's new etag.
     pub id: String,
     /// When it changed, in microseconds since the epoch.
     pub time: i64,

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use vigil_proto::catalog::v1::{ScheduleHealth, ScheduleState};
 
-use crate::engine::{Engine, Snapshot, TickReport, active_runs};
+use crate::engine::{Engine, Scope, Snapshot, TickReport, active_runs};
 use crate::error::{Error, Result};
 use crate::plan::{Decision, PlannedRun};
 use crate::repair::disagreement;
@@ -42,10 +42,10 @@ enum Work {
 }
 
 /// The schedules whose state is not settled, and the states nobody wants.
-fn work(snap: &Snapshot, now: DateTime<Utc>) -> Vec<Work> {
+fn work(snap: &Snapshot, now: DateTime<Utc>, scope: &Scope) -> Vec<Work> {
     let mut work = Vec::new();
     for (name, def) in &snap.desired {
-        if settled(def, snap.states.get(name), now) {
+        if !scope.has(name) || settled(def, snap.states.get(name), now) {
             continue;
         }
         let state = snap.states.get(name).cloned();
@@ -59,7 +59,7 @@ fn work(snap: &Snapshot, now: DateTime<Utc>) -> Vec<Work> {
     for name in snap
         .states
         .keys()
-        .filter(|k| !snap.desired.contains_key(*k))
+        .filter(|k| scope.has(k) && !snap.desired.contains_key(*k))
     {
         work.push(Work::Remove(name.clone()));
     }
@@ -73,9 +73,14 @@ impl Engine {
         &self,
         snap: &mut Snapshot,
         now: DateTime<Utc>,
+        scope: &Scope,
         report: &mut TickReport,
     ) {
-        let results: Vec<(String, Result<Armed>)> = futures::stream::iter(work(snap, now))
+        let (fresh, work): (Vec<Work>, Vec<Work>) = work(snap, now, scope)
+            .into_iter()
+            .partition(|w| matches!(w, Work::Arm(_, Ok(_), None, _)));
+        let mut results = self.arm_fresh(fresh, now).await;
+        let rest: Vec<(String, Result<Armed>)> = futures::stream::iter(work)
             .map(|item| async move {
                 match item {
                     Work::Arm(name, Ok(def), state, active) => {
@@ -95,11 +100,12 @@ impl Engine {
             .buffer_unordered(self.settings.fire_concurrency)
             .collect()
             .await;
+        results.extend(rest);
         for (name, result) in results {
             self.take_result(snap, report, name, result);
         }
         let mut memory = self.memory();
-        for (name, def) in &snap.desired {
+        for (name, def) in snap.desired.iter().filter(|(k, _)| scope.has(k)) {
             if let (Ok(def), Some(state)) = (def, snap.states.get(name))
                 && state.armed_etag == def.etag
             {
@@ -163,6 +169,48 @@ impl Engine {
         Ok(Armed::Removed)
     }
 
+    /// Arms schedules that have no state yet, `fire_batch` states per
+    /// catalog transaction (`PutScheduleStates`): a cold start of a large
+    /// fleet writes thousands of states, not one transaction each.
+    async fn arm_fresh(&self, fresh: Vec<Work>, now: DateTime<Utc>) -> Vec<(String, Result<Armed>)> {
+        let states: Vec<ScheduleState> = fresh
+            .into_iter()
+            .filter_map(|w| match w {
+                Work::Arm(_, Ok(def), None, _) => {
+                    let next = def.schedule.next_after(def.edit_time);
+                    Some(self.armed_state(&def, fresh_state(&def), next, now))
+                }
+                _ => None,
+            })
+            .collect();
+        let batches: Vec<Vec<ScheduleState>> = states
+            .chunks(self.settings.fire_batch.max(1))
+            .map(<[ScheduleState]>::to_vec)
+            .collect();
+        drop(states);
+        let done: Vec<Vec<(String, Result<Armed>)>> = futures::stream::iter(batches)
+            .map(|batch| async move {
+                let keys: Vec<String> = batch.iter().map(|s| s.schedule.clone()).collect();
+                match self.catalog.put_states(batch).await {
+                    Ok(results) => keys
+                        .into_iter()
+                        .zip(results)
+                        .map(|(key, r)| (key, r.map(|s| Armed::Stored(Box::new(s)))))
+                        .collect(),
+                    Err(e) => {
+                        let why = e.to_string();
+                        keys.into_iter()
+                            .map(|key| (key, Err(Error::Internal(why.clone()))))
+                            .collect()
+                    }
+                }
+            })
+            .buffer_unordered(ARM_BATCHES_IN_FLIGHT)
+            .collect()
+            .await;
+        done.into_iter().flatten().collect()
+    }
+
     async fn arm(
         &self,
         def: &ScheduleDef,
@@ -172,14 +220,8 @@ impl Engine {
     ) -> Result<Armed> {
         let Some(mut state) = state else {
             let next = def.schedule.next_after(def.edit_time);
-            let fresh = ScheduleState {
-                schedule: def.name.clone(),
-                configuration: def.key.configuration.clone(),
-                role: def.key.role.to_proto() as i32,
-                ..Default::default()
-            };
             return self
-                .store_armed(def, fresh, next, now)
+                .store_armed(def, fresh_state(def), next, now)
                 .await
                 .map(|s| Armed::Stored(Box::new(s)));
         };
@@ -278,10 +320,22 @@ impl Engine {
     pub(crate) async fn store_armed(
         &self,
         def: &ScheduleDef,
-        mut state: ScheduleState,
+        state: ScheduleState,
         next: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<ScheduleState> {
+        let state = self.armed_state(def, state, next, now);
+        self.catalog.put_state(state).await
+    }
+
+    /// `state` armed for `def` with the next due time `next`.
+    fn armed_state(
+        &self,
+        def: &ScheduleDef,
+        mut state: ScheduleState,
+        next: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> ScheduleState {
         state.next_due_time = next.map(time_to_ts);
         state.armed_etag = def.etag.clone();
         state.armed_time = Some(time_to_ts(now));
@@ -304,7 +358,7 @@ impl Engine {
                 state.health_reason = "the schedule has no due time in the future".into();
             }
         }
-        self.catalog.put_state(state).await
+        state
     }
 
     async fn store_unarmed(
@@ -338,6 +392,19 @@ impl Engine {
             .put_state(s)
             .await
             .map(|s| Armed::Stored(Box::new(s)))
+    }
+}
+
+/// Most `PutScheduleStates` batches of one tick in flight at once.
+const ARM_BATCHES_IN_FLIGHT: usize = 4;
+
+/// The state of a schedule that was never armed.
+fn fresh_state(def: &ScheduleDef) -> ScheduleState {
+    ScheduleState {
+        schedule: def.name.clone(),
+        configuration: def.key.configuration.clone(),
+        role: def.key.role.to_proto() as i32,
+        ..Default::default()
     }
 }
 

@@ -14,7 +14,7 @@ use vigil_proto::catalog::v1::{
     DeleteScheduleStateRequest, EnqueueJobRequest, EnqueueJobResponse, EventKind,
     GetConfigurationRequest, GetJobRequest, GetScheduleStateRequest, JobState, ListAlertsRequest,
     ListComponentsRequest, ListConfigurationsRequest, ListJobsRequest, ListScheduleStatesRequest,
-    PutScheduleStateRequest, RaiseAlertRequest, RaiseAlertResponse, ReportHeartbeatRequest,
+    PutScheduleStateRequest, PutScheduleStatesRequest, RaiseAlertRequest, RaiseAlertResponse, ReportHeartbeatRequest,
     ResolveAlertRequest, ScheduleOutcome, ScheduleState, SetAlertDeliveryRequest,
     WatchEventsRequest, WatchEventsResponse,
 };
@@ -157,6 +157,47 @@ impl Catalog {
             ))),
             Err(s) => Err(Error::catalog("PutScheduleState", s)),
         }
+    }
+
+    /// Creates or replaces many schedule states in one catalog transaction.
+    /// Each has its own result: a lost race is [`Error::Conflict`], any
+    /// other refusal [`Error::Catalog`].
+    pub async fn put_states(
+        &self,
+        states: Vec<ScheduleState>,
+    ) -> Result<Vec<Result<ScheduleState>>> {
+        let keys: Vec<String> = states.iter().map(|s| s.schedule.clone()).collect();
+        let resp = self
+            .coordination
+            .clone()
+            .put_schedule_states(PutScheduleStatesRequest { states })
+            .await
+            .map_err(|s| Error::catalog("PutScheduleStates", s))?
+            .into_inner();
+        if resp.results.len() != keys.len() {
+            return Err(Error::Internal(format!(
+                "PutScheduleStates returned {} results for {} states",
+                resp.results.len(),
+                keys.len()
+            )));
+        }
+        Ok(resp
+            .results
+            .into_iter()
+            .zip(keys)
+            .map(|(r, key)| match Code::from_i32(r.code) {
+                Code::Ok => r
+                    .state
+                    .ok_or_else(|| Error::Internal("PutScheduleStates returned no state".into())),
+                code if is_conflict(code) => Err(Error::Conflict(format!(
+                    "schedule {key} changed concurrently"
+                ))),
+                code => Err(Error::catalog(
+                    "PutScheduleStates",
+                    tonic::Status::new(code, r.message),
+                )),
+            })
+            .collect())
     }
 
     /// Removes a schedule state; a missing one is fine.

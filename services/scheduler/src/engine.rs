@@ -6,7 +6,7 @@
 //! `now` is always seen by the tick that handles a due time after it (S7). All writes are compare-and-set, so any number of replicas may
 //! tick at once (S3): the loser of a race gets ABORTED and moves on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -15,6 +15,7 @@ use vigil_server_common::clock::SharedClock;
 
 use crate::alerts::Notifier;
 use crate::catalog::Catalog;
+use crate::changes::{Changes, Pending};
 use crate::error::Result;
 use crate::health::JobFact;
 use crate::key::ScheduleKey;
@@ -76,8 +77,48 @@ pub struct Engine {
     pub(crate) notifier: Option<Notifier>,
     /// The URL of this replica's gRPC port, reported in its heartbeats.
     pub(crate) endpoint: std::sync::OnceLock<String>,
-    /// Serialises ticks of this replica; other replicas race through CAS.
-    tick_lock: tokio::sync::Mutex<()>,
+    /// Catalog changes announced since the last tick.
+    pub(crate) changes: Changes,
+    /// Serialises ticks of this replica (other replicas race through CAS)
+    /// and keeps the snapshot between incremental ticks.
+    tick_lock: tokio::sync::Mutex<Option<Kept>>,
+    /// When the last tick reconciled and assessed every schedule.
+    swept: Mutex<Option<DateTime<Utc>>>,
+}
+
+/// The snapshot kept between incremental ticks, and when it was last read
+/// in full.
+pub(crate) struct Kept {
+    snapshot: Snapshot,
+    read_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("schedules", &self.snapshot.desired.len())
+            .field("states", &self.snapshot.states.len())
+            .field("read_at", &self.read_at)
+            .finish()
+    }
+}
+
+/// Which schedules a tick reconciles and assesses: all of them (after a full
+/// read, and every `reconcile_interval`), or only those an announced change
+/// touched. Ready schedules are fired either way.
+pub(crate) enum Scope {
+    All,
+    Keys(HashSet<String>),
+}
+
+impl Scope {
+    /// Whether `key` is in scope.
+    pub(crate) fn has(&self, key: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Keys(keys) => keys.contains(key),
+        }
+    }
 }
 
 /// The catalog snapshot a tick works on.
@@ -154,7 +195,9 @@ impl Engine {
             memory: Mutex::new(Memory::default()),
             notifier,
             endpoint: std::sync::OnceLock::new(),
-            tick_lock: tokio::sync::Mutex::new(()),
+            changes: Changes::default(),
+            tick_lock: tokio::sync::Mutex::new(None),
+            swept: Mutex::new(None),
         })
     }
 
@@ -200,38 +243,111 @@ impl Engine {
     }
 
     async fn tick_at(&self, now: DateTime<Utc>) -> Result<TickReport> {
-        let _serial = self.tick_lock.lock().await;
+        let mut kept = self.tick_lock.lock().await;
+        let following = self.changes.take();
+        let keep = following.is_some();
         let mut report = TickReport::default();
         let phase = std::time::Instant::now();
-        let mut snapshot = self.snapshot().await?;
+        let (mut current, scope) = self.refresh(kept.take(), following, now).await?;
+        let snapshot = &mut current.snapshot;
         let read = phase.elapsed();
         report.schedules = snapshot.desired.len();
-        self.reconcile(&mut snapshot, now, &mut report).await;
+        self.reconcile(snapshot, now, &scope, &mut report).await;
         let armed = phase.elapsed();
-        let fired = self.fire_due(&mut snapshot, now, &mut report).await;
+        let fired = self.fire_due(snapshot, now, &mut report).await;
         let fire = phase.elapsed();
-        self.detect(&mut snapshot, now, &fired, &mut report).await;
-        report.next_wake = next_wake(&snapshot);
+        let swept = matches!(scope, Scope::All);
+        if swept {
+            self.detect(snapshot, now, &fired, &mut report).await;
+            *self.swept.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+        }
+        report.next_wake = next_wake(snapshot).map(|t| t.min(self.next_sweep(now)));
         tracing::debug!(
             read_ms = read.as_millis(),
             armed_ms = (armed - read).as_millis(),
             fired_ms = (fire - armed).as_millis(),
             detected_ms = (phase.elapsed() - fire).as_millis(),
+            swept,
             enqueued = report.enqueued,
             "tick phases"
         );
+        if keep {
+            *kept = Some(current);
+        }
         Ok(report)
+    }
+
+    /// The snapshot this tick works on, and its scope. Without announced
+    /// changes (`pending` is `None`: the event stream is not followed), after
+    /// a reconnect, without a kept snapshot or once `resync_interval` has
+    /// passed, the whole catalog is read; otherwise the kept snapshot gets
+    /// the announced changes.
+    async fn refresh(
+        &self,
+        kept: Option<Kept>,
+        pending: Option<Pending>,
+        now: DateTime<Utc>,
+    ) -> Result<(Kept, Scope)> {
+        let resync = chrono::Duration::from_std(self.settings.resync_interval)
+            .unwrap_or(chrono::Duration::MAX);
+        match (kept, pending) {
+            (Some(mut kept), Some(pending)) if !pending.resync && now - kept.read_at < resync => {
+                let touched = match self.apply(&mut kept.snapshot, pending).await {
+                    Ok(touched) => touched,
+                    Err(e) => {
+                        self.changes.resync();
+                        return Err(e);
+                    }
+                };
+                kept.snapshot.share = self.share().await;
+                let scope = if self.next_sweep(now) <= now {
+                    Scope::All
+                } else {
+                    Scope::Keys(touched)
+                };
+                Ok((kept, scope))
+            }
+            (kept, pending) => {
+                // The old snapshot goes before the new one is read.
+                drop(kept);
+                match self.snapshot().await {
+                    Ok(snapshot) => Ok((
+                        Kept {
+                            snapshot,
+                            read_at: now,
+                        },
+                        Scope::All,
+                    )),
+                    Err(e) => {
+                        if pending.is_some() {
+                            self.changes.resync();
+                        }
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// When every schedule is next reconciled and assessed.
+    fn next_sweep(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let interval = chrono::Duration::from_std(self.settings.reconcile_interval)
+            .unwrap_or(chrono::Duration::MAX);
+        match *self.swept.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(at) => at.checked_add_signed(interval).unwrap_or(DateTime::<Utc>::MAX_UTC),
+            None => now,
+        }
     }
 
     /// Reads states, configurations and active jobs, concurrently. A state
     /// without a matching configuration in this snapshot is only removed
     /// after its configuration is read again (see `arm`).
     pub(crate) async fn snapshot(&self) -> Result<Snapshot> {
-        let (states, configs, jobs, replicas) = tokio::try_join!(
+        let (states, configs, jobs, share) = tokio::try_join!(
             self.catalog.all_states(),
             self.catalog.all_configurations(),
             self.catalog.active_jobs(),
-            self.live_replicas(),
+            async { Ok(self.share().await) },
         )?;
         let states: BTreeMap<String, ScheduleState> = states
             .into_iter()
@@ -255,23 +371,27 @@ impl Engine {
             states,
             desired,
             active,
-            share: Share::of(&self.replica, &replicas, self.settings.takeover_delay),
+            share,
         })
+    }
+
+    /// This replica's share of the firing work among the live replicas.
+    async fn share(&self) -> Share {
+        let replicas = self.live_replicas().await;
+        Share::of(&self.replica, &replicas, self.settings.takeover_delay)
     }
 
     /// Ids of the live scheduler replicas. Unknown (the catalog does not
     /// answer) means this replica fires everything, relying on the
     /// compare-and-set.
-    async fn live_replicas(&self) -> Result<Vec<String>> {
-        Ok(
-            match self.catalog.components(ComponentKind::Scheduler).await {
-                Ok(all) => all.into_iter().filter(|c| c.alive).map(|c| c.id).collect(),
-                Err(e) => {
-                    tracing::debug!(error = %e, "cannot list scheduler replicas");
-                    Vec::new()
-                }
-            },
-        )
+    async fn live_replicas(&self) -> Vec<String> {
+        match self.catalog.components(ComponentKind::Scheduler).await {
+            Ok(all) => all.into_iter().filter(|c| c.alive).map(|c| c.id).collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list scheduler replicas");
+                Vec::new()
+            }
+        }
     }
 
     /// The schedule definitions of `configs` (none for disabled ones),
@@ -282,19 +402,43 @@ impl Engine {
         let mut out = Vec::new();
         let mut fresh = HashMap::with_capacity(configs.len());
         for config in configs {
-            let entry = match memory.defs.remove(&config.name) {
-                Some(cached) if cached.0 == config.etag && cached.1 == config.enabled() => cached,
-                _ => (
-                    config.etag.clone(),
-                    config.enabled(),
-                    spec::defs_for(config, &self.settings),
-                ),
-            };
+            let entry = self.derive(memory.defs.remove(&config.name), config);
             out.extend(entry.2.iter().cloned());
             fresh.insert(config.name.clone(), entry);
         }
         memory.defs = fresh;
         out
+    }
+
+    /// The definitions of `config`: `cached` when it was derived from the
+    /// same version, derived afresh otherwise.
+    fn derive(&self, cached: Option<CachedDefs>, config: &BackupConfiguration) -> CachedDefs {
+        match cached {
+            Some(c) if c.0 == config.etag && c.1 == config.enabled() => c,
+            _ => (
+                config.etag.clone(),
+                config.enabled(),
+                spec::defs_for(config, &self.settings),
+            ),
+        }
+    }
+
+    /// The definitions of configuration `name` as read now (`None`: it was
+    /// deleted), through the same cache as [`Engine::defs_of`].
+    pub(crate) fn defs_of_configuration(
+        &self,
+        name: &str,
+        config: Option<&BackupConfiguration>,
+    ) -> Vec<Def> {
+        let mut memory = self.memory();
+        let Some(config) = config else {
+            memory.defs.remove(name);
+            return Vec::new();
+        };
+        let entry = self.derive(memory.defs.remove(name), config);
+        let defs = entry.2.clone();
+        memory.defs.insert(name.to_owned(), entry);
+        defs
     }
 
     /// The definitions of one configuration as if it were enabled, from the
@@ -343,6 +487,7 @@ impl Engine {
             }
         }
         self.note_jobs(&jobs);
+        self.changes.jobs(&jobs);
     }
 }
 

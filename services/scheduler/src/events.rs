@@ -1,8 +1,10 @@
 //! Catalog events: configuration changes wake the loop at once (S1: a new
 //! or edited schedule is armed within moments, not at the next reconcile
-//! interval); job changes are remembered for the health checks. The stream
-//! reconnects by itself, and every (re)connect triggers a full reconcile in
-//! case events were lost while it was down.
+//! interval); job changes are remembered for the health checks; every
+//! announced change goes to the engine's inbox ([`crate::changes`]), so a
+//! tick reads only what changed. The stream reconnects by itself, and every
+//! (re)connect triggers a full read in case events were lost while it was
+//! down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,11 +31,16 @@ pub async fn run(
     loop {
         match engine
             .catalog
-            .watch(&[EventKind::ConfigurationChanged, EventKind::JobChanged])
+            .watch(&[
+                EventKind::ConfigurationChanged,
+                EventKind::JobChanged,
+                EventKind::ScheduleChanged,
+            ])
             .await
         {
             Ok(mut stream) => {
                 failures.reset();
+                engine.changes.follow();
                 wake.notify_one();
                 loop {
                     let message = tokio::select! {
@@ -44,7 +51,11 @@ pub async fn run(
                         Ok(Some(event)) => match event.kind() {
                             EventKind::ConfigurationChanged => {
                                 tracing::debug!(configuration = %event.name, "configuration changed");
+                                engine.changes.configuration(event.name);
                                 wake.notify_one();
+                            }
+                            EventKind::ScheduleChanged => {
+                                engine.changes.state(event.name, event.id);
                             }
                             EventKind::JobChanged if !event.id.is_empty() => {
                                 let _ = jobs.try_send(event.id);
@@ -61,6 +72,7 @@ pub async fn run(
                         }
                     }
                 }
+                engine.changes.unfollow();
             }
             Err(e) => tracing::warn!(error = %e, "cannot watch catalog events; retrying"),
         }

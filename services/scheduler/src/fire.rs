@@ -211,7 +211,8 @@ impl Engine {
                 conflict: false,
             }),
             Err(Error::Conflict(why)) => {
-                tracing::debug!(schedule = %name, %why, "another replica fired this schedule first");
+                tracing::debug!(schedule = %name, %why, "another replica fired this schedule first, or its configuration changed");
+                self.changes.configuration(p.def.key.configuration.clone());
                 match self.catalog.state(&name, 0).await {
                     Ok(state) => Ok(FireOutcome {
                         state: state.map(|(s, _)| s).unwrap_or_default(),
@@ -318,7 +319,8 @@ impl Engine {
             }
             Err(Error::Conflict(why)) => {
                 outcome.runs.truncate(before);
-                tracing::debug!(schedule = %def.name, %why, "another replica fired this schedule first");
+                tracing::debug!(schedule = %def.name, %why, "another replica fired this schedule first, or its configuration changed");
+                self.changes.configuration(def.key.configuration.clone());
                 outcome.state = self
                     .catalog
                     .state(&def.name, 0)
@@ -403,6 +405,7 @@ impl Engine {
             owner: self.replica.clone(),
             health: assessment.health as i32,
             health_reason: assessment.reason,
+            configuration_etag: def.etag.clone(),
         }
     }
 }

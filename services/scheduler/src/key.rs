@@ -24,6 +24,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, for the keys a configuration may have.
+    pub(crate) const ALL: [Role; 3] = [Role::Backup, Role::Prune, Role::Verify];
+
     /// The job kind a due run of this role enqueues.
     pub fn job_kind(self) -> JobKind {
         match self {

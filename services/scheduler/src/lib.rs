@@ -28,6 +28,7 @@ pub mod alerts;
 pub mod arm;
 pub mod capable;
 pub mod catalog;
+mod changes;
 pub mod detect;
 pub mod engine;
 pub mod error;

@@ -13,10 +13,14 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SchedulerSettings {
-    /// How often the reconciler compares the armed set with the catalog even
-    /// without events, and re-checks health.
+    /// How often every schedule is reconciled and its health re-checked,
+    /// even without events.
     #[serde(with = "duration")]
     pub reconcile_interval: Duration,
+    /// How often the whole catalog is read again while its event stream is
+    /// connected; between full reads, ticks apply the announced changes.
+    #[serde(with = "duration")]
+    pub resync_interval: Duration,
     /// How often the replica reports its heartbeat.
     #[serde(with = "duration")]
     pub heartbeat_interval: Duration,
@@ -73,6 +77,7 @@ impl Default for SchedulerSettings {
     fn default() -> Self {
         Self {
             reconcile_interval: Duration::from_secs(10),
+            resync_interval: Duration::from_secs(600),
             heartbeat_interval: Duration::from_secs(5),
             system_schedules: true,
             prune_time: TimeOfDay::new(3, 30).expect("valid time of day"),
@@ -154,6 +159,7 @@ impl SchedulerSettings {
         };
         for (name, value) in [
             ("reconcile_interval", self.reconcile_interval),
+            ("resync_interval", self.resync_interval),
             ("heartbeat_interval", self.heartbeat_interval),
             ("webhook_timeout", self.webhook_timeout),
         ] {

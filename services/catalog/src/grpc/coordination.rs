@@ -137,6 +137,33 @@ impl CoordinationService for CoordinationApi {
         Ok(Response::new(PutScheduleStateResponse { state }))
     }
 
+    async fn put_schedule_states(
+        &self,
+        request: Request<PutScheduleStatesRequest>,
+    ) -> Result<Response<PutScheduleStatesResponse>, Status> {
+        let results = self
+            .store
+            .put_schedule_states(&request.get_ref().states)
+            .await?
+            .into_iter()
+            .map(|result| match result {
+                Ok(state) => PutScheduleStateResult {
+                    state: Some(state),
+                    ..Default::default()
+                },
+                Err(refused) => {
+                    let status = Status::from(refused);
+                    PutScheduleStateResult {
+                        code: status.code() as i32,
+                        message: status.message().to_owned(),
+                        ..Default::default()
+                    }
+                }
+            })
+            .collect();
+        Ok(Response::new(PutScheduleStatesResponse { results }))
+    }
+
     async fn commit_schedule_tick(
         &self,
         request: Request<CommitScheduleTickRequest>,

@@ -91,6 +91,59 @@ fn check_state(s: &ScheduleState) -> Result<()> {
     v.finish()
 }
 
+/// The bounds of a batch as a whole; each state is checked by [`check_state`].
+fn check_state_batch(states: &[ScheduleState]) -> Result<()> {
+    let mut v = Checker::new();
+    if states.len() > MAX_STATES_PER_BATCH {
+        v.add(
+            "states",
+            format!("must hold at most {MAX_STATES_PER_BATCH} states"),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = states.iter().find(|s| !seen.insert(s.schedule.as_str())) {
+        v.add(
+            "states",
+            format!("names schedule {} more than once", twice.schedule),
+        );
+    }
+    v.finish()
+}
+
+/// Most states in one `PutScheduleStates`.
+const MAX_STATES_PER_BATCH: usize = 1000;
+
+/// The stored columns of `state` after its key, up to its revision.
+fn state_values(sql: &mut Sql, state: &ScheduleState) {
+    sql.text(&state.configuration)
+        .push(", ")
+        .int(i64::from(state.role));
+    sql.push(", ")
+        .int(i64::from(state.health))
+        .push(", ")
+        .int(ts(&state.next_due_time));
+    sql.push(", ")
+        .int(ts(&state.last_due_time))
+        .push(", ")
+        .int(ts(&state.last_fire_time));
+    sql.push(", ")
+        .int(ts(&state.armed_time))
+        .push(", ")
+        .text(&state.armed_etag);
+    sql.push(", ")
+        .int(i64::from(state.paused))
+        .push(", ")
+        .int(u64_to_db(state.fired_count));
+    sql.push(", ")
+        .int(u64_to_db(state.skipped_count))
+        .push(", ")
+        .int(u64_to_db(state.missed_count));
+    sql.push(", ")
+        .text(&state.owner)
+        .push(", ")
+        .text(&state.health_reason);
+}
+
 pub(super) async fn find(
     store: &Store,
     conn: &mut AnyConnection,
@@ -190,74 +243,91 @@ impl Store {
         check_state(state)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let result: Result<_> = async {
-            let stored = find(self, &mut tx, &state.schedule, true).await?;
-            let revision = match (&stored, state.etag.as_str()) {
-                (None, "") => 1,
-                (Some(_), "") => return Err(Error::already_exists("schedule", &state.schedule)),
-                (None, _) => return Err(Error::not_found("schedule", &state.schedule)),
-                (Some(s), etag) if s.etag != etag => {
-                    return Err(Error::Aborted(
-                        "state.etag: does not match the stored etag, read the schedule state again"
-                            .into(),
-                    ));
-                }
-                (Some(s), _) => s.etag.parse::<i64>().unwrap_or(0) + 1,
-            };
-            let mut sql = Sql::new("");
-            if stored.is_none() {
-                sql.push(&format!("INSERT INTO schedule_states ({COLUMNS}) VALUES ("));
-                sql.text(&state.schedule).push(", ");
-            } else {
-                sql.push("UPDATE schedule_states SET (");
-                sql.push(COLUMNS.trim_start_matches("schedule, "));
-                sql.push(") = (");
-            }
-            sql.text(&state.configuration)
-                .push(", ")
-                .int(i64::from(state.role));
-            sql.push(", ")
-                .int(i64::from(state.health))
-                .push(", ")
-                .int(ts(&state.next_due_time));
-            sql.push(", ")
-                .int(ts(&state.last_due_time))
-                .push(", ")
-                .int(ts(&state.last_fire_time));
-            sql.push(", ")
-                .int(ts(&state.armed_time))
-                .push(", ")
-                .text(&state.armed_etag);
-            sql.push(", ")
-                .int(i64::from(state.paused))
-                .push(", ")
-                .int(u64_to_db(state.fired_count));
-            sql.push(", ")
-                .int(u64_to_db(state.skipped_count))
-                .push(", ")
-                .int(u64_to_db(state.missed_count));
-            sql.push(", ")
-                .text(&state.owner)
-                .push(", ")
-                .text(&state.health_reason);
-            sql.push(", ").int(revision).push(", ").int(now).push(")");
-            if stored.is_some() {
-                sql.push(" WHERE schedule = ").text(&state.schedule);
-            }
-            if stored.is_none() {
-                // Two creators racing: the loser finds the key taken.
-                sql.push(" ON CONFLICT DO NOTHING");
-            }
-            sql.push(&format!(" RETURNING {COLUMNS}"));
-            let row = sql.query().fetch_optional(&mut *tx).await?;
-            row.ok_or_else(|| Error::already_exists("schedule", &state.schedule))
-        }
-        .await;
+        let result = self.write_state(&mut tx, state, now).await;
         let row = Db::finish(tx, result).await?;
         let stored = from_row(&row)?;
-        self.events
-            .publish([self.event(EventKind::ScheduleChanged, &stored.schedule, "")]);
+        self.events.publish([self.event(
+            EventKind::ScheduleChanged,
+            &stored.schedule,
+            &stored.etag,
+        )]);
         Ok(stored)
+    }
+
+    /// Creates or replaces many schedule states in one transaction. Each is
+    /// checked on its own: a refused state gets its error as its result and
+    /// changes nothing, the others are stored. A storage error fails the
+    /// whole batch, which then changes nothing either.
+    pub async fn put_schedule_states(
+        &self,
+        states: &[ScheduleState],
+    ) -> Result<Vec<Result<ScheduleState>>> {
+        check_state_batch(states)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let result: Result<Vec<Result<AnyRow>>> = async {
+            let mut rows = Vec::with_capacity(states.len());
+            for state in states {
+                rows.push(match check_state(state) {
+                    Ok(()) => self.write_state(&mut tx, state, now).await,
+                    Err(refused) => Err(refused),
+                });
+            }
+            Ok(rows)
+        }
+        .await;
+        let rows = Db::finish(tx, result).await?;
+        let stored: Vec<Result<ScheduleState>> = rows
+            .into_iter()
+            .map(|row| row.and_then(|r| from_row(&r)))
+            .collect();
+        self.events.publish(stored.iter().flatten().map(|s| {
+            self.event(EventKind::ScheduleChanged, &s.schedule, &s.etag)
+        }));
+        Ok(stored)
+    }
+
+    /// Stores one state under its compare-and-set: an empty etag creates, a
+    /// matching one replaces. A refusal writes nothing.
+    async fn write_state(
+        &self,
+        tx: &mut AnyConnection,
+        state: &ScheduleState,
+        now: i64,
+    ) -> Result<AnyRow> {
+        let stored = find(self, tx, &state.schedule, true).await?;
+        let revision = match (&stored, state.etag.as_str()) {
+            (None, "") => 1,
+            (Some(_), "") => return Err(Error::already_exists("schedule", &state.schedule)),
+            (None, _) => return Err(Error::not_found("schedule", &state.schedule)),
+            (Some(s), etag) if s.etag != etag => {
+                return Err(Error::Aborted(
+                    "state.etag: does not match the stored etag, read the schedule state again"
+                        .into(),
+                ));
+            }
+            (Some(s), _) => s.etag.parse::<i64>().unwrap_or(0) + 1,
+        };
+        let mut sql = Sql::new("");
+        if stored.is_none() {
+            sql.push(&format!("INSERT INTO schedule_states ({COLUMNS}) VALUES ("));
+            sql.text(&state.schedule).push(", ");
+        } else {
+            sql.push("UPDATE schedule_states SET (");
+            sql.push(COLUMNS.trim_start_matches("schedule, "));
+            sql.push(") = (");
+        }
+        state_values(&mut sql, state);
+        sql.push(", ").int(revision).push(", ").int(now).push(")");
+        if stored.is_some() {
+            sql.push(" WHERE schedule = ").text(&state.schedule);
+        } else {
+            // Two creators racing: the loser finds the key taken.
+            sql.push(" ON CONFLICT DO NOTHING");
+        }
+        sql.push(&format!(" RETURNING {COLUMNS}"));
+        let row = sql.query().fetch_optional(&mut *tx).await?;
+        row.ok_or_else(|| Error::already_exists("schedule", &state.schedule))
     }
 
     /// Removes a schedule state and its outcomes; jobs stay in the history.

@@ -223,7 +223,11 @@ impl Store {
                     .iter()
                     .map(|j| self.event(EventKind::JobQueued, &j.configuration, &j.id)),
             );
-            events.push(self.event(EventKind::ScheduleChanged, &state.schedule, ""));
+            events.push(self.event(
+                EventKind::ScheduleChanged,
+                &state.schedule,
+                &state.etag,
+            ));
             out.push((state, a.jobs));
         }
         self.events.publish(events);
@@ -381,7 +385,16 @@ fn check_tick_state(
             "expected_next_due_time: the schedule was moved by another tick, read it again".into(),
         ));
     }
-    check_tick_times(now, state, req, configs.get(&state.configuration))?;
+    let config = configs.get(&state.configuration);
+    if !req.configuration_etag.is_empty()
+        && config.is_none_or(|c| c.etag != req.configuration_etag)
+    {
+        return Err(Error::Aborted(format!(
+            "configuration_etag: configuration {} was edited or deleted since the tick was planned, read it again",
+            state.configuration
+        )));
+    }
+    check_tick_times(now, state, req, config)?;
     let missing = enqueued(req)
         .filter_map(|r| r.job.as_ref())
         .map(|j| j.configuration.as_str())

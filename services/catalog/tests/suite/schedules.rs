@@ -136,11 +136,15 @@ both_backends!(commit_tick_records_outcomes_and_enqueues_once);
 async fn commit_tick_records_outcomes_and_enqueues_once(options: CatalogOptions) {
     let (options, clock) = manual(options);
     let mut h = start(options).await;
-    h.catalog
+    let config = h
+        .catalog
         .create_configuration(CreateConfigurationRequest {
             configuration: Some(utc_daily("daily")),
         })
         .await
+        .unwrap()
+        .into_inner()
+        .configuration
         .unwrap();
     h.coord
         .put_schedule_state(PutScheduleStateRequest {
@@ -188,6 +192,7 @@ async fn commit_tick_records_outcomes_and_enqueues_once(options: CatalogOptions)
         owner: "scheduler-a".into(),
         health: ScheduleHealth::Armed as i32,
         health_reason: "caught up".into(),
+        configuration_etag: config.etag.clone(),
     };
 
     // A stale expected time is ABORTED and changes nothing.
@@ -196,6 +201,14 @@ async fn commit_tick_records_outcomes_and_enqueues_once(options: CatalogOptions)
     stale.expected_next_due_time = Some(ts(t0() - day));
     let err = h.coord.commit_schedule_tick(stale).await.unwrap_err();
     assert_eq!(err.code(), Code::Aborted, "{err:?}");
+    assert_eq!(snapshot(&mut h, "daily").await, before);
+    // So is a tick planned from a configuration version that is no longer
+    // the stored one (S7: an edit is never overlooked by a stale planner).
+    let mut outdated = tick.clone();
+    outdated.configuration_etag = format!("{}-older", config.etag);
+    let err = h.coord.commit_schedule_tick(outdated).await.unwrap_err();
+    assert_eq!(err.code(), Code::Aborted, "{err:?}");
+    assert!(err.message().starts_with("configuration_etag:"), "{err:?}");
     assert_eq!(snapshot(&mut h, "daily").await, before);
     // So is a bad run, with its field named.
     let mut bad = tick.clone();

@@ -78,6 +78,7 @@ async fn missed_ranges_reach_the_report(mut options: CatalogOptions) {
             owner: "scheduler-a".into(),
             health: ScheduleHealth::Missed as i32,
             health_reason: "3 due runs missed".into(),
+            configuration_etag: String::new(),
         })
         .await
         .unwrap();
@@ -91,6 +92,7 @@ async fn missed_ranges_reach_the_report(mut options: CatalogOptions) {
             owner: "scheduler-a".into(),
             health: ScheduleHealth::Missed as i32,
             health_reason: "1 due run missed".into(),
+            configuration_etag: String::new(),
         })
         .await
         .unwrap();
