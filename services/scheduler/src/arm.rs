@@ -172,7 +172,11 @@ impl Engine {
     /// Arms schedules that have no state yet, `fire_batch` states per
     /// catalog transaction (`PutScheduleStates`): a cold start of a large
     /// fleet writes thousands of states, not one transaction each.
-    async fn arm_fresh(&self, fresh: Vec<Work>, now: DateTime<Utc>) -> Vec<(String, Result<Armed>)> {
+    async fn arm_fresh(
+        &self,
+        fresh: Vec<Work>,
+        now: DateTime<Utc>,
+    ) -> Vec<(String, Result<Armed>)> {
         let states: Vec<ScheduleState> = fresh
             .into_iter()
             .filter_map(|w| match w {

@@ -14,9 +14,9 @@ use vigil_proto::catalog::v1::{
     DeleteScheduleStateRequest, EnqueueJobRequest, EnqueueJobResponse, EventKind,
     GetConfigurationRequest, GetJobRequest, GetScheduleStateRequest, JobState, ListAlertsRequest,
     ListComponentsRequest, ListConfigurationsRequest, ListJobsRequest, ListScheduleStatesRequest,
-    PutScheduleStateRequest, PutScheduleStatesRequest, RaiseAlertRequest, RaiseAlertResponse, ReportHeartbeatRequest,
-    ResolveAlertRequest, ScheduleOutcome, ScheduleState, SetAlertDeliveryRequest,
-    WatchEventsRequest, WatchEventsResponse,
+    PutScheduleStateRequest, PutScheduleStatesRequest, RaiseAlertRequest, RaiseAlertResponse,
+    ReportHeartbeatRequest, ResolveAlertRequest, ScheduleOutcome, ScheduleState,
+    SetAlertDeliveryRequest, WatchEventsRequest, WatchEventsResponse,
 };
 
 use crate::error::{Error, Result};

@@ -123,7 +123,8 @@ impl Engine {
         pending: Pending,
     ) -> Result<HashSet<String>> {
         let mut touched = HashSet::new();
-        self.apply_states(snap, pending.states, &mut touched).await?;
+        self.apply_states(snap, pending.states, &mut touched)
+            .await?;
         self.apply_configurations(snap, pending.configurations, &mut touched)
             .await?;
         apply_jobs(snap, pending.jobs);
@@ -170,15 +171,14 @@ impl Engine {
         names: HashSet<String>,
         touched: &mut HashSet<String>,
     ) -> Result<()> {
-        let read: Vec<(String, Result<Option<BackupConfiguration>>)> =
-            futures::stream::iter(names)
-                .map(|name| async move {
-                    let config = self.catalog.configuration(&name).await;
-                    (name, config)
-                })
-                .buffer_unordered(self.settings.fire_concurrency)
-                .collect()
-                .await;
+        let read: Vec<(String, Result<Option<BackupConfiguration>>)> = futures::stream::iter(names)
+            .map(|name| async move {
+                let config = self.catalog.configuration(&name).await;
+                (name, config)
+            })
+            .buffer_unordered(self.settings.fire_concurrency)
+            .collect()
+            .await;
         for (name, config) in read {
             let config = config?;
             for role in Role::ALL {

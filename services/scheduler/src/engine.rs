@@ -334,7 +334,9 @@ impl Engine {
         let interval = chrono::Duration::from_std(self.settings.reconcile_interval)
             .unwrap_or(chrono::Duration::MAX);
         match *self.swept.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(at) => at.checked_add_signed(interval).unwrap_or(DateTime::<Utc>::MAX_UTC),
+            Some(at) => at
+                .checked_add_signed(interval)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
             None => now,
         }
     }

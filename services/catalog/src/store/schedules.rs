@@ -281,9 +281,12 @@ impl Store {
             .into_iter()
             .map(|row| row.and_then(|r| from_row(&r)))
             .collect();
-        self.events.publish(stored.iter().flatten().map(|s| {
-            self.event(EventKind::ScheduleChanged, &s.schedule, &s.etag)
-        }));
+        self.events.publish(
+            stored
+                .iter()
+                .flatten()
+                .map(|s| self.event(EventKind::ScheduleChanged, &s.schedule, &s.etag)),
+        );
         Ok(stored)
     }
 

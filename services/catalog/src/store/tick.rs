@@ -223,11 +223,7 @@ impl Store {
                     .iter()
                     .map(|j| self.event(EventKind::JobQueued, &j.configuration, &j.id)),
             );
-            events.push(self.event(
-                EventKind::ScheduleChanged,
-                &state.schedule,
-                &state.etag,
-            ));
+            events.push(self.event(EventKind::ScheduleChanged, &state.schedule, &state.etag));
             out.push((state, a.jobs));
         }
         self.events.publish(events);
@@ -386,8 +382,7 @@ fn check_tick_state(
         ));
     }
     let config = configs.get(&state.configuration);
-    if !req.configuration_etag.is_empty()
-        && config.is_none_or(|c| c.etag != req.configuration_etag)
+    if !req.configuration_etag.is_empty() && config.is_none_or(|c| c.etag != req.configuration_etag)
     {
         return Err(Error::Aborted(format!(
             "configuration_etag: configuration {} was edited or deleted since the tick was planned, read it again",

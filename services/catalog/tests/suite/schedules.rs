@@ -719,3 +719,90 @@ async fn bulk_ticks_store_what_single_ticks_store(options: CatalogOptions) {
             .any(|o| o.outcome == OutcomeKind::Missed as i32)
     );
 }
+
+both_backends!(put_schedule_states_stores_each_state_under_its_own_compare_and_set);
+async fn put_schedule_states_stores_each_state_under_its_own_compare_and_set(
+    options: CatalogOptions,
+) {
+    let mut h = start(options).await;
+    let existing = h
+        .coord
+        .put_schedule_state(PutScheduleStateRequest {
+            state: Some(armed("taken", t0())),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .state
+        .unwrap();
+    let mut stale = existing.clone();
+    stale.etag = "0".into();
+    stale.paused = true;
+    let mut replaced = existing.clone();
+    replaced.health_reason = "replaced in a batch".into();
+    let batch = |states: Vec<ScheduleState>| PutScheduleStatesRequest { states };
+
+    // A stale etag and a taken key are refused on their own; the rest is stored.
+    let results = h
+        .coord
+        .put_schedule_states(batch(vec![armed("fresh", t0()), stale]))
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].code, 0, "{:?}", results[0]);
+    assert_eq!(results[0].state.as_ref().unwrap().schedule, "fresh");
+    assert_eq!(results[1].code, Code::Aborted as i32, "{:?}", results[1]);
+    assert!(
+        results[1].message.starts_with("state.etag:"),
+        "{:?}",
+        results[1]
+    );
+    assert!(results[1].state.is_none());
+    let (taken, _, _) = snapshot(&mut h, "taken").await;
+    assert!(!taken.paused, "a refused state changes nothing");
+
+    let results = h
+        .coord
+        .put_schedule_states(batch(vec![armed("fresh", t0()), replaced]))
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(
+        results[0].code,
+        Code::AlreadyExists as i32,
+        "{:?}",
+        results[0]
+    );
+    assert_eq!(results[1].code, 0, "{:?}", results[1]);
+    let (taken, _, _) = snapshot(&mut h, "taken").await;
+    assert_eq!(taken.health_reason, "replaced in a batch");
+
+    // The batch as a whole: a key twice, or more than 1000 states, is
+    // INVALID_ARGUMENT naming the field, and nothing is stored.
+    let err = h
+        .coord
+        .put_schedule_states(batch(vec![armed("twice", t0()), armed("twice", t0())]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "states");
+    let many = (0..1001).map(|i| armed(&format!("s{i}"), t0())).collect();
+    let err = h.coord.put_schedule_states(batch(many)).await.unwrap_err();
+    assert_eq!(bad_field(&err), "states");
+    let listed = h
+        .coord
+        .list_schedule_states(ListScheduleStatesRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .states;
+    let mut keys: Vec<String> = listed.into_iter().map(|s| s.schedule).collect();
+    keys.sort();
+    assert_eq!(keys, ["fresh", "taken"]);
+}

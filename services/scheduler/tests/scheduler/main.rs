@@ -11,6 +11,7 @@ mod dst;
 mod edits;
 mod firing;
 mod heartbeat;
+mod incremental;
 mod live;
 mod receiver;
 mod repair;

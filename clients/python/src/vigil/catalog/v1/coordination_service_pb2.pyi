@@ -536,7 +536,9 @@ class WatchEventsResponse(_message.Message):
     name: _builtins.str
     """Name of the configuration or key of the schedule concerned."""
     id: _builtins.str
-    """Id of the job or artifact concerned."""
+    """Id of the job or artifact concerned. For SCHEDULE_CHANGED, the schedule state's new etag (empty when the state
+    was removed), so a watcher can tell its own writes from those of others.
+    """
     @_builtins.property
     def event_time(self) -> _timestamp_pb2.Timestamp:
         """When it changed."""
@@ -716,6 +718,90 @@ class PutScheduleStateResponse(_message.Message):
 Global___PutScheduleStateResponse: _TypeAlias = PutScheduleStateResponse  # noqa: Y015
 
 @_typing.final
+class PutScheduleStatesRequest(_message.Message):
+    """Request of PutScheduleStates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def states(self) -> _containers.RepeatedCompositeFieldContainer[_schedule_state_pb2.ScheduleState]:
+        """The states, each for a different schedule; at most 1000. Each etag, when set, must match the stored one; empty
+        creates.
+        """
+
+    def __init__(
+        self,
+        *,
+        states: _abc.Iterable[_schedule_state_pb2.ScheduleState] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["states", b"states"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutScheduleStatesRequest: _TypeAlias = PutScheduleStatesRequest  # noqa: Y015
+
+@_typing.final
+class PutScheduleStatesResponse(_message.Message):
+    """Response of PutScheduleStates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___PutScheduleStateResult]:
+        """One result per state, in request order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___PutScheduleStateResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutScheduleStatesResponse: _TypeAlias = PutScheduleStatesResponse  # noqa: Y015
+
+@_typing.final
+class PutScheduleStateResult(_message.Message):
+    """The result of one state of a batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The gRPC status code of a refused state (ABORTED when the etag did not match, ALREADY_EXISTS, NOT_FOUND,
+    INVALID_ARGUMENT); 0 when stored. A refused state changed nothing.
+    """
+    message: _builtins.str
+    """Why the state was refused."""
+    @_builtins.property
+    def state(self) -> _schedule_state_pb2.ScheduleState:
+        """The stored state with its new etag; unset when the state was refused."""
+
+    def __init__(
+        self,
+        *,
+        state: _schedule_state_pb2.ScheduleState | None = ...,
+        code: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutScheduleStateResult: _TypeAlias = PutScheduleStateResult  # noqa: Y015
+
+@_typing.final
 class CommitScheduleTickRequest(_message.Message):
     """Request of CommitScheduleTick."""
 
@@ -728,6 +814,7 @@ class CommitScheduleTickRequest(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     HEALTH_FIELD_NUMBER: _builtins.int
     HEALTH_REASON_FIELD_NUMBER: _builtins.int
+    CONFIGURATION_ETAG_FIELD_NUMBER: _builtins.int
     schedule: _builtins.str
     """The schedule key."""
     owner: _builtins.str
@@ -736,6 +823,11 @@ class CommitScheduleTickRequest(_message.Message):
     """Health to record after the tick."""
     health_reason: _builtins.str
     """Reason for the health."""
+    configuration_etag: _builtins.str
+    """Etag of the configuration version the tick was planned from. When set and the stored configuration has
+    another etag or is gone, the commit fails with ABORTED and changes nothing: the caller reads the
+    configuration again, so that an edit committed before the tick is never overlooked.
+    """
     @_builtins.property
     def expected_next_due_time(self) -> _timestamp_pb2.Timestamp:
         """The next due time the caller saw. The commit fails with ABORTED if another replica moved it."""
@@ -758,10 +850,11 @@ class CommitScheduleTickRequest(_message.Message):
         owner: _builtins.str = ...,
         health: _schedule_state_pb2.ScheduleHealth.ValueType = ...,
         health_reason: _builtins.str = ...,
+        configuration_etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expected_next_due_time", b"expected_next_due_time", "new_next_due_time", b"new_next_due_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_next_due_time", b"expected_next_due_time", "health", b"health", "health_reason", b"health_reason", "new_next_due_time", b"new_next_due_time", "owner", b"owner", "runs", b"runs", "schedule", b"schedule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration_etag", b"configuration_etag", "expected_next_due_time", b"expected_next_due_time", "health", b"health", "health_reason", b"health_reason", "new_next_due_time", b"new_next_due_time", "owner", b"owner", "runs", b"runs", "schedule", b"schedule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

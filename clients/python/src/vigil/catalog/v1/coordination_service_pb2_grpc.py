@@ -90,6 +90,11 @@ class CoordinationServiceStub:
                 request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStateRequest.SerializeToString,
                 response_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStateResponse.FromString,
                 _registered_method=True)
+        self.PutScheduleStates = channel.unary_unary(
+                '/vigil.catalog.v1.CoordinationService/PutScheduleStates',
+                request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStatesRequest.SerializeToString,
+                response_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStatesResponse.FromString,
+                _registered_method=True)
         self.CommitScheduleTick = channel.unary_unary(
                 '/vigil.catalog.v1.CoordinationService/CommitScheduleTick',
                 request_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.CommitScheduleTickRequest.SerializeToString,
@@ -229,6 +234,14 @@ class CoordinationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutScheduleStates(self, request, context):
+        """Creates or replaces many schedule states in one transaction, as arming a large fleet does. Each state keeps its
+        own checks and compare-and-set and gets its own result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CommitScheduleTick(self, request, context):
         """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time.
         FAILED_PRECONDITION, with nothing changed, when the new next due time is not the schedule's own next occurrence
@@ -362,6 +375,11 @@ def add_CoordinationServiceServicer_to_server(servicer, server):
                     servicer.PutScheduleState,
                     request_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStateRequest.FromString,
                     response_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStateResponse.SerializeToString,
+            ),
+            'PutScheduleStates': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutScheduleStates,
+                    request_deserializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStatesRequest.FromString,
+                    response_serializer=vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStatesResponse.SerializeToString,
             ),
             'CommitScheduleTick': grpc.unary_unary_rpc_method_handler(
                     servicer.CommitScheduleTick,
@@ -695,6 +713,33 @@ class CoordinationService:
             '/vigil.catalog.v1.CoordinationService/PutScheduleState',
             vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStateRequest.SerializeToString,
             vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutScheduleStates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.catalog.v1.CoordinationService/PutScheduleStates',
+            vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStatesRequest.SerializeToString,
+            vigil_dot_catalog_dot_v1_dot_coordination__service__pb2.PutScheduleStatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

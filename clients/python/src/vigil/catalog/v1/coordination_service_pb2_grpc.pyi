@@ -65,6 +65,10 @@ class CoordinationServiceStub:
     """Returns one schedule state with its recent outcomes."""
     PutScheduleState: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.PutScheduleStateRequest, _coordination_service_pb2.PutScheduleStateResponse]
     """Creates or replaces a schedule state, compare-and-set on its etag."""
+    PutScheduleStates: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.PutScheduleStatesRequest, _coordination_service_pb2.PutScheduleStatesResponse]
+    """Creates or replaces many schedule states in one transaction, as arming a large fleet does. Each state keeps its
+    own checks and compare-and-set and gets its own result.
+    """
     CommitScheduleTick: _grpc.UnaryUnaryMultiCallable[_coordination_service_pb2.CommitScheduleTickRequest, _coordination_service_pb2.CommitScheduleTickResponse]
     """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time.
     FAILED_PRECONDITION, with nothing changed, when the new next due time is not the schedule's own next occurrence
@@ -132,6 +136,10 @@ class CoordinationServiceAsyncStub(CoordinationServiceStub):
     """Returns one schedule state with its recent outcomes."""
     PutScheduleState: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.PutScheduleStateRequest, _coordination_service_pb2.PutScheduleStateResponse]  # type: ignore[assignment]
     """Creates or replaces a schedule state, compare-and-set on its etag."""
+    PutScheduleStates: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.PutScheduleStatesRequest, _coordination_service_pb2.PutScheduleStatesResponse]  # type: ignore[assignment]
+    """Creates or replaces many schedule states in one transaction, as arming a large fleet does. Each state keeps its
+    own checks and compare-and-set and gets its own result.
+    """
     CommitScheduleTick: _aio.UnaryUnaryMultiCallable[_coordination_service_pb2.CommitScheduleTickRequest, _coordination_service_pb2.CommitScheduleTickResponse]  # type: ignore[assignment]
     """Records outcomes of due runs, queues their jobs and moves the next due time, in one transaction guarded by the expected next due time.
     FAILED_PRECONDITION, with nothing changed, when the new next due time is not the schedule's own next occurrence
@@ -256,6 +264,16 @@ class CoordinationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_coordination_service_pb2.PutScheduleStateResponse, _abc.Awaitable[_coordination_service_pb2.PutScheduleStateResponse]]:
         """Creates or replaces a schedule state, compare-and-set on its etag."""
+
+    @_abc_1.abstractmethod
+    def PutScheduleStates(
+        self,
+        request: _coordination_service_pb2.PutScheduleStatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordination_service_pb2.PutScheduleStatesResponse, _abc.Awaitable[_coordination_service_pb2.PutScheduleStatesResponse]]:
+        """Creates or replaces many schedule states in one transaction, as arming a large fleet does. Each state keeps its
+        own checks and compare-and-set and gets its own result.
+        """
 
     @_abc_1.abstractmethod
     def CommitScheduleTick(

@@ -1,0 +1,115 @@
+//! Incremental ticks: a running replica keeps its snapshot and applies the
+//! changes the catalog announces. The reconcile and resync intervals are an
+//! hour long and the manual clock never gets there, so after the first full
+//! read only announced changes can reach the replica: an edit re-arms, a due
+//! run fires once, a state another writer stored is read back, and a
+//! disabled configuration's state is removed.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use vigil_proto::catalog::v1::{OutcomeKind, PutScheduleStateRequest};
+use vigil_scheduler::{Scheduler, SchedulerOptions};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn a_running_replica_follows_edits_other_writers_and_disables_from_events_alone() {
+    let h = Harness::sqlite("2025-12-20T10:00:00Z").await;
+    let shutdown = CancellationToken::new();
+    let mut s = settings();
+    s.reconcile_interval = Duration::from_secs(3600);
+    s.resync_interval = Duration::from_secs(3600);
+    let scheduler = Scheduler::start(
+        SchedulerOptions {
+            catalog_endpoint: h.catalog.endpoint(),
+            replica_id: "follower".into(),
+            clock: h.shared_clock(),
+            settings: s,
+            endpoint: String::new(),
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    h.until(
+        Duration::from_secs(10),
+        "the replica's heartbeat",
+        || async {
+            !h.components(vigil_proto::catalog::v1::ComponentKind::Scheduler)
+                .await
+                .is_empty()
+        },
+    )
+    .await;
+
+    // Created: armed from the configuration event.
+    h.create(config("followed", "*/10 * * * * *", "UTC")).await;
+    h.until(Duration::from_secs(10), "armed", || async {
+        h.try_state("followed", 1).await.is_some()
+    })
+    .await;
+
+    // Due: fired once from the kept snapshot.
+    h.clock.advance(chrono::Duration::seconds(10));
+    scheduler.wake();
+    h.until(Duration::from_secs(10), "the first due run", || async {
+        h.jobs("followed").await.len() == 1
+    })
+    .await;
+
+    // Edited: re-armed for the new version from its event alone.
+    let edited = h.update(config("followed", "0 30 * * * *", "UTC")).await;
+    h.until(Duration::from_secs(10), "re-armed for the edit", || async {
+        h.try_state("followed", 1)
+            .await
+            .is_some_and(|(s, _)| s.armed_etag == edited.etag)
+    })
+    .await;
+    let (state, _) = h.state("followed", 1).await;
+    assert_eq!(
+        at(state.next_due_time.as_ref().unwrap()),
+        t("2025-12-20T10:30:00Z")
+    );
+
+    // Another writer pauses the schedule: the replica reads the state back
+    // from its event and records the due run as paused, not as a job.
+    let mut paused = state.clone();
+    paused.paused = true;
+    let stored = h
+        .coord
+        .clone()
+        .put_schedule_state(PutScheduleStateRequest {
+            state: Some(paused),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .state
+        .unwrap();
+    h.set("2025-12-20T10:30:00Z");
+    scheduler.wake();
+    h.until(Duration::from_secs(10), "the paused due run", || async {
+        h.try_state("followed", 5)
+            .await
+            .is_some_and(|(_, outcomes)| outcomes.len() == 2)
+    })
+    .await;
+    let (after, outcomes) = h.state("followed", 5).await;
+    assert_eq!(
+        outcome_kinds(&outcomes),
+        [OutcomeKind::Enqueued, OutcomeKind::Paused]
+    );
+    assert!(after.paused, "the other writer's pause is kept");
+    assert_ne!(after.etag, stored.etag);
+    assert_eq!(h.jobs("followed").await.len(), 1, "no job while paused");
+
+    // Disabled: the state goes, from the configuration event alone.
+    h.set_enabled("followed", false).await;
+    h.until(Duration::from_secs(10), "disarmed", || async {
+        h.try_state("followed", 1).await.is_none()
+    })
+    .await;
+    shutdown.cancel();
+    scheduler.stopped().await;
+}
