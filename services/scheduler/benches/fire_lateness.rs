@@ -42,6 +42,8 @@ fn main() {
         .build()
         .expect("tokio runtime");
     if std::env::var(ROLE_ENV).as_deref() == Ok("scheduler") {
+        // As `vigild` does at start, so the figures are the shipped binary's.
+        vigil_server_common::memory::limit_malloc_arenas();
         // `RUST_LOG=vigil_scheduler=debug` shows each tick's phases.
         if std::env::var_os("RUST_LOG").is_some() {
             tracing_subscriber::fmt()
