@@ -1,10 +1,14 @@
 //! The engine: one replica's view of the catalog and its `tick(now)`, the
 //! single entry point that arms, fires and checks every schedule.
 //!
-//! A tick reads everything it decides on from the catalog first (schedule
-//! states, configurations and active jobs), so an edit committed before
-//! `now` is always seen by the tick that handles a due time after it (S7). All writes are compare-and-set, so any number of replicas may
-//! tick at once (S3): the loser of a race gets ABORTED and moves on.
+//! A tick works on a snapshot of schedule states, configurations and active
+//! jobs: read in full, or kept from the previous tick with the announced
+//! changes applied ([`crate::changes`]). Every tick names the configuration
+//! version it planned from, and the catalog refuses it when an edit was
+//! committed meanwhile, so an edit committed before `now` is never
+//! overlooked by the tick that handles a due time after it (S7). All writes
+//! are compare-and-set, so any number of replicas may tick at once (S3): the
+//! loser of a race gets ABORTED and moves on.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};

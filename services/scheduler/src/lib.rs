@@ -8,12 +8,17 @@
 //! (schedule, due time) key make each due run fire once (S3).
 //!
 //! One tick:
-//! 1. reads schedule states, configurations and active jobs;
+//! 1. reads schedule states, configurations and active jobs, or, while the
+//!    catalog's event stream is followed, applies the changes it announced
+//!    to the snapshot kept from the previous tick (`changes`);
 //! 2. arms new and edited schedules and removes stale ones ([`arm`], S1, S7);
 //! 3. fires every ready schedule: catch-up, overlap, jitter, one outcome per
 //!    due run ([`plan`], [`fire`], S4, S5);
 //! 4. assesses health and raises or resolves alerts, with webhooks
 //!    ([`health`], [`detect`], [`webhook`], S2, S8).
+//!
+//! Steps 2 and 4 cover every schedule after a full read and every
+//! `reconcile_interval`; in between, only the schedules a change touched.
 //!
 //! [`Scheduler::start`] runs ticks in a loop woken by due times, catalog
 //! events and a reconcile interval, reports a heartbeat (S9) and serves
