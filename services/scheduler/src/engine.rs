@@ -27,6 +27,10 @@ use crate::plan::{ActiveRun, PlannedRun};
 use crate::settings::SchedulerSettings;
 use crate::spec::{self, Def, ScheduleDef, ts_to_time};
 
+/// Sweeps of every schedule are spaced at least this many times their own
+/// duration apart, so a large fleet's health checks stay near 1% of a core.
+const SWEEP_SHARE: u32 = 100;
+
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TickReport {
@@ -86,8 +90,9 @@ pub struct Engine {
     /// Serialises ticks of this replica (other replicas race through CAS)
     /// and keeps the snapshot between incremental ticks.
     tick_lock: tokio::sync::Mutex<Option<Kept>>,
-    /// When the last tick reconciled and assessed every schedule.
-    swept: Mutex<Option<DateTime<Utc>>>,
+    /// When the last tick reconciled and assessed every schedule, and how
+    /// long that took.
+    swept: Mutex<Option<(DateTime<Utc>, std::time::Duration)>>,
 }
 
 /// The snapshot kept between incremental ticks, and when it was last read
@@ -263,7 +268,8 @@ impl Engine {
         let swept = matches!(scope, Scope::All);
         if swept {
             self.detect(snapshot, now, &fired, &mut report).await;
-            *self.swept.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+            let cost = (armed - read) + (phase.elapsed() - fire);
+            *self.swept.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, cost));
         }
         report.next_wake = next_wake(snapshot).map(|t| t.min(self.next_sweep(now)));
         tracing::debug!(
@@ -333,16 +339,18 @@ impl Engine {
         }
     }
 
-    /// When every schedule is next reconciled and assessed.
+    /// When every schedule is next reconciled and assessed: every
+    /// `reconcile_interval`, but never so often that the sweeps take more
+    /// than 1/[`SWEEP_SHARE`] of the time, however large the fleet.
     fn next_sweep(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let interval = chrono::Duration::from_std(self.settings.reconcile_interval)
-            .unwrap_or(chrono::Duration::MAX);
-        match *self.swept.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(at) => at
-                .checked_add_signed(interval)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC),
-            None => now,
-        }
+        let Some((at, cost)) = *self.swept.lock().unwrap_or_else(|e| e.into_inner()) else {
+            return now;
+        };
+        let spacing = self.settings.reconcile_interval.max(cost * SWEEP_SHARE);
+        chrono::Duration::from_std(spacing)
+            .ok()
+            .and_then(|d| at.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// Reads states, configurations and active jobs, concurrently. A state
