@@ -33,8 +33,9 @@ use vigil_proto::catalog::v1::{
 const ROLE_ENV: &str = "VIGIL_BENCH_ROLE";
 const CATALOG_ENV: &str = "VIGIL_BENCH_CATALOG";
 const REPLICA_ENV: &str = "VIGIL_BENCH_REPLICA";
-/// How long the idle phase (nothing due) is measured.
-const IDLE_WINDOW: Duration = Duration::from_secs(20);
+/// How long the idle phase (nothing due) is measured: long enough to hold
+/// several sweeps of every schedule, so the figure is their average cost.
+const IDLE_WINDOW: Duration = Duration::from_secs(60);
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()

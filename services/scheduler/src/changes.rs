@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use vigil_proto::catalog::v1::{BackupConfiguration, BackupJob, JobState, ScheduleState};
 
-use crate::engine::{Engine, Snapshot};
+use crate::engine::{ActiveJob, Engine, Snapshot};
 use crate::error::Result;
 use crate::key::{Role, ScheduleKey};
 
@@ -211,9 +211,9 @@ fn apply_jobs(snap: &mut Snapshot, jobs: Vec<BackupJob>) {
             continue;
         };
         let active = snap.active.entry(key.to_string()).or_default();
-        active.retain(|j| j.name != job.name);
+        active.retain(|j| j.run.job != job.name);
         if matches!(job.state(), JobState::Queued | JobState::Running) {
-            active.push(job);
+            active.push(ActiveJob::of(&job));
         }
         if active.is_empty() {
             snap.active.remove(&key.to_string());

@@ -7,12 +7,12 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use vigil_proto::catalog::v1::{
-    Alert, BackupJob, Component, ComponentKind, JobState, ScheduleHealth, ScheduleState,
+    Alert, Component, ComponentKind, JobState, ScheduleHealth, ScheduleState,
 };
 
 use crate::alerts::{self, AlertSpec, Transition};
 use crate::capable::executor_problem;
-use crate::engine::{Engine, Fired, Snapshot, TickReport, job_fact};
+use crate::engine::{ActiveJob, Engine, Fired, Snapshot, TickReport};
 use crate::error::Error;
 use crate::health::{Assessment, Facts, JobFact, assess};
 use crate::spec::{Def, ts_to_time};
@@ -221,7 +221,7 @@ fn assess_schedule(
     name: &str,
     def: &Def,
     state: Option<&ScheduleState>,
-    active: &[BackupJob],
+    active: &[ActiveJob],
 ) -> (Assessment, Option<String>, String) {
     match def {
         Ok(def) => {
@@ -271,8 +271,8 @@ fn assess_schedule(
 /// Facts about a schedule's jobs: the active ones as listed now, plus the
 /// newest remembered one. A remembered job that is no longer active has
 /// finished; it only counts if it is known to have started.
-fn job_facts(active: &[BackupJob], remembered: Option<&JobFact>) -> Vec<JobFact> {
-    let mut facts: Vec<JobFact> = active.iter().filter_map(job_fact).collect();
+fn job_facts(active: &[ActiveJob], remembered: Option<&JobFact>) -> Vec<JobFact> {
+    let mut facts: Vec<JobFact> = active.iter().filter_map(|a| a.fact.clone()).collect();
     if let Some(r) = remembered
         && !facts.iter().any(|f| f.due == r.due)
         && r.started.is_some()

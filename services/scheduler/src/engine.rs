@@ -134,7 +134,7 @@ impl Scope {
 pub(crate) struct Snapshot {
     pub states: BTreeMap<String, ScheduleState>,
     pub desired: BTreeMap<String, Def>,
-    pub active: HashMap<String, Vec<BackupJob>>,
+    pub active: HashMap<String, Vec<ActiveJob>>,
     /// Which schedules this replica fires first.
     pub share: Share,
 }
@@ -375,10 +375,13 @@ impl Engine {
             };
             desired.insert(name, def);
         }
-        let mut active: HashMap<String, Vec<BackupJob>> = HashMap::new();
+        let mut active: HashMap<String, Vec<ActiveJob>> = HashMap::new();
         for job in jobs {
             if let Some(key) = ScheduleKey::of_job(&job) {
-                active.entry(key.to_string()).or_default().push(job);
+                active
+                    .entry(key.to_string())
+                    .or_default()
+                    .push(ActiveJob::of(&job));
             }
         }
         Ok(Snapshot {
@@ -505,14 +508,29 @@ impl Engine {
     }
 }
 
+/// What the engine keeps of a queued or running job: its overlap view and
+/// its health fact, not the whole message.
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveJob {
+    pub run: ActiveRun,
+    pub fact: Option<JobFact>,
+}
+
+impl ActiveJob {
+    pub(crate) fn of(job: &BackupJob) -> Self {
+        Self {
+            run: ActiveRun {
+                job: job.name.clone(),
+                state: job.state(),
+            },
+            fact: job_fact(job),
+        }
+    }
+}
+
 /// The overlap view of a schedule's active jobs.
-pub(crate) fn active_runs(jobs: &[BackupJob]) -> Vec<ActiveRun> {
-    jobs.iter()
-        .map(|j| ActiveRun {
-            job: j.name.clone(),
-            state: j.state(),
-        })
-        .collect()
+pub(crate) fn active_runs(jobs: &[ActiveJob]) -> Vec<ActiveRun> {
+    jobs.iter().map(|j| j.run.clone()).collect()
 }
 
 /// A job as a health fact; `None` without a due time.

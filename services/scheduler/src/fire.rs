@@ -14,7 +14,7 @@ use vigil_proto::catalog::v1::{
     BackupJob, CommitScheduleTickRequest, EnqueueJobRequest, OutcomeKind, ScheduleState, TickRun,
 };
 
-use crate::engine::{Engine, Fired, Snapshot, TickReport, active_runs, job_fact};
+use crate::engine::{ActiveJob, Engine, Fired, Snapshot, TickReport, active_runs, job_fact};
 use crate::error::{Error, Result};
 use crate::health::{Facts, JobFact, assess};
 use crate::jitter;
@@ -106,7 +106,7 @@ impl Engine {
                     snap.active
                         .entry(name.clone())
                         .or_default()
-                        .extend(outcome.jobs);
+                        .extend(outcome.jobs.iter().map(ActiveJob::of));
                     snap.states.insert(name.clone(), outcome.state);
                     if !outcome.runs.is_empty() {
                         fired.runs.insert(name, outcome.runs);
