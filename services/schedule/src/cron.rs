@@ -9,7 +9,9 @@
 //! Not accepted: `@daily`-style nicknames (use a preset), a seventh (year)
 //! field, and the non-standard `0/10` range shorthand.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use croner::Cron;
@@ -22,7 +24,10 @@ use crate::error::{ErrorKind, Result, ScheduleError, field};
 pub struct CronExpr {
     text: String,
     with_seconds: bool,
-    cron: Cron,
+    /// Shared by every expression with the same text ([`interned`]): a parsed
+    /// pattern holds about 5 KB, mostly its year table, and a fleet of
+    /// 100,000 schedules mostly says `0 2 * * *`.
+    cron: Arc<Cron>,
     seconds: u64,
     minutes: u64,
     hours: u32,
@@ -96,9 +101,9 @@ impl CronExpr {
             ));
         }
         Ok(Self {
-            text: normalized,
             with_seconds: fields.len() == 6,
-            cron,
+            cron: interned(&normalized, cron),
+            text: normalized,
             seconds,
             minutes,
             hours,
@@ -242,6 +247,28 @@ fn next_bit(mask: u64, from: u32) -> Option<u32> {
     (rest != 0).then(|| from + rest.trailing_zeros())
 }
 
+/// The one shared copy of the pattern parsed from `text`: `parsed` unless a
+/// live expression with the same text already holds one. Entries whose
+/// expressions are all gone are dropped once the table has doubled.
+fn interned(text: &str, parsed: Cron) -> Arc<Cron> {
+    /// Patterns by text, and the size at which dead entries are dropped.
+    type Table = (HashMap<String, Weak<Cron>>, usize);
+    static TABLE: OnceLock<Mutex<Table>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| Mutex::new((HashMap::new(), 64)));
+    let mut guard = table.lock().unwrap_or_else(|e| e.into_inner());
+    let (map, limit) = &mut *guard;
+    if let Some(shared) = map.get(text).and_then(Weak::upgrade) {
+        return shared;
+    }
+    let shared = Arc::new(parsed);
+    map.insert(text.to_owned(), Arc::downgrade(&shared));
+    if map.len() > *limit {
+        map.retain(|_, w| w.strong_count() > 0);
+        *limit = (map.len() * 2).max(64);
+    }
+    shared
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +279,22 @@ mod tests {
 
     fn far() -> NaiveDate {
         NaiveDate::from_ymd_opt(2500, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn expressions_with_the_same_text_share_one_parsed_pattern() {
+        let a = CronExpr::parse("7 3 * * 1-5").unwrap();
+        let b = CronExpr::parse("  7 3  * * 1-5 ").unwrap();
+        let other = CronExpr::parse("8 3 * * 1-5").unwrap();
+        assert!(Arc::ptr_eq(&a.cron, &b.cron));
+        assert!(!Arc::ptr_eq(&a.cron, &other.cron));
+        // Once every holder is gone a new parse stores a fresh pattern.
+        let weak = Arc::downgrade(&a.cron);
+        drop((a, b));
+        assert_eq!(weak.strong_count(), 0);
+        let again = CronExpr::parse("7 3 * * 1-5").unwrap();
+        assert!(again.matches_date(NaiveDate::from_ymd_opt(2026, 12, 7).unwrap()));
+        assert!(!again.matches_date(NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()));
     }
 
     #[test]
