@@ -442,6 +442,34 @@ impl Catalog {
             .map(|r| r.into_inner())
             .map_err(|s| Error::catalog("WatchEvents", s))
     }
+
+    /// Every configuration, handed to `each` one page at a time, so that a
+    /// large fleet's configurations are never all held at once.
+    pub async fn each_configuration_page(
+        &self,
+        mut each: impl FnMut(Vec<BackupConfiguration>),
+    ) -> Result<()> {
+        let mut token = String::new();
+        loop {
+            let req = ListConfigurationsRequest {
+                page_size: PAGE,
+                page_token: std::mem::take(&mut token),
+                ..Default::default()
+            };
+            let resp = self
+                .catalog
+                .clone()
+                .list_configurations(req)
+                .await
+                .map_err(|s| Error::catalog("ListConfigurations", s))?
+                .into_inner();
+            each(resp.configurations);
+            if resp.next_page_token.is_empty() {
+                return Ok(());
+            }
+            token = resp.next_page_token;
+        }
+    }
 }
 
 /// Codes the catalog uses for a lost compare-and-set.

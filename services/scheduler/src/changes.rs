@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use vigil_proto::catalog::v1::{BackupConfiguration, BackupJob, JobState, ScheduleState};
 
-use crate::engine::{ActiveJob, Engine, Snapshot};
+use crate::engine::{ActiveJob, Engine, Snapshot, def_key};
 use crate::error::Result;
 use crate::key::{Role, ScheduleKey};
 
@@ -192,10 +192,7 @@ impl Engine {
                 }
             }
             for def in self.defs_of_configuration(&name, config.as_ref()) {
-                let key = match &def {
-                    Ok(d) => d.name.clone(),
-                    Err(u) => u.key.to_string(),
-                };
+                let key = def_key(&def);
                 touched.insert(key.clone());
                 snap.desired.insert(key, def);
             }

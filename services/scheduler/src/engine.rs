@@ -357,9 +357,9 @@ impl Engine {
     /// without a matching configuration in this snapshot is only removed
     /// after its configuration is read again (see `arm`).
     pub(crate) async fn snapshot(&self) -> Result<Snapshot> {
-        let (states, configs, jobs, share) = tokio::try_join!(
+        let (states, desired, jobs, share) = tokio::try_join!(
             self.catalog.all_states(),
-            self.catalog.all_configurations(),
+            self.read_desired(),
             self.catalog.active_jobs(),
             async { Ok(self.share().await) },
         )?;
@@ -367,14 +367,6 @@ impl Engine {
             .into_iter()
             .map(|s| (s.schedule.clone(), s))
             .collect();
-        let mut desired = BTreeMap::new();
-        for def in self.defs_of(&configs) {
-            let name = match &def {
-                Ok(d) => d.name.clone(),
-                Err(u) => u.key.to_string(),
-            };
-            desired.insert(name, def);
-        }
         let mut active: HashMap<String, Vec<ActiveJob>> = HashMap::new();
         for job in jobs {
             if let Some(key) = ScheduleKey::of_job(&job) {
@@ -411,20 +403,26 @@ impl Engine {
         }
     }
 
-    /// The schedule definitions of `configs` (none for disabled ones),
-    /// derived once per configuration version and cached. Configurations
-    /// not in `configs` are forgotten.
-    pub fn defs_of(&self, configs: &[BackupConfiguration]) -> Vec<Def> {
-        let mut memory = self.memory();
-        let mut out = Vec::new();
-        let mut fresh = HashMap::with_capacity(configs.len());
-        for config in configs {
-            let entry = self.derive(memory.defs.remove(&config.name), config);
-            out.extend(entry.2.iter().cloned());
-            fresh.insert(config.name.clone(), entry);
-        }
-        memory.defs = fresh;
-        out
+    /// The schedule definitions of every configuration (none for disabled
+    /// ones), read page by page and derived once per configuration version
+    /// through the cache. Configurations no longer listed are forgotten.
+    async fn read_desired(&self) -> Result<BTreeMap<String, Def>> {
+        let mut desired = BTreeMap::new();
+        let mut fresh = HashMap::new();
+        self.catalog
+            .each_configuration_page(|page| {
+                let mut memory = self.memory();
+                for config in &page {
+                    let entry = self.derive(memory.defs.remove(&config.name), config);
+                    for def in &entry.2 {
+                        desired.insert(def_key(def), def.clone());
+                    }
+                    fresh.insert(config.name.clone(), entry);
+                }
+            })
+            .await?;
+        self.memory().defs = fresh;
+        Ok(desired)
     }
 
     /// The definitions of `config`: `cached` when it was derived from the
@@ -441,7 +439,7 @@ impl Engine {
     }
 
     /// The definitions of configuration `name` as read now (`None`: it was
-    /// deleted), through the same cache as [`Engine::defs_of`].
+    /// deleted), through the same cache as a full read.
     pub(crate) fn defs_of_configuration(
         &self,
         name: &str,
@@ -505,6 +503,14 @@ impl Engine {
         }
         self.note_jobs(&jobs);
         self.changes.jobs(&jobs);
+    }
+}
+
+/// The schedule key of a definition.
+pub(crate) fn def_key(def: &Def) -> String {
+    match def {
+        Ok(d) => d.name.clone(),
+        Err(u) => u.key.to_string(),
     }
 }
 
