@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tonic::{Request, Status, Streaming};
+use tonic::{Code, Request, Status, Streaming};
 use vigil_auth::{AuthChannel, ClientCredentials, CredentialError};
 use vigil_proto::catalog::v1::{WatchEventsRequest, WatchEventsResponse};
 
@@ -148,7 +148,13 @@ impl CatalogClient {
         let answer = rpc::send(self.stubs.clone(), request);
         match tokio::time::timeout(deadline, answer).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) if timed_out(&status) => Err(not_answered(deadline)),
+            Ok(Err(status)) if caused_by::<tonic::TimeoutExpired>(&status) => {
+                Err(not_answered(deadline))
+            }
+            Ok(Err(status)) if connection_lost(&status) => Err(Status::unavailable(format!(
+                "the connection to the catalog closed: {}",
+                status.message()
+            ))),
             Ok(Err(status)) => Err(status),
             Err(_) => Err(not_answered(deadline)),
         }
@@ -160,12 +166,22 @@ fn not_answered(deadline: Duration) -> Status {
     Status::deadline_exceeded(format!("no answer from the catalog within {deadline:?}"))
 }
 
-/// Whether the channel gave up on the call's `grpc-timeout` (which tonic
-/// reports as CANCELLED).
-fn timed_out(status: &Status) -> bool {
+/// Whether the connection failed under the call before an answer came:
+/// tonic reports a connection the catalog closed (a restart, a crash) as
+/// CANCELLED or UNKNOWN with the transport's error as its source, where
+/// gRPC says UNAVAILABLE. A status the catalog sent has no source.
+fn connection_lost(status: &Status) -> bool {
+    matches!(status.code(), Code::Cancelled | Code::Unknown)
+        && caused_by::<tonic::transport::Error>(status)
+}
+
+/// Whether an error of type `E` is among the sources of `status` (the
+/// channel's `grpc-timeout` expiry, which tonic reports as CANCELLED, is a
+/// [`tonic::TimeoutExpired`]).
+fn caused_by<E: std::error::Error + 'static>(status: &Status) -> bool {
     let mut source = std::error::Error::source(status);
     while let Some(e) = source {
-        if e.is::<tonic::TimeoutExpired>() {
+        if e.is::<E>() {
             return true;
         }
         source = e.source();

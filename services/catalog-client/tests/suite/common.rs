@@ -6,12 +6,16 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use tokio::net::TcpListener;
 use tonic::metadata::MetadataMap;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Code, Request, Status};
 use vigil_auth::ClientCredentials;
 use vigil_catalog::testing::sqlite_options;
-use vigil_catalog_client::{CallSettings, CatalogClient};
+use vigil_catalog_client::{CallSettings, CatalogClient, Result};
+use vigil_proto::catalog::v1::{
+    GetScheduleStateRequest, ListScheduleStatesRequest, PutScheduleStateRequest, ScheduleState,
+};
 
 /// Calls seen and answers to give.
 #[derive(Debug, Default)]
@@ -61,12 +65,18 @@ pub(crate) struct FaultyCatalog {
 }
 
 impl FaultyCatalog {
+    /// Serves on `127.0.0.1:0`.
     pub(crate) async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener).await
+    }
+
+    /// Serves on `listener`.
+    pub(crate) async fn start_on(listener: TcpListener) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let catalog = vigil_catalog::Catalog::open(sqlite_options(dir.path()))
             .await
             .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let faults = Faults::default();
         let (f1, f2) = (faults.clone(), faults.clone());
@@ -113,4 +123,28 @@ impl FaultyCatalog {
     pub(crate) fn client(&self, settings: CallSettings) -> CatalogClient {
         self.client_with(&ClientCredentials::default(), settings)
     }
+}
+
+/// Writes an empty schedule state `key`.
+pub(crate) async fn put_state(client: &CatalogClient, key: &str) -> Result<ScheduleState> {
+    let state = ScheduleState {
+        schedule: key.to_owned(),
+        ..Default::default()
+    };
+    let answer = client.call(PutScheduleStateRequest { state: Some(state) });
+    Ok(answer.await?.state.unwrap_or_default())
+}
+
+/// Schedule state `key`.
+pub(crate) async fn get_state(client: &CatalogClient, key: &str) -> Result<ScheduleState> {
+    let request = GetScheduleStateRequest {
+        schedule: key.to_owned(),
+        outcome_count: 0,
+    };
+    Ok(client.call(request).await?.state.unwrap_or_default())
+}
+
+/// Every schedule state.
+pub(crate) async fn list_states(client: &CatalogClient) -> Result<Vec<ScheduleState>> {
+    client.all(ListScheduleStatesRequest::default()).await
 }

@@ -4,24 +4,16 @@
 
 use tonic::Code;
 use vigil_catalog_client::CallSettings;
-use vigil_proto::catalog::v1::{ListScheduleStatesRequest, PutScheduleStateRequest, ScheduleState};
+use vigil_proto::catalog::v1::ListScheduleStatesRequest;
 
-use crate::common::FaultyCatalog;
+use crate::common::{FaultyCatalog, list_states, put_state};
 
 #[tokio::test]
 async fn every_page_is_read_and_each_page_is_a_call() {
     let catalog = FaultyCatalog::start().await;
     let client = catalog.client(CallSettings::default());
     for i in 0..5 {
-        client
-            .call(PutScheduleStateRequest {
-                state: Some(ScheduleState {
-                    schedule: format!("c{i}#backup"),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .unwrap();
+        put_state(&client, &format!("c{i}#backup")).await.unwrap();
     }
     let before = catalog.faults.calls();
     let states = client
@@ -51,10 +43,7 @@ async fn a_page_that_fails_fails_the_listing_naming_the_rpc() {
     let catalog = FaultyCatalog::start().await;
     let client = catalog.client(CallSettings::default());
     catalog.faults.refuse_next(1, Code::PermissionDenied);
-    let err = client
-        .all(ListScheduleStatesRequest::default())
-        .await
-        .unwrap_err();
+    let err = list_states(&client).await.unwrap_err();
     assert_eq!(
         (err.rpc(), err.code()),
         ("ListScheduleStates", Code::PermissionDenied)
