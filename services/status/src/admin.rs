@@ -91,16 +91,20 @@ async fn ready(State(state): State<AdminState>) -> (StatusCode, &'static str) {
     let request = HealthCheckRequest {
         service: CATALOG_SERVICE.to_owned(),
     };
-    match HealthClient::new(state.catalog.channel().clone())
-        .check(request)
-        .await
-    {
-        Ok(answer) if answer.get_ref().status == ServingStatus::Serving as i32 => {
+    // The health check has the catalog client's deadline, like its calls.
+    let deadline = state.catalog.settings().deadline;
+    let mut health = HealthClient::new(state.catalog.channel().clone());
+    match tokio::time::timeout(deadline, health.check(request)).await {
+        Ok(Ok(answer)) if answer.get_ref().status == ServingStatus::Serving as i32 => {
             (StatusCode::OK, "ready\n")
         }
-        Ok(_) => (StatusCode::SERVICE_UNAVAILABLE, "catalog not serving\n"),
-        Err(e) => {
+        Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, "catalog not serving\n"),
+        Ok(Err(e)) => {
             tracing::debug!(code = ?e.code(), "readiness check: catalog unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "catalog unreachable\n")
+        }
+        Err(_) => {
+            tracing::debug!(?deadline, "readiness check: no answer from the catalog");
             (StatusCode::SERVICE_UNAVAILABLE, "catalog unreachable\n")
         }
     }
