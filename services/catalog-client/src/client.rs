@@ -136,7 +136,7 @@ impl CatalogClient {
         let opened = tokio::time::timeout(deadline, self.stubs.clone().watch_events(request)).await;
         match opened {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(Error::status(RPC, status)),
+            Ok(Err(status)) => Err(Error::status(RPC, failure(status, deadline))),
             Err(_) => Err(Error::status(RPC, not_answered(deadline))),
         }
     }
@@ -148,16 +148,24 @@ impl CatalogClient {
         let answer = rpc::send(self.stubs.clone(), request);
         match tokio::time::timeout(deadline, answer).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) if caused_by::<tonic::TimeoutExpired>(&status) => {
-                Err(not_answered(deadline))
-            }
-            Ok(Err(status)) if connection_lost(&status) => Err(Status::unavailable(format!(
-                "the connection to the catalog closed: {}",
-                status.message()
-            ))),
-            Ok(Err(status)) => Err(status),
+            Ok(Err(status)) => Err(failure(status, deadline)),
             Err(_) => Err(not_answered(deadline)),
         }
+    }
+}
+
+/// The status of a failed attempt, with the transport's own failures
+/// named as gRPC names them: the channel's `grpc-timeout` expiry (which
+/// tonic reports as CANCELLED) is DEADLINE_EXCEEDED, a connection closed
+/// under the call UNAVAILABLE.
+fn failure(status: Status, deadline: Duration) -> Status {
+    if caused_by::<tonic::TimeoutExpired>(&status) {
+        not_answered(deadline)
+    } else if connection_lost(&status) {
+        let message = format!("the connection to the catalog closed: {}", status.message());
+        Status::unavailable(message)
+    } else {
+        status
     }
 }
 
@@ -175,9 +183,7 @@ fn connection_lost(status: &Status) -> bool {
         && caused_by::<tonic::transport::Error>(status)
 }
 
-/// Whether an error of type `E` is among the sources of `status` (the
-/// channel's `grpc-timeout` expiry, which tonic reports as CANCELLED, is a
-/// [`tonic::TimeoutExpired`]).
+/// Whether an error of type `E` is among the sources of `status`.
 fn caused_by<E: std::error::Error + 'static>(status: &Status) -> bool {
     let mut source = std::error::Error::source(status);
     while let Some(e) = source {

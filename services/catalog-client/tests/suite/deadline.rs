@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use tonic::Code;
 use vigil_catalog_client::{CallSettings, ErrorKind, RetryPolicy};
-use vigil_proto::catalog::v1::LeaseJobRequest;
+use vigil_proto::catalog::v1::{EventKind, LeaseJobRequest, WatchEventsRequest};
 
-use crate::common::FaultyCatalog;
+use crate::common::{FaultyCatalog, put_state};
 
 /// A lease that waits `wait` for a job; the catalog holds the call that
 /// long when no job is queued.
@@ -59,4 +59,32 @@ async fn a_long_poll_gets_its_own_limit() {
         .await
         .expect("the poll ends when the catalog's wait does");
     assert!(answer.job.is_none());
+}
+
+#[tokio::test]
+async fn a_watch_stream_outlives_the_deadline() {
+    let catalog = FaultyCatalog::start().await;
+    let deadline = Duration::from_millis(100);
+    let client = catalog.client(CallSettings {
+        deadline,
+        retry: RetryPolicy::default(),
+    });
+    let watch = WatchEventsRequest {
+        kinds: vec![EventKind::ScheduleChanged as i32],
+    };
+    let mut events = client.watch_events(watch).await.unwrap();
+    let sent = catalog.faults.metadata(0);
+    assert!(
+        sent.get("grpc-timeout").is_none(),
+        "the stream has no deadline"
+    );
+    // A call the catalog holds longer than the deadline, then a change.
+    let wait = deadline * 4;
+    client.call_within(lease(wait), wait * 10).await.unwrap();
+    put_state(&client, "nightly#backup").await.unwrap();
+    let event = events.message().await.unwrap().expect("the stream is open");
+    assert_eq!(
+        (event.kind(), event.name.as_str()),
+        (EventKind::ScheduleChanged, "nightly#backup")
+    );
 }
