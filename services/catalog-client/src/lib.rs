@@ -4,7 +4,8 @@
 //!
 //! - [`ChannelSettings`]: the one channel setup (connect timeout, HTTP/2
 //!   keepalive, `TCP_NODELAY`) over the credentials' endpoint, so the bearer
-//!   token and TLS are carried as [`vigil_auth::ClientCredentials`] says.
+//!   token and TLS are carried as [`vigil_auth::ClientCredentials`] says;
+//!   the stubs on it take messages of up to 64 MiB either way.
 //! - [`CatalogClient::call`]: every call has a deadline ([`CallSettings`]);
 //!   a long poll names its own limit ([`CatalogClient::call_within`]), and a
 //!   watch stream has a deadline only for opening it.
