@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tonic::Code;
-use vigil_catalog_client::{CallSettings, ErrorKind, RetryPolicy};
+use vigil_catalog_client::{CallSettings, CatalogClient, ErrorKind, RetryPolicy};
 use vigil_proto::catalog::v1::{EventKind, LeaseJobRequest, WatchEventsRequest};
 
 use crate::common::{FaultyCatalog, put_state};
@@ -19,14 +19,19 @@ fn lease(wait: Duration) -> LeaseJobRequest {
     }
 }
 
+/// A client of `catalog` whose calls have `deadline`.
+fn with_deadline(catalog: &FaultyCatalog, deadline: Duration) -> CatalogClient {
+    catalog.client(CallSettings {
+        deadline,
+        retry: RetryPolicy::default(),
+    })
+}
+
 #[tokio::test]
 async fn a_call_the_catalog_holds_past_the_deadline_ends_with_deadline_exceeded() {
     let catalog = FaultyCatalog::start().await;
     let deadline = Duration::from_millis(200);
-    let client = catalog.client(CallSettings {
-        deadline,
-        retry: RetryPolicy::default(),
-    });
+    let client = with_deadline(&catalog, deadline);
     let started = std::time::Instant::now();
     let err = client
         .call(lease(Duration::from_secs(20)))
@@ -49,10 +54,7 @@ async fn a_call_the_catalog_holds_past_the_deadline_ends_with_deadline_exceeded(
 #[tokio::test]
 async fn a_long_poll_gets_its_own_limit() {
     let catalog = FaultyCatalog::start().await;
-    let client = catalog.client(CallSettings {
-        deadline: Duration::from_millis(100),
-        retry: RetryPolicy::default(),
-    });
+    let client = with_deadline(&catalog, Duration::from_millis(100));
     let wait = Duration::from_millis(400);
     let answer = client
         .call_within(lease(wait), wait + Duration::from_secs(10))
@@ -65,10 +67,7 @@ async fn a_long_poll_gets_its_own_limit() {
 async fn a_watch_stream_outlives_the_deadline() {
     let catalog = FaultyCatalog::start().await;
     let deadline = Duration::from_millis(100);
-    let client = catalog.client(CallSettings {
-        deadline,
-        retry: RetryPolicy::default(),
-    });
+    let client = with_deadline(&catalog, deadline);
     let watch = WatchEventsRequest {
         kinds: vec![EventKind::ScheduleChanged as i32],
     };
