@@ -8,7 +8,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -161,18 +160,6 @@ impl ClientCredentials {
             ));
         }
         Ok(endpoint)
-    }
-
-    /// A lazily connecting channel to `url` that presents these credentials.
-    pub fn connect_lazy(&self, url: &str) -> Result<AuthChannel, CredentialError> {
-        let channel = self
-            .endpoint(url)?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(20))
-            .keep_alive_while_idle(true)
-            .connect_lazy();
-        Ok(self.wrap(channel))
     }
 
     /// Wraps a channel so that every call presents the token.

@@ -12,7 +12,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
-use vigil_proto::catalog::v1::{Artifact, ArtifactState, GetArtifactRequest};
+use vigil_proto::catalog::v1::{Artifact, ArtifactState};
 use vigil_proto::executor::v1::{
     DownloadArchiveResponse, DownloadMetadata, download_archive_response,
 };
@@ -20,7 +20,7 @@ use vigil_repository::EntryKind;
 
 use crate::archive::EXTENSION;
 use crate::error::{Error, Result};
-use crate::jobs::{blocking, check_repository, labels, render, snapshot_of};
+use crate::jobs::{blocking, check_repository, get_artifact, labels, render, snapshot_of};
 use crate::progress::Progress;
 use crate::state::Shared;
 
@@ -103,19 +103,7 @@ fn file_name(artifact: &Artifact) -> String {
 /// Artifact `id` from the catalog: not pruned, and stored in this
 /// executor's repository.
 pub(crate) async fn artifact(shared: &Shared, id: &str) -> Result<Artifact> {
-    let a = shared
-        .catalog()
-        .get_artifact(GetArtifactRequest { id: id.to_owned() })
-        .await
-        .map_err(|s| match s.code() {
-            tonic::Code::NotFound => Error::NotFound {
-                what: format!("artifact {id}"),
-            },
-            _ => Error::Catalog(s),
-        })?
-        .into_inner()
-        .artifact
-        .ok_or_else(|| Error::Internal("catalog sent no artifact".into()))?;
+    let a = get_artifact(shared, id).await?;
     if a.state() == ArtifactState::Pruned {
         return Err(Error::FailedPrecondition(format!(
             "artifact: {id} was pruned"

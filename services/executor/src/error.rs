@@ -60,8 +60,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The catalog refused or could not be reached.
-    #[error("catalog: {}", .0.message())]
-    Catalog(#[from] Status),
+    #[error("{0}")]
+    Catalog(#[from] vigil_catalog_client::Error),
     /// The job was cancelled on request, or the executor is shutting down.
     #[error("cancelled")]
     Cancelled,
@@ -117,7 +117,7 @@ impl Error {
             Error::Check(_) => Code::DataLoss,
             Error::Repository(e) => repository_code(e),
             Error::Io { .. } | Error::Internal(_) => Code::Internal,
-            Error::Catalog(s) => match s.code() {
+            Error::Catalog(e) => match e.code() {
                 Code::Ok => Code::Unknown,
                 c => c,
             },
@@ -146,7 +146,7 @@ impl Error {
                 e,
                 vigil_repository::Error::Io { .. } | vigil_repository::Error::Locked(_)
             ),
-            Error::Catalog(s) => matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded),
+            Error::Catalog(e) => e.kind() == vigil_catalog_client::ErrorKind::Transient,
         }
     }
 }
@@ -235,7 +235,8 @@ mod tests {
         assert!(
             Error::engine("pg_dump", "could not connect to server: Connection refused").retryable()
         );
-        assert!(Error::Catalog(Status::unavailable("down")).retryable());
-        assert!(!Error::Catalog(Status::not_found("x")).retryable());
+        let catalog = |s| Error::Catalog(vigil_catalog_client::Error::status("GetArtifact", s));
+        assert!(catalog(Status::unavailable("down")).retryable());
+        assert!(!catalog(Status::not_found("x")).retryable());
     }
 }

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tonic::transport::Endpoint;
 use vigil_auth::{AuthChannel, ClientCredentials};
+use vigil_catalog_client::{CatalogClient, ChannelSettings};
 use vigil_proto::executor::v1::executor_service_server::{ExecutorService, ExecutorServiceServer};
 
 use crate::engines::Engines;
@@ -34,11 +34,10 @@ impl Executor {
     /// may come up later: the connection is made lazily and retried.
     /// Everything stops when `shutdown` is cancelled; see [`Executor::join`].
     pub async fn start(opts: ExecutorOptions, shutdown: CancellationToken) -> Result<Executor> {
-        let channel = Endpoint::from_shared(opts.catalog_endpoint.clone())
-            .map_err(|e| Error::invalid("catalog", format!("not a valid endpoint: {e}")))?
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .connect_lazy();
-        Self::start_with_catalog(opts, ClientCredentials::default().wrap(channel), shutdown).await
+        let channel = ChannelSettings::default()
+            .connect_lazy(&ClientCredentials::default(), &opts.catalog_endpoint)
+            .map_err(|e| Error::invalid("catalog", e.to_string()))?;
+        Self::start_with_catalog(opts, channel, shutdown).await
     }
 
     /// Like [`Executor::start`], with the catalog reached through `channel`
@@ -87,7 +86,7 @@ impl Executor {
             engines,
             capabilities,
             own_capability,
-            channel,
+            catalog: CatalogClient::new(channel),
             staging,
             start_time: SystemTime::now(),
             running: Mutex::new(BTreeMap::new()),

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use tokio::sync::Notify;
+use vigil_catalog_client::ErrorKind;
 use vigil_proto::catalog::v1::{AppendJobEventsRequest, JobEvent, JobEventKind};
 
 use crate::state::Shared;
@@ -160,7 +161,6 @@ impl JobLog {
         if events.is_empty() && omitted == 0 {
             return;
         }
-        let mut client = shared.coordination();
         let mut rest = events;
         loop {
             let tail = rest.split_off(rest.len().min(BATCH));
@@ -171,22 +171,17 @@ impl JobLog {
                 events: std::mem::replace(&mut rest, tail),
                 omitted_count: std::mem::take(&mut omitted),
             };
-            match client.append_job_events(req.clone()).await {
+            match shared.catalog.call(req.clone()).await {
                 Ok(_) => {}
-                Err(status)
-                    if matches!(
-                        status.code(),
-                        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-                    ) =>
-                {
-                    tracing::debug!(job = %job_id, error = %status.message(), "job log not sent; keeping it for the next try");
+                Err(e) if e.kind() == ErrorKind::Transient => {
+                    tracing::debug!(job = %job_id, error = %e.message(), "job log not sent; keeping it for the next try");
                     let mut unsent = req.events;
                     unsent.extend(rest);
                     self.put_back(unsent, req.omitted_count);
                     return;
                 }
-                Err(status) => {
-                    tracing::warn!(job = %job_id, code = ?status.code(), error = %status.message(), "job log refused");
+                Err(e) => {
+                    tracing::warn!(job = %job_id, code = ?e.code(), error = %e.message(), "job log refused");
                     return;
                 }
             }

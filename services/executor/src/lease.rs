@@ -62,7 +62,7 @@ pub async fn heartbeat(
     );
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_ok = Instant::now();
-    let mut client = shared.coordination();
+    let deadline = settings.heartbeat_interval.max(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = done.cancelled() => return,
@@ -80,39 +80,29 @@ pub async fn heartbeat(
             lease_duration: Some(vigil_proto::duration_to_proto(settings.lease_duration)),
             lease_token: lease_token.clone(),
         };
-        let answer = tokio::time::timeout(
-            settings.heartbeat_interval.max(Duration::from_secs(1)),
-            client.heartbeat_job(req),
-        )
-        .await;
-        match answer {
-            Ok(Ok(resp)) => {
+        match shared.catalog.call_within(req, deadline).await {
+            Ok(resp) => {
                 last_ok = Instant::now();
                 progress.log().flush(&shared, &job_id, &lease_token).await;
-                if resp.into_inner().job.is_some_and(|j| j.cancel_requested) && !stop.is_cancelled()
-                {
+                if resp.job.is_some_and(|j| j.cancel_requested) && !stop.is_cancelled() {
                     tracing::info!(job = %job_id, "cancel requested; stopping the job");
                     why.set(StopReason::CancelRequested);
                     stop.cancel();
                 }
             }
-            Ok(Err(status))
+            Err(e)
                 if matches!(
-                    status.code(),
+                    e.code(),
                     Code::Aborted | Code::NotFound | Code::FailedPrecondition
                 ) =>
             {
-                tracing::warn!(job = %job_id, reason = %status.message(), "lease lost; stopping the job");
+                tracing::warn!(job = %job_id, reason = %e.message(), "lease lost; stopping the job");
                 why.set(StopReason::LeaseLost);
                 stop.cancel();
                 return;
             }
-            other => {
-                let reason = match other {
-                    Ok(Err(s)) => s.message().to_owned(),
-                    _ => "timed out".to_owned(),
-                };
-                tracing::warn!(job = %job_id, %reason, "heartbeat failed");
+            Err(e) => {
+                tracing::warn!(job = %job_id, code = ?e.code(), reason = %e.message(), "heartbeat failed");
                 if last_ok.elapsed() >= settings.lease_duration {
                     tracing::warn!(job = %job_id, "no heartbeat got through for a whole lease; stopping the job");
                     why.set(StopReason::LeaseLost);

@@ -40,22 +40,21 @@ pub fn component(shared: &Shared) -> Component {
 
 /// Reports until shutdown.
 pub async fn report_loop(shared: Arc<Shared>) {
-    let mut client = shared.coordination();
     let mut failing = false;
     loop {
         let req = ReportHeartbeatRequest {
             component: Some(component(&shared)),
         };
-        match client.report_heartbeat(req).await {
+        match shared.catalog.call(req).await {
             Ok(_) => {
                 if failing {
                     tracing::info!("executor heartbeat reaches the catalog again");
                 }
                 failing = false;
             }
-            Err(s) => {
+            Err(e) => {
                 if !failing {
-                    tracing::warn!(code = ?s.code(), error = %s.message(), "executor heartbeat failed");
+                    tracing::warn!(code = ?e.code(), error = %e.message(), "executor heartbeat failed");
                 }
                 failing = true;
             }

@@ -9,6 +9,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use vigil_backoff::Backoff;
+use vigil_catalog_client::{CallSettings, CatalogClient, RetryPolicy};
 use vigil_proto::catalog::v1::{
     BackupConfiguration, BackupJob, CompleteJobRequest, FailJobRequest, JobKind, LeaseJobRequest,
     job_params,
@@ -27,7 +28,8 @@ const MAX_ERROR: usize = 3500;
 pub async fn lease_loop(shared: Arc<Shared>) {
     let settings = &shared.opts.settings;
     let slots = Arc::new(Semaphore::new(settings.concurrency));
-    let mut client = shared.coordination();
+    // The catalog holds a lease call up to `lease_wait` when no job is queued.
+    let limit = settings.lease_wait + shared.catalog.settings().deadline;
     let mut failures = Backoff::new(Duration::from_millis(500), Duration::from_secs(15)).failures();
     loop {
         let permit = tokio::select! {
@@ -41,13 +43,12 @@ pub async fn lease_loop(shared: Arc<Shared>) {
             wait: Some(vigil_proto::duration_to_proto(settings.lease_wait)),
         };
         let answer = tokio::select! {
-            a = client.lease_job(req) => a,
+            a = shared.catalog.call_within(req, limit) => a,
             _ = shared.shutdown.cancelled() => break,
         };
         match answer {
             Ok(resp) => {
                 failures.reset();
-                let resp = resp.into_inner();
                 if let Some(job) = resp.job {
                     let lease = Lease {
                         job,
@@ -61,8 +62,8 @@ pub async fn lease_loop(shared: Arc<Shared>) {
                     ));
                 }
             }
-            Err(status) => {
-                tracing::warn!(code = ?status.code(), error = %status.message(), "leasing a job failed; retrying");
+            Err(e) => {
+                tracing::warn!(code = ?e.code(), error = %e.message(), "leasing a job failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(failures.next_delay()) => {}
                     _ = shared.shutdown.cancelled() => break,
@@ -266,7 +267,7 @@ async fn report_completion(
     warnings: Vec<String>,
     key: Option<String>,
 ) {
-    let (job, client) = (&ctx.job, shared.coordination());
+    let (job, catalog) = (&ctx.job, outcome_client(shared));
     let executor_id = shared.opts.executor_id.clone();
     let req = CompleteJobRequest {
         job_id: job.id.clone(),
@@ -276,14 +277,8 @@ async fn report_completion(
         warnings,
         lease_token: ctx.lease_token.clone(),
     };
-    let answer = with_retries(|| {
-        let (mut c, r) = (client.clone(), req.clone());
-        async move { c.complete_job(r).await }
-    })
-    .await;
-    match answer {
+    match catalog.call(req).await {
         Ok(resp) => {
-            let resp = resp.into_inner();
             tracing::info!(
                 artifact = resp.artifact.as_ref().map(|a| a.id.as_str()).unwrap_or(""),
                 "job completed"
@@ -292,10 +287,10 @@ async fn report_completion(
                 shared.notify(&k, Ok((j, resp.artifact)));
             }
         }
-        Err(status) => {
-            tracing::error!(code = ?status.code(), error = %status.message(), "could not record the job's completion");
+        Err(e) => {
+            tracing::error!(code = ?e.code(), error = %e.message(), "could not record the job's completion");
             if let Some(k) = key {
-                shared.notify(&k, Err(status));
+                shared.notify(&k, Err(e.into_status()));
             }
         }
     }
@@ -311,7 +306,7 @@ async fn report_failure(
     warnings: Vec<String>,
     key: Option<String>,
 ) {
-    let (job, client) = (&ctx.job, shared.coordination());
+    let (job, catalog) = (&ctx.job, outcome_client(shared));
     let executor_id = shared.opts.executor_id.clone();
     let interrupted = matches!((&e, reason), (Error::Cancelled, Some(StopReason::Shutdown)));
     let (error, retryable, cancelled) = match (&e, reason) {
@@ -333,40 +328,28 @@ async fn report_failure(
         lease_token: ctx.lease_token.clone(),
         interrupted,
     };
-    let answer = with_retries(|| {
-        let (mut c, r) = (client.clone(), req.clone());
-        async move { c.fail_job(r).await }
-    })
-    .await;
-    if let Err(status) = &answer {
-        tracing::error!(code = ?status.code(), error = %status.message(), "could not record the job's failure");
+    if let Err(e) = catalog.call(req).await {
+        tracing::error!(code = ?e.code(), error = %e.message(), "could not record the job's failure");
     }
     if let Some(k) = key {
         shared.notify(&k, Err(e.into()));
     }
 }
 
-/// Retries a catalog call that failed for want of the catalog, a few times.
-async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
-{
-    let mut failures = Backoff::new(Duration::from_millis(200), Duration::from_secs(10)).failures();
-    for _ in 0..6 {
-        match call().await {
-            Err(s)
-                if matches!(
-                    s.code(),
-                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-                ) =>
-            {
-                tokio::time::sleep(failures.next_delay()).await;
-            }
-            other => return other,
-        }
-    }
-    call().await
+/// The catalog client for an outcome report (CompleteJob, FailJob), which
+/// the catalog recognises when it comes again: more patient than other
+/// calls, since a report that is lost makes another executor run the job
+/// again once the lease runs out.
+fn outcome_client(shared: &Shared) -> CatalogClient {
+    let retry = RetryPolicy {
+        attempts: const { std::num::NonZeroU32::new(7).unwrap() },
+        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(10)),
+    };
+    let settings = CallSettings {
+        retry,
+        ..shared.catalog.settings()
+    };
+    shared.catalog.clone().with_settings(settings)
 }
 
 fn truncate(s: &str) -> String {

@@ -89,12 +89,10 @@ impl ExecutorService for ExecutorApi {
         }
         check_metadata(&meta)?;
         if !meta.configuration.is_empty() {
-            self.shared
-                .catalog()
-                .get_configuration(GetConfigurationRequest {
-                    name: meta.configuration.clone(),
-                })
-                .await?;
+            let request = GetConfigurationRequest {
+                name: meta.configuration.clone(),
+            };
+            self.shared.catalog.call(request).await?;
         }
         let (staged, received) = self.stage(&mut stream).await?;
         let outcome = self.after_staging(&meta, staged, received).await;
@@ -257,13 +255,10 @@ impl ExecutorApi {
         if named.is_empty() {
             return named;
         }
-        let known = self
-            .shared
-            .catalog()
-            .get_configuration(GetConfigurationRequest {
-                name: named.clone(),
-            })
-            .await;
+        let request = GetConfigurationRequest {
+            name: named.clone(),
+        };
+        let known = self.shared.catalog.call(request).await;
         if known.is_ok() { named } else { String::new() }
     }
 
@@ -303,16 +298,17 @@ impl ExecutorApi {
             request_id: uuid::Uuid::new_v4().to_string(),
             ..Default::default()
         };
-        let job_id = match shared.coordination().enqueue_job(enqueue).await {
-            Ok(r) => r.into_inner().job.map(|j| j.id).unwrap_or_default(),
-            Err(s) => {
+        let job_id = match shared.catalog.call(enqueue).await {
+            Ok(r) => r.job.map(|j| j.id).unwrap_or_default(),
+            Err(e) => {
                 if let Ok(mut w) = shared.waiters.lock() {
                     w.remove(&key);
                 }
-                return Err(s);
+                return Err(e.into());
             }
         };
-        let mut client = shared.coordination();
+        let wait = Duration::from_secs(1);
+        let limit = wait + shared.catalog.settings().deadline;
         let mut ours_leased = false;
         loop {
             let lease = LeaseJobRequest {
@@ -321,18 +317,15 @@ impl ExecutorApi {
                 lease_duration: Some(vigil_proto::duration_to_proto(
                     shared.opts.settings.lease_duration,
                 )),
-                wait: Some(vigil_proto::duration_to_proto(Duration::from_secs(1))),
+                wait: Some(vigil_proto::duration_to_proto(wait)),
             };
             tokio::select! {
                 done = &mut rx => return done.map_err(|_| Status::internal("the upload job ended without a result"))?,
-                leased = client.lease_job(lease), if !ours_leased => {
-                    if let Ok(resp) = leased {
-                        let resp = resp.into_inner();
-                        if let Some(job) = resp.job {
-                            ours_leased = job.id == job_id;
-                            let lease = Lease { job, token: resp.lease_token };
-                            tokio::spawn(run_job(shared.clone(), lease, resp.configuration, None));
-                        }
+                leased = shared.catalog.call_within(lease, limit), if !ours_leased => {
+                    if let Ok(resp) = leased && let Some(job) = resp.job {
+                        ours_leased = job.id == job_id;
+                        let lease = Lease { job, token: resp.lease_token };
+                        tokio::spawn(run_job(shared.clone(), lease, resp.configuration, None));
                     }
                 }
                 _ = shared.shutdown.cancelled() => return Err(Status::unavailable("the executor is shutting down")),
@@ -351,14 +344,10 @@ impl ExecutorApi {
         &self,
         job_id: &str,
     ) -> Result<Option<Result<(BackupJob, Option<Artifact>), Status>>, Status> {
-        let job = self
-            .shared
-            .catalog()
-            .get_job(GetJobRequest {
-                id: job_id.to_owned(),
-            })
-            .await?
-            .into_inner()
+        let request = GetJobRequest {
+            id: job_id.to_owned(),
+        };
+        let job = (self.shared.catalog.call(request).await?)
             .job
             .ok_or_else(|| Status::internal("the catalog sent no job"))?;
         match job.state() {
@@ -366,14 +355,10 @@ impl ExecutorApi {
                 let artifact = match job.artifact.is_empty() {
                     true => None,
                     false => {
-                        self.shared
-                            .catalog()
-                            .get_artifact(GetArtifactRequest {
-                                id: job.artifact.clone(),
-                            })
-                            .await?
-                            .into_inner()
-                            .artifact
+                        let request = GetArtifactRequest {
+                            id: job.artifact.clone(),
+                        };
+                        self.shared.catalog.call(request).await?.artifact
                     }
                 };
                 Ok(Some(Ok((job, artifact))))

@@ -7,19 +7,12 @@ use std::time::SystemTime;
 
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
-use vigil_auth::AuthChannel;
-use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
-use vigil_proto::catalog::v1::coordination_service_client::CoordinationServiceClient;
+use vigil_catalog_client::CatalogClient;
 use vigil_proto::catalog::v1::{Artifact, BackupJob};
 
 use crate::engines::Engines;
 use crate::repo::Repo;
 use crate::settings::ExecutorOptions;
-use vigil_server_common::telemetry::TraceContextInterceptor;
-
-/// The shared channel, sending the caller's trace context with each call.
-pub type TracedAuthChannel = InterceptedService<AuthChannel, TraceContextInterceptor>;
 
 /// How a job ended, for whoever waits on it (an upload RPC).
 pub type Finished = std::result::Result<(BackupJob, Option<Artifact>), tonic::Status>;
@@ -37,8 +30,10 @@ pub struct Shared {
     pub capabilities: Vec<String>,
     /// The capability only this executor has (uploads staged here run here).
     pub own_capability: String,
-    /// The catalog connection.
-    pub channel: AuthChannel,
+    /// The catalog. Its calls carry the current span's trace context, so
+    /// that a job's HeartbeatJob, CompleteJob and FailJob belong to the
+    /// job's trace.
+    pub catalog: CatalogClient,
     /// What jobs may read, write and send as passwords.
     pub policy: crate::policy::Policy,
     /// Where uploads and rendered archives are staged.
@@ -54,22 +49,6 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// A coordination client on the shared channel. Its calls carry the
-    /// current span's trace context, so that a job's HeartbeatJob,
-    /// CompleteJob and FailJob belong to the job's trace.
-    pub fn coordination(&self) -> CoordinationServiceClient<TracedAuthChannel> {
-        CoordinationServiceClient::new(self.traced_channel())
-    }
-
-    /// A catalog client on the shared channel, carrying the trace context.
-    pub fn catalog(&self) -> CatalogServiceClient<TracedAuthChannel> {
-        CatalogServiceClient::new(self.traced_channel())
-    }
-
-    fn traced_channel(&self) -> TracedAuthChannel {
-        InterceptedService::new(self.channel.clone(), TraceContextInterceptor)
-    }
-
     /// Ids of the jobs running now.
     pub fn running_jobs(&self) -> Vec<String> {
         self.running

@@ -1,13 +1,10 @@
-//! The scheduler's only way to the catalog: its gRPC services, wrapped in
-//! small typed calls that page through lists and name the RPC on error.
+//! The scheduler's only way to the catalog: its gRPC services through the
+//! shared catalog client (`vigil-catalog-client`: deadlines, retries of
+//! reads, paging), wrapped in small typed calls that name the RPC on error.
 
-use std::time::Duration;
-
-use tonic::transport::Endpoint;
-use tonic::{Code, Request, Streaming};
+use tonic::{Code, Streaming};
 use vigil_auth::{AuthChannel, ClientCredentials};
-use vigil_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
-use vigil_proto::catalog::v1::coordination_service_client::CoordinationServiceClient;
+use vigil_catalog_client::{CatalogClient, ErrorKind};
 use vigil_proto::catalog::v1::{
     Alert, AlertDelivery, BackupConfiguration, BackupJob, CommitScheduleTickRequest,
     CommitScheduleTickResponse, CommitScheduleTicksRequest, Component, ComponentKind,
@@ -21,14 +18,10 @@ use vigil_proto::catalog::v1::{
 
 use crate::error::{Error, Result};
 
-/// Largest page the catalog hands out.
-const PAGE: i32 = 1000;
-
 /// A connection to the catalog's catalog and coordination services.
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    coordination: CoordinationServiceClient<AuthChannel>,
-    catalog: CatalogServiceClient<AuthChannel>,
+    client: CatalogClient,
 }
 
 impl Catalog {
@@ -36,54 +29,27 @@ impl Catalog {
     /// Calls fail with UNAVAILABLE while the catalog is down and recover by
     /// themselves when it is back.
     pub fn connect_lazy(endpoint: &str) -> Result<Self> {
-        let connect_error = |reason: String| Error::Connect {
-            endpoint: endpoint.to_owned(),
-            reason,
-        };
-        let channel = Endpoint::from_shared(endpoint.to_owned())
-            .map_err(|e| connect_error(e.to_string()))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(20))
-            .keep_alive_while_idle(true)
-            .connect_lazy();
-        Ok(Self::from_channel(
-            ClientCredentials::default().wrap(channel),
-        ))
+        let client =
+            CatalogClient::connect_lazy(&ClientCredentials::default(), endpoint).map_err(|e| {
+                Error::Connect {
+                    endpoint: endpoint.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+        Ok(Self { client })
     }
 
     /// A client over an existing channel, which carries the credentials.
     pub fn from_channel(channel: AuthChannel) -> Self {
         Self {
-            coordination: CoordinationServiceClient::new(channel.clone())
-                .max_decoding_message_size(64 << 20),
-            catalog: CatalogServiceClient::new(channel).max_decoding_message_size(64 << 20),
+            client: CatalogClient::new(channel),
         }
     }
 
     /// Every configuration, all pages.
     pub async fn all_configurations(&self) -> Result<Vec<BackupConfiguration>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let req = ListConfigurationsRequest {
-                page_size: PAGE,
-                page_token: token,
-                ..Default::default()
-            };
-            let resp = self
-                .catalog
-                .clone()
-                .list_configurations(req)
-                .await
-                .map_err(|s| Error::catalog("ListConfigurations", s))?
-                .into_inner();
-            out.extend(resp.configurations);
-            if resp.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            token = resp.next_page_token;
-        }
+        let req = ListConfigurationsRequest::default();
+        self.client.all(req).await.map_err(failed)
     }
 
     /// One configuration, `None` if it does not exist.
@@ -91,35 +57,13 @@ impl Catalog {
         let req = GetConfigurationRequest {
             name: name.to_owned(),
         };
-        match self.catalog.clone().get_configuration(req).await {
-            Ok(resp) => Ok(resp.into_inner().configuration),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(Error::catalog("GetConfiguration", s)),
-        }
+        Ok(found(self.client.call(req).await)?.and_then(|r| r.configuration))
     }
 
     /// Every schedule state, all pages.
     pub async fn all_states(&self) -> Result<Vec<ScheduleState>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let req = ListScheduleStatesRequest {
-                page_size: PAGE,
-                page_token: token,
-            };
-            let resp = self
-                .coordination
-                .clone()
-                .list_schedule_states(req)
-                .await
-                .map_err(|s| Error::catalog("ListScheduleStates", s))?
-                .into_inner();
-            out.extend(resp.states);
-            if resp.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            token = resp.next_page_token;
-        }
+        let req = ListScheduleStatesRequest::default();
+        self.client.all(req).await.map_err(failed)
     }
 
     /// One schedule state with its newest `outcomes`, `None` if it does not exist.
@@ -132,14 +76,8 @@ impl Catalog {
             schedule: key.to_owned(),
             outcome_count: outcomes,
         };
-        match self.coordination.clone().get_schedule_state(req).await {
-            Ok(resp) => {
-                let resp = resp.into_inner();
-                Ok(resp.state.map(|s| (s, resp.outcomes)))
-            }
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(Error::catalog("GetScheduleState", s)),
-        }
+        let answer = found(self.client.call(req).await)?;
+        Ok(answer.and_then(|r| r.state.map(|s| (s, r.outcomes))))
     }
 
     /// Creates (empty etag) or replaces (matching etag) a schedule state.
@@ -147,15 +85,14 @@ impl Catalog {
     pub async fn put_state(&self, state: ScheduleState) -> Result<ScheduleState> {
         let key = state.schedule.clone();
         let req = PutScheduleStateRequest { state: Some(state) };
-        match self.coordination.clone().put_schedule_state(req).await {
+        match self.client.call(req).await {
             Ok(resp) => resp
-                .into_inner()
                 .state
                 .ok_or_else(|| Error::Internal("PutScheduleState returned no state".into())),
-            Err(s) if is_conflict(s.code()) => Err(Error::Conflict(format!(
+            Err(e) if e.kind() == ErrorKind::Conflict => Err(Error::Conflict(format!(
                 "schedule {key} changed concurrently"
             ))),
-            Err(s) => Err(Error::catalog("PutScheduleState", s)),
+            Err(e) => Err(failed(e)),
         }
     }
 
@@ -205,11 +142,7 @@ impl Catalog {
         let req = DeleteScheduleStateRequest {
             schedule: key.to_owned(),
         };
-        match self.coordination.clone().delete_schedule_state(req).await {
-            Ok(_) => Ok(()),
-            Err(s) if s.code() == Code::NotFound => Ok(()),
-            Err(s) => Err(Error::catalog("DeleteScheduleState", s)),
-        }
+        found(self.client.call(req).await).map(|_| ())
     }
 
     /// Commits one tick. ABORTED (another replica moved the schedule first)
@@ -220,14 +153,12 @@ impl Catalog {
     ) -> Result<CommitScheduleTickResponse> {
         let key = req.schedule.clone();
         let started = std::time::Instant::now();
-        let answer = self.coordination.clone().commit_schedule_tick(req).await;
+        let answer = self.client.call(req).await;
         vigil_server_common::metrics::record_enqueue(started.elapsed().as_secs_f64());
         match answer {
-            Ok(resp) => Ok(resp.into_inner()),
-            Err(s) if is_conflict(s.code()) => Err(Error::Conflict(format!(
-                "schedule {key} was advanced by another replica"
-            ))),
-            Err(s) => Err(Error::catalog("CommitScheduleTick", s)),
+            Ok(resp) => Ok(resp),
+            Err(e) if e.kind() == ErrorKind::Conflict => Err(advanced(&key)),
+            Err(e) => Err(failed(e)),
         }
     }
 
@@ -240,15 +171,9 @@ impl Catalog {
     ) -> Result<Vec<Result<CommitScheduleTickResponse>>> {
         let keys: Vec<String> = ticks.iter().map(|t| t.schedule.clone()).collect();
         let started = std::time::Instant::now();
-        let answer = self
-            .coordination
-            .clone()
-            .commit_schedule_ticks(CommitScheduleTicksRequest { ticks })
-            .await;
+        let answer = self.client.call(CommitScheduleTicksRequest { ticks }).await;
         vigil_server_common::metrics::record_enqueue(started.elapsed().as_secs_f64());
-        let resp = answer
-            .map_err(|s| Error::catalog("CommitScheduleTicks", s))?
-            .into_inner();
+        let resp = answer.map_err(failed)?;
         if resp.results.len() != keys.len() {
             return Err(Error::Internal(format!(
                 "CommitScheduleTicks returned {} results for {} ticks",
@@ -265,9 +190,7 @@ impl Catalog {
                     state: r.state,
                     jobs: r.jobs,
                 }),
-                code if is_conflict(code) => Err(Error::Conflict(format!(
-                    "schedule {key} was advanced by another replica"
-                ))),
+                code if ErrorKind::of(code) == ErrorKind::Conflict => Err(advanced(&key)),
                 code => Err(Error::catalog(
                     "CommitScheduleTicks",
                     tonic::Status::new(code, r.message),
@@ -278,78 +201,32 @@ impl Catalog {
 
     /// Queued and running jobs, all pages.
     pub async fn active_jobs(&self) -> Result<Vec<BackupJob>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let req = ListJobsRequest {
-                page_size: PAGE,
-                page_token: token,
-                states: vec![JobState::Queued as i32, JobState::Running as i32],
-                ..Default::default()
-            };
-            let resp = self
-                .catalog
-                .clone()
-                .list_jobs(req)
-                .await
-                .map_err(|s| Error::catalog("ListJobs", s))?
-                .into_inner();
-            out.extend(resp.jobs);
-            if resp.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            token = resp.next_page_token;
-        }
+        let req = ListJobsRequest {
+            states: vec![JobState::Queued as i32, JobState::Running as i32],
+            ..Default::default()
+        };
+        self.client.all(req).await.map_err(failed)
     }
 
     /// One job by id, `None` if it does not exist.
     pub async fn job(&self, id: &str) -> Result<Option<BackupJob>> {
-        match self
-            .catalog
-            .clone()
-            .get_job(GetJobRequest { id: id.to_owned() })
-            .await
-        {
-            Ok(resp) => Ok(resp.into_inner().job),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(Error::catalog("GetJob", s)),
-        }
+        let req = GetJobRequest { id: id.to_owned() };
+        Ok(found(self.client.call(req).await)?.and_then(|r| r.job))
     }
 
     /// Queues a job through the idempotent coordination call.
     pub async fn enqueue(&self, req: EnqueueJobRequest) -> Result<EnqueueJobResponse> {
-        self.coordination
-            .clone()
-            .enqueue_job(req)
-            .await
-            .map(|r| r.into_inner())
-            .map_err(|s| Error::catalog("EnqueueJob", s))
+        self.client.call(req).await.map_err(failed)
     }
 
     /// Processes of `kind` in the catalog's live view, all pages.
     pub async fn components(&self, kind: ComponentKind) -> Result<Vec<Component>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let req = ListComponentsRequest {
-                kind: kind as i32,
-                page_size: PAGE,
-                page_token: token,
-                include_gone: false,
-            };
-            let resp = self
-                .coordination
-                .clone()
-                .list_components(req)
-                .await
-                .map_err(|s| Error::catalog("ListComponents", s))?
-                .into_inner();
-            out.extend(resp.components);
-            if resp.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            token = resp.next_page_token;
-        }
+        let req = ListComponentsRequest {
+            kind: kind as i32,
+            include_gone: false,
+            ..Default::default()
+        };
+        self.client.all(req).await.map_err(failed)
     }
 
     /// Records a heartbeat.
@@ -357,49 +234,24 @@ impl Catalog {
         let req = ReportHeartbeatRequest {
             component: Some(component),
         };
-        self.coordination
-            .clone()
-            .report_heartbeat(req)
+        self.client
+            .call(req)
             .await
-            .map_err(|s| Error::catalog("ReportHeartbeat", s))?
-            .into_inner()
+            .map_err(failed)?
             .component
             .ok_or_else(|| Error::Internal("ReportHeartbeat returned no component".into()))
     }
 
     /// Open alerts, all pages.
     pub async fn open_alerts(&self) -> Result<Vec<Alert>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let req = ListAlertsRequest {
-                page_size: PAGE,
-                page_token: token,
-                ..Default::default()
-            };
-            let resp = self
-                .catalog
-                .clone()
-                .list_alerts(req)
-                .await
-                .map_err(|s| Error::catalog("ListAlerts", s))?
-                .into_inner();
-            out.extend(resp.alerts);
-            if resp.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            token = resp.next_page_token;
-        }
+        let req = ListAlertsRequest::default();
+        self.client.all(req).await.map_err(failed)
     }
 
     /// Opens or refreshes an alert.
     pub async fn raise_alert(&self, alert: Alert) -> Result<RaiseAlertResponse> {
-        self.coordination
-            .clone()
-            .raise_alert(RaiseAlertRequest { alert: Some(alert) })
-            .await
-            .map(|r| r.into_inner())
-            .map_err(|s| Error::catalog("RaiseAlert", s))
+        let req = RaiseAlertRequest { alert: Some(alert) };
+        self.client.call(req).await.map_err(failed)
     }
 
     /// Resolves the open alert with `dedup_key`; `None` if none was open.
@@ -407,11 +259,7 @@ impl Catalog {
         let req = ResolveAlertRequest {
             dedup_key: dedup_key.to_owned(),
         };
-        match self.coordination.clone().resolve_alert(req).await {
-            Ok(resp) => Ok(resp.into_inner().alert),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(Error::catalog("ResolveAlert", s)),
-        }
+        Ok(found(self.client.call(req).await)?.and_then(|r| r.alert))
     }
 
     /// Records the webhook delivery state of an alert.
@@ -422,12 +270,7 @@ impl Catalog {
             detail: detail.to_owned(),
             ..Default::default()
         };
-        self.coordination
-            .clone()
-            .set_alert_delivery(req)
-            .await
-            .map(|_| ())
-            .map_err(|s| Error::catalog("SetAlertDelivery", s))
+        self.client.call(req).await.map(|_| ()).map_err(failed)
     }
 
     /// Subscribes to catalog changes of `kinds` (all when empty).
@@ -435,12 +278,7 @@ impl Catalog {
         let req = WatchEventsRequest {
             kinds: kinds.iter().map(|k| *k as i32).collect(),
         };
-        self.coordination
-            .clone()
-            .watch_events(Request::new(req))
-            .await
-            .map(|r| r.into_inner())
-            .map_err(|s| Error::catalog("WatchEvents", s))
+        self.client.watch_events(req).await.map_err(failed)
     }
 
     /// Every configuration, handed to `each` one page at a time, so that a
@@ -472,10 +310,21 @@ impl Catalog {
     }
 }
 
-/// Codes the catalog uses for a lost compare-and-set.
-fn is_conflict(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Aborted | Code::FailedPrecondition | Code::AlreadyExists
-    )
+/// The scheduler's error for a failed catalog call, naming the RPC.
+fn failed(e: vigil_catalog_client::Error) -> Error {
+    Error::catalog(e.rpc(), e.into_status())
+}
+
+/// The answer, or `None` when the catalog says NOT_FOUND.
+fn found<T>(answer: vigil_catalog_client::Result<T>) -> Result<Option<T>> {
+    match answer {
+        Ok(answer) => Ok(Some(answer)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// The conflict of a tick another replica committed first.
+fn advanced(key: &str) -> Error {
+    Error::Conflict(format!("schedule {key} was advanced by another replica"))
 }

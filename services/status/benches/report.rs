@@ -96,9 +96,10 @@ async fn bench(backend: &str, options: vigil_catalog::CatalogOptions, configs: u
         assert!(r.into_inner().report.is_some());
     }
     let mut scrape = Vec::new();
+    let catalog = vigil_catalog_client::CatalogClient::new(authed.clone());
     for _ in 0..RUNS {
         let t = Instant::now();
-        let inputs = vigil_status::gather(authed.clone(), Utc::now(), chrono::Duration::days(1))
+        let inputs = vigil_status::gather(&catalog, Utc::now(), chrono::Duration::days(1))
             .await
             .expect("gather");
         let text = vigil_status::metrics::render(&inputs);

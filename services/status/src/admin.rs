@@ -14,6 +14,7 @@ use chrono::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use vigil_auth::AuthChannel;
+use vigil_catalog_client::CatalogClient;
 use vigil_server_common::clock::SharedClock;
 
 use crate::{gather, metrics};
@@ -25,7 +26,7 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 
 #[derive(Clone)]
 struct AdminState {
-    catalog: AuthChannel,
+    catalog: CatalogClient,
     clock: SharedClock,
 }
 
@@ -40,7 +41,10 @@ pub async fn serve_metrics(
         .route("/metrics", get(scrape))
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
         .route("/readyz", get(ready))
-        .with_state(AdminState { catalog, clock });
+        .with_state(AdminState {
+            catalog: CatalogClient::new(catalog),
+            clock,
+        });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -58,7 +62,7 @@ async fn scrape(State(state): State<AdminState>, headers: HeaderMap) -> impl Int
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("application/openmetrics-text"));
     let window = Duration::hours(metrics::WINDOW_HOURS);
-    match gather(state.catalog, state.clock.now(), window).await {
+    match gather(&state.catalog, state.clock.now(), window).await {
         Ok(inputs) if openmetrics => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, CONTENT_TYPE)],
@@ -87,13 +91,20 @@ async fn ready(State(state): State<AdminState>) -> (StatusCode, &'static str) {
     let request = HealthCheckRequest {
         service: CATALOG_SERVICE.to_owned(),
     };
-    match HealthClient::new(state.catalog).check(request).await {
-        Ok(answer) if answer.get_ref().status == ServingStatus::Serving as i32 => {
+    // The health check has the catalog client's deadline, like its calls.
+    let deadline = state.catalog.settings().deadline;
+    let mut health = HealthClient::new(state.catalog.channel().clone());
+    match tokio::time::timeout(deadline, health.check(request)).await {
+        Ok(Ok(answer)) if answer.get_ref().status == ServingStatus::Serving as i32 => {
             (StatusCode::OK, "ready\n")
         }
-        Ok(_) => (StatusCode::SERVICE_UNAVAILABLE, "catalog not serving\n"),
-        Err(e) => {
+        Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, "catalog not serving\n"),
+        Ok(Err(e)) => {
             tracing::debug!(code = ?e.code(), "readiness check: catalog unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "catalog unreachable\n")
+        }
+        Err(_) => {
+            tracing::debug!(?deadline, "readiness check: no answer from the catalog");
             (StatusCode::SERVICE_UNAVAILABLE, "catalog unreachable\n")
         }
     }

@@ -4,8 +4,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The catalog could not be read.
-    #[error("catalog unavailable: {0}")]
-    Catalog(#[from] tonic::Status),
+    #[error("{0}")]
+    Catalog(#[from] vigil_catalog_client::Error),
     /// The request was malformed.
     #[error("{field}: {reason}")]
     InvalidArgument {
@@ -22,8 +22,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl From<Error> for tonic::Status {
     fn from(e: Error) -> Self {
         match e {
-            Error::Catalog(status) => {
-                tracing::warn!(code = ?status.code(), message = status.message(), "catalog read failed");
+            Error::Catalog(e) => {
+                tracing::warn!(rpc = e.rpc(), code = ?e.code(), error = %e.message(), "catalog read failed");
                 tonic::Status::unavailable("the catalog could not be read; try again")
             }
             Error::InvalidArgument { .. } => tonic::Status::invalid_argument(e.to_string()),

@@ -3,20 +3,16 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use vigil_auth::AuthChannel;
+use vigil_catalog_client::CatalogClient;
 use vigil_proto::catalog::v1::{
     Alert, Artifact, ArtifactState, ArtifactTotal, BackupConfiguration, BackupJob, Component,
     JobCount, JobKind, JobState, ListAlertsRequest, ListComponentsRequest,
     ListConfigurationsRequest, ListScheduleStatesRequest, ScheduleOutcome, ScheduleState,
     SummarizeHistoryRequest, SummarizeHistoryResponse,
-    catalog_service_client::CatalogServiceClient,
-    coordination_service_client::CoordinationServiceClient,
 };
 use vigil_proto::{timestamp_from_micros, timestamp_to_micros};
 
 use crate::Result;
-
-const PAGE: i32 = 1000;
 
 /// Everything the report is computed from.
 #[derive(Debug, Clone)]
@@ -141,66 +137,31 @@ impl Inputs {
     }
 }
 
-/// Reads the inputs of a report from the catalog at `channel`: the
-/// configurations, schedule states, components and alerts page by page, and
-/// the history through one `SummarizeHistory` call, all at once.
-pub async fn gather(channel: AuthChannel, now: DateTime<Utc>, window: Duration) -> Result<Inputs> {
-    let catalog = CatalogServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
-    let coordination = CoordinationServiceClient::new(channel).max_decoding_message_size(64 << 20);
+/// Reads the inputs of a report from the catalog: the configurations,
+/// schedule states, components and alerts page by page, and the history
+/// through one `SummarizeHistory` call, all at once.
+pub async fn gather(
+    catalog: &CatalogClient,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> Result<Inputs> {
     let since = now - window;
-
-    let configurations = all_pages(|page_token| {
-        let mut c = catalog.clone();
-        async move {
-            let page = c
-                .list_configurations(ListConfigurationsRequest {
-                    page_size: PAGE,
-                    page_token,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            Ok((page.configurations, page.next_page_token))
-        }
-    });
-    let summary = summarize(coordination.clone(), since);
-    let schedule_states = all_pages(|page_token| {
-        let mut c = coordination.clone();
-        async move {
-            let page = c
-                .list_schedule_states(ListScheduleStatesRequest {
-                    page_size: PAGE,
-                    page_token,
-                })
-                .await?
-                .into_inner();
-            Ok((page.states, page.next_page_token))
-        }
+    let summary = catalog.call(SummarizeHistoryRequest {
+        since: Some(timestamp_from_micros(since.timestamp_micros())),
+        newest_count: NEWEST_JOBS as i32,
     });
     // Gone components too, so "scheduler down since" survives their leaving
     // the live view (until the catalog deletes them).
-    let components = all_pages(|page_token| {
-        let mut c = coordination.clone();
-        async move {
-            let page = c
-                .list_components(ListComponentsRequest {
-                    page_size: PAGE,
-                    page_token,
-                    include_gone: true,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            Ok((page.components, page.next_page_token))
-        }
+    let components = catalog.all(ListComponentsRequest {
+        include_gone: true,
+        ..Default::default()
     });
-    let open_alerts = open_alerts(catalog.clone());
     let (configurations, summary, schedule_states, components, open_alerts) = tokio::try_join!(
-        configurations,
+        catalog.all(ListConfigurationsRequest::default()),
         summary,
-        schedule_states,
+        catalog.all(ListScheduleStatesRequest::default()),
         components,
-        open_alerts
+        catalog.all(ListAlertsRequest::default()),
     )?;
 
     Ok(assemble(
@@ -212,37 +173,6 @@ pub async fn gather(channel: AuthChannel, now: DateTime<Utc>, window: Duration) 
         components,
         open_alerts,
     ))
-}
-
-/// The history of the window in one call.
-async fn summarize(
-    mut coordination: CoordinationServiceClient<AuthChannel>,
-    since: DateTime<Utc>,
-) -> Result<SummarizeHistoryResponse> {
-    let req = SummarizeHistoryRequest {
-        since: Some(timestamp_from_micros(since.timestamp_micros())),
-        newest_count: NEWEST_JOBS as i32,
-    };
-    Ok(coordination.summarize_history(req).await?.into_inner())
-}
-
-/// Every open alert, page by page.
-async fn open_alerts(catalog: CatalogServiceClient<AuthChannel>) -> Result<Vec<Alert>> {
-    all_pages(|page_token| {
-        let mut c = catalog.clone();
-        async move {
-            let page = c
-                .list_alerts(ListAlertsRequest {
-                    page_size: PAGE,
-                    page_token,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            Ok((page.alerts, page.next_page_token))
-        }
-    })
-    .await
 }
 
 /// The report's inputs from what the catalog returned: the newest success
@@ -284,24 +214,5 @@ fn assemble(
             .collect(),
         open_alerts,
         missed: summary.missed_outcomes,
-    }
-}
-
-/// Collects every page of a paginated list: `fetch` takes a page token and
-/// returns one page's items with the next token, empty on the last page.
-async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>
-where
-    F: FnMut(String) -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<(Vec<T>, String), tonic::Status>>,
-{
-    let mut items = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (page, next) = fetch(token).await?;
-        items.extend(page);
-        if next.is_empty() {
-            return Ok(items);
-        }
-        token = next;
     }
 }

@@ -3,6 +3,7 @@
 use chrono::Duration;
 use tonic::{Request, Response, Status};
 use vigil_auth::AuthChannel;
+use vigil_catalog_client::CatalogClient;
 use vigil_proto::status::v1::status_service_server::{StatusService, StatusServiceServer};
 use vigil_proto::status::v1::{GetStatusReportRequest, GetStatusReportResponse};
 use vigil_server_common::clock::SharedClock;
@@ -17,14 +18,18 @@ const MAX_WINDOW: Duration = Duration::days(366);
 /// Serves status reports computed from the catalog at a channel.
 #[derive(Debug, Clone)]
 pub struct StatusServer {
-    catalog: AuthChannel,
+    catalog: CatalogClient,
     clock: SharedClock,
 }
 
 impl StatusServer {
-    /// A status service reading the catalog through `catalog`.
+    /// A status service reading the catalog through `catalog`, which
+    /// carries the credentials.
     pub fn new(catalog: AuthChannel, clock: SharedClock) -> Self {
-        Self { catalog, clock }
+        Self {
+            catalog: CatalogClient::new(catalog),
+            clock,
+        }
     }
 
     /// The tonic service.
@@ -54,7 +59,7 @@ impl StatusService for StatusServer {
                 window
             }
         };
-        let inputs = gather(self.catalog.clone(), self.clock.now(), window).await?;
+        let inputs = gather(&self.catalog, self.clock.now(), window).await?;
         Ok(Response::new(GetStatusReportResponse {
             report: Some(build_report(&inputs)),
         }))

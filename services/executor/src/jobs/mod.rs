@@ -11,7 +11,10 @@ pub mod verify;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use vigil_proto::catalog::v1::{Artifact, BackupConfiguration, BackupJob, JobKind, JobStats};
+use vigil_catalog_client::ErrorKind;
+use vigil_proto::catalog::v1::{
+    Artifact, BackupConfiguration, BackupJob, GetArtifactRequest, JobKind, JobStats,
+};
 use vigil_repository::{Id, SnapshotId};
 
 use crate::error::{Error, Result};
@@ -159,6 +162,21 @@ fn cancelled_or(cancel: &AtomicBool, e: vigil_repository::Error) -> Error {
         Error::Cancelled
     } else {
         e.into()
+    }
+}
+
+/// Artifact `id` from the catalog, whatever its state and repository;
+/// [`Error::NotFound`] when the catalog has none.
+pub async fn get_artifact(shared: &Shared, id: &str) -> Result<Artifact> {
+    let request = GetArtifactRequest { id: id.to_owned() };
+    match shared.catalog.call(request).await {
+        Ok(answer) => answer
+            .artifact
+            .ok_or_else(|| Error::Internal("catalog sent no artifact".into())),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::NotFound {
+            what: format!("artifact {id}"),
+        }),
+        Err(e) => Err(e.into()),
     }
 }
 

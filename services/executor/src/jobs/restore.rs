@@ -12,9 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use vigil_proto::catalog::v1::{
-    Artifact, ArtifactState, GetArtifactRequest, JobStats, RestoreParams, job_params,
-};
+use vigil_proto::catalog::v1::{Artifact, ArtifactState, JobStats, RestoreParams, job_params};
 use vigil_repository::{Entry, EntryKind, Repository, RestoreOptions, SnapshotId};
 
 use super::render::engine_of_stream;
@@ -115,23 +113,7 @@ pub async fn run(ctx: Arc<JobCtx>) -> Result<Outcome> {
 }
 
 async fn get_artifact(ctx: &JobCtx, id: &str) -> Result<Artifact> {
-    let resp = ctx
-        .shared
-        .catalog()
-        .get_artifact(GetArtifactRequest { id: id.to_owned() })
-        .await;
-    let artifact = match resp {
-        Ok(r) => r
-            .into_inner()
-            .artifact
-            .ok_or_else(|| Error::Internal("catalog sent no artifact".into()))?,
-        Err(s) if s.code() == tonic::Code::NotFound => {
-            return Err(Error::NotFound {
-                what: format!("artifact {id}"),
-            });
-        }
-        Err(s) => return Err(Error::Catalog(s)),
-    };
+    let artifact = super::get_artifact(&ctx.shared, id).await?;
     super::check_repository(&ctx.shared, &artifact)?;
     match artifact.state() {
         ArtifactState::Pruned => Err(Error::FailedPrecondition(format!(

@@ -9,8 +9,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::sync::Arc;
 
 use vigil_proto::catalog::v1::{
-    Artifact, ArtifactState, GetArtifactRequest, JobStats, ListArtifactsRequest,
-    UpdateArtifactsRequest, VerifyParams, job_params,
+    Artifact, ArtifactState, JobStats, ListArtifactsRequest, UpdateArtifactsRequest, VerifyParams,
+    job_params,
 };
 use vigil_repository::{
     Control, EntryKind, RestoreOptions, SnapshotId, VerifyOptions, VerifyReport,
@@ -21,25 +21,12 @@ use crate::error::{Error, Result};
 
 /// Every artifact the catalog lists (optionally of one configuration).
 pub async fn list_artifacts(ctx: &JobCtx, configuration: &str) -> Result<Vec<Artifact>> {
-    let mut client = ctx.shared.catalog();
-    let mut out = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let resp = client
-            .list_artifacts(ListArtifactsRequest {
-                page_size: 500,
-                page_token: page_token.clone(),
-                configuration: configuration.to_owned(),
-                include_pruned: false,
-            })
-            .await?
-            .into_inner();
-        out.extend(resp.artifacts);
-        if resp.next_page_token.is_empty() {
-            return Ok(out);
-        }
-        page_token = resp.next_page_token;
-    }
+    let request = ListArtifactsRequest {
+        page_size: 500,
+        configuration: configuration.to_owned(),
+        ..Default::default()
+    };
+    Ok(ctx.shared.catalog.all(request).await?)
 }
 
 /// Sets the state of artifacts in the catalog.
@@ -55,17 +42,15 @@ pub async fn mark(
     let verify_time =
         verified.then(|| vigil_proto::timestamp_from_system(std::time::SystemTime::now()));
     for chunk in ids.chunks(500) {
-        ctx.shared
-            .coordination()
-            .update_artifacts(UpdateArtifactsRequest {
-                ids: chunk.to_vec(),
-                state: state as i32,
-                verify_time,
-                job_id: ctx.job.id.clone(),
-                executor_id: ctx.shared.opts.executor_id.clone(),
-                lease_token: ctx.lease_token.clone(),
-            })
-            .await?;
+        let request = UpdateArtifactsRequest {
+            ids: chunk.to_vec(),
+            state: state as i32,
+            verify_time,
+            job_id: ctx.job.id.clone(),
+            executor_id: ctx.shared.opts.executor_id.clone(),
+            lease_token: ctx.lease_token.clone(),
+        };
+        ctx.shared.catalog.call(request).await?;
     }
     Ok(())
 }
@@ -226,22 +211,7 @@ async fn verify_scope(
     all: &[Artifact],
 ) -> Result<Option<Vec<Artifact>>> {
     let scope = if !artifact.is_empty() {
-        let a = ctx
-            .shared
-            .catalog()
-            .get_artifact(GetArtifactRequest {
-                id: artifact.to_owned(),
-            })
-            .await
-            .map_err(|s| match s.code() {
-                tonic::Code::NotFound => Error::NotFound {
-                    what: format!("artifact {artifact}"),
-                },
-                _ => Error::Catalog(s),
-            })?
-            .into_inner()
-            .artifact
-            .ok_or_else(|| Error::Internal("catalog sent no artifact".into()))?;
+        let a = super::get_artifact(&ctx.shared, artifact).await?;
         if a.state() == ArtifactState::Pruned {
             return Err(Error::FailedPrecondition(format!(
                 "artifact: {} was pruned",

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use tracing::info;
 use vigil_auth::{AuthChannel, Caller, ClientCredentials, Role, Token, token};
 use vigil_catalog::Catalog;
+use vigil_catalog_client::ChannelSettings;
 use vigil_server_common::auth::{AuthPolicy, CertRoles, RemoteAudit, RemoteAuthenticator};
 use vigil_server_common::settings::{LoadedSettings, SettingsError};
 use vigil_server_common::tls::{LocalTransport, ServerTls};
@@ -144,11 +145,9 @@ pub fn remote_access(
         settings.data_dir.display()
     );
     let endpoint = settings.catalog_endpoint();
-    let plain = credentials
-        .endpoint(&endpoint)
+    let plain = ChannelSettings::default()
+        .endpoint(&credentials, &endpoint)
         .with_context(|| format!("catalog endpoint {endpoint}"))?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .tcp_nodelay(true)
         .connect_lazy();
     let channel = credentials.wrap(plain.clone());
     let policy = AuthPolicy::new(Arc::new(RemoteAuthenticator::new(plain)))
