@@ -125,6 +125,23 @@ impl CatalogClient {
         .await
     }
 
+    /// Every item of a List RPC, handed to `each` one page at a time.
+    pub async fn each_page<R: Paged>(
+        &self,
+        request: R,
+        each: impl FnMut(Vec<R::Item>),
+    ) -> Result<()> {
+        page::for_each(
+            R::NAME,
+            |token| {
+                let request = request.clone().at_page(token);
+                async move { self.call(request).await.map(R::into_page) }
+            },
+            each,
+        )
+        .await
+    }
+
     /// Opens the `WatchEvents` stream. Only the opening has the deadline:
     /// the stream itself runs until the catalog or the caller ends it.
     pub async fn watch_events(

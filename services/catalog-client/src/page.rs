@@ -9,19 +9,34 @@ use crate::error::{Error, Result};
 /// (empty for the first page) and returns that page's items and the next
 /// token, empty after the last page. A token handed out twice stops the
 /// loop with [`Error::RepeatedPageToken`].
-pub(crate) async fn collect<T, F, Fut>(rpc: &'static str, mut fetch: F) -> Result<Vec<T>>
+pub(crate) async fn collect<T, F, Fut>(rpc: &'static str, fetch: F) -> Result<Vec<T>>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<(Vec<T>, String)>>,
 {
     let mut items = Vec::new();
+    for_each(rpc, fetch, |page| items.extend(page)).await?;
+    Ok(items)
+}
+
+/// Like [`collect`], but hands each page to `each` as it arrives, so that a
+/// long listing is never held whole.
+pub(crate) async fn for_each<T, F, Fut>(
+    rpc: &'static str,
+    mut fetch: F,
+    mut each: impl FnMut(Vec<T>),
+) -> Result<()>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String)>>,
+{
     let mut seen = HashSet::new();
     let mut token = String::new();
     loop {
         let (page, next) = fetch(token).await?;
-        items.extend(page);
+        each(page);
         if next.is_empty() {
-            return Ok(items);
+            return Ok(());
         }
         if !seen.insert(next.clone()) {
             return Err(Error::RepeatedPageToken { rpc, token: next });

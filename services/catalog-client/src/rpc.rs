@@ -145,6 +145,7 @@ rpcs! {
     Never coordination.append_job_events(AppendJobEventsRequest) -> AppendJobEventsResponse = "AppendJobEvents";
     Never coordination.update_artifacts(UpdateArtifactsRequest) -> UpdateArtifactsResponse = "UpdateArtifacts";
     Never coordination.put_schedule_state(PutScheduleStateRequest) -> PutScheduleStateResponse = "PutScheduleState";
+    Never coordination.put_schedule_states(PutScheduleStatesRequest) -> PutScheduleStatesResponse = "PutScheduleStates";
     Never coordination.delete_schedule_state(DeleteScheduleStateRequest) -> DeleteScheduleStateResponse = "DeleteScheduleState";
     Never coordination.commit_schedule_tick(CommitScheduleTickRequest) -> CommitScheduleTickResponse = "CommitScheduleTick";
     Never coordination.commit_schedule_ticks(CommitScheduleTicksRequest) -> CommitScheduleTicksResponse = "CommitScheduleTicks";

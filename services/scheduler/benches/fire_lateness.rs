@@ -343,8 +343,20 @@ fn flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == "1")
 }
 
+/// `VIGIL_BENCH_PROFILER=heaptrack` (or any program that takes a command
+/// line) runs the scheduler child under it. Its CPU and RSS figures are then
+/// the profiler's, so only the profile is worth reading.
 fn spawn_scheduler(endpoint: &str, replica: &str) -> Child {
-    Command::new(std::env::current_exe().expect("own path"))
+    let exe = std::env::current_exe().expect("own path");
+    let mut command = match std::env::var_os("VIGIL_BENCH_PROFILER") {
+        Some(profiler) => {
+            let mut c = Command::new(profiler);
+            c.arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    command
         .env(ROLE_ENV, "scheduler")
         .env(REPLICA_ENV, replica)
         .env(CATALOG_ENV, endpoint)

@@ -105,12 +105,10 @@ impl Catalog {
     ) -> Result<Vec<Result<ScheduleState>>> {
         let keys: Vec<String> = states.iter().map(|s| s.schedule.clone()).collect();
         let resp = self
-            .coordination
-            .clone()
-            .put_schedule_states(PutScheduleStatesRequest { states })
+            .client
+            .call(PutScheduleStatesRequest { states })
             .await
-            .map_err(|s| Error::catalog("PutScheduleStates", s))?
-            .into_inner();
+            .map_err(failed)?;
         if resp.results.len() != keys.len() {
             return Err(Error::Internal(format!(
                 "PutScheduleStates returned {} results for {} states",
@@ -126,9 +124,9 @@ impl Catalog {
                 Code::Ok => r
                     .state
                     .ok_or_else(|| Error::Internal("PutScheduleStates returned no state".into())),
-                code if is_conflict(code) => Err(Error::Conflict(format!(
-                    "schedule {key} changed concurrently"
-                ))),
+                code if ErrorKind::of(code) == ErrorKind::Conflict => Err(Error::Conflict(
+                    format!("schedule {key} changed concurrently"),
+                )),
                 code => Err(Error::catalog(
                     "PutScheduleStates",
                     tonic::Status::new(code, r.message),
@@ -285,28 +283,12 @@ impl Catalog {
     /// large fleet's configurations are never all held at once.
     pub async fn each_configuration_page(
         &self,
-        mut each: impl FnMut(Vec<BackupConfiguration>),
+        each: impl FnMut(Vec<BackupConfiguration>),
     ) -> Result<()> {
-        let mut token = String::new();
-        loop {
-            let req = ListConfigurationsRequest {
-                page_size: PAGE,
-                page_token: std::mem::take(&mut token),
-                ..Default::default()
-            };
-            let resp = self
-                .catalog
-                .clone()
-                .list_configurations(req)
-                .await
-                .map_err(|s| Error::catalog("ListConfigurations", s))?
-                .into_inner();
-            each(resp.configurations);
-            if resp.next_page_token.is_empty() {
-                return Ok(());
-            }
-            token = resp.next_page_token;
-        }
+        self.client
+            .each_page(ListConfigurationsRequest::default(), each)
+            .await
+            .map_err(failed)
     }
 }
 
