@@ -197,13 +197,13 @@ impl Catalog {
             .collect())
     }
 
-    /// Queued and running jobs, all pages.
-    pub async fn active_jobs(&self) -> Result<Vec<BackupJob>> {
+    /// Queued and running jobs, handed to `each` one page at a time.
+    pub async fn each_active_job_page(&self, each: impl FnMut(Vec<BackupJob>)) -> Result<()> {
         let req = ListJobsRequest {
             states: vec![JobState::Queued as i32, JobState::Running as i32],
             ..Default::default()
         };
-        self.client.all(req).await.map_err(failed)
+        self.client.each_page(req, each).await.map_err(failed)
     }
 
     /// One job by id, `None` if it does not exist.
@@ -287,6 +287,14 @@ impl Catalog {
     ) -> Result<()> {
         self.client
             .each_page(ListConfigurationsRequest::default(), each)
+            .await
+            .map_err(failed)
+    }
+
+    /// Every schedule state, handed to `each` one page at a time.
+    pub async fn each_state_page(&self, each: impl FnMut(Vec<ScheduleState>)) -> Result<()> {
+        self.client
+            .each_page(ListScheduleStatesRequest::default(), each)
             .await
             .map_err(failed)
     }

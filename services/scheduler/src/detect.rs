@@ -27,38 +27,18 @@ impl Engine {
         report: &mut TickReport,
     ) {
         let executors = self.live_executor_view(now).await;
-        let remembered = self.memory().newest_job.clone();
-        let seen = Seen {
-            now,
-            fired,
-            executors: executors.as_deref(),
-            remembered: &remembered,
+        let (wanted, writes) = {
+            // Held while every schedule is assessed (no await in between),
+            // rather than copying what it remembers of every schedule.
+            let memory = self.memory();
+            let seen = Seen {
+                now,
+                fired,
+                executors: executors.as_deref(),
+                remembered: &memory.newest_job,
+            };
+            assess_all(snap, &seen)
         };
-        let mut wanted: HashMap<String, AlertSpec> = HashMap::new();
-        let mut writes: Vec<ScheduleState> = Vec::new();
-
-        for (name, def) in &snap.desired {
-            let state = snap.states.get(name);
-            let (assessment, problem, configuration) = assess_schedule(
-                &seen,
-                name,
-                def,
-                state,
-                snap.active.get(name).map(Vec::as_slice).unwrap_or(&[]),
-            );
-            if let Some(s) = state
-                && (s.health() != assessment.health || s.health_reason != assessment.reason)
-            {
-                let mut changed = s.clone();
-                changed.set_health(assessment.health);
-                changed.health_reason = assessment.reason.clone();
-                writes.push(changed);
-            }
-            for spec in alerts::for_schedule(name, &configuration, &assessment, problem.as_deref())
-            {
-                wanted.insert(spec.dedup_key.clone(), spec);
-            }
-        }
 
         self.write_health(snap, writes, report).await;
         // Without an executor view (start-up delay, or the list failed) this
@@ -202,6 +182,38 @@ impl Engine {
             n.notify(alert, transition);
         }
     }
+}
+
+/// Every schedule's assessment: the alerts it wants and the states whose
+/// health changed.
+fn assess_all(
+    snap: &Snapshot,
+    seen: &Seen<'_>,
+) -> (HashMap<String, AlertSpec>, Vec<ScheduleState>) {
+    let mut wanted: HashMap<String, AlertSpec> = HashMap::new();
+    let mut writes: Vec<ScheduleState> = Vec::new();
+    for (name, def) in &snap.desired {
+        let state = snap.states.get(name);
+        let (assessment, problem, configuration) = assess_schedule(
+            seen,
+            name,
+            def,
+            state,
+            snap.active.get(name).map(Vec::as_slice).unwrap_or(&[]),
+        );
+        if let Some(s) = state
+            && (s.health() != assessment.health || s.health_reason != assessment.reason)
+        {
+            let mut changed = s.clone();
+            changed.set_health(assessment.health);
+            changed.health_reason = assessment.reason.clone();
+            writes.push(changed);
+        }
+        for spec in alerts::for_schedule(name, &configuration, &assessment, problem.as_deref()) {
+            wanted.insert(spec.dedup_key.clone(), spec);
+        }
+    }
+    (wanted, writes)
 }
 
 /// What one detection pass has seen, shared by every schedule's assessment.

@@ -357,25 +357,25 @@ impl Engine {
     /// without a matching configuration in this snapshot is only removed
     /// after its configuration is read again (see `arm`).
     pub(crate) async fn snapshot(&self) -> Result<Snapshot> {
-        let (states, desired, jobs, share) = tokio::try_join!(
-            self.catalog.all_states(),
+        let mut states = BTreeMap::new();
+        let mut active: HashMap<String, Vec<ActiveJob>> = HashMap::new();
+        let (_, desired, _, share) = tokio::try_join!(
+            self.catalog.each_state_page(|page| {
+                states.extend(page.into_iter().map(|s| (s.schedule.clone(), s)));
+            }),
             self.read_desired(),
-            self.catalog.active_jobs(),
+            self.catalog.each_active_job_page(|page| {
+                for job in page {
+                    if let Some(key) = ScheduleKey::of_job(&job) {
+                        active
+                            .entry(key.to_string())
+                            .or_default()
+                            .push(ActiveJob::of(&job));
+                    }
+                }
+            }),
             async { Ok(self.share().await) },
         )?;
-        let states: BTreeMap<String, ScheduleState> = states
-            .into_iter()
-            .map(|s| (s.schedule.clone(), s))
-            .collect();
-        let mut active: HashMap<String, Vec<ActiveJob>> = HashMap::new();
-        for job in jobs {
-            if let Some(key) = ScheduleKey::of_job(&job) {
-                active
-                    .entry(key.to_string())
-                    .or_default()
-                    .push(ActiveJob::of(&job));
-            }
-        }
         Ok(Snapshot {
             states,
             desired,

@@ -468,7 +468,7 @@ fn tick_run(def: &ScheduleDef, run: &PlannedRun) -> TickRun {
                 trigger: def.key.role.trigger() as i32,
                 due_time,
                 schedule: def.name.clone(),
-                params: def.params.clone(),
+                params: def.params.as_deref().cloned(),
                 required_capabilities: def.required_capabilities.clone(),
                 request_id: String::new(),
             }),

@@ -50,8 +50,9 @@ pub struct ScheduleDef {
     pub edit_time: DateTime<Utc>,
     /// The recurrence in its zone.
     pub schedule: Schedule,
-    /// The schedule as an API message, for views.
-    pub spec: pb::Schedule,
+    /// The schedule as an API message, for views (boxed: a fleet holds one
+    /// definition per schedule, and views are rare).
+    pub spec: Box<pb::Schedule>,
     /// Catch-up policy.
     pub catch_up: CatchUp,
     /// How far back catch-up looks (never shorter than the grace).
@@ -69,7 +70,7 @@ pub struct ScheduleDef {
     /// Capabilities an executor needs to run the schedule's jobs.
     pub required_capabilities: Vec<String>,
     /// Parameters of the jobs it enqueues.
-    pub params: Option<JobParams>,
+    pub params: Option<Box<JobParams>>,
 }
 
 impl ScheduleDef {
@@ -120,12 +121,16 @@ pub type Def = Result<Arc<ScheduleDef>, Unarmable>;
 /// schedule (if it has one) and, with a retention policy, its prune and
 /// verify system schedules. A disabled configuration has none.
 pub fn defs_for(config: &BackupConfiguration, settings: &SchedulerSettings) -> Vec<Def> {
-    let mut out: Vec<Result<ScheduleDef, Unarmable>> = Vec::new();
+    // Each definition goes into its `Arc` as it is built: collecting a vector
+    // of definitions into a vector of `Arc`s would reuse the first vector's
+    // allocation, and keep about 2 KB per configuration for as long as the
+    // definitions live.
+    let mut out: Vec<Def> = Vec::new();
     if !config.enabled() {
         return Vec::new();
     }
     if let Some(spec) = &config.schedule {
-        out.push(build(config, Role::Backup, spec.clone(), settings));
+        out.push(build(config, Role::Backup, spec.clone(), settings).map(Arc::new));
     }
     if settings.system_schedules && has_retention(config) {
         let zone = config
@@ -133,20 +138,27 @@ pub fn defs_for(config: &BackupConfiguration, settings: &SchedulerSettings) -> V
             .as_ref()
             .map(|s| s.timezone.clone())
             .unwrap_or_default();
-        out.push(build(
-            config,
-            Role::Prune,
-            system_spec(settings, Role::Prune, zone.clone()),
-            settings,
-        ));
-        out.push(build(
-            config,
-            Role::Verify,
-            system_spec(settings, Role::Verify, zone),
-            settings,
-        ));
+        out.push(
+            build(
+                config,
+                Role::Prune,
+                system_spec(settings, Role::Prune, zone.clone()),
+                settings,
+            )
+            .map(Arc::new),
+        );
+        out.push(
+            build(
+                config,
+                Role::Verify,
+                system_spec(settings, Role::Verify, zone),
+                settings,
+            )
+            .map(Arc::new),
+        );
     }
-    out.into_iter().map(|d| d.map(Arc::new)).collect()
+    out.shrink_to_fit();
+    out
 }
 
 /// The schedule message of a system schedule: the prune daily at
@@ -218,18 +230,18 @@ fn build(
     let job_kind = role.job_kind();
     let params = match role {
         Role::Backup => None,
-        Role::Prune => Some(JobParams {
+        Role::Prune => Some(Box::new(JobParams {
             params: Some(job_params::Params::Prune(pb::PruneParams {
                 dry_run: false,
             })),
-        }),
-        Role::Verify => Some(JobParams {
+        })),
+        Role::Verify => Some(Box::new(JobParams {
             params: Some(job_params::Params::Verify(pb::VerifyParams {
                 artifact: String::new(),
                 sample_fraction: settings.verify_sample_fraction,
                 drill: settings.verify_drill,
             })),
-        }),
+        })),
     };
     Ok(ScheduleDef {
         name: key.to_string(),
@@ -237,7 +249,7 @@ fn build(
         etag: config.etag.clone(),
         edit_time,
         schedule,
-        spec,
+        spec: Box::new(spec),
         catch_up,
         window,
         cap,

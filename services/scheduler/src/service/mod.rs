@@ -185,7 +185,7 @@ impl Service {
             )));
         }
         let params = match self.def_for(&config, &key) {
-            Some(Ok(def)) => def.params.clone(),
+            Some(Ok(def)) => def.params.as_deref().cloned(),
             _ => None,
         };
         let kind = key.role.job_kind();
@@ -243,7 +243,7 @@ impl Service {
                 trigger: key.role.trigger() as i32,
                 due_time: Some(time_to_ts(due)),
                 schedule: def.name.clone(),
-                params: def.params.clone(),
+                params: def.params.as_deref().cloned(),
                 required_capabilities: def.required_capabilities.clone(),
                 request_id: String::new(),
             };

@@ -60,7 +60,7 @@ pub(crate) fn build(input: ViewInput<'_>) -> ScheduleView {
     ScheduleView {
         never_fired: state.fired_count == 0,
         state: Some(state),
-        schedule: def.map(|d| d.spec.clone()),
+        schedule: def.map(|d| (*d.spec).clone()),
         description: def.map(|d| d.describe()).unwrap_or_default(),
         next_due_times,
         recent_outcomes: input.outcomes,
