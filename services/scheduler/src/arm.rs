@@ -12,6 +12,8 @@
 //! - A schedule that cannot be armed is stored UNARMED with the reason.
 //! - A state whose schedule no longer exists is removed.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use vigil_proto::catalog::v1::{ScheduleHealth, ScheduleState};
@@ -177,23 +179,29 @@ impl Engine {
         fresh: Vec<Work>,
         now: DateTime<Utc>,
     ) -> Vec<(String, Result<Armed>)> {
-        let states: Vec<ScheduleState> = fresh
+        let defs: Vec<Arc<ScheduleDef>> = fresh
             .into_iter()
             .filter_map(|w| match w {
-                Work::Arm(_, Ok(def), None, _) => {
-                    let next = def.schedule.next_after(def.edit_time);
-                    Some(self.armed_state(&def, fresh_state(&def), next, now))
-                }
+                Work::Arm(_, Ok(def), None, _) => Some(def),
                 _ => None,
             })
             .collect();
-        let batches: Vec<Vec<ScheduleState>> = states
+        // Each batch's states are built when it is sent, so that a cold
+        // start never holds the whole fleet's new states twice.
+        let batches: Vec<Vec<Arc<ScheduleDef>>> = defs
             .chunks(self.settings.fire_batch.max(1))
-            .map(<[ScheduleState]>::to_vec)
+            .map(<[Arc<ScheduleDef>]>::to_vec)
             .collect();
-        drop(states);
+        drop(defs);
         let done: Vec<Vec<(String, Result<Armed>)>> = futures::stream::iter(batches)
-            .map(|batch| async move {
+            .map(|defs| async move {
+                let batch: Vec<ScheduleState> = defs
+                    .iter()
+                    .map(|def| {
+                        let next = def.schedule.next_after(def.edit_time);
+                        self.armed_state(def, fresh_state(def), next, now)
+                    })
+                    .collect();
                 let keys: Vec<String> = batch.iter().map(|s| s.schedule.clone()).collect();
                 match self.catalog.put_states(batch).await {
                     Ok(results) => keys

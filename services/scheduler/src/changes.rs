@@ -208,7 +208,7 @@ fn apply_jobs(snap: &mut Snapshot, jobs: Vec<BackupJob>) {
             continue;
         };
         let active = snap.active.entry(key.to_string()).or_default();
-        active.retain(|j| j.run.job != job.name);
+        active.retain(|j| j.name != job.name);
         if matches!(job.state(), JobState::Queued | JobState::Running) {
             active.push(ActiveJob::of(&job));
         }

@@ -284,7 +284,7 @@ fn assess_schedule(
 /// newest remembered one. A remembered job that is no longer active has
 /// finished; it only counts if it is known to have started.
 fn job_facts(active: &[ActiveJob], remembered: Option<&JobFact>) -> Vec<JobFact> {
-    let mut facts: Vec<JobFact> = active.iter().filter_map(|a| a.fact.clone()).collect();
+    let mut facts: Vec<JobFact> = active.iter().filter_map(ActiveJob::fact).collect();
     if let Some(r) = remembered
         && !facts.iter().any(|f| f.due == r.due)
         && r.started.is_some()

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use vigil_proto::catalog::v1::{BackupConfiguration, BackupJob, ComponentKind, ScheduleState};
+use vigil_proto::catalog::v1::{
+    BackupConfiguration, BackupJob, ComponentKind, JobState, ScheduleState,
+};
 use vigil_server_common::clock::SharedClock;
 
 use crate::alerts::Notifier;
@@ -514,41 +516,54 @@ pub(crate) fn def_key(def: &Def) -> String {
     }
 }
 
-/// What the engine keeps of a queued or running job: its overlap view and
-/// its health fact, not the whole message.
+/// What the engine keeps of a queued or running job: what the overlap
+/// policy and the health checks read, not the whole message.
 #[derive(Debug, Clone)]
 pub(crate) struct ActiveJob {
-    pub run: ActiveRun,
-    pub fact: Option<JobFact>,
+    pub name: String,
+    state: JobState,
+    due: Option<DateTime<Utc>>,
+    queued: Option<DateTime<Utc>>,
+    started: Option<DateTime<Utc>>,
 }
 
 impl ActiveJob {
     pub(crate) fn of(job: &BackupJob) -> Self {
         Self {
-            run: ActiveRun {
-                job: job.name.clone(),
-                state: job.state(),
-            },
-            fact: job_fact(job),
+            name: job.name.clone(),
+            state: job.state(),
+            due: job.due_time.as_ref().map(ts_to_time),
+            queued: job.create_time.as_ref().map(ts_to_time),
+            started: job.start_time.as_ref().map(ts_to_time),
         }
+    }
+
+    /// The job as a health fact; `None` without a due time.
+    pub(crate) fn fact(&self) -> Option<JobFact> {
+        let due = self.due?;
+        Some(JobFact {
+            name: self.name.clone(),
+            due,
+            queued: self.queued.unwrap_or(due),
+            state: self.state,
+            started: self.started,
+        })
     }
 }
 
 /// The overlap view of a schedule's active jobs.
 pub(crate) fn active_runs(jobs: &[ActiveJob]) -> Vec<ActiveRun> {
-    jobs.iter().map(|j| j.run.clone()).collect()
+    jobs.iter()
+        .map(|j| ActiveRun {
+            job: j.name.clone(),
+            state: j.state,
+        })
+        .collect()
 }
 
 /// A job as a health fact; `None` without a due time.
 pub(crate) fn job_fact(job: &BackupJob) -> Option<JobFact> {
-    let due = ts_to_time(job.due_time.as_ref()?);
-    Some(JobFact {
-        name: job.name.clone(),
-        due,
-        queued: job.create_time.as_ref().map(ts_to_time).unwrap_or(due),
-        state: job.state(),
-        started: job.start_time.as_ref().map(ts_to_time),
-    })
+    ActiveJob::of(job).fact()
 }
 
 /// What a fire did to one schedule, for the detection that follows.
