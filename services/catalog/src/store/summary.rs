@@ -25,6 +25,8 @@ const DEFAULT_NEWEST: i64 = 100;
 const MAX_NEWEST: i64 = 1000;
 /// Most MISSED outcomes listed.
 const MAX_MISSED: i64 = 500;
+/// The width of a `job_counts` bucket: an hour, in microseconds.
+const HOUR: i64 = 3_600_000_000;
 
 impl Store {
     /// Summarises the job history and the artifacts; see the module docs.
@@ -74,16 +76,49 @@ impl Store {
         })
     }
 
+    /// Jobs created at or after `since` by kind, state and trigger: the
+    /// finished ones of whole hours from `job_counts` (migration 0012, kept
+    /// by triggers), the rest (the hour `since` falls in, and every QUEUED or
+    /// RUNNING job) counted from the jobs themselves, through their indexes
+    /// on creation time (`jobs_newest`) and on state (`jobs_queue`).
     async fn job_counts(&self, since: i64) -> Result<Vec<JobCount>> {
-        let mut sql = Sql::new(
-            "SELECT kind, state, job_trigger, CAST(COUNT(*) AS BIGINT) AS n, \
-             CAST(COALESCE(SUM(bytes_read), 0) AS BIGINT) AS bytes, \
-             CAST(COALESCE(SUM(CASE WHEN attempt > 1 OR error LIKE ",
+        let since = since.max(0);
+        let first_hour = since.saturating_add(HOUR - 1) / HOUR;
+        let finished = format!(
+            "{}, {}, {}",
+            JobState::Completed as i32,
+            JobState::Failed as i32,
+            JobState::Cancelled as i32
         );
-        sql.text(format!("%{EXECUTOR_LOST}%"))
-            .push(" THEN 1 ELSE 0 END), 0) AS BIGINT) AS lost FROM jobs WHERE create_time >= ")
+        let unfinished = format!(
+            "{}, {}, {}",
+            JobState::Unspecified as i32,
+            JobState::Queued as i32,
+            JobState::Running as i32
+        );
+        let pattern = format!("%{EXECUTOR_LOST}%");
+        let direct = |sql: &mut Sql| {
+            sql.push(" UNION ALL SELECT kind, state, job_trigger, 1 AS n, bytes_read, ")
+                .push("CASE WHEN attempt > 1 OR error LIKE ")
+                .text(pattern.as_str())
+                .push(" THEN 1 ELSE 0 END AS lost FROM jobs WHERE ");
+        };
+        let mut sql = Sql::new(
+            "SELECT kind, state, job_trigger, CAST(SUM(n) AS BIGINT) AS n, \
+             CAST(SUM(bytes_read) AS BIGINT) AS bytes, CAST(SUM(lost) AS BIGINT) AS lost FROM (\
+             SELECT kind, state, job_trigger, n, bytes_read, lost FROM job_counts WHERE hour >= ",
+        );
+        sql.int(first_hour);
+        direct(&mut sql);
+        sql.push("create_time >= ")
             .int(since)
-            .push(" GROUP BY kind, state, job_trigger");
+            .push(" AND create_time < ")
+            .int(first_hour.saturating_mul(HOUR))
+            .push(&format!(" AND state IN ({finished})"));
+        direct(&mut sql);
+        sql.push(&format!("state IN ({unfinished}) AND create_time >= "))
+            .int(since)
+            .push(") c GROUP BY kind, state, job_trigger HAVING SUM(n) <> 0");
         let rows = sql.query().fetch_all(self.db.pool()).await?;
         rows.iter()
             .map(|r| {
