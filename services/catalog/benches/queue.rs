@@ -8,7 +8,8 @@
 //! 2,000 cycles/s on PostgreSQL.
 //!
 //! `cargo bench -p vigil-catalog --bench queue`
-//! (`VIGIL_BENCH_JOBS` jobs, default 20,000; `VIGIL_BENCH_WORKERS`, default 16).
+//! (`VIGIL_BENCH_JOBS` jobs, default 20,000; `VIGIL_BENCH_WORKERS`, default 16;
+//! `VIGIL_BENCH_BACKEND=postgres` or `sqlite` for one backend only).
 
 use std::time::{Duration, Instant};
 
@@ -38,10 +39,14 @@ fn main() {
     };
     let jobs = number("VIGIL_BENCH_JOBS", 20_000).max(1);
     let workers = number("VIGIL_BENCH_WORKERS", 16).max(1);
+    // `VIGIL_BENCH_BACKEND=postgres` (or `sqlite`) measures one backend only.
+    let only = std::env::var("VIGIL_BENCH_BACKEND").unwrap_or_default();
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        bench("sqlite", testing::sqlite_options(dir.path()), jobs, workers).await;
-        if std::env::var_os(testing::POSTGRES_ENV).is_some() {
+        if only != "postgres" {
+            bench("sqlite", testing::sqlite_options(dir.path()), jobs, workers).await;
+        }
+        if only != "sqlite" && std::env::var_os(testing::POSTGRES_ENV).is_some() {
             let options = testing::postgres_options_from_env().await;
             bench("postgres", options, jobs, workers).await;
         }
