@@ -12,7 +12,7 @@ use super::Store;
 use super::jobs::{self, COLUMNS};
 use super::reclaim::EXECUTOR_LOST;
 use super::schedules::{OUTCOME_COLUMNS, outcome_from_row};
-use crate::db::{RowExt, Sql, u64_from_db};
+use crate::db::{Dialect, RowExt, Sql, u64_from_db};
 use crate::error::{Error, Result};
 
 /// Most active jobs listed.
@@ -27,6 +27,26 @@ const MAX_NEWEST: i64 = 1000;
 const MAX_MISSED: i64 = 500;
 /// The width of a `job_counts` bucket: an hour, in microseconds.
 const HOUR: i64 = 3_600_000_000;
+
+/// The newest creation time of a `completed` job per configuration and
+/// kind, for PostgreSQL, which has no skip scan: its `GROUP BY` reads every
+/// completed job (about 30 ms at 100,000), while this walks the distinct
+/// (configuration, kind) pairs of the index `jobs_configuration_kind_state`
+/// one probe each and takes each pair's newest from the same index.
+fn newest_completed_by_skip_scan(completed: i32) -> String {
+    format!(
+        "(WITH RECURSIVE pairs (configuration, kind) AS (\
+         (SELECT configuration, kind FROM jobs WHERE state = {completed} \
+         ORDER BY configuration, kind LIMIT 1) \
+         UNION ALL SELECT n.configuration, n.kind FROM pairs p CROSS JOIN LATERAL \
+         (SELECT configuration, kind FROM jobs WHERE state = {completed} \
+         AND (configuration, kind) > (p.configuration, p.kind) \
+         ORDER BY configuration, kind LIMIT 1) n) \
+         SELECT p.configuration, p.kind, (SELECT MAX(x.create_time) FROM jobs x \
+         WHERE x.configuration = p.configuration AND x.kind = p.kind \
+         AND x.state = {completed}) AS newest FROM pairs p)"
+    )
+}
 
 impl Store {
     /// Summarises the job history and the artifacts; see the module docs.
@@ -141,9 +161,15 @@ impl Store {
             .split(',')
             .map(|c| format!("j.{}", c.trim()))
             .collect();
+        let newest = match self.db.dialect() {
+            Dialect::Sqlite => format!(
+                "(SELECT configuration, kind, MAX(create_time) AS newest \
+                 FROM jobs WHERE state = {completed} GROUP BY configuration, kind)"
+            ),
+            Dialect::Postgres => newest_completed_by_skip_scan(completed),
+        };
         let sql = Sql::new(&format!(
-            "SELECT {} FROM jobs j JOIN (SELECT configuration, kind, MAX(create_time) AS newest \
-             FROM jobs WHERE state = {completed} GROUP BY configuration, kind) m \
+            "SELECT {} FROM jobs j JOIN {newest} m \
              ON j.configuration = m.configuration AND j.kind = m.kind \
              AND j.create_time = m.newest AND j.state = {completed} \
              ORDER BY j.configuration, j.kind, j.id",
