@@ -1,4 +1,4 @@
--- Two indexes fewer to maintain on every job write.
+-- Fewer indexes to maintain on every job write, and the queue in index order.
 --
 -- jobs_lease (state, lease_expire_time) held the one column a heartbeat
 -- changes that any index held; the lease reaper finds RUNNING jobs through
@@ -12,3 +12,11 @@ DROP INDEX jobs_lease;
 -- window's jobs; job_counts (0012) counts the finished ones now, and the
 -- few counted from jobs are found through jobs_newest and jobs_queue.
 DROP INDEX jobs_window;
+
+-- The queue's order is (create_time, id) with id in the "C" collation, as
+-- SQLite compares text, so the two backends agree on ties. jobs_queue held
+-- id in the database's collation, so every lease sorted its candidates; in
+-- the "C" collation the index gives the order itself (and to ListJobs by
+-- state, which orders the same way).
+DROP INDEX jobs_queue;
+CREATE INDEX jobs_queue ON jobs (state, create_time, id COLLATE "C");
