@@ -31,9 +31,14 @@ impl Store {
         req: &CompleteJobRequest,
     ) -> Result<Option<(BackupJob, Option<Artifact>)>> {
         let mut conn = self.db.pool().acquire().await?;
-        let Some(job) = jobs::find(&mut conn, &req.job_id, "").await? else {
+        // By id only: a name (or an id that is not there) takes the
+        // transaction, and an OR of two indexes is no plan to keep.
+        let mut read = Sql::new(&format!("SELECT {} FROM jobs WHERE id = ", jobs::COLUMNS));
+        read.text(&req.job_id);
+        let Some(row) = read.query().fetch_optional(&mut *conn).await? else {
             return Ok(None);
         };
+        let job = jobs::from_row(&row)?;
         if job.state != JobState::Running as i32
             || job.lease_owner != req.executor_id
             || check_completion(&job, req.artifact.as_ref()).is_err()
