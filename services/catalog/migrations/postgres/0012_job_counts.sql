@@ -46,7 +46,7 @@ BEGIN
         INSERT INTO job_counts (hour, kind, state, job_trigger, shard, n, bytes_read, lost)
         VALUES (
             j.create_time / 3600000000, j.kind, j.state, j.job_trigger,
-            abs(hashtext(j.id)) % 8, sign, sign * j.bytes_read,
+            hashtext(j.id) & 7, sign, sign * j.bytes_read,
             sign * CASE WHEN j.attempt > 1 OR j.error LIKE '%executor lost%' THEN 1 ELSE 0 END
         )
         ON CONFLICT (hour, kind, state, job_trigger, shard) DO UPDATE SET
@@ -70,9 +70,10 @@ CREATE TRIGGER job_counts_update
 CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs FOR EACH ROW
     WHEN (OLD.state IN (3, 4, 5)) EXECUTE FUNCTION job_counts_keep();
 
--- The finished jobs already there.
+-- The finished jobs already there, each in the shard its triggers will use.
 INSERT INTO job_counts (hour, kind, state, job_trigger, shard, n, bytes_read, lost)
-SELECT create_time / 3600000000, kind, state, job_trigger, 0, COUNT(*), COALESCE(SUM(bytes_read), 0),
+SELECT create_time / 3600000000, kind, state, job_trigger, hashtext(id) & 7, COUNT(*),
+       COALESCE(SUM(bytes_read), 0),
        SUM(CASE WHEN attempt > 1 OR error LIKE '%executor lost%' THEN 1 ELSE 0 END)
 FROM jobs WHERE state IN (3, 4, 5)
-GROUP BY create_time / 3600000000, kind, state, job_trigger;
+GROUP BY create_time / 3600000000, kind, state, job_trigger, hashtext(id) & 7;

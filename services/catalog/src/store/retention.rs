@@ -63,7 +63,7 @@ impl Store {
             .execute(self.db.pool())
             .await?;
             // Hours whose finished jobs are all gone count nothing any more.
-            Sql::new("DELETE FROM job_counts WHERE n = 0")
+            Sql::new("DELETE FROM job_counts WHERE n = 0 AND bytes_read = 0 AND lost = 0")
                 .query()
                 .execute(self.db.pool())
                 .await?;

@@ -429,3 +429,69 @@ async fn job_counts_agree_with_a_direct_count(options: CatalogOptions) {
         .unwrap();
     assert_eq!(empty, 0, "rows counting nothing are deleted with the jobs");
 }
+
+both_backends!(migration_0012_counts_the_jobs_already_there);
+/// Jobs stored before migration 0012 are counted by it, each where the
+/// triggers will take it away again: deleting them all leaves nothing.
+async fn migration_0012_counts_the_jobs_already_there(options: CatalogOptions) {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let (options, _clock) = manual(options);
+    let (url, migrator) = match &options.database_url {
+        Some(url) => (url.clone(), sqlx::migrate!("migrations/postgres")),
+        None => {
+            std::fs::create_dir_all(&options.data_dir).unwrap();
+            (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    options.data_dir.join("catalog.db").display()
+                ),
+                sqlx::migrate!("migrations/sqlite"),
+            )
+        }
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    migrator.run_to(11, &mut conn).await.unwrap();
+    let t0 = t0().timestamp_micros();
+    for i in 0..60_i64 {
+        // States QUEUED, COMPLETED, FAILED and CANCELLED, over five hours.
+        let state = [1, 3, 4, 5][(i % 4) as usize];
+        let error = if i % 8 == 2 { "executor lost" } else { "" };
+        let sql = format!(
+            "INSERT INTO jobs (id, name, configuration, kind, job_trigger, state, backup_kind, \
+             create_time, update_time, attempt, max_attempts, cancel_requested, error, \
+             capabilities, warnings, trace_context, bytes_read) VALUES ('old-{i}', 'old_{i}', \
+             'daily', {kind}, {trigger}, {state}, 1, {created}, {created}, {attempt}, 3, 0, \
+             '{error}', '[]', '[]', '{{}}', {bytes})",
+            kind = 1 + i % 2,
+            trigger = 1 + i % 3,
+            created = t0 - 5 * 3_600_000_000 + i * 300_000_000,
+            attempt = 1 + i % 5 / 4,
+            bytes = i * 1000,
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let mut h = start(options).await;
+    assert_counts_agree(&mut h, "after migration 0012").await;
+    let pool = h.server.catalog.store().db().pool().clone();
+    sqlx::query("DELETE FROM jobs")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM job_counts WHERE n <> 0 OR bytes_read <> 0 OR lost <> 0",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        left, 0,
+        "every counted job was taken away where it was counted"
+    );
+    assert_counts_agree(&mut h, "after deleting every job").await;
+}
