@@ -5,10 +5,16 @@
 //!
 //! Prints cycles per second and the cycle latency (median, p99) on SQLite
 //! and, when VIGIL_TEST_POSTGRES_URL is set, on PostgreSQL. Target: at least
-//! 2,000 cycles/s on PostgreSQL.
+//! 2,000 cycles/s on PostgreSQL. Also prints the CPU time each cycle cost
+//! this process (the workers and the catalog) and, with a PostgreSQL server
+//! on the same machine, the backends of the catalog's database (from /proc),
+//! which does not depend on what else the machine runs. The queued jobs'
+//! planner statistics are refreshed before the cycles start, as a live
+//! catalog's are (`VIGIL_BENCH_NO_ANALYZE=1` leaves them as they are).
 //!
 //! `cargo bench -p vigil-catalog --bench queue`
-//! (`VIGIL_BENCH_JOBS` jobs, default 20,000; `VIGIL_BENCH_WORKERS`, default 16).
+//! (`VIGIL_BENCH_JOBS` jobs, default 20,000; `VIGIL_BENCH_WORKERS`, default 16;
+//! `VIGIL_BENCH_BACKEND=postgres` or `sqlite` for one backend only).
 
 use std::time::{Duration, Instant};
 
@@ -38,10 +44,14 @@ fn main() {
     };
     let jobs = number("VIGIL_BENCH_JOBS", 20_000).max(1);
     let workers = number("VIGIL_BENCH_WORKERS", 16).max(1);
+    // `VIGIL_BENCH_BACKEND=postgres` (or `sqlite`) measures one backend only.
+    let only = std::env::var("VIGIL_BENCH_BACKEND").unwrap_or_default();
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        bench("sqlite", testing::sqlite_options(dir.path()), jobs, workers).await;
-        if std::env::var_os(testing::POSTGRES_ENV).is_some() {
+        if only != "postgres" {
+            bench("sqlite", testing::sqlite_options(dir.path()), jobs, workers).await;
+        }
+        if only != "sqlite" && std::env::var_os(testing::POSTGRES_ENV).is_some() {
             let options = testing::postgres_options_from_env().await;
             bench("postgres", options, jobs, workers).await;
         }
@@ -75,6 +85,11 @@ async fn bench(backend: &str, options: CatalogOptions, jobs: usize, workers: usi
         jobs as f64 / enqueue_time.as_secs_f64()
     );
 
+    let pool = server.catalog.store().db().pool().clone();
+    if std::env::var_os("VIGIL_BENCH_NO_ANALYZE").is_none() {
+        analyze(&server).await;
+    }
+    let cpu_before = cpu_times(&pool, backend).await;
     let started = Instant::now();
     let tasks: Vec<_> = (0..workers)
         .map(|n| {
@@ -87,6 +102,7 @@ async fn bench(backend: &str, options: CatalogOptions, jobs: usize, workers: usi
         latencies.extend(t.await.expect("worker"));
     }
     let elapsed = started.elapsed();
+    let cpu_after = cpu_times(&pool, backend).await;
     assert_eq!(latencies.len(), jobs, "every job completed once");
     latencies.sort();
     let rate = jobs as f64 / elapsed.as_secs_f64();
@@ -97,7 +113,85 @@ async fn bench(backend: &str, options: CatalogOptions, jobs: usize, workers: usi
         latencies[latencies.len() / 2],
         latencies[latencies.len() * 99 / 100],
     );
+    let per_cycle = |before: u64, after: u64| after.saturating_sub(before) / jobs as u64 / 1000;
+    let process = per_cycle(cpu_before.process, cpu_after.process);
+    let database: u64 = cpu_after
+        .backends
+        .iter()
+        .map(|(pid, ns)| ns.saturating_sub(cpu_before.backends.get(pid).copied().unwrap_or(0)))
+        .sum::<u64>()
+        / jobs as u64
+        / 1000;
+    if backend == "postgres" {
+        println!(
+            "CPU per cycle: {process} µs in this process (workers and catalog), \
+             {database} µs in the PostgreSQL backends of its database"
+        );
+    } else {
+        println!("CPU per cycle: {process} µs in this process (workers and catalog)");
+    }
     server.stop().await;
+}
+
+/// Refreshes the planner statistics of the queued jobs, as PostgreSQL's
+/// autovacuum does within a minute of such a load and the catalog's
+/// housekeeping does for SQLite. The benchmark's database is minutes old:
+/// without this, PostgreSQL keeps plans it made for the first few jobs on
+/// each connection (`VIGIL_BENCH_NO_ANALYZE=1` shows that case).
+async fn analyze(server: &TestCatalog) {
+    let db = server.catalog.store().db();
+    match db.dialect() {
+        vigil_catalog::db::Dialect::Postgres => {
+            sqlx::query("ANALYZE jobs, job_capabilities")
+                .execute(db.pool())
+                .await
+                .expect("analyse the queued jobs");
+        }
+        vigil_catalog::db::Dialect::Sqlite => db
+            .refresh_statistics()
+            .await
+            .expect("refresh the statistics of the queued jobs"),
+    }
+}
+
+/// CPU nanoseconds used so far, from /proc (Linux): by this process's
+/// threads, and by each PostgreSQL backend serving the catalog's database
+/// when the server runs on this machine.
+struct CpuTimes {
+    process: u64,
+    backends: std::collections::HashMap<i64, u64>,
+}
+
+async fn cpu_times(pool: &sqlx::AnyPool, backend: &str) -> CpuTimes {
+    let on_cpu = |path: String| -> Option<u64> {
+        std::fs::read_to_string(path)
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    let process = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| on_cpu(format!("{}/schedstat", t.path().display())))
+        .sum();
+    let mut backends = std::collections::HashMap::new();
+    if backend == "postgres" {
+        let pids: Vec<i64> = sqlx::query_scalar(
+            "SELECT CAST(pid AS BIGINT) FROM pg_stat_activity WHERE datname = current_database()",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+        for pid in pids {
+            if let Some(ns) = on_cpu(format!("/proc/{pid}/schedstat")) {
+                backends.insert(pid, ns);
+            }
+        }
+    }
+    CpuTimes { process, backends }
 }
 
 async fn connect(endpoint: &str) -> CoordinationServiceClient<Channel> {

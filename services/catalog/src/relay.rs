@@ -16,6 +16,8 @@ use crate::events::{Event, Events};
 
 /// The NOTIFY channel.
 const CHANNEL: &str = "vigil_catalog_events";
+/// Most events sent in one statement.
+const BATCH: usize = 256;
 /// Pause before reconnecting after an error.
 const BACKOFF: Duration = Duration::from_secs(1);
 
@@ -62,25 +64,33 @@ async fn send(
             return;
         }
     };
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
-        let event = tokio::select! {
+        batch.clear();
+        tokio::select! {
             _ = shutdown.cancelled() => return,
-            event = outgoing.recv() => match event {
-                Some(event) => event,
-                None => return,
+            n = outgoing.recv_many(&mut batch, BATCH) => if n == 0 {
+                return;
             },
-        };
-        let wire = Wire {
-            o: origin.clone(),
-            k: event.kind as i32,
-            n: event.name,
-            i: event.id,
-            t: event.time,
-        };
-        let payload = serde_json::to_string(&wire).unwrap_or_default();
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+        }
+        let payloads: Vec<String> = batch
+            .drain(..)
+            .map(|event| {
+                let wire = Wire {
+                    o: origin.clone(),
+                    k: event.kind as i32,
+                    n: event.name,
+                    i: event.id,
+                    t: event.time,
+                };
+                serde_json::to_string(&wire).unwrap_or_default()
+            })
+            .collect();
+        // One statement, so one transaction (and one commit) per batch;
+        // each event stays a notification of its own, in order.
+        let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
             .bind(CHANNEL)
-            .bind(payload)
+            .bind(payloads)
             .execute(&pool)
             .await;
         if let Err(e) = sent {

@@ -8,7 +8,8 @@
 //! Targets: report ≤ 150 ms, scrape ≤ 100 ms.
 //!
 //! `cargo bench -p vigil-status --bench report`
-//! (`VIGIL_BENCH_CONFIGS=200 VIGIL_BENCH_JOBS=10000` for a quicker run).
+//! (`VIGIL_BENCH_CONFIGS=200 VIGIL_BENCH_JOBS=10000` for a quicker run;
+//! `VIGIL_BENCH_BACKEND=postgres` or `sqlite` for one backend only).
 
 use std::time::{Duration, Instant};
 
@@ -36,12 +37,16 @@ fn main() {
     };
     let configs = number("VIGIL_BENCH_CONFIGS", 2_000);
     let jobs = number("VIGIL_BENCH_JOBS", 100_000);
+    // `VIGIL_BENCH_BACKEND=postgres` (or `sqlite`) measures one backend only.
+    let only = std::env::var("VIGIL_BENCH_BACKEND").unwrap_or_default();
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        let sqlite = vigil_catalog::testing::sqlite_options(dir.path());
-        bench("sqlite", sqlite, configs, jobs).await;
+        if only != "postgres" {
+            let sqlite = vigil_catalog::testing::sqlite_options(dir.path());
+            bench("sqlite", sqlite, configs, jobs).await;
+        }
         // PostgreSQL is measured when the bench is pointed at one.
-        if std::env::var_os("VIGIL_TEST_POSTGRES_URL").is_some() {
+        if only != "sqlite" && std::env::var_os("VIGIL_TEST_POSTGRES_URL").is_some() {
             let options = vigil_catalog::testing::postgres_options_from_env().await;
             bench("postgres", options, configs, jobs).await;
         }

@@ -23,6 +23,8 @@ pub trait RowExt {
     fn opt_int(&self, col: &str) -> Result<Option<i64>>;
     /// A text column.
     fn text(&self, col: &str) -> Result<String>;
+    /// A nullable text column.
+    fn opt_text(&self, col: &str) -> Result<Option<String>>;
     /// A nullable text column, empty when NULL.
     fn text_or_empty(&self, col: &str) -> Result<String>;
     /// A nullable blob column, empty when NULL.
@@ -41,8 +43,11 @@ impl RowExt for AnyRow {
     fn text(&self, col: &str) -> Result<String> {
         Ok(self.try_get::<String, _>(col)?)
     }
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        Ok(self.try_get::<Option<String>, _>(col)?)
+    }
     fn text_or_empty(&self, col: &str) -> Result<String> {
-        Ok(self.try_get::<Option<String>, _>(col)?.unwrap_or_default())
+        Ok(self.opt_text(col)?.unwrap_or_default())
     }
     fn blob(&self, col: &str) -> Result<Vec<u8>> {
         Ok(self.try_get::<Option<Vec<u8>>, _>(col)?.unwrap_or_default())

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::page::Page;
 use crate::validate::{Checker, check_key, check_terminal_safe, has_control};
 
-const COLUMNS: &str = "id, configuration, job, backup_kind, format, location, size_bytes, \
+pub(crate) const COLUMNS: &str = "id, configuration, job, backup_kind, format, location, size_bytes, \
      stored_bytes, file_count, checksum, create_time, expire_time, state, verify_time, labels";
 
 /// Most artifacts one UpdateArtifacts call may change.
@@ -92,8 +92,15 @@ pub(crate) fn check_artifact(v: &mut Checker, field: &str, a: &Artifact) {
 
 /// Inserts `a` as given (id, times and state already filled in).
 pub(crate) async fn insert(conn: &mut AnyConnection, a: &Artifact) -> Result<bool> {
-    let ts = |t: &Option<prost_types::Timestamp>| t.as_ref().map(timestamp_to_micros);
     let mut sql = Sql::new(&format!("INSERT INTO artifacts ({COLUMNS}) VALUES ("));
+    push_values(&mut sql, a);
+    sql.push(") ON CONFLICT DO NOTHING");
+    Ok(sql.query().execute(&mut *conn).await?.rows_affected() == 1)
+}
+
+/// Appends the values of `a`'s row, in [`COLUMNS`] order, without parentheses.
+pub(crate) fn push_values(sql: &mut Sql, a: &Artifact) {
+    let ts = |t: &Option<prost_types::Timestamp>| t.as_ref().map(timestamp_to_micros);
     sql.text(&a.id)
         .push(", ")
         .text(&a.configuration)
@@ -122,8 +129,6 @@ pub(crate) async fn insert(conn: &mut AnyConnection, a: &Artifact) -> Result<boo
     sql.push(", ").int(ts(&a.verify_time));
     sql.push(", ")
         .text(serde_json::to_string(&a.labels).unwrap_or_default());
-    sql.push(") ON CONFLICT DO NOTHING");
-    Ok(sql.query().execute(&mut *conn).await?.rows_affected() == 1)
 }
 
 /// The artifact with this id.

@@ -23,16 +23,56 @@ use crate::validate::{Checker, check_configuration, normalize_configuration};
 pub(super) const COLUMNS: &str = "name, body, etag, create_time, update_time";
 
 pub(super) fn from_row(row: &AnyRow) -> Result<BackupConfiguration> {
-    let body = row.blob("body")?;
-    let mut c = BackupConfiguration::decode(body.as_slice())
+    decode(
+        row.text("name")?,
+        &row.blob("body")?,
+        row.text("etag")?,
+        row.int("create_time")?,
+        row.int("update_time")?,
+    )
+}
+
+fn decode(
+    name: String,
+    body: &[u8],
+    etag: String,
+    create_time: i64,
+    update_time: i64,
+) -> Result<BackupConfiguration> {
+    let mut c = BackupConfiguration::decode(body)
         .map_err(|e| Error::Internal(format!("stored configuration does not decode: {e}")))?;
-    c.name = row.text("name")?;
+    c.name = name;
     // Bodies written before `enabled` had presence leave a false one out.
     c.enabled = Some(c.enabled());
-    c.etag = row.text("etag")?;
-    c.create_time = Some(timestamp_from_micros(row.int("create_time")?));
-    c.update_time = Some(timestamp_from_micros(row.int("update_time")?));
+    c.etag = etag;
+    c.create_time = Some(timestamp_from_micros(create_time));
+    c.update_time = Some(timestamp_from_micros(update_time));
     Ok(c)
+}
+
+/// Columns that read the configuration of a job in a statement on `jobs`
+/// (its `RETURNING`), so a lease hands out the job and its configuration in
+/// one round trip; read back with [`of_job_from_row`].
+pub(super) const OF_JOB: &str = "\
+     (SELECT c.body FROM configurations c WHERE c.name = jobs.configuration) AS config_body, \
+     (SELECT c.etag FROM configurations c WHERE c.name = jobs.configuration) AS config_etag, \
+     (SELECT c.create_time FROM configurations c WHERE c.name = jobs.configuration) \
+     AS config_create_time, \
+     (SELECT c.update_time FROM configurations c WHERE c.name = jobs.configuration) \
+     AS config_update_time";
+
+/// The configuration named `name` read through [`OF_JOB`]; `None` when
+/// there is none (a standalone job, or the configuration was deleted).
+pub(super) fn of_job_from_row(row: &AnyRow, name: &str) -> Result<Option<BackupConfiguration>> {
+    let (Some(etag), Some(create_time), Some(update_time)) = (
+        row.opt_text("config_etag")?,
+        row.opt_int("config_create_time")?,
+        row.opt_int("config_update_time")?,
+    ) else {
+        return Ok(None);
+    };
+    let body = row.blob("config_body")?;
+    decode(name.to_owned(), &body, etag, create_time, update_time).map(Some)
 }
 
 /// The etag of a normalised configuration: a hash of its content.

@@ -62,38 +62,86 @@ async fn stored_hash(conn: &mut AnyConnection, job_id: &str) -> Result<Option<St
     }
 }
 
-/// Whether `token` is the one handed out with the lease of `job_id`.
-pub(super) async fn token_matches(
-    conn: &mut AnyConnection,
-    job_id: &str,
-    token: &str,
-) -> Result<bool> {
-    let stored = stored_hash(conn, job_id).await?.unwrap_or_default();
-    Ok(!stored.is_empty() && stored == token_hash(token))
+/// Whether `token` hashes to `stored`, the hash kept with a lease.
+fn hash_matches(stored: &str, token: &str) -> bool {
+    !stored.is_empty() && stored == token_hash(token)
 }
 
-/// Why `job` cannot be acted on by `executor_id` with `token`: ABORTED when
-/// the lease is gone or someone else's, FAILED_PRECONDITION when the
-/// executor id matches but the token does not.
+/// Why `job` cannot be acted on by `executor_id`, whose token matches the
+/// job's or not: ABORTED when the lease is gone or someone else's,
+/// FAILED_PRECONDITION when the executor id matches but the token does not.
+fn refusal_of(job: &BackupJob, executor_id: &str, token_ok: bool) -> Error {
+    if job.state == JobState::Running as i32 && job.lease_owner == executor_id && !token_ok {
+        return wrong_token();
+    }
+    let state = JobState::try_from(job.state)
+        .map(|s| s.as_str_name())
+        .unwrap_or("UNKNOWN");
+    Error::Aborted(format!(
+        "job {} is not leased by this executor (state {state})",
+        job.name
+    ))
+}
+
+/// Why `job` cannot be acted on by `executor_id` with `token`; see
+/// [`refusal_of`].
 pub(super) async fn refusal(
     conn: &mut AnyConnection,
     job: &BackupJob,
     executor_id: &str,
     token: &str,
 ) -> Result<Error> {
-    if job.state == JobState::Running as i32
-        && job.lease_owner == executor_id
-        && !token_matches(conn, &job.id, token).await?
-    {
-        return Ok(wrong_token());
+    let stored = stored_hash(conn, &job.id).await?.unwrap_or_default();
+    Ok(refusal_of(job, executor_id, hash_matches(&stored, token)))
+}
+
+/// A job locked for an act of its lease holder, with whether the caller's
+/// token is the lease's.
+pub(super) struct Locked {
+    /// The job as it is now.
+    pub(super) job: BackupJob,
+    /// Whether the caller's token matches the one stored with the lease.
+    pub(super) token_ok: bool,
+}
+
+impl Locked {
+    /// The job when `executor_id` holds its running lease, else the refusal.
+    pub(super) fn held_by(self, executor_id: &str) -> Result<BackupJob> {
+        if self.job.state == JobState::Running as i32
+            && self.job.lease_owner == executor_id
+            && self.token_ok
+        {
+            return Ok(self.job);
+        }
+        Err(refusal_of(&self.job, executor_id, self.token_ok))
     }
-    let state = JobState::try_from(job.state)
-        .map(|s| s.as_str_name())
-        .unwrap_or("UNKNOWN");
-    Ok(Error::Aborted(format!(
-        "job {} is not leased by this executor (state {state})",
-        job.name
-    )))
+}
+
+/// The job `job_id` (an id or a name), locked, and whether `token` is its
+/// lease's: one statement.
+pub(super) async fn lock(
+    store: &Store,
+    conn: &mut AnyConnection,
+    job_id: &str,
+    token: &str,
+) -> Result<Locked> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {}, lease_token_hash FROM jobs WHERE id = ",
+        jobs::COLUMNS
+    ));
+    sql.text(job_id)
+        .push(" OR name = ")
+        .text(job_id)
+        .push(store.db.dialect().for_update());
+    let row = sql
+        .query()
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::not_found("job", job_id))?;
+    Ok(Locked {
+        job: jobs::from_row(&row)?,
+        token_ok: hash_matches(&row.text_or_empty("lease_token_hash")?, token),
+    })
 }
 
 /// The running job `job_id` held by `executor_id` with `token`, locked.
@@ -104,15 +152,5 @@ pub(super) async fn held(
     executor_id: &str,
     token: &str,
 ) -> Result<BackupJob> {
-    let lock = store.db.dialect().for_update();
-    let job = jobs::find(conn, job_id, lock)
-        .await?
-        .ok_or_else(|| Error::not_found("job", job_id))?;
-    if job.state == JobState::Running as i32
-        && job.lease_owner == executor_id
-        && token_matches(conn, &job.id, token).await?
-    {
-        return Ok(job);
-    }
-    Err(refusal(conn, &job, executor_id, token).await?)
+    lock(store, conn, job_id, token).await?.held_by(executor_id)
 }

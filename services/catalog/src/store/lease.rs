@@ -3,7 +3,9 @@
 //! A lease is one atomic statement: `UPDATE jobs ... WHERE id = (SELECT the
 //! oldest runnable QUEUED job ...) RETURNING`. On PostgreSQL the sub-select
 //! takes `FOR UPDATE SKIP LOCKED`, so concurrent leasers never pick the same
-//! row; on SQLite the statement holds the database's only write lock.
+//! row; on SQLite the statement holds the database's only write lock. Its
+//! `RETURNING` also reads the job's configuration, so a lease is one round
+//! trip.
 
 use std::time::Duration;
 
@@ -82,16 +84,10 @@ impl Store {
             let mut wake = self.events.queue_changes();
             wake.mark_unchanged();
             let (lease_token, hash) = new_token();
-            if let Some(job) = self
+            if let Some((job, configuration)) = self
                 .try_lease(&req.executor_id, &req.capabilities, lease, &hash)
                 .await?
             {
-                let configuration = if job.configuration.is_empty() {
-                    None
-                } else {
-                    let mut conn = self.db.pool().acquire().await?;
-                    configurations::find(&mut conn, &job.configuration).await?
-                };
                 return Ok(Some(Leased {
                     job,
                     configuration,
@@ -116,7 +112,7 @@ impl Store {
         caps: &[String],
         lease: Duration,
         token_hash: &str,
-    ) -> Result<Option<BackupJob>> {
+    ) -> Result<Option<(BackupJob, Option<BackupConfiguration>)>> {
         let now = self.now();
         let dialect = self.db.dialect();
         let mut sql = Sql::new("UPDATE jobs SET state = ");
@@ -138,19 +134,30 @@ impl Store {
                 .text_list(caps.iter().cloned())
                 .push(")");
         }
+        // `LIMIT 1 OFFSET 0` keeps the capability check a probe of
+        // job_capabilities' primary key for each candidate in queue order:
+        // without it PostgreSQL turns NOT EXISTS into an anti join that
+        // reads the whole of job_capabilities for every lease (0.8 ms at
+        // 16,000 queued jobs, against 0.04 ms). The candidates come in the
+        // order of jobs_queue, whose id is in the "C" collation on
+        // PostgreSQL (migration 0013), so nothing is sorted.
         sql.push(&format!(
-            ") ORDER BY j.create_time, j.id{} LIMIT 1{}) AND state = ",
+            " LIMIT 1 OFFSET 0) ORDER BY j.create_time, j.id{} LIMIT 1{}) AND state = ",
             dialect.collate_c(),
             dialect.for_update_skip_locked()
         ));
-        sql.int(JobState::Queued as i64)
-            .push(&format!(" RETURNING {}", jobs::COLUMNS));
+        sql.int(JobState::Queued as i64).push(&format!(
+            " RETURNING {}, {}",
+            jobs::COLUMNS,
+            configurations::OF_JOB
+        ));
         let row = sql.query().fetch_optional(self.db.pool()).await?;
         let Some(row) = row else { return Ok(None) };
         let job = jobs::from_row(&row)?;
+        let configuration = configurations::of_job_from_row(&row, &job.configuration)?;
         self.events
             .publish([self.event(EventKind::JobChanged, &job.configuration, &job.id)]);
-        Ok(Some(job))
+        Ok(Some((job, configuration)))
     }
 
     /// Extends a lease and records progress.

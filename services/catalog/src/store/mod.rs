@@ -8,6 +8,7 @@ mod access;
 mod alerts;
 mod apply;
 mod artifacts;
+mod complete_fast;
 mod components;
 mod configurations;
 mod consistency;

@@ -2,7 +2,8 @@
 //! outcomes older than `history_retention` are deleted in bounded chunks.
 //! Never deleted: each configuration's newest COMPLETED job of each kind (so
 //! the status report still knows the last success and the last prune), and
-//! any job an artifact still references.
+//! any job an artifact still references. The triggers of migration 0012
+//! take deleted jobs out of `job_counts`; rows left at zero are deleted here.
 
 use vigil_proto::catalog::v1::JobState;
 
@@ -61,6 +62,11 @@ impl Store {
             .query()
             .execute(self.db.pool())
             .await?;
+            // Hours whose finished jobs are all gone count nothing any more.
+            Sql::new("DELETE FROM job_counts WHERE n = 0 AND bytes_read = 0 AND lost = 0")
+                .query()
+                .execute(self.db.pool())
+                .await?;
         }
         Ok(pruned)
     }

@@ -152,6 +152,10 @@ async fn run_one(h: &mut Harness, configuration: &str, fail: bool) -> BackupJob 
                     checksum: "blake3:abc".into(),
                     ..Default::default()
                 }),
+                stats: Some(JobStats {
+                    bytes_read: 4096,
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .await
@@ -259,4 +263,235 @@ async fn sqlite_planner_statistics_are_refreshed() {
     .expect("the jobs table is analysed");
     let rows: i64 = stat.split(' ').next().unwrap().parse().unwrap();
     assert!(rows >= 300, "statistics count the 300 jobs: {stat:?}");
+}
+
+/// A window's counts as the report computed them before migration 0012,
+/// from every job row, sorted.
+async fn direct_counts(h: &Harness, since: i64) -> Vec<[i64; 6]> {
+    use sqlx::Row as _;
+    let pool = h.server.catalog.store().db().pool().clone();
+    let rows = sqlx::query(
+        "SELECT kind, state, job_trigger, CAST(COUNT(*) AS BIGINT) AS n, \
+         CAST(COALESCE(SUM(bytes_read), 0) AS BIGINT) AS bytes, \
+         CAST(COALESCE(SUM(CASE WHEN attempt > 1 OR error LIKE '%executor lost%' \
+         THEN 1 ELSE 0 END), 0) AS BIGINT) AS lost \
+         FROM jobs WHERE create_time >= $1 GROUP BY kind, state, job_trigger",
+    )
+    .bind(since)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut counts: Vec<[i64; 6]> = rows
+        .iter()
+        .map(|r| ["kind", "state", "job_trigger", "n", "bytes", "lost"].map(|c| r.get::<i64, _>(c)))
+        .collect();
+    counts.sort();
+    counts
+}
+
+/// A window's counts as `SummarizeHistory` answers them, sorted.
+async fn summarized_counts(h: &mut Harness, since: i64) -> Vec<[i64; 6]> {
+    let summary = h
+        .coord
+        .summarize_history(SummarizeHistoryRequest {
+            since: Some(vigil_proto::timestamp_from_micros(since)),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut counts: Vec<[i64; 6]> = summary
+        .job_counts
+        .iter()
+        .map(|c| {
+            [
+                i64::from(c.kind),
+                i64::from(c.state),
+                i64::from(c.trigger),
+                c.count as i64,
+                c.bytes_read as i64,
+                c.lease_expiries as i64,
+            ]
+        })
+        .collect();
+    counts.sort();
+    counts
+}
+
+/// Checks the summarized counts against the direct ones for windows that
+/// start at zero, mid-hour, on an hour and at each job's creation.
+async fn assert_counts_agree(h: &mut Harness, what: &str) {
+    let t0 = t0().timestamp_micros();
+    let minute = 60_000_000;
+    let mut starts = vec![0, t0 - 7 * minute, t0 + 10 * minute, t0 + 60 * minute];
+    starts.extend(
+        all_jobs(h)
+            .await
+            .iter()
+            .filter_map(|j| j.create_time.as_ref())
+            .map(vigil_proto::timestamp_to_micros),
+    );
+    for since in starts {
+        let direct = direct_counts(h, since).await;
+        assert_eq!(
+            summarized_counts(h, since).await,
+            direct,
+            "{what}: counts of the jobs created since {since}"
+        );
+    }
+}
+
+/// Leases the oldest queued job for a minute and lets the lease expire.
+async fn lose_lease(h: &mut Harness, clock: &vigil_server_common::clock::ManualClock) {
+    let leased = h
+        .coord
+        .lease_job(LeaseJobRequest {
+            executor_id: "exec-lost".into(),
+            capabilities: all_capabilities(),
+            lease_duration: Some(prost_types::Duration {
+                seconds: 60,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(leased.job.is_some(), "a queued job to lease");
+    clock.advance(chrono::Duration::minutes(2));
+    h.server
+        .catalog
+        .store()
+        .reclaim_expired_leases()
+        .await
+        .unwrap();
+}
+
+both_backends!(job_counts_agree_with_a_direct_count);
+async fn job_counts_agree_with_a_direct_count(options: CatalogOptions) {
+    let (mut options, clock) = manual(options);
+    options.history_retention = Duration::from_secs(10 * 86_400);
+    let mut h = start(options).await;
+    h.catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(full("daily")),
+        })
+        .await
+        .unwrap();
+    let minute = chrono::Duration::minutes(1);
+    assert_counts_agree(&mut h, "empty").await;
+
+    // Over three hours: completed, failed, cancelled, lost three times
+    // (FAILED with "executor lost"), then queued and running jobs.
+    run_one(&mut h, "daily", false).await;
+    clock.advance(minute * 25);
+    run_one(&mut h, "daily", true).await;
+    clock.advance(minute * 40);
+    cancelled_one(&mut h, "daily").await;
+    let lost = create_one(&mut h, "daily").await;
+    for _ in 0..3 {
+        lose_lease(&mut h, &clock).await;
+    }
+    let lost = h
+        .catalog
+        .get_job(GetJobRequest { id: lost.id })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert_eq!(lost.state(), JobState::Failed, "{lost:?}");
+    assert_counts_agree(&mut h, "after completions, failures and lost leases").await;
+
+    clock.advance(minute * 70);
+    run_one(&mut h, "daily", false).await;
+    create_one(&mut h, "daily").await;
+    create_one(&mut h, "daily").await;
+    h.coord
+        .lease_job(LeaseJobRequest {
+            executor_id: "exec-2".into(),
+            capabilities: all_capabilities(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_counts_agree(&mut h, "with queued and running jobs").await;
+
+    // Eleven days on, retention deletes the finished jobs it may.
+    clock.advance(chrono::Duration::days(11));
+    let pruned = h.server.catalog.store().prune_history().await.unwrap();
+    assert!(pruned.jobs >= 3, "{pruned:?}");
+    assert_counts_agree(&mut h, "after retention").await;
+    let pool = h.server.catalog.store().db().pool().clone();
+    let empty: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_counts WHERE n = 0")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(empty, 0, "rows counting nothing are deleted with the jobs");
+}
+
+both_backends!(migration_0012_counts_the_jobs_already_there);
+/// Jobs stored before migration 0012 are counted by it, each where the
+/// triggers will take it away again: deleting them all leaves nothing.
+async fn migration_0012_counts_the_jobs_already_there(options: CatalogOptions) {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let (options, _clock) = manual(options);
+    let (url, migrator) = match &options.database_url {
+        Some(url) => (url.clone(), sqlx::migrate!("migrations/postgres")),
+        None => {
+            std::fs::create_dir_all(&options.data_dir).unwrap();
+            (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    options.data_dir.join("catalog.db").display()
+                ),
+                sqlx::migrate!("migrations/sqlite"),
+            )
+        }
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    migrator.run_to(11, &mut conn).await.unwrap();
+    let t0 = t0().timestamp_micros();
+    for i in 0..60_i64 {
+        // States QUEUED, COMPLETED, FAILED and CANCELLED, over five hours.
+        let state = [1, 3, 4, 5][(i % 4) as usize];
+        let error = if i % 8 == 2 { "executor lost" } else { "" };
+        let sql = format!(
+            "INSERT INTO jobs (id, name, configuration, kind, job_trigger, state, backup_kind, \
+             create_time, update_time, attempt, max_attempts, cancel_requested, error, \
+             capabilities, warnings, trace_context, bytes_read) VALUES ('old-{i}', 'old_{i}', \
+             'daily', {kind}, {trigger}, {state}, 1, {created}, {created}, {attempt}, 3, 0, \
+             '{error}', '[]', '[]', '{{}}', {bytes})",
+            kind = 1 + i % 2,
+            trigger = 1 + i % 3,
+            created = t0 - 5 * 3_600_000_000 + i * 300_000_000,
+            attempt = 1 + i % 5 / 4,
+            bytes = i * 1000,
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let mut h = start(options).await;
+    assert_counts_agree(&mut h, "after migration 0012").await;
+    let pool = h.server.catalog.store().db().pool().clone();
+    sqlx::query("DELETE FROM jobs")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM job_counts WHERE n <> 0 OR bytes_read <> 0 OR lost <> 0",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        left, 0,
+        "every counted job was taken away where it was counted"
+    );
+    assert_counts_agree(&mut h, "after deleting every job").await;
 }

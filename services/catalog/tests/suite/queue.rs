@@ -16,12 +16,16 @@ async fn concurrent_leasers_each_get_distinct_jobs(options: CatalogOptions) {
     const LEASERS: usize = 8;
     let (options, _clock) = manual(options);
     let mut h = start(options).await;
-    h.catalog
+    let daily = h
+        .catalog
         .create_configuration(CreateConfigurationRequest {
             configuration: Some(full("daily")),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner()
+        .configuration
+        .expect("the stored configuration");
     let store = h.server.catalog.store().clone();
     let mut queued = HashSet::new();
     for i in 0..JOBS {
@@ -36,6 +40,7 @@ async fn concurrent_leasers_each_get_distinct_jobs(options: CatalogOptions) {
     let mut tasks = Vec::new();
     for n in 0..LEASERS {
         let mut coord = h.server.coordination_client().await;
+        let daily = daily.clone();
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             loop {
@@ -52,7 +57,8 @@ async fn concurrent_leasers_each_get_distinct_jobs(options: CatalogOptions) {
                 assert_eq!(job.state, JobState::Running as i32);
                 assert_eq!(job.lease_owner, format!("exec-{n}"));
                 assert_eq!(job.attempt, 1);
-                assert_eq!(resp.configuration.unwrap().name, "daily");
+                // The configuration as stored, read in the lease's statement.
+                assert_eq!(resp.configuration.as_ref(), Some(&daily));
                 got.push(job.id);
             }
         }));
