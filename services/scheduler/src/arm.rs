@@ -106,14 +106,16 @@ impl Engine {
         for (name, result) in results {
             self.take_result(snap, report, name, result);
         }
+        // A schedule armed for its current version needs its previous
+        // version no more.
         let mut memory = self.memory();
-        for (name, def) in snap.desired.iter().filter(|(k, _)| scope.has(k)) {
-            if let (Ok(def), Some(state)) = (def, snap.states.get(name))
-                && state.armed_etag == def.etag
-            {
-                memory.armed.insert(name.clone(), def.clone());
-            }
-        }
+        memory.armed.retain(|name, _| {
+            !scope.has(name)
+                || !matches!(
+                    (snap.desired.get(name), snap.states.get(name)),
+                    (Some(Ok(def)), Some(state)) if state.armed_etag == def.etag
+                )
+        });
     }
 
     /// Records what reconciling one schedule did in the snapshot and the

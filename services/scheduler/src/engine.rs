@@ -60,8 +60,9 @@ pub struct TickReport {
 /// correctness after a restart; it only sharpens health reports.
 #[derive(Debug, Default)]
 pub(crate) struct Memory {
-    /// The last definition armed per schedule key, to finish the due runs of
-    /// the previous version of an edited schedule (S7).
+    /// The previous definition per schedule key of an edited configuration,
+    /// until the schedule is armed for the new version: to finish the due
+    /// runs of the previous version (S7). Only edited schedules are here.
     pub armed: HashMap<String, Arc<ScheduleDef>>,
     /// The newest job seen per schedule key (from commits and job events).
     pub newest_job: HashMap<String, JobFact>,
@@ -415,7 +416,7 @@ impl Engine {
             .each_configuration_page(|page| {
                 let mut memory = self.memory();
                 for config in &page {
-                    let entry = self.derive(memory.defs.remove(&config.name), config);
+                    let entry = self.derive(&mut memory, config);
                     for def in &entry.2 {
                         desired.insert(def_key(def), def.clone());
                     }
@@ -427,16 +428,23 @@ impl Engine {
         Ok(desired)
     }
 
-    /// The definitions of `config`: `cached` when it was derived from the
-    /// same version, derived afresh otherwise.
-    fn derive(&self, cached: Option<CachedDefs>, config: &BackupConfiguration) -> CachedDefs {
-        match cached {
+    /// The definitions of `config`, taken out of `memory`'s cache when they
+    /// were derived from the same version, derived afresh otherwise. The
+    /// definitions of an older version are kept in `memory.armed` (unless an
+    /// even older one is already there) until their schedules are re-armed.
+    fn derive(&self, memory: &mut Memory, config: &BackupConfiguration) -> CachedDefs {
+        match memory.defs.remove(&config.name) {
             Some(c) if c.0 == config.etag && c.1 == config.enabled() => c,
-            _ => (
-                config.etag.clone(),
-                config.enabled(),
-                spec::defs_for(config, &self.settings),
-            ),
+            previous => {
+                for def in previous.into_iter().flat_map(|c| c.2).flatten() {
+                    memory.armed.entry(def.name.clone()).or_insert(def);
+                }
+                (
+                    config.etag.clone(),
+                    config.enabled(),
+                    spec::defs_for(config, &self.settings),
+                )
+            }
         }
     }
 
@@ -452,7 +460,7 @@ impl Engine {
             memory.defs.remove(name);
             return Vec::new();
         };
-        let entry = self.derive(memory.defs.remove(name), config);
+        let entry = self.derive(&mut memory, config);
         let defs = entry.2.clone();
         memory.defs.insert(name.to_owned(), entry);
         defs
