@@ -50,9 +50,6 @@ pub struct ScheduleDef {
     pub edit_time: DateTime<Utc>,
     /// The recurrence in its zone.
     pub schedule: Schedule,
-    /// The schedule as an API message, for views (boxed: a fleet holds one
-    /// definition per schedule, and views are rare).
-    pub spec: Box<pb::Schedule>,
     /// Catch-up policy.
     pub catch_up: CatchUp,
     /// How far back catch-up looks (never shorter than the grace).
@@ -129,36 +126,39 @@ pub fn defs_for(config: &BackupConfiguration, settings: &SchedulerSettings) -> V
     if !config.enabled() {
         return Vec::new();
     }
-    if let Some(spec) = &config.schedule {
-        out.push(build(config, Role::Backup, spec.clone(), settings).map(Arc::new));
-    }
+    let mut roles = vec![Role::Backup];
     if settings.system_schedules && has_retention(config) {
-        let zone = config
-            .schedule
-            .as_ref()
-            .map(|s| s.timezone.clone())
-            .unwrap_or_default();
-        out.push(
-            build(
-                config,
-                Role::Prune,
-                system_spec(settings, Role::Prune, zone.clone()),
-                settings,
-            )
-            .map(Arc::new),
-        );
-        out.push(
-            build(
-                config,
-                Role::Verify,
-                system_spec(settings, Role::Verify, zone),
-                settings,
-            )
-            .map(Arc::new),
-        );
+        roles.extend([Role::Prune, Role::Verify]);
+    }
+    for role in roles {
+        if let Some(spec) = spec_of(config, role, settings) {
+            out.push(build(config, role, &spec, settings).map(Arc::new));
+        }
     }
     out.shrink_to_fit();
     out
+}
+
+/// The schedule message of `config`'s schedule of `role`, as views show it:
+/// the configuration's own for its backups (`None` without one), the one the
+/// settings give for the system schedules. Definitions do not keep it: a
+/// fleet holds one definition per schedule, and views are rare.
+pub(crate) fn spec_of(
+    config: &BackupConfiguration,
+    role: Role,
+    settings: &SchedulerSettings,
+) -> Option<pb::Schedule> {
+    match role {
+        Role::Backup => config.schedule.clone(),
+        Role::Prune | Role::Verify => {
+            let zone = config
+                .schedule
+                .as_ref()
+                .map(|s| s.timezone.clone())
+                .unwrap_or_default();
+            Some(system_spec(settings, role, zone))
+        }
+    }
 }
 
 /// The schedule message of a system schedule: the prune daily at
@@ -188,7 +188,7 @@ fn system_spec(settings: &SchedulerSettings, role: Role, timezone: String) -> pb
 fn build(
     config: &BackupConfiguration,
     role: Role,
-    spec: pb::Schedule,
+    spec: &pb::Schedule,
     settings: &SchedulerSettings,
 ) -> Result<ScheduleDef, Unarmable> {
     let key = ScheduleKey::new(config.name.clone(), role);
@@ -197,11 +197,11 @@ fn build(
         etag: config.etag.clone(),
         reason,
     };
-    let schedule = vigil_schedule::schedule_from_proto(&spec)
+    let schedule = vigil_schedule::schedule_from_proto(spec)
         .map_err(|e| unarmable(format!("configuration.{e}")))?;
     let expected_interval = schedule.expected_interval();
     // Catch-up mode, window, cap and grace mean what vigil-schedule says.
-    let policy = vigil_schedule::catch_up_policy_from_proto(&spec)
+    let policy = vigil_schedule::catch_up_policy_from_proto(spec)
         .map_err(|e| unarmable(format!("configuration.{e}")))?;
     let grace = policy.grace_for(&schedule);
     let window = match policy.window {
@@ -249,7 +249,6 @@ fn build(
         etag: config.etag.clone(),
         edit_time,
         schedule,
-        spec: Box::new(spec),
         catch_up,
         window,
         cap,

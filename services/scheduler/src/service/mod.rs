@@ -20,9 +20,10 @@ use vigil_proto::scheduler::v1::{
 };
 
 use crate::engine::Engine;
+use crate::engine::def_key;
 use crate::error::{Error, Result};
 use crate::key::{Role, ScheduleKey};
-use crate::spec::{Def, has_retention, time_to_ts};
+use crate::spec::{Def, has_retention, spec_of, time_to_ts};
 
 use self::view::ViewInput;
 
@@ -78,6 +79,9 @@ impl Service {
             key: &name,
             state,
             def: def.as_ref().filter(|_| enabled || config.is_some()),
+            spec: config
+                .as_ref()
+                .and_then(|c| spec_of(c, key.role, self.engine.settings())),
             enabled,
             next_count,
             outcomes,
@@ -122,14 +126,10 @@ impl Service {
             .map(|s| (s.schedule.clone(), s))
             .collect();
         let configs = catalog.all_configurations().await?;
-        let mut defs: BTreeMap<String, (Def, bool)> = BTreeMap::new();
+        let mut defs: BTreeMap<String, (Def, bool, &BackupConfiguration)> = BTreeMap::new();
         for config in configs.iter().filter(|c| c.enabled()) {
             for def in self.engine.defs_of_one(config) {
-                let name = match &def {
-                    Ok(d) => d.name.clone(),
-                    Err(u) => u.key.to_string(),
-                };
-                defs.insert(name, (def, config.enabled()));
+                defs.insert(def_key(&def), (def, config.enabled(), config));
             }
         }
         let mut keys: Vec<&String> = states.keys().chain(defs.keys()).collect();
@@ -148,8 +148,12 @@ impl Service {
                 view::build(ViewInput {
                     key: k,
                     state: states.get(*k).cloned(),
-                    def: def.map(|(d, _)| d),
-                    enabled: def.is_some_and(|(_, e)| *e),
+                    def: def.map(|(d, _, _)| d),
+                    spec: def.and_then(|(d, _, config)| {
+                        let role = d.as_ref().ok()?.key.role;
+                        spec_of(config, role, self.engine.settings())
+                    }),
+                    enabled: def.is_some_and(|(_, e, _)| *e),
                     next_count,
                     outcomes: Vec::new(),
                     now,

@@ -15,6 +15,8 @@ pub(crate) struct ViewInput<'a> {
     pub key: &'a str,
     pub state: Option<ScheduleState>,
     pub def: Option<&'a Def>,
+    /// The schedule message the definition was built from.
+    pub spec: Option<vigil_proto::catalog::v1::Schedule>,
     pub enabled: bool,
     pub next_count: usize,
     pub outcomes: Vec<ScheduleOutcome>,
@@ -60,7 +62,7 @@ pub(crate) fn build(input: ViewInput<'_>) -> ScheduleView {
     ScheduleView {
         never_fired: state.fired_count == 0,
         state: Some(state),
-        schedule: def.map(|d| (*d.spec).clone()),
+        schedule: def.and(input.spec),
         description: def.map(|d| d.describe()).unwrap_or_default(),
         next_due_times,
         recent_outcomes: input.outcomes,
