@@ -30,8 +30,9 @@ use crate::settings::SchedulerSettings;
 use crate::spec::{self, Def, ScheduleDef, ts_to_time};
 
 /// Sweeps of every schedule are spaced at least this many times their own
-/// duration apart, so a large fleet's health checks stay near 1% of a core.
-const SWEEP_SHARE: u32 = 100;
+/// duration apart, so a large fleet's health checks stay near half a percent
+/// of a core.
+const SWEEP_SHARE: u32 = 200;
 
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

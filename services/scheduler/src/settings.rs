@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 #[serde(default, deny_unknown_fields)]
 pub struct SchedulerSettings {
     /// How often every schedule is reconciled and its health re-checked,
-    /// even without events. A fleet whose sweep takes longer than a
-    /// hundredth of this is swept a hundred sweep-durations apart instead.
+    /// even without events. A fleet whose sweep takes longer than
+    /// 1/200 of this is swept 200 sweep-durations apart instead.
     #[serde(with = "duration")]
     pub reconcile_interval: Duration,
     /// How often the whole catalog is read again while its event stream is
