@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use vigil_proto::catalog::v1::{ScheduleHealth, ScheduleRole};
-use vigil_scheduler::{Scheduler, SchedulerOptions};
 
 use crate::common::*;
 
@@ -130,18 +129,7 @@ async fn a_running_scheduler_arms_a_new_configuration_from_its_event_without_wai
     let mut s = settings();
     // An hour-long reconcile interval: only the configuration event can arm it in time.
     s.reconcile_interval = Duration::from_secs(3600);
-    let scheduler = Scheduler::start(
-        SchedulerOptions {
-            catalog_endpoint: h.catalog.endpoint(),
-            replica_id: "r1".into(),
-            clock: h.shared_clock(),
-            settings: s,
-            endpoint: String::new(),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let scheduler = h.start_scheduler("r1", s, &shutdown).await;
     // Let the first reconcile pass finish before the configuration exists.
     h.until(
         Duration::from_secs(10),

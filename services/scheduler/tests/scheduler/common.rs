@@ -179,6 +179,28 @@ impl Harness {
         Arc::new(self.clock.clone())
     }
 
+    /// A running replica (loops, event watcher, heartbeat) on this catalog
+    /// and clock, until `shutdown` is cancelled.
+    pub(crate) async fn start_scheduler(
+        &self,
+        replica: &str,
+        settings: SchedulerSettings,
+        shutdown: &tokio_util::sync::CancellationToken,
+    ) -> vigil_scheduler::Scheduler {
+        vigil_scheduler::Scheduler::start(
+            vigil_scheduler::SchedulerOptions {
+                catalog_endpoint: self.catalog.endpoint(),
+                replica_id: replica.into(),
+                clock: self.shared_clock(),
+                settings,
+                endpoint: String::new(),
+            },
+            shutdown.clone(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// An engine (a scheduler replica without its loops) with its own client.
     pub(crate) fn engine(&self, replica: &str, settings: SchedulerSettings) -> Arc<Engine> {
         let catalog = Catalog::connect_lazy(&self.catalog.endpoint()).unwrap();

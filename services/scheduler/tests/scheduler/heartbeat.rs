@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use vigil_proto::catalog::v1::ComponentKind;
-use vigil_scheduler::{Scheduler, SchedulerOptions};
 
 use crate::common::*;
 
@@ -15,18 +14,7 @@ async fn a_running_replica_is_alive_in_the_catalog_and_shows_down_since_its_last
  {
     let h = Harness::sqlite("2025-12-20T12:00:00Z").await;
     let shutdown = CancellationToken::new();
-    let scheduler = Scheduler::start(
-        SchedulerOptions {
-            catalog_endpoint: h.catalog.endpoint(),
-            replica_id: "sched-a".into(),
-            clock: h.shared_clock(),
-            settings: settings(),
-            endpoint: String::new(),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let scheduler = h.start_scheduler("sched-a", settings(), &shutdown).await;
     h.until(
         Duration::from_secs(10),
         "the replica reports a heartbeat",

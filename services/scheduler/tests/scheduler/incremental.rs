@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use vigil_proto::catalog::v1::{OutcomeKind, PutScheduleStateRequest};
-use vigil_scheduler::{Scheduler, SchedulerOptions};
 
 use crate::common::*;
 
@@ -20,18 +19,7 @@ async fn a_running_replica_follows_edits_other_writers_and_disables_from_events_
     let mut s = settings();
     s.reconcile_interval = Duration::from_secs(3600);
     s.resync_interval = Duration::from_secs(3600);
-    let scheduler = Scheduler::start(
-        SchedulerOptions {
-            catalog_endpoint: h.catalog.endpoint(),
-            replica_id: "follower".into(),
-            clock: h.shared_clock(),
-            settings: s,
-            endpoint: String::new(),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let scheduler = h.start_scheduler("follower", s, &shutdown).await;
     h.until(
         Duration::from_secs(10),
         "the replica's heartbeat",

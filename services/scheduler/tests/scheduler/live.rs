@@ -11,7 +11,6 @@ use vigil_proto::catalog::v1::{JobTrigger, OutcomeKind};
 use vigil_proto::scheduler::v1::GetScheduleRequest;
 use vigil_proto::scheduler::v1::scheduler_service_server::SchedulerService;
 use vigil_scheduler::service::Service;
-use vigil_scheduler::{Scheduler, SchedulerOptions};
 
 use crate::common::*;
 
@@ -21,18 +20,7 @@ async fn a_six_field_cron_every_ten_seconds_creates_one_scheduled_job_per_due_ti
     let shutdown = CancellationToken::new();
     let mut s = settings();
     s.reconcile_interval = Duration::from_secs(3600);
-    let scheduler = Scheduler::start(
-        SchedulerOptions {
-            catalog_endpoint: h.catalog.endpoint(),
-            replica_id: "live".into(),
-            clock: h.shared_clock(),
-            settings: s,
-            endpoint: String::new(),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let scheduler = h.start_scheduler("live", s, &shutdown).await;
     h.create(config("every10", "*/10 * * * * *", "UTC")).await;
     h.until(Duration::from_secs(10), "armed", || async {
         h.try_state("every10", 1).await.is_some()
