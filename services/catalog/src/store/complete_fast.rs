@@ -1,11 +1,10 @@
 //! The common completion on PostgreSQL in two round trips instead of five
 //! (begin, lock, insert the artifact, update the job, commit): the job is
-//! read without a lock, and one statement checks the lease, records the
-//! artifact and ends the job. The statement's first part locks the job only
-//! if the caller still holds its running lease with the token it presents;
-//! the artifact is inserted only for a job so locked, and the job ends only
-//! if the artifact (when there is one) was inserted. A statement is atomic,
-//! so either everything happened or nothing did.
+//! read without a lock, and one statement ends the job and records its
+//! artifact. The update ends the job only if the caller still holds its
+//! running lease with the token it presents, and the artifact is inserted
+//! only for a job so ended. A statement is atomic: when the artifact's id is
+//! already taken, the insert fails and takes the update with it.
 //!
 //! Whenever that path does not end the job (the lease changed after the
 //! read, a wrong token, an artifact id already taken, a retried completion,
@@ -47,32 +46,34 @@ impl Store {
         }
         let now = self.now();
         let artifact = req.artifact.as_ref().map(|a| filled_artifact(a, &job, now));
-        let mut sql = Sql::new("WITH held AS (SELECT id FROM jobs WHERE id = ");
-        sql.text(&job.id)
+        // The update comes first and locks the row as it changes it: no
+        // separate row lock, and no second pass over the job.
+        let mut sql = Sql::new("WITH done AS (UPDATE jobs SET state = ");
+        push_completion(&mut sql, req, artifact.as_ref(), now);
+        sql.push(" WHERE id = ")
+            .text(&job.id)
             .push(" AND state = ")
             .int(JobState::Running as i64);
         sql.push(" AND lease_owner = ")
             .text(&req.executor_id)
             .push(" AND lease_token_hash = ")
-            .text(token_hash(&req.lease_token))
-            .push(" FOR UPDATE)");
+            .text(token_hash(&req.lease_token));
+        sql.push(&format!(" RETURNING {})", jobs::COLUMNS));
         if let Some(a) = &artifact {
             sql.push(&format!(
                 ", recorded AS (INSERT INTO artifacts ({}) SELECT ",
                 artifacts::COLUMNS
             ));
             artifacts::push_values(&mut sql, a);
-            sql.push(" FROM held ON CONFLICT DO NOTHING RETURNING id)");
+            sql.push(" FROM done)");
         }
-        sql.push(" UPDATE jobs SET state = ");
-        push_completion(&mut sql, req, artifact.as_ref(), now);
-        sql.push(" WHERE id = (SELECT id FROM held)");
-        if artifact.is_some() {
-            sql.push(" AND EXISTS (SELECT 1 FROM recorded)");
-        }
-        sql.push(&format!(" RETURNING {}", jobs::COLUMNS));
-        let Some(row) = sql.query().fetch_optional(&mut *conn).await? else {
-            return Ok(None);
+        sql.push(&format!(" SELECT {} FROM done", jobs::COLUMNS));
+        let row = match sql.query().fetch_optional(&mut *conn).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Ok(None),
+            // The artifact's id is taken; the statement changed nothing.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
         Ok(Some((jobs::from_row(&row)?, artifact)))
     }

@@ -31,7 +31,7 @@ const HOUR: i64 = 3_600_000_000;
 /// The newest creation time of a `completed` job per configuration and
 /// kind, for PostgreSQL, which has no skip scan: its `GROUP BY` reads every
 /// completed job (about 30 ms at 100,000), while this walks the distinct
-/// (configuration, kind) pairs of the index `jobs_configuration_kind_state`
+/// (configuration, kind) pairs of the partial index `jobs_completed`
 /// one probe each and takes each pair's newest from the same index.
 fn newest_completed_by_skip_scan(completed: i32) -> String {
     format!(

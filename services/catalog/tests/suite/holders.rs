@@ -389,3 +389,46 @@ async fn artifact_updates_and_job_alerts_cannot_be_forged(options: CatalogOption
         .alerts;
     assert!(alerts.is_empty(), "{alerts:?}");
 }
+
+both_backends!(a_completion_naming_a_taken_artifact_id_changes_nothing);
+async fn a_completion_naming_a_taken_artifact_id_changes_nothing(options: CatalogOptions) {
+    let mut h = start(options).await;
+    let first = queue_backup(&mut h).await;
+    let second = h
+        .coord
+        .enqueue_job(scheduled("daily", t0() + chrono::Duration::hours(1)))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let leased = h.coord.lease_job(lease_req(None)).await.unwrap().into_inner();
+        tokens.push((leased.job.unwrap().id, leased.lease_token));
+    }
+    let token_of = |id: &str| tokens.iter().find(|(j, _)| j == id).unwrap().1.clone();
+    let artifact = Artifact {
+        id: "artifact-1".into(),
+        ..snapshot_artifact()
+    };
+    let complete = |id: &str| CompleteJobRequest {
+        job_id: id.into(),
+        executor_id: EXECUTOR.into(),
+        lease_token: token_of(id),
+        artifact: Some(artifact.clone()),
+        ..Default::default()
+    };
+    h.coord.complete_job(complete(&first.id)).await.unwrap();
+    let stored = artifacts(&mut h).await;
+    let running = job(&mut h, &second.id).await;
+    assert_eq!(running.state(), JobState::Running);
+
+    let err = h.coord.complete_job(complete(&second.id)).await.unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+    assert!(err.message().contains("artifact-1"), "{err:?}");
+    assert_eq!(job(&mut h, &second.id).await, running, "the job is still running");
+    assert_eq!(artifacts(&mut h).await, stored, "the first job's artifact is untouched");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].job, first.id);
+}
