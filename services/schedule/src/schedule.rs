@@ -1,7 +1,7 @@
 //! The validated [`Schedule`]: a recurrence in an IANA time zone.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
@@ -21,6 +21,10 @@ pub struct Schedule {
     pub(crate) recurrence: Recurrence,
     pub(crate) zone: Zone,
     pub(crate) interval: OnceLock<crate::interval::Gaps>,
+    /// [`Schedule::describe`]'s text, shared by every clone: the schedules
+    /// `schedule_from_proto` remembers are handed out as clones, and a
+    /// status report describes each configuration's schedule every time.
+    pub(crate) description: Arc<OnceLock<String>>,
 }
 
 impl PartialEq for Schedule {
@@ -59,6 +63,7 @@ impl Schedule {
             recurrence,
             zone,
             interval: OnceLock::new(),
+            description: Arc::default(),
         })
     }
 
