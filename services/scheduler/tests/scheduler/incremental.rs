@@ -101,3 +101,65 @@ async fn a_running_replica_follows_edits_other_writers_and_disables_from_events_
     shutdown.cancel();
     scheduler.stopped().await;
 }
+
+/// A change nobody announced (written into the database by hand) is not
+/// seen by incremental ticks, and is seen by the first tick after
+/// `resync_interval`, which reads the whole catalog again.
+#[tokio::test]
+async fn a_change_no_event_announced_is_read_at_the_next_resync_and_not_before() {
+    let h = Harness::sqlite("2025-12-20T10:00:00Z").await;
+    let shutdown = CancellationToken::new();
+    let mut s = settings();
+    s.reconcile_interval = Duration::from_secs(3600);
+    s.resync_interval = Duration::from_secs(600);
+    let scheduler = h.start_scheduler("follower", s, &shutdown).await;
+    h.until(
+        Duration::from_secs(10),
+        "the replica's heartbeat",
+        || async {
+            !h.components(vigil_proto::catalog::v1::ComponentKind::Scheduler)
+                .await
+                .is_empty()
+        },
+    )
+    .await;
+    h.create(config("quiet", "0 2 * * *", "UTC")).await;
+    h.until(Duration::from_secs(10), "armed", || async {
+        h.try_state("quiet", 1).await.is_some()
+    })
+    .await;
+
+    // Removed behind the catalog's back: no event announces it.
+    sqlx::query("DELETE FROM schedule_states WHERE schedule = 'quiet'")
+        .execute(h.catalog.catalog.store().db().pool())
+        .await
+        .unwrap();
+
+    // An announced change makes the replica tick from its kept snapshot,
+    // which still holds the removed state, so nothing re-arms it.
+    h.clock.advance(chrono::Duration::seconds(60));
+    h.create(config("loud", "0 3 * * *", "UTC")).await;
+    h.until(Duration::from_secs(10), "the announced one armed", || async {
+        h.try_state("loud", 1).await.is_some()
+    })
+    .await;
+    assert!(
+        h.try_state("quiet", 1).await.is_none(),
+        "an incremental tick read only what was announced"
+    );
+
+    // Past resync_interval the next tick reads everything and re-arms it.
+    h.clock.advance(chrono::Duration::seconds(600));
+    scheduler.wake();
+    h.until(Duration::from_secs(10), "re-armed by the resync", || async {
+        h.try_state("quiet", 1).await.is_some()
+    })
+    .await;
+    let (state, _) = h.state("quiet", 1).await;
+    assert_eq!(
+        at(state.next_due_time.as_ref().unwrap()),
+        t("2025-12-21T02:00:00Z")
+    );
+    shutdown.cancel();
+    scheduler.stopped().await;
+}
