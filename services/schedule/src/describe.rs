@@ -29,9 +29,7 @@ const WEEKDAYS: [&str; 7] = [
 impl Schedule {
     /// A short English description, for example `daily at 02:00 Europe/Berlin`.
     pub fn describe(&self) -> String {
-        self.description
-            .get_or_init(|| self.describe_now())
-            .clone()
+        self.description.get_or_init(|| self.describe_now()).clone()
     }
 
     fn describe_now(&self) -> String {

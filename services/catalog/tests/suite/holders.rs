@@ -404,7 +404,12 @@ async fn a_completion_naming_a_taken_artifact_id_changes_nothing(options: Catalo
         .unwrap();
     let mut tokens = Vec::new();
     for _ in 0..2 {
-        let leased = h.coord.lease_job(lease_req(None)).await.unwrap().into_inner();
+        let leased = h
+            .coord
+            .lease_job(lease_req(None))
+            .await
+            .unwrap()
+            .into_inner();
         tokens.push((leased.job.unwrap().id, leased.lease_token));
     }
     let token_of = |id: &str| tokens.iter().find(|(j, _)| j == id).unwrap().1.clone();
@@ -424,11 +429,23 @@ async fn a_completion_naming_a_taken_artifact_id_changes_nothing(options: Catalo
     let running = job(&mut h, &second.id).await;
     assert_eq!(running.state(), JobState::Running);
 
-    let err = h.coord.complete_job(complete(&second.id)).await.unwrap_err();
+    let err = h
+        .coord
+        .complete_job(complete(&second.id))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
     assert!(err.message().contains("artifact-1"), "{err:?}");
-    assert_eq!(job(&mut h, &second.id).await, running, "the job is still running");
-    assert_eq!(artifacts(&mut h).await, stored, "the first job's artifact is untouched");
+    assert_eq!(
+        job(&mut h, &second.id).await,
+        running,
+        "the job is still running"
+    );
+    assert_eq!(
+        artifacts(&mut h).await,
+        stored,
+        "the first job's artifact is untouched"
+    );
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].job, first.id);
 }

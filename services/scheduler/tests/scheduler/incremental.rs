@@ -139,9 +139,11 @@ async fn a_change_no_event_announced_is_read_at_the_next_resync_and_not_before()
     // which still holds the removed state, so nothing re-arms it.
     h.clock.advance(chrono::Duration::seconds(60));
     h.create(config("loud", "0 3 * * *", "UTC")).await;
-    h.until(Duration::from_secs(10), "the announced one armed", || async {
-        h.try_state("loud", 1).await.is_some()
-    })
+    h.until(
+        Duration::from_secs(10),
+        "the announced one armed",
+        || async { h.try_state("loud", 1).await.is_some() },
+    )
     .await;
     assert!(
         h.try_state("quiet", 1).await.is_none(),
@@ -151,9 +153,11 @@ async fn a_change_no_event_announced_is_read_at_the_next_resync_and_not_before()
     // Past resync_interval the next tick reads everything and re-arms it.
     h.clock.advance(chrono::Duration::seconds(600));
     scheduler.wake();
-    h.until(Duration::from_secs(10), "re-armed by the resync", || async {
-        h.try_state("quiet", 1).await.is_some()
-    })
+    h.until(
+        Duration::from_secs(10),
+        "re-armed by the resync",
+        || async { h.try_state("quiet", 1).await.is_some() },
+    )
     .await;
     let (state, _) = h.state("quiet", 1).await;
     assert_eq!(
