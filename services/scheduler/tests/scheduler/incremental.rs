@@ -12,14 +12,17 @@ use vigil_proto::catalog::v1::{OutcomeKind, PutScheduleStateRequest};
 
 use crate::common::*;
 
-#[tokio::test]
-async fn a_running_replica_follows_edits_other_writers_and_disables_from_events_alone() {
-    let h = Harness::sqlite("2025-12-20T10:00:00Z").await;
-    let shutdown = CancellationToken::new();
+/// A running replica that reconciles only hourly and reads everything again
+/// every `resync`, once its heartbeat shows it is up.
+async fn start_follower(
+    h: &Harness,
+    resync: Duration,
+    shutdown: &CancellationToken,
+) -> vigil_scheduler::Scheduler {
     let mut s = settings();
     s.reconcile_interval = Duration::from_secs(3600);
-    s.resync_interval = Duration::from_secs(3600);
-    let scheduler = h.start_scheduler("follower", s, &shutdown).await;
+    s.resync_interval = resync;
+    let scheduler = h.start_scheduler("follower", s, shutdown).await;
     h.until(
         Duration::from_secs(10),
         "the replica's heartbeat",
@@ -30,6 +33,14 @@ async fn a_running_replica_follows_edits_other_writers_and_disables_from_events_
         },
     )
     .await;
+    scheduler
+}
+
+#[tokio::test]
+async fn a_running_replica_follows_edits_other_writers_and_disables_from_events_alone() {
+    let h = Harness::sqlite("2025-12-20T10:00:00Z").await;
+    let shutdown = CancellationToken::new();
+    let scheduler = start_follower(&h, Duration::from_secs(3600), &shutdown).await;
 
     // Created: armed from the configuration event.
     h.create(config("followed", "*/10 * * * * *", "UTC")).await;
@@ -109,20 +120,7 @@ async fn a_running_replica_follows_edits_other_writers_and_disables_from_events_
 async fn a_change_no_event_announced_is_read_at_the_next_resync_and_not_before() {
     let h = Harness::sqlite("2025-12-20T10:00:00Z").await;
     let shutdown = CancellationToken::new();
-    let mut s = settings();
-    s.reconcile_interval = Duration::from_secs(3600);
-    s.resync_interval = Duration::from_secs(600);
-    let scheduler = h.start_scheduler("follower", s, &shutdown).await;
-    h.until(
-        Duration::from_secs(10),
-        "the replica's heartbeat",
-        || async {
-            !h.components(vigil_proto::catalog::v1::ComponentKind::Scheduler)
-                .await
-                .is_empty()
-        },
-    )
-    .await;
+    let scheduler = start_follower(&h, Duration::from_secs(600), &shutdown).await;
     h.create(config("quiet", "0 2 * * *", "UTC")).await;
     h.until(Duration::from_secs(10), "armed", || async {
         h.try_state("quiet", 1).await.is_some()
