@@ -7,17 +7,19 @@
 //! `RETURNING` also reads the job's configuration, so a lease is one round
 //! trip.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use prost::Message;
 use vigil_proto::catalog::v1::{
-    BackupConfiguration, BackupJob, EventKind, HeartbeatJobRequest, JobState, LeaseJobRequest,
+    BackupConfiguration, BackupJob, EventKind, HeartbeatJobRequest, JobProgress, JobState,
+    LeaseJobRequest,
 };
 use vigil_proto::timestamp_from_micros;
 
 use super::holder::{check_holder, new_token, refusal, token_hash};
 use super::{DEFAULT_LEASE, Store, configurations, jobs};
-use crate::db::Sql;
+use crate::db::{RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::validate::{Checker, check_key};
 
@@ -50,6 +52,26 @@ fn lease_length(field: &str, d: Option<&prost_types::Duration>, max: Duration) -
         ));
     }
     Ok(d)
+}
+
+/// A leased job and its configuration, before the caller's token is added.
+pub(super) type LeasedRow = (BackupJob, Option<BackupConfiguration>);
+
+/// One caller's lease, waiting to be combined with other callers'.
+pub(super) struct LeaseAsk {
+    executor: String,
+    caps: Vec<String>,
+    lease: Duration,
+    token_hash: String,
+}
+
+/// One caller's heartbeat, waiting to be combined with other callers'.
+pub(super) struct Beat {
+    job_id: String,
+    executor: String,
+    token_hash: String,
+    lease: Duration,
+    progress: Option<JobProgress>,
 }
 
 fn micros(d: Duration) -> i64 {
@@ -106,27 +128,97 @@ impl Store {
         }
     }
 
+    /// Leases one job for the caller, combined with concurrent callers'
+    /// leases (see `combine.rs`).
     async fn try_lease(
         &self,
         executor: &str,
         caps: &[String],
         lease: Duration,
         token_hash: &str,
-    ) -> Result<Option<(BackupJob, Option<BackupConfiguration>)>> {
+    ) -> Result<Option<LeasedRow>> {
+        let ask = LeaseAsk {
+            executor: executor.to_owned(),
+            caps: caps.to_vec(),
+            lease,
+            token_hash: token_hash.to_owned(),
+        };
+        let store = self.clone();
+        self.combined
+            .leases
+            .call(ask, move |asks| {
+                let store = store.clone();
+                async move { store.lease_batch(asks).await }
+            })
+            .await
+    }
+
+    /// Leases for a batch of callers: one statement for each set of
+    /// capabilities among them. When a statement fails, its callers' leases
+    /// are tried one by one, so each gets its own answer.
+    async fn lease_batch(&self, asks: Vec<LeaseAsk>) -> Vec<Result<Option<LeasedRow>>> {
+        let mut results: Vec<Option<Result<Option<LeasedRow>>>> =
+            asks.iter().map(|_| None).collect();
+        let mut groups: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
+        for (i, ask) in asks.iter().enumerate() {
+            let mut caps = ask.caps.clone();
+            caps.sort();
+            caps.dedup();
+            match groups.iter_mut().find(|(c, _)| *c == caps) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((caps, vec![i])),
+            }
+        }
+        for (caps, members) in groups {
+            let group: Vec<&LeaseAsk> = members.iter().map(|&i| &asks[i]).collect();
+            match self.lease_group(&caps, &group).await {
+                Ok(mut leased) => {
+                    for (&i, ask) in members.iter().zip(&group) {
+                        results[i] = Some(Ok(leased.remove(&ask.token_hash)));
+                    }
+                }
+                Err(e) if members.len() == 1 => results[members[0]] = Some(Err(e)),
+                Err(_) => {
+                    for (&i, ask) in members.iter().zip(&group) {
+                        let alone = self.lease_group(&caps, &[ask]).await;
+                        results[i] = Some(alone.map(|mut l| l.remove(&ask.token_hash)));
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Internal("a lease was not tried".into()))))
+            .collect()
+    }
+
+    /// One statement that leases up to one job for each of `asks`, all able
+    /// to run `caps`: the oldest runnable QUEUED jobs, each set RUNNING under
+    /// its caller's token. Returns the leased jobs by token hash; callers
+    /// without one found nothing to run.
+    async fn lease_group(
+        &self,
+        caps: &[String],
+        asks: &[&LeaseAsk],
+    ) -> Result<HashMap<String, LeasedRow>> {
         let now = self.now();
         let dialect = self.db.dialect();
-        let mut sql = Sql::new("UPDATE jobs SET state = ");
-        sql.int(JobState::Running as i64)
-            .push(", lease_owner = ")
-            .text(executor)
-            .push(", lease_token_hash = ")
-            .text(token_hash);
-        sql.push(", lease_expire_time = ")
-            .int(now.saturating_add(micros(lease)));
-        sql.push(", attempt = attempt + 1, start_time = COALESCE(start_time, ")
-            .int(now);
-        sql.push("), update_time = ").int(now);
-        sql.push(" WHERE id = (SELECT j.id FROM jobs j WHERE j.state = ")
+        let mut sql = Sql::new("WITH waiting (w_n, w_owner, w_token, w_expire) AS (VALUES ");
+        for (n, ask) in asks.iter().enumerate() {
+            if n > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .int(n as i64 + 1)
+                .push(", ")
+                .text(&ask.executor)
+                .push(", ")
+                .text(&ask.token_hash)
+                .push(", ")
+                .int(now.saturating_add(micros(ask.lease)))
+                .push(")");
+        }
+        sql.push("), picked (job_id, n) AS (SELECT id, row_number() OVER () FROM (SELECT j.id FROM jobs j WHERE j.state = ")
             .int(JobState::Queued as i64);
         sql.push(" AND NOT EXISTS (SELECT 1 FROM job_capabilities c WHERE c.job_id = j.id");
         if !caps.is_empty() {
@@ -142,25 +234,40 @@ impl Store {
         // order of jobs_queue, whose id is in the "C" collation on
         // PostgreSQL (migration 0013), so nothing is sorted.
         sql.push(&format!(
-            " LIMIT 1 OFFSET 0) ORDER BY j.create_time, j.id{} LIMIT 1{}) AND state = ",
+            " LIMIT 1 OFFSET 0) ORDER BY j.create_time, j.id{} LIMIT {}{}) AS candidates)",
             dialect.collate_c(),
+            asks.len(),
             dialect.for_update_skip_locked()
         ));
-        sql.int(JobState::Queued as i64).push(&format!(
-            " RETURNING {}, {}",
+        sql.push(" UPDATE jobs SET state = ")
+            .int(JobState::Running as i64)
+            .push(", lease_owner = waiting.w_owner, lease_token_hash = waiting.w_token")
+            .push(", lease_expire_time = waiting.w_expire")
+            .push(", attempt = attempt + 1, start_time = COALESCE(start_time, ")
+            .int(now);
+        sql.push("), update_time = ").int(now);
+        sql.push(" FROM picked JOIN waiting ON waiting.w_n = picked.n WHERE jobs.id = picked.job_id AND jobs.state = ")
+            .int(JobState::Queued as i64);
+        sql.push(&format!(
+            " RETURNING {}, {}, lease_token_hash AS leased_to",
             jobs::COLUMNS,
             configurations::OF_JOB
         ));
-        let row = sql.query().fetch_optional(self.db.pool()).await?;
-        let Some(row) = row else { return Ok(None) };
-        let job = jobs::from_row(&row)?;
-        let configuration = configurations::of_job_from_row(&row, &job.configuration)?;
-        self.events
-            .publish([self.event(EventKind::JobChanged, &job.configuration, &job.id)]);
-        Ok(Some((job, configuration)))
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        let mut leased = HashMap::with_capacity(rows.len());
+        let mut changed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let job = jobs::from_row(&row)?;
+            let configuration = configurations::of_job_from_row(&row, &job.configuration)?;
+            changed.push(self.event(EventKind::JobChanged, &job.configuration, &job.id));
+            leased.insert(row.text("leased_to")?, (job, configuration));
+        }
+        self.events.publish(changed);
+        Ok(leased)
     }
 
-    /// Extends a lease and records progress.
+    /// Extends a lease and records progress, combined with concurrent
+    /// callers' heartbeats (see `combine.rs`).
     pub async fn heartbeat_job(&self, req: &HeartbeatJobRequest) -> Result<BackupJob> {
         check_holder(&req.job_id, &req.executor_id, &req.lease_token)?;
         let lease = lease_length(
@@ -168,46 +275,109 @@ impl Store {
             req.lease_duration.as_ref(),
             self.limits.max_lease,
         )?;
-        let now = self.now();
-        let mut sql = Sql::new("UPDATE jobs SET lease_expire_time = ");
-        sql.int(now.saturating_add(micros(lease)))
-            .push(", update_time = ")
-            .int(now);
-        if let Some(progress) = &req.progress {
-            let mut progress = progress.clone();
-            progress
-                .update_time
-                .get_or_insert_with(|| timestamp_from_micros(now));
-            sql.push(", progress = ")
-                .blob(Some(progress.encode_to_vec()));
+        let beat = Beat {
+            job_id: req.job_id.clone(),
+            executor: req.executor_id.clone(),
+            token_hash: token_hash(&req.lease_token),
+            lease,
+            progress: req.progress.clone(),
+        };
+        let store = self.clone();
+        let renewed = self
+            .combined
+            .heartbeats
+            .call(beat, move |beats| {
+                let store = store.clone();
+                async move { store.heartbeat_batch(beats).await }
+            })
+            .await?;
+        if let Some(job) = renewed {
+            return Ok(job);
         }
-        sql.push(" WHERE id = ")
-            .text(&req.job_id)
-            .push(" AND state = ")
-            .int(JobState::Running as i64);
-        sql.push(" AND lease_owner = ").text(&req.executor_id);
-        sql.push(" AND lease_token_hash = ")
-            .text(token_hash(&req.lease_token));
-        sql.push(&format!(" RETURNING {}", jobs::COLUMNS));
-        match sql.query().fetch_optional(self.db.pool()).await? {
-            Some(row) => {
-                let job = jobs::from_row(&row)?;
-                if req.progress.is_some() {
-                    self.events.publish([self.event(
-                        EventKind::JobChanged,
-                        &job.configuration,
-                        &job.id,
-                    )]);
+        let mut conn = self.db.pool().acquire().await?;
+        let job = jobs::find(&mut conn, &req.job_id, "")
+            .await?
+            .ok_or_else(|| Error::not_found("job", &req.job_id))?;
+        Err(refusal(&mut conn, &job, &req.executor_id, &req.lease_token).await?)
+    }
+
+    /// Heartbeats for a batch of callers in one statement; `None` for a
+    /// caller that does not hold its job's lease. Beats for one job more
+    /// than once, and the beats of a failed statement, run one by one, so
+    /// each gets its own answer.
+    async fn heartbeat_batch(&self, beats: Vec<Beat>) -> Vec<Result<Option<BackupJob>>> {
+        let mut ids: Vec<&str> = beats.iter().map(|b| b.job_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() == beats.len() {
+            let all: Vec<&Beat> = beats.iter().collect();
+            match self.heartbeat_group(&all).await {
+                Ok(mut renewed) => {
+                    return beats
+                        .iter()
+                        .map(|b| Ok(renewed.remove(&b.job_id)))
+                        .collect();
                 }
-                Ok(job)
-            }
-            None => {
-                let mut conn = self.db.pool().acquire().await?;
-                let job = jobs::find(&mut conn, &req.job_id, "")
-                    .await?
-                    .ok_or_else(|| Error::not_found("job", &req.job_id))?;
-                Err(refusal(&mut conn, &job, &req.executor_id, &req.lease_token).await?)
+                Err(e) if beats.len() == 1 => return vec![Err(e)],
+                Err(_) => {}
             }
         }
+        let mut results = Vec::with_capacity(beats.len());
+        for beat in &beats {
+            let alone = self.heartbeat_group(&[beat]).await;
+            results.push(alone.map(|mut r| r.remove(&beat.job_id)));
+        }
+        results
+    }
+
+    /// One statement that renews the leases of `beats` (each for a
+    /// different job) whose callers hold them. Returns the renewed jobs by id.
+    async fn heartbeat_group(&self, beats: &[&Beat]) -> Result<HashMap<String, BackupJob>> {
+        let now = self.now();
+        let mut sql =
+            Sql::new("WITH beats (b_id, b_owner, b_token, b_expire, b_progress) AS (VALUES ");
+        for (n, beat) in beats.iter().enumerate() {
+            if n > 0 {
+                sql.push(", ");
+            }
+            let progress = beat.progress.clone().map(|mut p| {
+                p.update_time
+                    .get_or_insert_with(|| timestamp_from_micros(now));
+                p.encode_to_vec()
+            });
+            sql.push("(")
+                .text(&beat.job_id)
+                .push(", ")
+                .text(&beat.executor)
+                .push(", ")
+                .text(&beat.token_hash)
+                .push(", ")
+                .int(now.saturating_add(micros(beat.lease)))
+                .push(", ")
+                .blob(progress)
+                .push(")");
+        }
+        sql.push(") UPDATE jobs SET lease_expire_time = beats.b_expire, update_time = ")
+            .int(now)
+            .push(", progress = COALESCE(beats.b_progress, jobs.progress)");
+        sql.push(" FROM beats WHERE jobs.id = beats.b_id AND jobs.state = ")
+            .int(JobState::Running as i64)
+            .push(
+                " AND jobs.lease_owner = beats.b_owner AND jobs.lease_token_hash = beats.b_token",
+            );
+        sql.push(&format!(" RETURNING {}", jobs::COLUMNS));
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        let mut renewed = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let job = jobs::from_row(&row)?;
+            renewed.insert(job.id.clone(), job);
+        }
+        let changed = beats
+            .iter()
+            .filter(|b| b.progress.is_some())
+            .filter_map(|b| renewed.get(&b.job_id))
+            .map(|job| self.event(EventKind::JobChanged, &job.configuration, &job.id));
+        self.events.publish(changed.collect::<Vec<_>>());
+        Ok(renewed)
     }
 }

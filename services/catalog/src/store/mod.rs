@@ -8,6 +8,7 @@ mod access;
 mod alerts;
 mod apply;
 mod artifacts;
+mod combine;
 mod complete_fast;
 mod components;
 mod configurations;
@@ -57,6 +58,21 @@ pub struct Store {
     lifetimes: Arc<Lifetimes>,
     /// Leases and waits are bounded so a bad request cannot pin a row forever.
     limits: Arc<Limits>,
+    /// The hot queue calls, combined across concurrent callers.
+    combined: Arc<Combined>,
+}
+
+/// Batches of at most this many calls run as one statement.
+const MAX_COMBINED: usize = 64;
+/// At most this many statements of one kind run at once; more callers wait
+/// for the next batch.
+const COMBINED_RUNNERS: usize = 1;
+
+/// The combiners of the queue's hot paths.
+#[derive(Debug)]
+struct Combined {
+    leases: combine::Combiner<lease::LeaseAsk, Option<lease::LeasedRow>>,
+    heartbeats: combine::Combiner<lease::Beat, Option<vigil_proto::catalog::v1::BackupJob>>,
 }
 
 /// How long records of processes and history live.
@@ -101,6 +117,10 @@ impl Store {
             limits: Arc::new(Limits {
                 max_lease: MAX_LEASE,
                 max_wait: Duration::from_secs(300),
+            }),
+            combined: Arc::new(Combined {
+                leases: combine::Combiner::new(COMBINED_RUNNERS, MAX_COMBINED),
+                heartbeats: combine::Combiner::new(COMBINED_RUNNERS, MAX_COMBINED),
             }),
         }
     }

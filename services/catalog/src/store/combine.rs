@@ -1,0 +1,142 @@
+//! Combining concurrent calls of one kind into one statement.
+//!
+//! Under load, many executors lease, heartbeat and complete at once, and
+//! each statement's fixed cost (a round trip, a commit, a WAL flush, waking
+//! a server process) is most of its price. A [`Combiner`] lets callers queue
+//! their items; at most `runners` tasks take the queued items in batches of
+//! at most `max_batch` and run each batch as one statement. When the
+//! catalog is idle a caller finds a free runner and its item runs alone, as
+//! soon as it arrives: batches form only while statements are already
+//! running, so combining never waits on a timer.
+//!
+//! Each batch runs in a task of its own, so a caller that goes away (a
+//! cancelled RPC) does not cancel the statement that carries other callers'
+//! items. Its answer is dropped, as a reply lost on the network would be.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+
+/// Items waiting for a runner, and how many runners there are.
+struct Queue<I, O> {
+    waiting: VecDeque<(I, oneshot::Sender<Result<O>>)>,
+    running: usize,
+}
+
+/// Combines concurrent calls; see the module docs.
+pub(super) struct Combiner<I, O> {
+    queue: Arc<Mutex<Queue<I, O>>>,
+    runners: usize,
+    max_batch: usize,
+}
+
+impl<I, O> std::fmt::Debug for Combiner<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Combiner")
+            .field("runners", &self.runners)
+            .field("max_batch", &self.max_batch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
+    /// At most `runners` batches at a time, each of at most `max_batch` items.
+    pub(super) fn new(runners: usize, max_batch: usize) -> Self {
+        Self {
+            queue: Arc::new(Mutex::new(Queue {
+                waiting: VecDeque::new(),
+                running: 0,
+            })),
+            runners: runners.max(1),
+            max_batch: max_batch.max(1),
+        }
+    }
+
+    /// Runs `item` in a batch and returns its result. `run` gets a batch in
+    /// queue order and must return one result per item, in the same order.
+    pub(super) async fn call<F, Fut>(&self, item: I, run: F) -> Result<O>
+    where
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<Result<O>>> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let start = {
+            let mut queue = lock(&self.queue);
+            queue.waiting.push_back((item, tx));
+            let start = queue.running < self.runners;
+            if start {
+                queue.running += 1;
+            }
+            start
+        };
+        if start {
+            let runner = Runner {
+                queue: self.queue.clone(),
+                max_batch: self.max_batch,
+                done: false,
+            };
+            tokio::spawn(runner.drain(run));
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(Error::Internal(
+                "a combined statement ended without an answer".into(),
+            ))
+        })
+    }
+}
+
+/// One running batch task. Leaving (even by a panic) frees its place, so
+/// the number of runners never leaks.
+struct Runner<I, O> {
+    queue: Arc<Mutex<Queue<I, O>>>,
+    max_batch: usize,
+    /// Whether the runner has already given its place back.
+    done: bool,
+}
+
+impl<I, O> Runner<I, O> {
+    /// Runs batches until nothing waits. The queue's lock is held while the
+    /// runner decides to stop, so an item queued at that moment either is
+    /// taken by it or starts a runner of its own.
+    async fn drain<F, Fut>(mut self, run: F)
+    where
+        F: Fn(Vec<I>) -> Fut,
+        Fut: Future<Output = Vec<Result<O>>>,
+    {
+        loop {
+            let batch: Vec<_> = {
+                let mut queue = lock(&self.queue);
+                if queue.waiting.is_empty() {
+                    queue.running -= 1;
+                    self.done = true;
+                    return;
+                }
+                let n = queue.waiting.len().min(self.max_batch);
+                queue.waiting.drain(..n).collect()
+            };
+            let (items, replies): (Vec<I>, Vec<_>) = batch.into_iter().unzip();
+            let results = run(items).await;
+            debug_assert_eq!(results.len(), replies.len());
+            for (reply, result) in replies.into_iter().zip(results) {
+                // The caller may be gone; its answer is dropped.
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+impl<I, O> Drop for Runner<I, O> {
+    fn drop(&mut self) {
+        if !self.done {
+            lock(&self.queue).running -= 1;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
