@@ -17,7 +17,13 @@ use crate::events::{Event, Events};
 /// The NOTIFY channel.
 const CHANNEL: &str = "vigil_catalog_events";
 /// Most events sent in one statement.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
+/// How long local changes gather before they are sent: under load the
+/// relay sends one statement per period, not one per change, and other
+/// replicas hear of a change this much later.
+const GATHER: Duration = Duration::from_millis(10);
+/// Largest payload of one notification; PostgreSQL refuses 8,000 bytes.
+const MAX_PAYLOAD: usize = 7_000;
 /// Pause before reconnecting after an error.
 const BACKOFF: Duration = Duration::from_secs(1);
 
@@ -73,21 +79,19 @@ async fn send(
                 return;
             },
         }
-        let payloads: Vec<String> = batch
-            .drain(..)
-            .map(|event| {
-                let wire = Wire {
-                    o: origin.clone(),
-                    k: event.kind as i32,
-                    n: event.name,
-                    i: event.id,
-                    t: event.time,
-                };
-                serde_json::to_string(&wire).unwrap_or_default()
-            })
-            .collect();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(GATHER) => {}
+        }
+        while batch.len() < BATCH {
+            let Ok(event) = outgoing.try_recv() else {
+                break;
+            };
+            batch.push(event);
+        }
+        let payloads = pack(&origin, batch.drain(..));
         // One statement, so one transaction (and one commit) per batch;
-        // each event stays a notification of its own, in order.
+        // the events stay in order.
         let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
             .bind(CHANNEL)
             .bind(payloads)
@@ -127,23 +131,64 @@ async fn listen(url: String, events: Events, shutdown: CancellationToken) {
     }
 }
 
+/// The payloads that carry `batch`: JSON arrays of events in order, each
+/// at most [`MAX_PAYLOAD`] bytes unless one event alone is larger.
+fn pack(origin: &str, batch: impl Iterator<Item = Event>) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut current = String::from("[");
+    for event in batch {
+        let wire = Wire {
+            o: origin.to_owned(),
+            k: event.kind as i32,
+            n: event.name,
+            i: event.id,
+            t: event.time,
+        };
+        let Ok(one) = serde_json::to_string(&wire) else {
+            continue;
+        };
+        if current.len() > 1 && current.len() + one.len() + 2 > MAX_PAYLOAD {
+            current.push(']');
+            payloads.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&one);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        payloads.push(current);
+    }
+    payloads
+}
+
+/// Publishes another replica's events here. A payload is an array of
+/// events, or one event as replicas of earlier versions send it.
 fn republish(events: &Events, payload: &str) {
-    let Ok(wire) = serde_json::from_str::<Wire>(payload) else {
+    let wires = if payload.starts_with('[') {
+        serde_json::from_str::<Vec<Wire>>(payload)
+    } else {
+        serde_json::from_str::<Wire>(payload).map(|w| vec![w])
+    };
+    let Ok(wires) = wires else {
         tracing::warn!("event relay received a malformed notification");
         return;
     };
-    if wire.o == events.origin() {
-        return;
+    for wire in wires {
+        if wire.o == events.origin() {
+            continue;
+        }
+        let Ok(kind) = EventKind::try_from(wire.k) else {
+            continue;
+        };
+        events.publish_local(Event {
+            kind,
+            name: wire.n,
+            id: wire.i,
+            time: wire.t,
+        });
     }
-    let Ok(kind) = EventKind::try_from(wire.k) else {
-        return;
-    };
-    events.publish_local(Event {
-        kind,
-        name: wire.n,
-        id: wire.i,
-        time: wire.t,
-    });
 }
 
 #[cfg(test)]
@@ -171,5 +216,39 @@ mod tests {
         let got = rx.try_recv().unwrap();
         assert_eq!((got.kind, got.id.as_str()), (EventKind::JobQueued, "j"));
         republish(&events, "not json");
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_batch_travels_as_arrays_under_the_payload_limit_and_arrives_in_order() {
+        let sent = Events::new();
+        let batch = (0..500).map(|i| Event {
+            kind: EventKind::JobChanged,
+            name: format!("configuration-{i}"),
+            id: format!("job-{i}"),
+            time: i,
+        });
+        let payloads = pack(sent.origin(), batch);
+        assert!(payloads.len() > 1, "500 events need more than one payload");
+        assert!(payloads.iter().all(|p| p.len() <= MAX_PAYLOAD));
+        let other = Events::new();
+        let mut rx = other.subscribe();
+        for p in &payloads {
+            republish(&other, p);
+        }
+        for i in 0..500 {
+            let got = rx.try_recv().unwrap();
+            assert_eq!(
+                (got.kind, got.id),
+                (EventKind::JobChanged, format!("job-{i}"))
+            );
+        }
+        assert!(rx.try_recv().is_err());
+        // The sender's own replica ignores all of them.
+        let mut own = sent.subscribe();
+        for p in &payloads {
+            republish(&sent, p);
+        }
+        assert!(own.try_recv().is_err());
     }
 }

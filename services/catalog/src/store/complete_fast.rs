@@ -1,80 +1,198 @@
 //! The common completion on PostgreSQL in two round trips instead of five
-//! (begin, lock, insert the artifact, update the job, commit): the job is
-//! read without a lock, and one statement ends the job and records its
-//! artifact. The update ends the job only if the caller still holds its
-//! running lease with the token it presents, and the artifact is inserted
-//! only for a job so ended. A statement is atomic: when the artifact's id is
-//! already taken, the insert fails and takes the update with it.
+//! (begin, lock, insert the artifact, update the job, commit), shared by
+//! every completion that arrives while others run (see `combine.rs`): the
+//! batch's jobs are read without a lock, and one statement ends them and
+//! records their artifacts. The update ends a job only if its caller still
+//! holds its running lease with the token it presents, and an artifact is
+//! inserted only for a job so ended. A statement is atomic: when an
+//! artifact's id is already taken, the insert fails and takes every update
+//! with it, and the batch's completions are tried again one by one.
 //!
-//! Whenever that path does not end the job (the lease changed after the
+//! Whenever that path does not end a job (the lease changed after the
 //! read, a wrong token, an artifact id already taken, a retried completion,
-//! a completion the job cannot record), it returns `None` and the caller
-//! takes the transaction of `finish.rs`, which gives the answer and the
-//! error the API defines. SQLite has no data-modifying `WITH`, and no round
-//! trips to save: it always takes the transaction.
+//! a completion the job cannot record), it returns `None` for it and the
+//! caller takes the transaction of `finish.rs`, which gives the answer and
+//! the error the API defines. SQLite has no data-modifying `WITH`, and no
+//! round trips to save: it always takes the transaction.
 
+use std::collections::HashMap;
+
+use prost::Message;
 use vigil_proto::catalog::v1::{Artifact, BackupJob, CompleteJobRequest, JobState};
 
 use super::consistency::check_completion;
-use super::finish::{filled_artifact, push_completion};
+use super::finish::{filled_artifact, warnings_json};
 use super::holder::token_hash;
 use super::{Store, artifacts, jobs};
-use crate::db::Sql;
+use crate::db::{Sql, u64_to_db};
 use crate::error::Result;
 
+/// An ended job and the artifact recorded with it.
+pub(super) type Completed = (BackupJob, Option<Artifact>);
+
 impl Store {
-    /// Completes a job its caller holds in one statement; `None` when the
-    /// transaction must decide (see the module docs). `req` is validated.
+    /// Completes a job its caller holds in a statement shared with
+    /// concurrent completions; `None` when the transaction must decide (see
+    /// the module docs). `req` is validated.
     pub(super) async fn complete_in_one_statement(
         &self,
         req: &CompleteJobRequest,
-    ) -> Result<Option<(BackupJob, Option<Artifact>)>> {
+    ) -> Result<Option<Completed>> {
+        let store = self.clone();
+        self.combined
+            .completions
+            .call(req.clone(), move |reqs| {
+                let store = store.clone();
+                async move { store.complete_batch(reqs).await }
+            })
+            .await
+    }
+
+    /// Completions for a batch of callers in one statement. Completions of
+    /// one job more than once, and those of a failed statement, run one by
+    /// one, so each gets its own answer.
+    async fn complete_batch(
+        &self,
+        reqs: Vec<CompleteJobRequest>,
+    ) -> Vec<Result<Option<Completed>>> {
+        let mut ids: Vec<&str> = reqs.iter().map(|r| r.job_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() == reqs.len() {
+            let all: Vec<&CompleteJobRequest> = reqs.iter().collect();
+            match self.complete_group(&all).await {
+                Ok(mut done) => return reqs.iter().map(|r| Ok(done.remove(&r.job_id))).collect(),
+                Err(e) if reqs.len() == 1 => return vec![Err(e)],
+                Err(_) => {}
+            }
+        }
+        let mut results = Vec::with_capacity(reqs.len());
+        for req in &reqs {
+            let alone = self.complete_group(&[req]).await;
+            results.push(alone.map(|mut done| done.remove(&req.job_id)));
+        }
+        results
+    }
+
+    /// Reads the jobs of `reqs` (each for a different job) and ends in one
+    /// statement those whose callers hold them and whose completion the job
+    /// can record. Returns the ended jobs by id. An artifact id already
+    /// taken fails the statement; alone, that completion is left to the
+    /// transaction.
+    async fn complete_group(
+        &self,
+        reqs: &[&CompleteJobRequest],
+    ) -> Result<HashMap<String, Completed>> {
         let mut conn = self.db.pool().acquire().await?;
         // By id only: a name (or an id that is not there) takes the
         // transaction, and an OR of two indexes is no plan to keep.
-        let mut read = Sql::new(&format!("SELECT {} FROM jobs WHERE id = ", jobs::COLUMNS));
-        read.text(&req.job_id);
-        let Some(row) = read.query().fetch_optional(&mut *conn).await? else {
-            return Ok(None);
-        };
-        let job = jobs::from_row(&row)?;
-        if job.state != JobState::Running as i32
-            || job.lease_owner != req.executor_id
-            || check_completion(&job, req.artifact.as_ref()).is_err()
-        {
-            return Ok(None);
+        let mut read = Sql::new(&format!("SELECT {} FROM jobs WHERE id IN (", jobs::COLUMNS));
+        read.text_list(reqs.iter().map(|r| r.job_id.clone()))
+            .push(")");
+        let mut found = HashMap::with_capacity(reqs.len());
+        for row in read.query().fetch_all(&mut *conn).await? {
+            let job = jobs::from_row(&row)?;
+            found.insert(job.id.clone(), job);
         }
         let now = self.now();
-        let artifact = req.artifact.as_ref().map(|a| filled_artifact(a, &job, now));
-        // The update comes first and locks the row as it changes it: no
-        // separate row lock, and no second pass over the job.
-        let mut sql = Sql::new("WITH done AS (UPDATE jobs SET state = ");
-        push_completion(&mut sql, req, artifact.as_ref(), now);
-        sql.push(" WHERE id = ")
-            .text(&job.id)
-            .push(" AND state = ")
-            .int(JobState::Running as i64);
-        sql.push(" AND lease_owner = ")
-            .text(&req.executor_id)
-            .push(" AND lease_token_hash = ")
-            .text(token_hash(&req.lease_token));
-        sql.push(&format!(" RETURNING {})", jobs::COLUMNS));
-        if let Some(a) = &artifact {
-            sql.push(&format!(
-                ", recorded AS (INSERT INTO artifacts ({}) SELECT ",
-                artifacts::COLUMNS
-            ));
-            artifacts::push_values(&mut sql, a);
-            sql.push(" FROM done)");
+        let mut ending = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            let Some(job) = found.remove(&req.job_id) else {
+                continue;
+            };
+            if job.state != JobState::Running as i32
+                || job.lease_owner != req.executor_id
+                || check_completion(&job, req.artifact.as_ref()).is_err()
+            {
+                continue;
+            }
+            let artifact = req.artifact.as_ref().map(|a| filled_artifact(a, &job, now));
+            ending.push((*req, artifact));
         }
-        sql.push(&format!(" SELECT {} FROM done", jobs::COLUMNS));
-        let row = match sql.query().fetch_optional(&mut *conn).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return Ok(None),
-            // The artifact's id is taken; the statement changed nothing.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
+        if ending.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = completion_statement(&ending, now);
+        let rows = match sql.query().fetch_all(&mut *conn).await {
+            Ok(rows) => rows,
+            // An artifact's id is taken; the statement changed nothing.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && reqs.len() == 1 => {
+                return Ok(HashMap::new());
+            }
             Err(e) => return Err(e.into()),
         };
-        Ok(Some((jobs::from_row(&row)?, artifact)))
+        let mut artifacts: HashMap<&str, Option<Artifact>> = ending
+            .iter()
+            .map(|(req, a)| (req.job_id.as_str(), a.clone()))
+            .collect();
+        let mut done = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let job = jobs::from_row(&row)?;
+            let artifact = artifacts.remove(job.id.as_str()).flatten();
+            done.insert(job.id.clone(), (job, artifact));
+        }
+        Ok(done)
     }
+}
+
+/// The statement that ends the jobs of `ending` and records their
+/// artifacts. The update comes first and locks each row as it changes it:
+/// no separate row lock, and no second pass over the jobs.
+fn completion_statement(ending: &[(&CompleteJobRequest, Option<Artifact>)], now: i64) -> Sql {
+    let mut sql = Sql::new(
+        "WITH ending (e_id, e_owner, e_token, e_artifact, e_stats, e_bytes, e_warnings) AS (VALUES ",
+    );
+    for (n, (req, artifact)) in ending.iter().enumerate() {
+        if n > 0 {
+            sql.push(", ");
+        }
+        let bytes_read = req.stats.as_ref().map(|s| s.bytes_read).unwrap_or_default();
+        sql.push("(")
+            .text(&req.job_id)
+            .push(", ")
+            .text(&req.executor_id)
+            .push(", ")
+            .text(token_hash(&req.lease_token))
+            .push(", ")
+            .opt_text(artifact.as_ref().map(|a| a.id.clone()))
+            .push(", ")
+            .blob(req.stats.as_ref().map(Message::encode_to_vec))
+            .push(", ")
+            .int(u64_to_db(bytes_read))
+            .push(", ")
+            .text(warnings_json(&req.warnings))
+            .push(")");
+    }
+    sql.push("), done AS (UPDATE jobs SET state = ")
+        .int(JobState::Completed as i64)
+        .push(", end_time = ")
+        .int(now)
+        .push(", update_time = ")
+        .int(now);
+    sql.push(
+        ", lease_expire_time = NULL, error = '', artifact = ending.e_artifact, \
+         stats = ending.e_stats, bytes_read = ending.e_bytes, warnings = ending.e_warnings \
+         FROM ending WHERE jobs.id = ending.e_id AND jobs.state = ",
+    )
+    .int(JobState::Running as i64);
+    sql.push(" AND jobs.lease_owner = ending.e_owner AND jobs.lease_token_hash = ending.e_token");
+    sql.push(&format!(" RETURNING {})", jobs::COLUMNS));
+    let recorded: Vec<&Artifact> = ending.iter().filter_map(|(_, a)| a.as_ref()).collect();
+    if !recorded.is_empty() {
+        sql.push(&format!(
+            ", recorded AS (INSERT INTO artifacts ({0}) SELECT {0} FROM (VALUES ",
+            artifacts::COLUMNS
+        ));
+        for (n, a) in recorded.iter().enumerate() {
+            sql.push(if n > 0 { ", (" } else { "(" });
+            artifacts::push_values(&mut sql, a);
+            sql.push(")");
+        }
+        sql.push(&format!(
+            ") AS given ({}) WHERE given.job IN (SELECT id FROM done))",
+            artifacts::COLUMNS
+        ));
+    }
+    sql.push(&format!(" SELECT {} FROM done", jobs::COLUMNS));
+    sql
 }

@@ -57,12 +57,7 @@ async fn record_artifact(
 }
 
 /// Appends the assignments of a completion to `UPDATE jobs SET `.
-pub(super) fn push_completion(
-    sql: &mut Sql,
-    req: &CompleteJobRequest,
-    artifact: Option<&Artifact>,
-    now: i64,
-) {
+fn push_completion(sql: &mut Sql, req: &CompleteJobRequest, artifact: Option<&Artifact>, now: i64) {
     sql.int(JobState::Completed as i64)
         .push(", end_time = ")
         .int(now)
@@ -221,7 +216,7 @@ fn check_warnings(v: &mut Checker, warnings: &[String]) {
     }
 }
 
-fn warnings_json(warnings: &[String]) -> String {
+pub(super) fn warnings_json(warnings: &[String]) -> String {
     let redacted: Vec<String> = warnings.iter().map(|w| redact_secrets(w)).collect();
     serde_json::to_string(&redacted).unwrap_or_else(|_| "[]".into())
 }

@@ -73,6 +73,10 @@ const COMBINED_RUNNERS: usize = 1;
 struct Combined {
     leases: combine::Combiner<lease::LeaseAsk, Option<lease::LeasedRow>>,
     heartbeats: combine::Combiner<lease::Beat, Option<vigil_proto::catalog::v1::BackupJob>>,
+    completions: combine::Combiner<
+        vigil_proto::catalog::v1::CompleteJobRequest,
+        Option<complete_fast::Completed>,
+    >,
 }
 
 /// How long records of processes and history live.
@@ -121,6 +125,7 @@ impl Store {
             combined: Arc::new(Combined {
                 leases: combine::Combiner::new(COMBINED_RUNNERS, MAX_COMBINED),
                 heartbeats: combine::Combiner::new(COMBINED_RUNNERS, MAX_COMBINED),
+                completions: combine::Combiner::new(COMBINED_RUNNERS, MAX_COMBINED),
             }),
         }
     }
