@@ -143,7 +143,7 @@ impl Error {
             Error::Aborted(_) => Code::Aborted,
             Error::Database(e) => match transient(e) {
                 Some(Transient::Conflict) => Code::Aborted,
-                Some(Transient::Busy) => Code::Unavailable,
+                Some(Transient::Busy | Transient::Unreachable) => Code::Unavailable,
                 None => Code::Internal,
             },
             Error::Migrate(_) | Error::Internal(_) => Code::Internal,
@@ -159,15 +159,27 @@ enum Transient {
     Conflict,
     /// SQLite stayed locked past the busy timeout.
     Busy,
+    /// The database connection was lost or could not be had: the server
+    /// restarted or ended the session, or the pool stayed exhausted.
+    Unreachable,
 }
 
 fn transient(e: &sqlx::Error) -> Option<Transient> {
-    let sqlx::Error::Database(db) = e else {
-        return None;
+    let db = match e {
+        sqlx::Error::Database(db) => db,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            return Some(Transient::Unreachable);
+        }
+        _ => return None,
     };
     match db.code().as_deref() {
         Some("40001" | "40P01") => Some(Transient::Conflict),
         Some("5" | "6" | "517") => Some(Transient::Busy),
+        // Connection exceptions, and the server ending the session
+        // (administrator command, crash shutdown, cannot connect now).
+        Some(code) if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") => {
+            Some(Transient::Unreachable)
+        }
         _ => None,
     }
 }
@@ -202,6 +214,10 @@ impl From<Error> for Status {
             | Error::AlreadyExists { .. }
             | Error::FailedPrecondition(_)
             | Error::Aborted(_) => Status::new(code, err.to_string()),
+            Error::Database(ref e) if transient(e) == Some(Transient::Unreachable) => {
+                tracing::warn!(error = %err, "catalog request lost its database connection");
+                Status::new(code, "the catalog cannot reach its database, retry")
+            }
             Error::Database(ref e) if transient(e).is_some() => {
                 tracing::warn!(error = %err, "catalog request met a concurrent writer");
                 Status::new(code, "the catalog is busy with a concurrent change, retry")

@@ -140,3 +140,123 @@ impl<I, O> Drop for Runner<I, O> {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::sync::{Notify, mpsc};
+
+    use super::*;
+
+    /// Items queued while a batch runs go together into the next batch, in
+    /// the order they came, and each caller gets its own item's result.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn items_that_wait_for_a_running_batch_share_the_next_one() {
+        let combiner = Arc::new(Combiner::<u32, u32>::new(1, 64));
+        let (batches_tx, mut batches) = mpsc::unbounded_channel::<Vec<u32>>();
+        let release = Arc::new(Notify::new());
+        let run = {
+            let release = release.clone();
+            move |items: Vec<u32>| {
+                let batches_tx = batches_tx.clone();
+                let release = release.clone();
+                async move {
+                    batches_tx.send(items.clone()).unwrap();
+                    if items == [0] {
+                        release.notified().await;
+                    }
+                    items.iter().map(|i| Ok(i * 10)).collect()
+                }
+            }
+        };
+        let first = tokio::spawn({
+            let (c, run) = (combiner.clone(), run.clone());
+            async move { c.call(0, run).await }
+        });
+        assert_eq!(
+            batches.recv().await.unwrap(),
+            vec![0],
+            "the first item runs alone"
+        );
+        let mut later = Vec::new();
+        for i in 1..=5 {
+            let (c, run) = (combiner.clone(), run.clone());
+            later.push(tokio::spawn(async move { c.call(i, run).await }));
+            // Each caller is queued before the next one starts.
+            while lock(&combiner.queue).waiting.len() < i as usize {
+                tokio::task::yield_now().await;
+            }
+        }
+        release.notify_one();
+        assert_eq!(first.await.unwrap().unwrap(), 0);
+        assert_eq!(batches.recv().await.unwrap(), vec![1, 2, 3, 4, 5]);
+        for (i, t) in later.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap().unwrap(), (i as u32 + 1) * 10);
+        }
+        assert_eq!(lock(&combiner.queue).running, 0, "the runner left");
+    }
+
+    /// A batch is at most `max_batch` items; the rest run in the next one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_are_bounded() {
+        let combiner = Arc::new(Combiner::<u32, u32>::new(1, 2));
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let run = {
+            let sizes = sizes.clone();
+            move |items: Vec<u32>| {
+                lock(&sizes).push(items.len());
+                async move { items.into_iter().map(Ok).collect() }
+            }
+        };
+        let calls: Vec<_> = (0..20)
+            .map(|i| {
+                let (c, run) = (combiner.clone(), run.clone());
+                tokio::spawn(async move { c.call(i, run).await })
+            })
+            .collect();
+        for (i, t) in calls.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap().unwrap(), i as u32);
+        }
+        let sizes = lock(&sizes).clone();
+        assert!(sizes.iter().all(|&n| (1..=2).contains(&n)), "{sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), 20);
+    }
+
+    /// A caller that goes away does not stop the batch that carries others.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_caller_leaves_the_others_their_answers() {
+        let combiner = Arc::new(Combiner::<u32, u32>::new(1, 64));
+        let release = Arc::new(Notify::new());
+        let started = Arc::new(Notify::new());
+        let run = {
+            let (release, started) = (release.clone(), started.clone());
+            move |items: Vec<u32>| {
+                let (release, started) = (release.clone(), started.clone());
+                async move {
+                    started.notify_one();
+                    release.notified().await;
+                    items.into_iter().map(Ok).collect()
+                }
+            }
+        };
+        let cancelled = tokio::spawn({
+            let (c, run) = (combiner.clone(), run.clone());
+            async move { c.call(1, run).await }
+        });
+        started.notified().await;
+        cancelled.abort();
+        let kept = tokio::spawn({
+            let (c, run) = (combiner.clone(), run.clone());
+            async move { c.call(2, run).await }
+        });
+        while lock(&combiner.queue).waiting.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        release.notify_one();
+        release.notify_one();
+        let answer = tokio::time::timeout(Duration::from_secs(30), kept).await;
+        assert_eq!(answer.unwrap().unwrap().unwrap(), 2);
+    }
+}

@@ -449,3 +449,129 @@ async fn a_completion_naming_a_taken_artifact_id_changes_nothing(options: Catalo
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].job, first.id);
 }
+
+// Heartbeats and completions that arrive together share statements (the
+// catalog combines them); each caller still gets its own answer. Wrong
+// tokens are refused and change nothing, two completions that name one
+// artifact id give one success and one ALREADY_EXISTS, and every other
+// call in the same batches goes through.
+both_backends!(concurrent_calls_with_some_wrong_tokens_each_get_their_own_answer);
+async fn concurrent_calls_with_some_wrong_tokens_each_get_their_own_answer(
+    options: CatalogOptions,
+) {
+    const JOBS: usize = 24;
+    let mut h = start(options).await;
+    queue_backup(&mut h).await;
+    for i in 1..JOBS {
+        h.coord
+            .enqueue_job(scheduled("daily", t0() + chrono::Duration::hours(i as i64)))
+            .await
+            .unwrap();
+    }
+    let leases = futures::future::join_all((0..JOBS).map(|_| {
+        let mut coord = h.coord.clone();
+        async move { coord.lease_job(lease_req(None)).await.unwrap().into_inner() }
+    }))
+    .await;
+    let held: Vec<(String, String)> = leases
+        .into_iter()
+        .map(|l| (l.job.expect("one job for each leaser").id, l.lease_token))
+        .collect();
+    let distinct: std::collections::HashSet<_> = held.iter().map(|(id, _)| id).collect();
+    assert_eq!(distinct.len(), JOBS, "each leaser got a job of its own");
+    let wrong = |i: usize| i.is_multiple_of(3);
+    let token = |i: usize| {
+        if wrong(i) {
+            "not-the-token".to_owned()
+        } else {
+            held[i].1.clone()
+        }
+    };
+
+    let beats = futures::future::join_all((0..JOBS).map(|i| {
+        let mut coord = h.coord.clone();
+        let req = HeartbeatJobRequest {
+            job_id: held[i].0.clone(),
+            executor_id: EXECUTOR.into(),
+            lease_token: token(i),
+            progress: Some(JobProgress {
+                phase: format!("phase {i}"),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        async move { coord.heartbeat_job(req).await }
+    }))
+    .await;
+    for (i, beat) in beats.into_iter().enumerate() {
+        match beat {
+            Ok(r) if !wrong(i) => {
+                let job = r.into_inner().job.unwrap();
+                assert_eq!(job.id, held[i].0);
+                assert_eq!(job.progress.unwrap().phase, format!("phase {i}"));
+            }
+            Err(err) if wrong(i) => assert_refused(&err, "lease_token"),
+            other => panic!("heartbeat {i}: {other:?}"),
+        }
+    }
+
+    // Jobs 1 and 4 name the same artifact id.
+    let shared = |i: usize| i == 1 || i == 4;
+    let completions = futures::future::join_all((0..JOBS).map(|i| {
+        let mut coord = h.coord.clone();
+        let id = if shared(i) {
+            "artifact-shared".to_owned()
+        } else {
+            format!("artifact-{i}")
+        };
+        let req = CompleteJobRequest {
+            job_id: held[i].0.clone(),
+            executor_id: EXECUTOR.into(),
+            lease_token: token(i),
+            artifact: Some(Artifact {
+                id,
+                ..snapshot_artifact()
+            }),
+            ..Default::default()
+        };
+        async move { coord.complete_job(req).await }
+    }))
+    .await;
+    let mut shared_outcomes = Vec::new();
+    for (i, done) in completions.into_iter().enumerate() {
+        match done {
+            _ if shared(i) => shared_outcomes.push(done.map_err(|e| e.code()).map(|_| i)),
+            Ok(r) if !wrong(i) => {
+                let r = r.into_inner();
+                assert_eq!(r.job.unwrap().state(), JobState::Completed);
+                assert_eq!(r.artifact.unwrap().id, format!("artifact-{i}"));
+            }
+            Err(err) if wrong(i) => assert_refused(&err, "lease_token"),
+            other => panic!("completion {i}: {other:?}"),
+        }
+    }
+    let won: Vec<usize> = shared_outcomes.iter().filter_map(|o| o.ok()).collect();
+    assert_eq!(won.len(), 1, "{shared_outcomes:?}");
+    assert!(
+        shared_outcomes.contains(&Err(Code::AlreadyExists)),
+        "{shared_outcomes:?}"
+    );
+    let lost = if won[0] == 1 { 4 } else { 1 };
+
+    for (i, (id, _)) in held.iter().enumerate() {
+        let now = job(&mut h, id).await;
+        if wrong(i) || i == lost {
+            assert_eq!(now.state(), JobState::Running, "job {i}");
+            assert!(now.artifact.is_empty(), "job {i}");
+        } else {
+            assert_eq!(now.state(), JobState::Completed, "job {i}");
+        }
+        if wrong(i) {
+            assert_eq!(now.progress, None, "a refused heartbeat recorded nothing");
+        }
+    }
+    let stored = artifacts(&mut h).await;
+    assert_eq!(stored.len(), JOBS - JOBS / 3 - 1);
+    let owner = stored.iter().find(|a| a.id == "artifact-shared").unwrap();
+    assert_eq!(owner.job, held[won[0]].0);
+}

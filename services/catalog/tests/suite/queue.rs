@@ -734,3 +734,73 @@ async fn every_list_refuses_a_bad_page_token(options: CatalogOptions) {
         .unwrap_err();
     assert_eq!(bad_field(&err), "page_size");
 }
+
+/// The catalog hands out pooled PostgreSQL connections without a round trip
+/// to check them while they are in steady use. When the server ends their
+/// sessions (a restart, an administrator), calls answer UNAVAILABLE, which
+/// clients retry, never INTERNAL; the pool replaces the dead connections and
+/// the catalog answers again with nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ended_database_sessions_give_unavailable_until_the_pool_reconnects_needs_postgres() {
+    let options = vigil_catalog::testing::postgres_options_from_env().await;
+    let url = options.database_url.clone().unwrap();
+    let mut h = start(options).await;
+    h.catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(full("daily")),
+        })
+        .await
+        .unwrap();
+    // Use many pooled connections at once, so several are open.
+    let reads = futures::future::join_all((0..16).map(|_| {
+        let mut catalog = h.catalog.clone();
+        async move {
+            catalog
+                .get_configuration(GetConfigurationRequest {
+                    name: "daily".into(),
+                })
+                .await
+        }
+    }))
+    .await;
+    assert!(reads.iter().all(|r| r.is_ok()));
+
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(
+        ended.len() >= 2,
+        "the catalog's sessions were ended: {ended:?}"
+    );
+
+    let mut unavailable = 0;
+    let configuration = loop {
+        match h
+            .catalog
+            .get_configuration(GetConfigurationRequest {
+                name: "daily".into(),
+            })
+            .await
+        {
+            Ok(r) => break r.into_inner(),
+            Err(e) => {
+                assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+                assert!(e.message().contains("retry"), "{e:?}");
+                unavailable += 1;
+                assert!(unavailable <= 32, "the pool never reconnected");
+            }
+        }
+    };
+    assert_eq!(
+        configuration.configuration.unwrap().name,
+        "daily",
+        "nothing was lost"
+    );
+}
