@@ -8,6 +8,13 @@
 //! artifact's id is already taken, the insert fails and takes every update
 //! with it, and the batch's completions are tried again one by one.
 //!
+//! A job leased through this catalog is not read again: the lease keeps a
+//! copy of it under its token's hash ([`RecentLeases`]), and a completion
+//! that presents that token uses the copy. Only fields fixed when the job
+//! was queued are taken from it (its configuration, kind and backup kind);
+//! the statement still ends the job only under the running lease, and the
+//! job returned is the row as the statement left it.
+//!
 //! Whenever that path does not end a job (the lease changed after the
 //! read, a wrong token, an artifact id already taken, a retried completion,
 //! a completion the job cannot record), it returns `None` for it and the
@@ -16,6 +23,7 @@
 //! round trips to save: it always takes the transaction.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use prost::Message;
 use vigil_proto::catalog::v1::{Artifact, BackupJob, CompleteJobRequest, JobState};
@@ -29,6 +37,34 @@ use crate::error::Result;
 
 /// An ended job and the artifact recorded with it.
 pub(super) type Completed = (BackupJob, Option<Artifact>);
+
+/// Most leased jobs remembered; when full, the memory starts again empty.
+const MAX_RECENT_LEASES: usize = 4096;
+
+/// The jobs this catalog leased and has not seen completed, by job id, each
+/// with its lease token's hash. Bounded; a job missing here is read.
+#[derive(Debug, Default)]
+pub(super) struct RecentLeases(Mutex<HashMap<String, (String, BackupJob)>>);
+
+impl RecentLeases {
+    /// Remembers `job`, just leased under the token with `token_hash`.
+    pub(super) fn remember(&self, job: &BackupJob, token_hash: &str) {
+        let mut recent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() >= MAX_RECENT_LEASES {
+            recent.clear();
+        }
+        recent.insert(job.id.clone(), (token_hash.to_owned(), job.clone()));
+    }
+
+    /// The job `id` as leased under the token with `token_hash`, forgotten.
+    fn take(&self, id: &str, token_hash: &str) -> Option<BackupJob> {
+        let mut recent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match recent.get(id) {
+            Some((hash, _)) if hash == token_hash => recent.remove(id).map(|(_, job)| job),
+            _ => None,
+        }
+    }
+}
 
 impl Store {
     /// Completes a job its caller holds in a statement shared with
@@ -84,15 +120,27 @@ impl Store {
         reqs: &[&CompleteJobRequest],
     ) -> Result<HashMap<String, Completed>> {
         let mut conn = self.db.pool().acquire().await?;
-        // By id only: a name (or an id that is not there) takes the
-        // transaction, and an OR of two indexes is no plan to keep.
-        let mut read = Sql::new(&format!("SELECT {} FROM jobs WHERE id IN (", jobs::COLUMNS));
-        read.text_list(reqs.iter().map(|r| r.job_id.clone()))
-            .push(")");
         let mut found = HashMap::with_capacity(reqs.len());
-        for row in read.query().fetch_all(&mut *conn).await? {
-            let job = jobs::from_row(&row)?;
-            found.insert(job.id.clone(), job);
+        for req in reqs {
+            let hash = token_hash(&req.lease_token);
+            if let Some(job) = self.recent_leases.take(&req.job_id, &hash) {
+                found.insert(job.id.clone(), job);
+            }
+        }
+        let unknown: Vec<String> = reqs
+            .iter()
+            .filter(|r| !found.contains_key(&r.job_id))
+            .map(|r| r.job_id.clone())
+            .collect();
+        if !unknown.is_empty() {
+            // By id only: a name (or an id that is not there) takes the
+            // transaction, and an OR of two indexes is no plan to keep.
+            let mut read = Sql::new(&format!("SELECT {} FROM jobs WHERE id IN (", jobs::COLUMNS));
+            read.text_list(unknown).push(")");
+            for row in read.query().fetch_all(&mut *conn).await? {
+                let job = jobs::from_row(&row)?;
+                found.insert(job.id.clone(), job);
+            }
         }
         let now = self.now();
         let mut ending = Vec::with_capacity(reqs.len());

@@ -19,7 +19,7 @@ use vigil_proto::timestamp_from_micros;
 
 use super::holder::{check_holder, new_token, refusal, token_hash};
 use super::{DEFAULT_LEASE, Store, configurations, jobs};
-use crate::db::{RowExt, Sql};
+use crate::db::{Dialect, RowExt, Sql};
 use crate::error::{Error, Result};
 use crate::validate::{Checker, check_key};
 
@@ -260,7 +260,11 @@ impl Store {
             let job = jobs::from_row(&row)?;
             let configuration = configurations::of_job_from_row(&row, &job.configuration)?;
             changed.push(self.event(EventKind::JobChanged, &job.configuration, &job.id));
-            leased.insert(row.text("leased_to")?, (job, configuration));
+            let token_hash = row.text("leased_to")?;
+            if dialect == Dialect::Postgres {
+                self.recent_leases.remember(&job, &token_hash);
+            }
+            leased.insert(token_hash, (job, configuration));
         }
         self.events.publish(changed);
         Ok(leased)

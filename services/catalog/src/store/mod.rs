@@ -60,6 +60,8 @@ pub struct Store {
     limits: Arc<Limits>,
     /// The hot queue calls, combined across concurrent callers.
     combined: Arc<Combined>,
+    /// Jobs leased here, so their completion need not read them again.
+    recent_leases: Arc<complete_fast::RecentLeases>,
 }
 
 /// Batches of at most this many calls run as one statement.
@@ -127,6 +129,7 @@ impl Store {
                 heartbeats: combine::Combiner::new(COMBINED_RUNNERS, MAX_COMBINED),
                 completions: combine::Combiner::new(COMBINED_RUNNERS, MAX_COMBINED),
             }),
+            recent_leases: Arc::default(),
         }
     }
 
