@@ -575,3 +575,90 @@ async fn concurrent_calls_with_some_wrong_tokens_each_get_their_own_answer(
     let owner = stored.iter().find(|a| a.id == "artifact-shared").unwrap();
     assert_eq!(owner.job, held[won[0]].0);
 }
+
+// The catalog keeps a copy of each job it leases, so the completion need
+// not read the job again. A completion under a lease that has ended is
+// refused (ABORTED: the lease was lost) whatever that copy says: after the
+// job went back to the queue, and after another executor leased it again.
+// Nothing changes.
+both_backends!(a_completion_under_an_ended_lease_is_refused_before_and_after_the_next_lease);
+async fn a_completion_under_an_ended_lease_is_refused_before_and_after_the_next_lease(
+    options: CatalogOptions,
+) {
+    let mut h = start(options).await;
+    let queued = queue_backup(&mut h).await;
+    let first = h
+        .coord
+        .lease_job(lease_req(None))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.job.unwrap().id, queued.id);
+    h.coord
+        .fail_job(FailJobRequest {
+            job_id: queued.id.clone(),
+            executor_id: EXECUTOR.into(),
+            lease_token: first.lease_token.clone(),
+            error: "the disk was full".into(),
+            retryable: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let complete = |executor: &str, token: &str| CompleteJobRequest {
+        job_id: queued.id.clone(),
+        executor_id: executor.into(),
+        lease_token: token.into(),
+        artifact: Some(snapshot_artifact()),
+        ..Default::default()
+    };
+
+    let back_in_queue = job(&mut h, &queued.id).await;
+    assert_eq!(back_in_queue.state(), JobState::Queued);
+    let err = h
+        .coord
+        .complete_job(complete(EXECUTOR, &first.lease_token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Aborted, "{err:?}");
+    assert!(
+        err.message().contains("not leased by this executor"),
+        "{err:?}"
+    );
+    assert_eq!(job(&mut h, &queued.id).await, back_in_queue);
+
+    let second = h
+        .coord
+        .lease_job(LeaseJobRequest {
+            executor_id: "exec-2".into(),
+            ..lease_req(None)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.job.unwrap().id, queued.id);
+    let leased_again = job(&mut h, &queued.id).await;
+    let err = h
+        .coord
+        .complete_job(complete(EXECUTOR, &first.lease_token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Aborted, "{err:?}");
+    assert!(
+        err.message().contains("not leased by this executor"),
+        "{err:?}"
+    );
+    assert_eq!(job(&mut h, &queued.id).await, leased_again);
+    assert!(artifacts(&mut h).await.is_empty());
+
+    let done = h
+        .coord
+        .complete_job(complete("exec-2", &second.lease_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.job.unwrap().state(), JobState::Completed);
+    let stored = artifacts(&mut h).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].job, queued.id);
+}
