@@ -137,6 +137,13 @@ impl<I, O> Drop for Runner<I, O> {
     }
 }
 
+/// How many rows a statement for `n` items lists: `n` rounded up to a power
+/// of two, the rest rows that match nothing. A statement's text then takes
+/// one of a few shapes, so each connection prepares and plans few of them.
+pub(super) fn padded(n: usize) -> usize {
+    n.next_power_of_two()
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

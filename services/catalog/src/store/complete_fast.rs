@@ -28,6 +28,7 @@ use std::sync::Mutex;
 use prost::Message;
 use vigil_proto::catalog::v1::{Artifact, BackupJob, CompleteJobRequest, JobState};
 
+use super::combine::padded;
 use super::consistency::check_completion;
 use super::finish::{filled_artifact, warnings_json};
 use super::holder::token_hash;
@@ -211,6 +212,17 @@ fn completion_statement(ending: &[(&CompleteJobRequest, Option<Artifact>)], now:
             .text(warnings_json(&req.warnings))
             .push(")");
     }
+    // Rows for no job, so the statement's shape repeats.
+    for _ in ending.len()..padded(ending.len()) {
+        sql.push(", (")
+            .text("")
+            .push(", ")
+            .text("")
+            .push(", ")
+            .text("");
+        sql.push(", ").opt_text(None).push(", ").blob(None);
+        sql.push(", ").int(0).push(", ").text("[]").push(")");
+    }
     sql.push("), done AS (UPDATE jobs SET state = ")
         .int(JobState::Completed as i64)
         .push(", end_time = ")
@@ -234,6 +246,12 @@ fn completion_statement(ending: &[(&CompleteJobRequest, Option<Artifact>)], now:
         for (n, a) in recorded.iter().enumerate() {
             sql.push(if n > 0 { ", (" } else { "(" });
             artifacts::push_values(&mut sql, a);
+            sql.push(")");
+        }
+        // Artifacts of no job, never inserted.
+        for _ in recorded.len()..padded(recorded.len()) {
+            sql.push(", (");
+            artifacts::push_values(&mut sql, &Artifact::default());
             sql.push(")");
         }
         sql.push(&format!(
