@@ -67,7 +67,8 @@ pub struct Store {
 /// Batches of at most this many calls run as one statement.
 const MAX_COMBINED: usize = 64;
 /// At most this many statements of one kind run at once; more callers wait
-/// for the next batch.
+/// for the next batch. Two made batches smaller and each statement slower
+/// in the queue benchmark (README, "Combined queue calls").
 const COMBINED_RUNNERS: usize = 1;
 
 /// The combiners of the queue's hot paths.
