@@ -13,7 +13,7 @@
 //! cancelled RPC) does not cancel the statement that carries other callers'
 //! items. Its answer is dropped, as a reply lost on the network would be.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -135,6 +135,40 @@ impl<I, O> Drop for Runner<I, O> {
             lock(&self.queue).running -= 1;
         }
     }
+}
+
+/// Runs `items` in one statement when no two share a key, and one by one
+/// when some do or when that statement fails, so each gets its own answer.
+/// `run` returns what its statement found, by key; an item whose key it
+/// did not find gets `None`.
+pub(super) async fn together_or_alone<'a, T, O, F, Fut>(
+    items: &'a [T],
+    key: impl Fn(&T) -> &str,
+    run: F,
+) -> Vec<Result<Option<O>>>
+where
+    F: Fn(Vec<&'a T>) -> Fut,
+    Fut: Future<Output = Result<HashMap<String, O>>>,
+{
+    let mut keys: Vec<&str> = items.iter().map(&key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.len() == items.len() {
+        match run(items.iter().collect()).await {
+            Ok(mut found) => return items.iter().map(|i| Ok(found.remove(key(i)))).collect(),
+            Err(e) if items.len() == 1 => return vec![Err(e)],
+            Err(_) => {}
+        }
+    }
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        results.push(
+            run(vec![item])
+                .await
+                .map(|mut found| found.remove(key(item))),
+        );
+    }
+    results
 }
 
 /// How many rows a statement for `n` items lists: `n` rounded up to a power

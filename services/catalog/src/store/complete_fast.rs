@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use prost::Message;
 use vigil_proto::catalog::v1::{Artifact, BackupJob, CompleteJobRequest, JobState};
 
-use super::combine::padded;
+use super::combine::{padded, together_or_alone};
 use super::consistency::check_completion;
 use super::finish::{filled_artifact, warnings_json};
 use super::holder::token_hash;
@@ -85,30 +85,13 @@ impl Store {
             .await
     }
 
-    /// Completions for a batch of callers in one statement. Completions of
-    /// one job more than once, and those of a failed statement, run one by
-    /// one, so each gets its own answer.
+    /// Completions for a batch of callers in one statement (see
+    /// `together_or_alone`).
     async fn complete_batch(
         &self,
         reqs: Vec<CompleteJobRequest>,
     ) -> Vec<Result<Option<Completed>>> {
-        let mut ids: Vec<&str> = reqs.iter().map(|r| r.job_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.len() == reqs.len() {
-            let all: Vec<&CompleteJobRequest> = reqs.iter().collect();
-            match self.complete_group(&all).await {
-                Ok(mut done) => return reqs.iter().map(|r| Ok(done.remove(&r.job_id))).collect(),
-                Err(e) if reqs.len() == 1 => return vec![Err(e)],
-                Err(_) => {}
-            }
-        }
-        let mut results = Vec::with_capacity(reqs.len());
-        for req in &reqs {
-            let alone = self.complete_group(&[req]).await;
-            results.push(alone.map(|mut done| done.remove(&req.job_id)));
-        }
-        results
+        together_or_alone(&reqs, |r| &r.job_id, |group| self.complete_group(group)).await
     }
 
     /// Reads the jobs of `reqs` (each for a different job) and ends in one
@@ -118,11 +101,11 @@ impl Store {
     /// transaction.
     async fn complete_group(
         &self,
-        reqs: &[&CompleteJobRequest],
+        reqs: Vec<&CompleteJobRequest>,
     ) -> Result<HashMap<String, Completed>> {
         let mut conn = self.db.pool().acquire().await?;
         let mut found = HashMap::with_capacity(reqs.len());
-        for req in reqs {
+        for req in &reqs {
             let hash = token_hash(&req.lease_token);
             if let Some(job) = self.recent_leases.take(&req.job_id, &hash) {
                 found.insert(job.id.clone(), job);
@@ -145,7 +128,7 @@ impl Store {
         }
         let now = self.now();
         let mut ending = Vec::with_capacity(reqs.len());
-        for req in reqs {
+        for req in &reqs {
             let Some(job) = found.remove(&req.job_id) else {
                 continue;
             };

@@ -17,7 +17,7 @@ use vigil_proto::catalog::v1::{
 };
 use vigil_proto::timestamp_from_micros;
 
-use super::combine::padded;
+use super::combine::{padded, together_or_alone};
 use super::holder::{check_holder, new_token, refusal, token_hash};
 use super::{DEFAULT_LEASE, Store, configurations, jobs};
 use crate::db::{Dialect, RowExt, Sql};
@@ -155,11 +155,8 @@ impl Store {
     }
 
     /// Leases for a batch of callers: one statement for each set of
-    /// capabilities among them. When a statement fails, its callers' leases
-    /// are tried one by one, so each gets its own answer.
+    /// capabilities among them (see `together_or_alone`).
     async fn lease_batch(&self, asks: Vec<LeaseAsk>) -> Vec<Result<Option<LeasedRow>>> {
-        let mut results: Vec<Option<Result<Option<LeasedRow>>>> =
-            asks.iter().map(|_| None).collect();
         let mut groups: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
         for (i, ask) in asks.iter().enumerate() {
             let mut caps = ask.caps.clone();
@@ -170,21 +167,18 @@ impl Store {
                 None => groups.push((caps, vec![i])),
             }
         }
+        let mut results: Vec<Option<Result<Option<LeasedRow>>>> =
+            asks.iter().map(|_| None).collect();
         for (caps, members) in groups {
             let group: Vec<&LeaseAsk> = members.iter().map(|&i| &asks[i]).collect();
-            match self.lease_group(&caps, &group).await {
-                Ok(mut leased) => {
-                    for (&i, ask) in members.iter().zip(&group) {
-                        results[i] = Some(Ok(leased.remove(&ask.token_hash)));
-                    }
-                }
-                Err(e) if members.len() == 1 => results[members[0]] = Some(Err(e)),
-                Err(_) => {
-                    for (&i, ask) in members.iter().zip(&group) {
-                        let alone = self.lease_group(&caps, &[ask]).await;
-                        results[i] = Some(alone.map(|mut l| l.remove(&ask.token_hash)));
-                    }
-                }
+            let leased = together_or_alone(
+                &group,
+                |ask| &ask.token_hash,
+                |g| self.lease_group(&caps, g.into_iter().copied().collect()),
+            )
+            .await;
+            for (i, result) in members.into_iter().zip(leased) {
+                results[i] = Some(result);
             }
         }
         results
@@ -200,7 +194,7 @@ impl Store {
     async fn lease_group(
         &self,
         caps: &[String],
-        asks: &[&LeaseAsk],
+        asks: Vec<&LeaseAsk>,
     ) -> Result<HashMap<String, LeasedRow>> {
         let now = self.now();
         let dialect = self.db.dialect();
@@ -315,38 +309,16 @@ impl Store {
         Err(refusal(&mut conn, &job, &req.executor_id, &req.lease_token).await?)
     }
 
-    /// Heartbeats for a batch of callers in one statement; `None` for a
-    /// caller that does not hold its job's lease. Beats for one job more
-    /// than once, and the beats of a failed statement, run one by one, so
-    /// each gets its own answer.
+    /// Heartbeats for a batch of callers in one statement (see
+    /// `together_or_alone`); `None` for a caller that does not hold its
+    /// job's lease.
     async fn heartbeat_batch(&self, beats: Vec<Beat>) -> Vec<Result<Option<BackupJob>>> {
-        let mut ids: Vec<&str> = beats.iter().map(|b| b.job_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.len() == beats.len() {
-            let all: Vec<&Beat> = beats.iter().collect();
-            match self.heartbeat_group(&all).await {
-                Ok(mut renewed) => {
-                    return beats
-                        .iter()
-                        .map(|b| Ok(renewed.remove(&b.job_id)))
-                        .collect();
-                }
-                Err(e) if beats.len() == 1 => return vec![Err(e)],
-                Err(_) => {}
-            }
-        }
-        let mut results = Vec::with_capacity(beats.len());
-        for beat in &beats {
-            let alone = self.heartbeat_group(&[beat]).await;
-            results.push(alone.map(|mut r| r.remove(&beat.job_id)));
-        }
-        results
+        together_or_alone(&beats, |b| &b.job_id, |group| self.heartbeat_group(group)).await
     }
 
     /// One statement that renews the leases of `beats` (each for a
     /// different job) whose callers hold them. Returns the renewed jobs by id.
-    async fn heartbeat_group(&self, beats: &[&Beat]) -> Result<HashMap<String, BackupJob>> {
+    async fn heartbeat_group(&self, beats: Vec<&Beat>) -> Result<HashMap<String, BackupJob>> {
         let now = self.now();
         let mut sql =
             Sql::new("WITH beats (b_id, b_owner, b_token, b_expire, b_progress) AS (VALUES ");

@@ -576,6 +576,16 @@ async fn concurrent_calls_with_some_wrong_tokens_each_get_their_own_answer(
     assert_eq!(owner.job, held[won[0]].0);
 }
 
+/// Completes with `req` and expects ABORTED: the caller lost its lease.
+async fn refused_as_lost(h: &mut Harness, req: CompleteJobRequest) {
+    let err = h.coord.complete_job(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::Aborted, "{err:?}");
+    assert!(
+        err.message().contains("not leased by this executor"),
+        "{err:?}"
+    );
+}
+
 // The catalog keeps a copy of each job it leases, so the completion need
 // not read the job again. A completion under a lease that has ended is
 // refused (ABORTED: the lease was lost) whatever that copy says: after the
@@ -615,16 +625,7 @@ async fn a_completion_under_an_ended_lease_is_refused_before_and_after_the_next_
 
     let back_in_queue = job(&mut h, &queued.id).await;
     assert_eq!(back_in_queue.state(), JobState::Queued);
-    let err = h
-        .coord
-        .complete_job(complete(EXECUTOR, &first.lease_token))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::Aborted, "{err:?}");
-    assert!(
-        err.message().contains("not leased by this executor"),
-        "{err:?}"
-    );
+    refused_as_lost(&mut h, complete(EXECUTOR, &first.lease_token)).await;
     assert_eq!(job(&mut h, &queued.id).await, back_in_queue);
 
     let second = h
@@ -638,16 +639,7 @@ async fn a_completion_under_an_ended_lease_is_refused_before_and_after_the_next_
         .into_inner();
     assert_eq!(second.job.unwrap().id, queued.id);
     let leased_again = job(&mut h, &queued.id).await;
-    let err = h
-        .coord
-        .complete_job(complete(EXECUTOR, &first.lease_token))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::Aborted, "{err:?}");
-    assert!(
-        err.message().contains("not leased by this executor"),
-        "{err:?}"
-    );
+    refused_as_lost(&mut h, complete(EXECUTOR, &first.lease_token)).await;
     assert_eq!(job(&mut h, &queued.id).await, leased_again);
     assert!(artifacts(&mut h).await.is_empty());
 
