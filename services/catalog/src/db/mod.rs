@@ -12,10 +12,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-
-/// A pooled PostgreSQL connection idle for this long is pinged before it
-/// is handed out; one in steady use is not.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
@@ -23,6 +19,10 @@ pub use sql::Sql;
 pub use values::{RowExt, u64_from_db, u64_to_db};
 
 use crate::error::{Error, Result};
+
+/// A pooled PostgreSQL connection idle for this long is pinged before it
+/// is handed out; one in steady use is not.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");

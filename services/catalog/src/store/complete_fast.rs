@@ -1,7 +1,8 @@
-//! The common completion on PostgreSQL in two round trips instead of five
-//! (begin, lock, insert the artifact, update the job, commit), shared by
-//! every completion that arrives while others run (see `combine.rs`): the
-//! batch's jobs are read without a lock, and one statement ends them and
+//! The common completion on PostgreSQL in one or two round trips instead of
+//! five (begin, lock, insert the artifact, update the job, commit), shared
+//! by every completion that arrives while others run (see `combine.rs`):
+//! the batch's jobs are read without a lock (unless the lease kept a copy,
+//! below), and one statement ends them and
 //! records their artifacts. The update ends a job only if its caller still
 //! holds its running lease with the token it presents, and an artifact is
 //! inserted only for a job so ended. A statement is atomic: when an

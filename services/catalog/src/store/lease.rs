@@ -1,11 +1,14 @@
 //! Taking jobs out of the queue: lease and heartbeat.
 //!
-//! A lease is one atomic statement: `UPDATE jobs ... WHERE id = (SELECT the
-//! oldest runnable QUEUED job ...) RETURNING`. On PostgreSQL the sub-select
-//! takes `FOR UPDATE SKIP LOCKED`, so concurrent leasers never pick the same
-//! row; on SQLite the statement holds the database's only write lock. Its
-//! `RETURNING` also reads the job's configuration, so a lease is one round
-//! trip.
+//! Concurrent leases and heartbeats are combined (`combine.rs`): one
+//! statement serves every caller waiting at that moment, one row each. A
+//! lease is one atomic statement: `UPDATE jobs ... FROM (the oldest runnable
+//! QUEUED jobs, as many as there are callers) JOIN (the callers, each with
+//! its own token hash) RETURNING`. On PostgreSQL the candidates are taken
+//! `FOR UPDATE SKIP LOCKED`, so concurrent leasers never pick the same row;
+//! on SQLite the statement holds the database's only write lock. Its
+//! `RETURNING` also reads each job's configuration, so a lease is one round
+//! trip. A heartbeat renews only a lease its caller holds with its token.
 
 use std::collections::HashMap;
 use std::time::Duration;
