@@ -11,7 +11,8 @@
 //!
 //! Each batch runs in a task of its own, so a caller that goes away (a
 //! cancelled RPC) does not cancel the statement that carries other callers'
-//! items. Its answer is dropped, as a reply lost on the network would be.
+//! items. Its answer is dropped, as a reply lost on the network would be;
+//! a caller that goes away before its batch starts is left out of it.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -118,6 +119,12 @@ impl<I, O> Runner<I, O> {
                 let n = queue.waiting.len().min(self.max_batch);
                 queue.waiting.drain(..n).collect()
             };
+            // A caller that went away while it waited is not run: a lease
+            // nobody receives would hold its job until the lease expires.
+            let batch: Vec<_> = batch.into_iter().filter(|(_, r)| !r.is_closed()).collect();
+            if batch.is_empty() {
+                continue;
+            }
             let (items, replies): (Vec<I>, Vec<_>) = batch.into_iter().unzip();
             let results = run(items).await;
             debug_assert_eq!(results.len(), replies.len());
@@ -263,6 +270,57 @@ mod tests {
         let sizes = lock(&sizes).clone();
         assert!(sizes.iter().all(|&n| (1..=2).contains(&n)), "{sizes:?}");
         assert_eq!(sizes.iter().sum::<usize>(), 20);
+    }
+
+    /// A caller that goes away while it waits is left out of the next batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_gone_before_its_batch_is_left_out() {
+        let combiner = Arc::new(Combiner::<u32, u32>::new(1, 64));
+        let (batches_tx, mut batches) = mpsc::unbounded_channel::<Vec<u32>>();
+        let release = Arc::new(Notify::new());
+        let run = {
+            let release = release.clone();
+            move |items: Vec<u32>| {
+                let batches_tx = batches_tx.clone();
+                let release = release.clone();
+                async move {
+                    batches_tx.send(items.clone()).unwrap();
+                    if items == [0] {
+                        release.notified().await;
+                    }
+                    items.into_iter().map(Ok).collect()
+                }
+            }
+        };
+        let first = tokio::spawn({
+            let (c, run) = (combiner.clone(), run.clone());
+            async move { c.call(0, run).await }
+        });
+        assert_eq!(batches.recv().await.unwrap(), vec![0]);
+        let gone = tokio::spawn({
+            let (c, run) = (combiner.clone(), run.clone());
+            async move { c.call(1, run).await }
+        });
+        while lock(&combiner.queue).waiting.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        gone.abort();
+        let _ = gone.await;
+        let kept = tokio::spawn({
+            let (c, run) = (combiner.clone(), run.clone());
+            async move { c.call(2, run).await }
+        });
+        while lock(&combiner.queue).waiting.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        release.notify_one();
+        assert_eq!(first.await.unwrap().unwrap(), 0);
+        assert_eq!(
+            batches.recv().await.unwrap(),
+            vec![2],
+            "the gone caller is left out"
+        );
+        assert_eq!(kept.await.unwrap().unwrap(), 2);
     }
 
     /// A caller that goes away does not stop the batch that carries others.
