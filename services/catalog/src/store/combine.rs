@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
+use crate::db::Sql;
 use crate::error::{Error, Result};
 
 /// Items waiting for a runner, and how many runners there are.
@@ -185,6 +186,16 @@ pub(super) fn padded(n: usize) -> usize {
     n.next_power_of_two()
 }
 
+/// Appends to a `VALUES` list of `n` rows the rows that pad it to
+/// [`padded`]`(n)`; `row` writes one row's values, which must match nothing.
+pub(super) fn pad_rows(sql: &mut Sql, n: usize, row: impl Fn(&mut Sql)) {
+    for _ in n..padded(n) {
+        sql.push(", (");
+        row(sql);
+        sql.push(")");
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -198,48 +209,74 @@ mod tests {
 
     use super::*;
 
-    /// Items queued while a batch runs go together into the next batch, in
-    /// the order they came, and each caller gets its own item's result.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn items_that_wait_for_a_running_batch_share_the_next_one() {
-        let combiner = Arc::new(Combiner::<u32, u32>::new(1, 64));
-        let (batches_tx, mut batches) = mpsc::unbounded_channel::<Vec<u32>>();
+    type Answer = tokio::task::JoinHandle<Result<u32>>;
+    type Batch = std::pin::Pin<Box<dyn Future<Output = Vec<Result<u32>>> + Send>>;
+
+    /// Calls `combiner` with `item` in a task of its own.
+    fn spawn_call<F, Fut>(combiner: &Arc<Combiner<u32, u32>>, run: &F, item: u32) -> Answer
+    where
+        F: Fn(Vec<u32>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Vec<Result<u32>>> + Send + 'static,
+    {
+        let (combiner, run) = (combiner.clone(), run.clone());
+        tokio::spawn(async move { combiner.call(item, run).await })
+    }
+
+    /// A batch runner that reports each batch it gets, holds the batch
+    /// `[0]` until released, and answers ten times each item.
+    fn gated() -> (
+        impl Fn(Vec<u32>) -> Batch + Clone + Send + Sync + 'static,
+        Gate,
+    ) {
+        let (batches_tx, batches) = mpsc::unbounded_channel::<Vec<u32>>();
         let release = Arc::new(Notify::new());
         let run = {
             let release = release.clone();
             move |items: Vec<u32>| {
                 let batches_tx = batches_tx.clone();
                 let release = release.clone();
-                async move {
+                Box::pin(async move {
                     batches_tx.send(items.clone()).unwrap();
                     if items == [0] {
                         release.notified().await;
                     }
                     items.iter().map(|i| Ok(i * 10)).collect()
-                }
+                })
+                    as std::pin::Pin<Box<dyn Future<Output = Vec<Result<u32>>> + Send>>
             }
         };
-        let first = tokio::spawn({
-            let (c, run) = (combiner.clone(), run.clone());
-            async move { c.call(0, run).await }
-        });
+        (run, Gate { batches, release })
+    }
+
+    /// What a [`gated`] runner reports, and its release.
+    struct Gate {
+        batches: mpsc::UnboundedReceiver<Vec<u32>>,
+        release: Arc<Notify>,
+    }
+
+    /// Items queued while a batch runs go together into the next batch, in
+    /// the order they came, and each caller gets its own item's result.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn items_that_wait_for_a_running_batch_share_the_next_one() {
+        let combiner = Arc::new(Combiner::<u32, u32>::new(1, 64));
+        let (run, mut gate) = gated();
+        let first = spawn_call(&combiner, &run, 0);
         assert_eq!(
-            batches.recv().await.unwrap(),
+            gate.batches.recv().await.unwrap(),
             vec![0],
             "the first item runs alone"
         );
         let mut later = Vec::new();
         for i in 1..=5 {
-            let (c, run) = (combiner.clone(), run.clone());
-            later.push(tokio::spawn(async move { c.call(i, run).await }));
+            later.push(spawn_call(&combiner, &run, i));
             // Each caller is queued before the next one starts.
             while lock(&combiner.queue).waiting.len() < i as usize {
                 tokio::task::yield_now().await;
             }
         }
-        release.notify_one();
+        gate.release.notify_one();
         assert_eq!(first.await.unwrap().unwrap(), 0);
-        assert_eq!(batches.recv().await.unwrap(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(gate.batches.recv().await.unwrap(), vec![1, 2, 3, 4, 5]);
         for (i, t) in later.into_iter().enumerate() {
             assert_eq!(t.await.unwrap().unwrap(), (i as u32 + 1) * 10);
         }
@@ -258,12 +295,7 @@ mod tests {
                 async move { items.into_iter().map(Ok).collect() }
             }
         };
-        let calls: Vec<_> = (0..20)
-            .map(|i| {
-                let (c, run) = (combiner.clone(), run.clone());
-                tokio::spawn(async move { c.call(i, run).await })
-            })
-            .collect();
+        let calls: Vec<_> = (0..20).map(|i| spawn_call(&combiner, &run, i)).collect();
         for (i, t) in calls.into_iter().enumerate() {
             assert_eq!(t.await.unwrap().unwrap(), i as u32);
         }
@@ -276,51 +308,27 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_caller_gone_before_its_batch_is_left_out() {
         let combiner = Arc::new(Combiner::<u32, u32>::new(1, 64));
-        let (batches_tx, mut batches) = mpsc::unbounded_channel::<Vec<u32>>();
-        let release = Arc::new(Notify::new());
-        let run = {
-            let release = release.clone();
-            move |items: Vec<u32>| {
-                let batches_tx = batches_tx.clone();
-                let release = release.clone();
-                async move {
-                    batches_tx.send(items.clone()).unwrap();
-                    if items == [0] {
-                        release.notified().await;
-                    }
-                    items.into_iter().map(Ok).collect()
-                }
-            }
-        };
-        let first = tokio::spawn({
-            let (c, run) = (combiner.clone(), run.clone());
-            async move { c.call(0, run).await }
-        });
-        assert_eq!(batches.recv().await.unwrap(), vec![0]);
-        let gone = tokio::spawn({
-            let (c, run) = (combiner.clone(), run.clone());
-            async move { c.call(1, run).await }
-        });
+        let (run, mut gate) = gated();
+        let first = spawn_call(&combiner, &run, 0);
+        assert_eq!(gate.batches.recv().await.unwrap(), vec![0]);
+        let gone = spawn_call(&combiner, &run, 1);
         while lock(&combiner.queue).waiting.is_empty() {
             tokio::task::yield_now().await;
         }
         gone.abort();
         let _ = gone.await;
-        let kept = tokio::spawn({
-            let (c, run) = (combiner.clone(), run.clone());
-            async move { c.call(2, run).await }
-        });
+        let kept = spawn_call(&combiner, &run, 2);
         while lock(&combiner.queue).waiting.len() < 2 {
             tokio::task::yield_now().await;
         }
-        release.notify_one();
+        gate.release.notify_one();
         assert_eq!(first.await.unwrap().unwrap(), 0);
         assert_eq!(
-            batches.recv().await.unwrap(),
+            gate.batches.recv().await.unwrap(),
             vec![2],
             "the gone caller is left out"
         );
-        assert_eq!(kept.await.unwrap().unwrap(), 2);
+        assert_eq!(kept.await.unwrap().unwrap(), 20);
     }
 
     /// A caller that goes away does not stop the batch that carries others.
@@ -340,16 +348,10 @@ mod tests {
                 }
             }
         };
-        let cancelled = tokio::spawn({
-            let (c, run) = (combiner.clone(), run.clone());
-            async move { c.call(1, run).await }
-        });
+        let cancelled = spawn_call(&combiner, &run, 1);
         started.notified().await;
         cancelled.abort();
-        let kept = tokio::spawn({
-            let (c, run) = (combiner.clone(), run.clone());
-            async move { c.call(2, run).await }
-        });
+        let kept = spawn_call(&combiner, &run, 2);
         while lock(&combiner.queue).waiting.is_empty() {
             tokio::task::yield_now().await;
         }

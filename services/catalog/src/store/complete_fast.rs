@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use prost::Message;
 use vigil_proto::catalog::v1::{Artifact, BackupJob, CompleteJobRequest, JobState};
 
-use super::combine::{padded, together_or_alone};
+use super::combine::{pad_rows, together_or_alone};
 use super::consistency::check_completion;
 use super::finish::{filled_artifact, warnings_json};
 use super::holder::token_hash;
@@ -197,16 +197,11 @@ fn completion_statement(ending: &[(&CompleteJobRequest, Option<Artifact>)], now:
             .push(")");
     }
     // Rows for no job, so the statement's shape repeats.
-    for _ in ending.len()..padded(ending.len()) {
-        sql.push(", (")
-            .text("")
-            .push(", ")
-            .text("")
-            .push(", ")
-            .text("");
-        sql.push(", ").opt_text(None).push(", ").blob(None);
-        sql.push(", ").int(0).push(", ").text("[]").push(")");
-    }
+    pad_rows(&mut sql, ending.len(), |row| {
+        row.text("").push(", ").text("").push(", ").text("");
+        row.push(", ").opt_text(None).push(", ").blob(None);
+        row.push(", ").int(0).push(", ").text("[]");
+    });
     sql.push("), done AS (UPDATE jobs SET state = ")
         .int(JobState::Completed as i64)
         .push(", end_time = ")
@@ -233,11 +228,9 @@ fn completion_statement(ending: &[(&CompleteJobRequest, Option<Artifact>)], now:
             sql.push(")");
         }
         // Artifacts of no job, never inserted.
-        for _ in recorded.len()..padded(recorded.len()) {
-            sql.push(", (");
-            artifacts::push_values(&mut sql, &Artifact::default());
-            sql.push(")");
-        }
+        pad_rows(&mut sql, recorded.len(), |row| {
+            artifacts::push_values(row, &Artifact::default());
+        });
         sql.push(&format!(
             ") AS given ({}) WHERE given.job IN (SELECT id FROM done))",
             artifacts::COLUMNS

@@ -20,7 +20,7 @@ use vigil_proto::catalog::v1::{
 };
 use vigil_proto::timestamp_from_micros;
 
-use super::combine::{padded, together_or_alone};
+use super::combine::{pad_rows, padded, together_or_alone};
 use super::holder::{check_holder, new_token, refusal, token_hash};
 use super::{DEFAULT_LEASE, Store, configurations, jobs};
 use crate::db::{Dialect, RowExt, Sql};
@@ -219,10 +219,10 @@ impl Store {
         // Rows for no caller (numbered 0, which no picked job is), so the
         // statement's shape repeats; the jobs picked beyond the callers are
         // locked until the statement ends and stay QUEUED.
-        for _ in asks.len()..padded(asks.len()) {
-            sql.push(", (").int(0).push(", ").text("");
-            sql.push(", ").text("").push(", ").int(0).push(")");
-        }
+        pad_rows(&mut sql, asks.len(), |row| {
+            row.int(0).push(", ").text("").push(", ").text("");
+            row.push(", ").int(0);
+        });
         sql.push("), picked (job_id, n) AS (SELECT id, row_number() OVER () FROM (SELECT j.id FROM jobs j WHERE j.state = ")
             .int(JobState::Queued as i64);
         sql.push(" AND NOT EXISTS (SELECT 1 FROM job_capabilities c WHERE c.job_id = j.id");
@@ -347,15 +347,10 @@ impl Store {
                 .push(")");
         }
         // Rows for no job, so the statement's shape repeats.
-        for _ in beats.len()..padded(beats.len()) {
-            sql.push(", (")
-                .text("")
-                .push(", ")
-                .text("")
-                .push(", ")
-                .text("");
-            sql.push(", ").int(0).push(", ").blob(None).push(")");
-        }
+        pad_rows(&mut sql, beats.len(), |row| {
+            row.text("").push(", ").text("").push(", ").text("");
+            row.push(", ").int(0).push(", ").blob(None);
+        });
         sql.push(") UPDATE jobs SET lease_expire_time = beats.b_expire, update_time = ")
             .int(now)
             .push(", progress = COALESCE(beats.b_progress, jobs.progress)");
