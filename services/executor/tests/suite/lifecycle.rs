@@ -199,13 +199,24 @@ async fn an_interrupted_backup_leaves_a_valid_repository_and_the_next_run_reuses
     // A crash image: the repository as it is on disk at this moment.
     let data = h.exec().data_dir.clone();
     let image = h.path().join("crash-image");
-    let copied = Command::new("cp")
-        .arg("-a")
-        .arg(&data)
-        .arg(&image)
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    // `cp -a` of a live directory fails when a temporary file is renamed
+    // away between being listed and being copied; copy again until one
+    // pass sees no such change.
+    let mut failed_passes = 0;
+    loop {
+        let _ = std::fs::remove_dir_all(&image);
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(&data)
+            .arg(&image)
+            .status()
+            .unwrap();
+        if copied.success() {
+            break;
+        }
+        failed_passes += 1;
+        assert!(failed_passes < 20, "cp -a of the data dir kept failing");
+    }
     let packs_in_image = walkdir::WalkDir::new(image.join("repository/data"))
         .into_iter()
         .flatten()
