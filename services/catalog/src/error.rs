@@ -86,7 +86,7 @@ pub enum Error {
     Aborted(String),
     /// The database failed.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     /// Applying the schema failed.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -148,6 +148,18 @@ impl Error {
             },
             Error::Migrate(_) | Error::Internal(_) => Code::Internal,
         }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    /// Wraps a database error. A lost connection also tells the pool to
+    /// check its idle connections before it hands them out again, since
+    /// those opened before the loss are likely gone too.
+    fn from(e: sqlx::Error) -> Self {
+        if transient(&e) == Some(Transient::Unreachable) {
+            crate::db::connection_lost();
+        }
+        Error::Database(e)
     }
 }
 

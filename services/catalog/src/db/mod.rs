@@ -9,7 +9,9 @@ mod sql;
 mod values;
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
@@ -21,8 +23,36 @@ pub use values::{RowExt, u64_from_db, u64_to_db};
 use crate::error::{Error, Result};
 
 /// A pooled PostgreSQL connection idle for this long is pinged before it
-/// is handed out; one in steady use is not.
+/// is handed out; one in steady use is not, unless a connection was lost
+/// since it was last used (see [`needs_ping`]).
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
+/// The start of this process's clock for [`LOST_AT`].
+static CLOCK: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// When this process last lost a database connection, in microseconds on
+/// [`CLOCK`]; zero if it never has.
+static LOST_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Notes that a database connection was just found lost: after a server
+/// restart every pooled connection is dead, and each would otherwise fail
+/// one request before the pool replaces it.
+pub(crate) fn connection_lost() {
+    let now = u64::try_from(CLOCK.elapsed().as_micros()).unwrap_or(u64::MAX);
+    LOST_AT.fetch_max(now.max(1), Ordering::Relaxed);
+}
+
+/// Whether a pooled connection idle for `idle_for` is pinged before use:
+/// when it has been idle long enough to have been dropped unnoticed, or
+/// when it was last used before a connection was lost. The ping of a dead
+/// one fails, and the pool opens a new connection in its place.
+fn needs_ping(idle_for: Duration) -> bool {
+    if idle_for >= IDLE_BEFORE_PING {
+        return true;
+    }
+    let lost = LOST_AT.load(Ordering::Relaxed);
+    let last_used = CLOCK.elapsed().saturating_sub(idle_for);
+    lost != 0 && u64::try_from(last_used.as_micros()).unwrap_or(u64::MAX) <= lost
+}
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -174,7 +204,7 @@ impl Db {
                     .test_before_acquire(false)
                     .before_acquire(|conn, meta| {
                         Box::pin(async move {
-                            if meta.idle_for >= IDLE_BEFORE_PING {
+                            if needs_ping(meta.idle_for) {
                                 sqlx::Connection::ping(conn).await?;
                             }
                             Ok(true)
