@@ -26,15 +26,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use prost::Message;
 use vigil_proto::catalog::v1::{Artifact, BackupJob, CompleteJobRequest, JobState};
 
 use super::combine::{pad_rows, together_or_alone};
 use super::consistency::check_completion;
-use super::finish::{filled_artifact, warnings_json};
+use super::finish::{Completion, CompletionValues, filled_artifact};
 use super::holder::token_hash;
 use super::{Store, artifacts, jobs};
-use crate::db::{Sql, u64_to_db};
+use crate::db::Sql;
 use crate::error::Result;
 
 /// An ended job and the artifact recorded with it.
@@ -172,48 +171,39 @@ impl Store {
 /// artifacts. The update comes first and locks each row as it changes it:
 /// no separate row lock, and no second pass over the jobs.
 fn completion_statement(ending: &[(&CompleteJobRequest, Option<Artifact>)], now: i64) -> Sql {
-    let mut sql = Sql::new(
-        "WITH ending (e_id, e_owner, e_token, e_artifact, e_stats, e_bytes, e_warnings) AS (VALUES ",
-    );
+    let mut sql = Sql::new("WITH ending (e_id, e_owner, e_token");
+    for column in Completion::COLUMNS {
+        sql.push(&format!(", e_{column}"));
+    }
+    sql.push(") AS (VALUES ");
     for (n, (req, artifact)) in ending.iter().enumerate() {
         if n > 0 {
             sql.push(", ");
         }
-        let bytes_read = req.stats.as_ref().map(|s| s.bytes_read).unwrap_or_default();
         sql.push("(")
             .text(&req.job_id)
             .push(", ")
             .text(&req.executor_id)
             .push(", ")
             .text(token_hash(&req.lease_token))
-            .push(", ")
-            .opt_text(artifact.as_ref().map(|a| a.id.clone()))
-            .push(", ")
-            .blob(req.stats.as_ref().map(Message::encode_to_vec))
-            .push(", ")
-            .int(u64_to_db(bytes_read))
-            .push(", ")
-            .text(warnings_json(&req.warnings))
-            .push(")");
+            .push(", ");
+        Completion::new(req, artifact.as_ref()).push_values(&mut sql);
+        sql.push(")");
     }
     // Rows for no job, so the statement's shape repeats.
     pad_rows(&mut sql, ending.len(), |row| {
-        row.text("").push(", ").text("").push(", ").text("");
-        row.push(", ").opt_text(None).push(", ").blob(None);
-        row.push(", ").int(0).push(", ").text("[]");
+        row.text("")
+            .push(", ")
+            .text("")
+            .push(", ")
+            .text("")
+            .push(", ");
+        Completion::nothing().push_values(row);
     });
-    sql.push("), done AS (UPDATE jobs SET state = ")
-        .int(JobState::Completed as i64)
-        .push(", end_time = ")
-        .int(now)
-        .push(", update_time = ")
-        .int(now);
-    sql.push(
-        ", lease_expire_time = NULL, error = '', artifact = ending.e_artifact, \
-         stats = ending.e_stats, bytes_read = ending.e_bytes, warnings = ending.e_warnings \
-         FROM ending WHERE jobs.id = ending.e_id AND jobs.state = ",
-    )
-    .int(JobState::Running as i64);
+    sql.push("), done AS (UPDATE jobs SET state = ");
+    Completion::push_assignments(&mut sql, now, CompletionValues::Column("ending.e_"));
+    sql.push(" FROM ending WHERE jobs.id = ending.e_id AND jobs.state = ")
+        .int(JobState::Running as i64);
     sql.push(" AND jobs.lease_owner = ending.e_owner AND jobs.lease_token_hash = ending.e_token");
     sql.push(&format!(" RETURNING {})", jobs::COLUMNS));
     let recorded: Vec<&Artifact> = ending.iter().filter_map(|(_, a)| a.as_ref()).collect();

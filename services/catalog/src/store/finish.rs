@@ -56,21 +56,92 @@ async fn record_artifact(
     Ok(a)
 }
 
-/// Appends the assignments of a completion to `UPDATE jobs SET `.
-fn push_completion(sql: &mut Sql, req: &CompleteJobRequest, artifact: Option<&Artifact>, now: i64) {
-    sql.int(JobState::Completed as i64)
-        .push(", end_time = ")
-        .int(now)
-        .push(", update_time = ")
-        .int(now);
-    sql.push(", lease_expire_time = NULL, error = '', artifact = ")
-        .opt_text(artifact.map(|a| a.id.clone()));
-    sql.push(", stats = ")
-        .blob(req.stats.as_ref().map(Message::encode_to_vec));
-    sql.push(", bytes_read = ").int(u64_to_db(
-        req.stats.as_ref().map(|s| s.bytes_read).unwrap_or_default(),
-    ));
-    sql.push(", warnings = ").text(warnings_json(&req.warnings));
+/// What a completion writes into its job's row. Both ways of completing,
+/// the transaction here and the combined statement of `complete_fast`,
+/// write through [`Completion::push_assignments`], so each column a
+/// completion sets is named once, in [`Completion::COLUMNS`].
+pub(super) struct Completion([Value; 4]);
+
+/// One value a completion writes.
+enum Value {
+    Text(Option<String>),
+    Blob(Option<Vec<u8>>),
+    Int(i64),
+}
+
+impl Value {
+    fn push(&self, sql: &mut Sql) {
+        match self {
+            Value::Text(v) => sql.opt_text(v.clone()),
+            Value::Blob(v) => sql.blob(v.clone()),
+            Value::Int(v) => sql.int(*v),
+        };
+    }
+}
+
+impl Completion {
+    /// The columns that take a completion's values, in their order.
+    pub(super) const COLUMNS: [&'static str; 4] = ["artifact", "stats", "bytes_read", "warnings"];
+
+    /// What completing under `req` writes, with the artifact recorded.
+    pub(super) fn new(req: &CompleteJobRequest, artifact: Option<&Artifact>) -> Self {
+        let bytes_read = req.stats.as_ref().map(|s| s.bytes_read).unwrap_or_default();
+        Completion([
+            Value::Text(artifact.map(|a| a.id.clone())),
+            Value::Blob(req.stats.as_ref().map(Message::encode_to_vec)),
+            Value::Int(u64_to_db(bytes_read)),
+            Value::Text(Some(warnings_json(&req.warnings))),
+        ])
+    }
+
+    /// Values of the same types for a row that ends no job.
+    pub(super) fn nothing() -> Self {
+        Completion([
+            Value::Text(None),
+            Value::Blob(None),
+            Value::Int(0),
+            Value::Text(Some(String::from("[]"))),
+        ])
+    }
+
+    /// The values, comma-separated, in the order of [`Completion::COLUMNS`].
+    pub(super) fn push_values(&self, sql: &mut Sql) {
+        for (n, value) in self.0.iter().enumerate() {
+            if n > 0 {
+                sql.push(", ");
+            }
+            value.push(sql);
+        }
+    }
+
+    /// Appends the assignments of a completion to `UPDATE jobs SET `: the
+    /// state and times, then each of [`Completion::COLUMNS`] from `values`.
+    pub(super) fn push_assignments(sql: &mut Sql, now: i64, values: CompletionValues<'_>) {
+        sql.int(JobState::Completed as i64)
+            .push(", end_time = ")
+            .int(now)
+            .push(", update_time = ")
+            .int(now)
+            .push(", lease_expire_time = NULL, error = ''");
+        for (n, column) in Self::COLUMNS.iter().enumerate() {
+            sql.push(&format!(", {column} = "));
+            match values {
+                CompletionValues::Given(c) => c.0[n].push(sql),
+                CompletionValues::Column(prefix) => {
+                    sql.push(&format!("{prefix}{column}"));
+                }
+            }
+        }
+    }
+}
+
+/// Where a completion's assignments take their values.
+#[derive(Clone, Copy)]
+pub(super) enum CompletionValues<'a> {
+    /// From one completion.
+    Given(&'a Completion),
+    /// From the columns named `{prefix}{column}` of a joined row.
+    Column(&'a str),
 }
 
 impl Store {
@@ -117,7 +188,8 @@ impl Store {
                 Some(a) => Some(record_artifact(&mut tx, a, &job, now).await?),
             };
             let mut sql = Sql::new("UPDATE jobs SET state = ");
-            push_completion(&mut sql, req, artifact.as_ref(), now);
+            let completion = Completion::new(req, artifact.as_ref());
+            Completion::push_assignments(&mut sql, now, CompletionValues::Given(&completion));
             sql.push(" WHERE id = ")
                 .text(&job.id)
                 .push(&format!(" RETURNING {}", jobs::COLUMNS));
@@ -216,7 +288,7 @@ fn check_warnings(v: &mut Checker, warnings: &[String]) {
     }
 }
 
-pub(super) fn warnings_json(warnings: &[String]) -> String {
+fn warnings_json(warnings: &[String]) -> String {
     let redacted: Vec<String> = warnings.iter().map(|w| redact_secrets(w)).collect();
     serde_json::to_string(&redacted).unwrap_or_else(|_| "[]".into())
 }
