@@ -2,8 +2,9 @@
 //! user would: declarative setup, bad input, and the status report.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use vigil_tests::{Server, vigil, vigil_json, vigil_ok, workspace_file};
+use vigil_tests::{Server, eventually, vigil, vigil_json, vigil_ok, workspace_file};
 
 fn start(dir: &tempfile::TempDir) -> Server {
     let data = dir.path().join("data");
@@ -121,7 +122,19 @@ fn status_report_is_valid_json_with_stable_enum_strings() {
         &server.endpoint(),
         &["config", "apply", "-f", seed.to_str().unwrap()],
     );
-    let report = vigil_json(&server.endpoint(), &["status"]);
+    // The verdict depends on whether the scheduler has armed the new
+    // schedules yet; the two reports compared below are taken after it has,
+    // so both see the same state.
+    let report = eventually(
+        Duration::from_secs(30),
+        "the scheduler to arm the seed's five schedules",
+        || {
+            let report = vigil_json(&server.endpoint(), &["status"]);
+            let schedules = report["schedules"].as_array()?;
+            let armed = schedules.iter().filter(|s| s["armed"] == true).count();
+            (armed == 5).then_some(report)
+        },
+    );
     let verdict = report["verdict"].as_str().expect("verdict string");
     let risk = report["risk"].as_str().expect("risk string");
     assert!(
