@@ -215,7 +215,7 @@ pub async fn seed_finished_jobs(
             .all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch))),
         "configuration names go into the SQL text: plain keys only"
     );
-    let pool = catalog.catalog.store().db().pool().clone();
+    let pool = catalog.catalog.store().db().writer().clone();
     let now = chrono::Utc::now().timestamp_micros();
     let span = span.num_microseconds().unwrap_or(i64::MAX / 4).max(1);
     let step = (span / jobs.max(1) as i64).max(1);

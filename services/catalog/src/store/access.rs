@@ -80,7 +80,7 @@ impl Store {
         sql.push(
             ") ON CONFLICT (name) DO NOTHING RETURNING name, role, create_time, last_use_time",
         );
-        let row = sql.query().fetch_optional(self.db.pool()).await?;
+        let row = sql.query().fetch_optional(self.db.writer()).await?;
         match row {
             Some(row) => token_info(&row),
             None => Err(Error::already_exists("token", name)),
@@ -110,7 +110,7 @@ impl Store {
     pub async fn revoke_token(&self, name: &str) -> Result<()> {
         let mut sql = Sql::new("DELETE FROM tokens WHERE name = ");
         sql.text(name);
-        let done = sql.query().execute(self.db.pool()).await?;
+        let done = sql.query().execute(self.db.writer()).await?;
         if done.rows_affected() == 0 {
             return Err(Error::not_found("token", name));
         }
@@ -150,7 +150,7 @@ impl Store {
         sql.int(now)
             .push(" WHERE name = ")
             .text(&record.caller.name);
-        sql.query().execute(self.db.pool()).await?;
+        sql.query().execute(self.db.writer()).await?;
         Ok(())
     }
 
@@ -168,7 +168,7 @@ impl Store {
         sql.text(&event.caller).push(", ").text(role).push(", ");
         sql.text(&event.method).push(", ").text(target).push(", ");
         sql.text(&event.outcome).push(")");
-        sql.query().execute(self.db.pool()).await?;
+        sql.query().execute(self.db.writer()).await?;
         Ok(())
     }
 

@@ -103,7 +103,7 @@ impl Store {
         &self,
         reqs: Vec<&CompleteJobRequest>,
     ) -> Result<HashMap<String, Completed>> {
-        let mut conn = self.db.pool().acquire().await?;
+        let mut conn = self.db.writer().acquire().await?;
         let mut found = HashMap::with_capacity(reqs.len());
         for req in &reqs {
             let hash = token_hash(&req.lease_token);

@@ -160,7 +160,7 @@ impl Store {
             .saturating_sub(micros(self.lifetimes.component_delete_after));
         let mut sql = Sql::new("DELETE FROM components WHERE heartbeat_time < ");
         sql.int(cutoff);
-        Ok(sql.query().execute(self.db.pool()).await?.rows_affected())
+        Ok(sql.query().execute(self.db.writer()).await?.rows_affected())
     }
 }
 

@@ -260,7 +260,7 @@ impl Store {
             jobs::COLUMNS,
             configurations::OF_JOB
         ));
-        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        let rows = sql.query().fetch_all(self.db.writer()).await?;
         let mut leased = HashMap::with_capacity(rows.len());
         let mut changed = Vec::with_capacity(rows.len());
         for row in rows {
@@ -360,7 +360,7 @@ impl Store {
                 " AND jobs.lease_owner = beats.b_owner AND jobs.lease_token_hash = beats.b_token",
             );
         sql.push(&format!(" RETURNING {}", jobs::COLUMNS));
-        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        let rows = sql.query().fetch_all(self.db.writer()).await?;
         let mut renewed = HashMap::with_capacity(rows.len());
         for row in rows {
             let job = jobs::from_row(&row)?;

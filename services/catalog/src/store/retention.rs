@@ -47,7 +47,7 @@ impl Store {
                 .push(" LIMIT ")
                 .int(CHUNK)
                 .push(")");
-            let n = sql.query().execute(self.db.pool()).await?.rows_affected();
+            let n = sql.query().execute(self.db.writer()).await?.rows_affected();
             pruned.outcomes += n;
             if n < CHUNK as u64 {
                 break;
@@ -60,12 +60,12 @@ impl Store {
                  (SELECT 1 FROM jobs WHERE jobs.name = job_name_counters.base)",
             )
             .query()
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
             // Hours whose finished jobs are all gone count nothing any more.
             Sql::new("DELETE FROM job_counts WHERE n = 0 AND bytes_read = 0 AND lost = 0")
                 .query()
-                .execute(self.db.pool())
+                .execute(self.db.writer())
                 .await?;
         }
         Ok(pruned)
@@ -93,6 +93,6 @@ impl Store {
         sql.push(" ORDER BY j.create_time LIMIT ")
             .int(CHUNK)
             .push(")");
-        Ok(sql.query().execute(self.db.pool()).await?.rows_affected())
+        Ok(sql.query().execute(self.db.writer()).await?.rows_affected())
     }
 }

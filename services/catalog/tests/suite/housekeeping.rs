@@ -230,6 +230,51 @@ async fn history_retention_keeps_the_newest_success_and_referenced_jobs(options:
     assert!(left.contains(&newest.id) && left.contains(&quiet_last.id));
 }
 
+/// On SQLite every write goes through the catalog's one writer connection,
+/// so writers queue for it instead of meeting SQLite's lock and sleeping in
+/// its busy handler. The read connections refuse to write: a write that
+/// bypassed the writer fails here, in tests, instead of contending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_reads_cannot_write_and_concurrent_writes_queue_for_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = vigil_catalog::Catalog::open(vigil_catalog::testing::sqlite_options(dir.path()))
+        .await
+        .unwrap();
+    let store = catalog.store();
+    store.create_configuration(full("kept")).await.unwrap();
+    let refused = sqlx::query("DELETE FROM configurations")
+        .execute(store.db().pool())
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("readonly"),
+        "a read connection wrote: {refused}"
+    );
+    assert_eq!(
+        store.get_configuration("kept").await.unwrap().name,
+        "kept",
+        "the refused write changed nothing"
+    );
+
+    // Many writers at once: each waits its turn, none fails as busy.
+    let writes = futures::future::join_all((0..64).map(|i| {
+        let store = store.clone();
+        async move { store.create_configuration(full(&format!("c{i}"))).await }
+    }))
+    .await;
+    for w in &writes {
+        assert!(w.is_ok(), "{w:?}");
+    }
+    let page = store
+        .list_configurations(&ListConfigurationsRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.configurations.len(), 65);
+}
+
 /// SQLite keeps no planner statistics unless asked; the housekeeping asks,
 /// so the report's queries get the plans they were written for. The catalog
 /// is opened without its background task, so nothing else refreshes them.
@@ -478,7 +523,7 @@ async fn migration_0012_counts_the_jobs_already_there(options: CatalogOptions) {
 
     let mut h = start(options).await;
     assert_counts_agree(&mut h, "after migration 0012").await;
-    let pool = h.server.catalog.store().db().pool().clone();
+    let pool = h.server.catalog.store().db().writer().clone();
     sqlx::query("DELETE FROM jobs")
         .execute(&pool)
         .await

@@ -135,7 +135,7 @@ async fn needs_postgres_a_lost_lease_stops_the_work_and_reports_nothing() {
         JobState::Failed as i32,
         job.id
     )))
-    .execute(h.catalog.catalog.store().db().pool())
+    .execute(h.catalog.catalog.store().db().writer())
     .await
     .unwrap();
     assert!(
