@@ -104,6 +104,11 @@ impl Changes {
         }
     }
 
+    /// Following, with no full read still to take.
+    pub(crate) fn is_caught_up(&self) -> bool {
+        self.following.load(Ordering::SeqCst) && !self.pending().resync
+    }
+
     /// Takes what was announced; `None` when not following, so that the
     /// tick reads everything.
     pub(crate) fn take(&self) -> Option<Pending> {

@@ -235,6 +235,13 @@ impl Engine {
         &self.settings
     }
 
+    /// Whether ticks are incremental: the catalog's event stream is
+    /// connected and a tick has taken the full read that follows its
+    /// connection (see `changes.rs`).
+    pub fn follows_events(&self) -> bool {
+        self.changes.is_caught_up()
+    }
+
     /// The current time of the injected clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()

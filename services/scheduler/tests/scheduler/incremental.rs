@@ -121,6 +121,14 @@ async fn a_change_no_event_announced_is_read_at_the_next_resync_and_not_before()
     let h = Harness::sqlite("2025-12-20T10:00:00Z").await;
     let shutdown = CancellationToken::new();
     let scheduler = start_follower(&h, Duration::from_secs(600), &shutdown).await;
+    // The full read that follows the stream's connection is taken before the
+    // hand-made change below, or it would see that change.
+    h.until(
+        Duration::from_secs(10),
+        "the replica to follow the event stream",
+        || async { scheduler.engine().follows_events() },
+    )
+    .await;
     h.create(config("quiet", "0 2 * * *", "UTC")).await;
     h.until(Duration::from_secs(10), "armed", || async {
         h.try_state("quiet", 1).await.is_some()
@@ -129,7 +137,7 @@ async fn a_change_no_event_announced_is_read_at_the_next_resync_and_not_before()
 
     // Removed behind the catalog's back: no event announces it.
     sqlx::query("DELETE FROM schedule_states WHERE schedule = 'quiet'")
-        .execute(h.catalog.catalog.store().db().pool())
+        .execute(h.catalog.catalog.store().db().writer())
         .await
         .unwrap();
 

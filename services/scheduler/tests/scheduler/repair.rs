@@ -12,7 +12,7 @@ async fn write_next_due(h: &Harness, key: &str, when: &str) {
         t(when).timestamp_micros()
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
-        .execute(h.catalog.catalog.store().db().pool())
+        .execute(h.catalog.catalog.store().db().writer())
         .await
         .unwrap();
 }
