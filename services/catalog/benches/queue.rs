@@ -8,9 +8,10 @@
 //! 2,000 cycles/s on PostgreSQL. Also prints the CPU time each cycle cost
 //! this process (the workers and the catalog) and, with a PostgreSQL server
 //! on the same machine, the backends of the catalog's database (from /proc),
-//! which does not depend on what else the machine runs. The queued jobs'
-//! planner statistics are refreshed before the cycles start, as a live
-//! catalog's are (`VIGIL_BENCH_NO_ANALYZE=1` leaves them as they are).
+//! which does not depend on what else the machine runs, and the WAL flushes
+//! the server made per cycle. The queued jobs' planner statistics are
+//! refreshed before the cycles start, as a live catalog's are
+//! (`VIGIL_BENCH_NO_ANALYZE=1` leaves them as they are).
 //!
 //! `cargo bench -p vigil-catalog --bench queue`
 //! (`VIGIL_BENCH_JOBS` jobs, default 20,000; `VIGIL_BENCH_WORKERS`, default 16;
@@ -127,6 +128,11 @@ async fn bench(backend: &str, options: CatalogOptions, jobs: usize, workers: usi
             "CPU per cycle: {process} µs in this process (workers and catalog), \
              {database} µs in the PostgreSQL backends of its database"
         );
+        let flushes = cpu_after.wal_flushes - cpu_before.wal_flushes;
+        println!(
+            "WAL flushes per cycle: {:.2} (the whole server's, from pg_stat_wal)",
+            flushes as f64 / jobs as f64
+        );
     } else {
         println!("CPU per cycle: {process} µs in this process (workers and catalog)");
     }
@@ -160,6 +166,8 @@ async fn analyze(server: &TestCatalog) {
 struct CpuTimes {
     process: u64,
     backends: std::collections::HashMap<i64, u64>,
+    /// WAL flushes of the whole PostgreSQL server so far (`pg_stat_wal`).
+    wal_flushes: i64,
 }
 
 async fn cpu_times(pool: &sqlx::AnyPool, backend: &str) -> CpuTimes {
@@ -178,7 +186,12 @@ async fn cpu_times(pool: &sqlx::AnyPool, backend: &str) -> CpuTimes {
         .filter_map(|t| on_cpu(format!("{}/schedstat", t.path().display())))
         .sum();
     let mut backends = std::collections::HashMap::new();
+    let mut wal_flushes = 0;
     if backend == "postgres" {
+        wal_flushes = sqlx::query_scalar("SELECT wal_sync FROM pg_stat_wal")
+            .fetch_one(pool)
+            .await
+            .unwrap_or_default();
         let pids: Vec<i64> = sqlx::query_scalar(
             "SELECT CAST(pid AS BIGINT) FROM pg_stat_activity WHERE datname = current_database()",
         )
@@ -191,7 +204,11 @@ async fn cpu_times(pool: &sqlx::AnyPool, backend: &str) -> CpuTimes {
             }
         }
     }
-    CpuTimes { process, backends }
+    CpuTimes {
+        process,
+        backends,
+        wal_flushes,
+    }
 }
 
 async fn connect(endpoint: &str) -> CoordinationServiceClient<Channel> {

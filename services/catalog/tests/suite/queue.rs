@@ -810,3 +810,113 @@ async fn ended_database_sessions_give_unavailable_until_the_pool_reconnects_need
         "nothing was lost"
     );
 }
+
+/// On PostgreSQL a heartbeat's statement commits without waiting for the
+/// WAL flush (`set_config(..., true)`, the statement's own transaction
+/// only). The setting must end with that statement: every pooled
+/// connection, including those that ran heartbeats, still commits with
+/// `synchronous_commit` on, so leases, completions and everything else
+/// wait for their flush. With the setting made for the session instead,
+/// the connections that carried heartbeats answer "off" here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn heartbeats_leave_every_other_commit_flushed_needs_postgres() {
+    const JOBS: usize = 8;
+    const BEATS: usize = 8;
+    let mut h = start(vigil_catalog::testing::postgres_options_from_env().await).await;
+    h.catalog
+        .create_configuration(CreateConfigurationRequest {
+            configuration: Some(full("daily")),
+        })
+        .await
+        .unwrap();
+    let store = h.server.catalog.store().clone();
+    for i in 0..JOBS {
+        let due = t0() + chrono::Duration::minutes(i as i64);
+        store
+            .enqueue_job(&scheduled("daily", due), Default::default())
+            .await
+            .unwrap();
+    }
+    let mut held = Vec::new();
+    for n in 0..JOBS {
+        let leased = h
+            .coord
+            .lease_job(LeaseJobRequest {
+                executor_id: format!("exec-{n}"),
+                capabilities: all_capabilities(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        held.push((
+            format!("exec-{n}"),
+            leased.job.unwrap().id,
+            leased.lease_token,
+        ));
+    }
+    // Many heartbeats at once, so they run on several pooled connections.
+    let beats = futures::future::join_all(held.iter().flat_map(|(who, job, token)| {
+        (0..BEATS).map(|i| {
+            let mut coord = h.coord.clone();
+            let request = HeartbeatJobRequest {
+                job_id: job.clone(),
+                executor_id: who.clone(),
+                lease_token: token.clone(),
+                progress: Some(JobProgress {
+                    bytes_done: i as u64,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            async move { coord.heartbeat_job(request).await }
+        })
+    }))
+    .await;
+    for beat in &beats {
+        let job = beat.as_ref().expect("heartbeat").get_ref().job.clone();
+        assert_eq!(
+            job.expect("the renewed job").state,
+            JobState::Running as i32
+        );
+    }
+
+    // Hold every connection the pool can open, the heartbeats' among them.
+    let pool = store.db().writer().clone();
+    let mut connections = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        connections.push(pool.acquire().await.unwrap());
+    }
+    for conn in &mut connections {
+        let setting: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            setting, "on",
+            "a pooled connection kept a heartbeat's setting"
+        );
+    }
+    drop(connections);
+
+    // Each lease is still held, and completes.
+    for (who, job, token) in held {
+        let done = h
+            .coord
+            .complete_job(CompleteJobRequest {
+                artifact: Some(Artifact {
+                    format: ArtifactFormat::Snapshot as i32,
+                    location: format!("snapshots/{job}"),
+                    ..Default::default()
+                }),
+                job_id: job,
+                executor_id: who,
+                lease_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(done.job.unwrap().state, JobState::Completed as i32);
+    }
+}
