@@ -143,7 +143,9 @@ impl Error {
             Error::Aborted(_) => Code::Aborted,
             Error::Database(e) => match transient(e) {
                 Some(Transient::Conflict) => Code::Aborted,
-                Some(Transient::Busy | Transient::Unreachable) => Code::Unavailable,
+                Some(Transient::Busy | Transient::Unreachable | Transient::Exhausted) => {
+                    Code::Unavailable
+                }
                 None => Code::Internal,
             },
             Error::Migrate(_) | Error::Internal(_) => Code::Internal,
@@ -171,17 +173,19 @@ enum Transient {
     Conflict,
     /// SQLite stayed locked past the busy timeout.
     Busy,
-    /// The database connection was lost or could not be had: the server
-    /// restarted or ended the session, or the pool stayed exhausted.
+    /// The database connection was lost or could not be made: the server
+    /// restarted or ended the session, or the pool was closed.
     Unreachable,
+    /// Every connection of the pool stayed in use for its acquire timeout
+    /// (on SQLite, the one writer connection, behind a long queue of writes).
+    Exhausted,
 }
 
 fn transient(e: &sqlx::Error) -> Option<Transient> {
     let db = match e {
         sqlx::Error::Database(db) => db,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            return Some(Transient::Unreachable);
-        }
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed => return Some(Transient::Unreachable),
+        sqlx::Error::PoolTimedOut => return Some(Transient::Exhausted),
         _ => return None,
     };
     match db.code().as_deref() {
@@ -230,6 +234,13 @@ impl From<Error> for Status {
                 tracing::warn!(error = %err, "catalog request lost its database connection");
                 Status::new(code, "the catalog cannot reach its database, retry")
             }
+            Error::Database(ref e) if transient(e) == Some(Transient::Exhausted) => {
+                tracing::warn!(error = %err, "catalog request found no free database connection");
+                Status::new(
+                    code,
+                    "the catalog's database connections stayed busy, retry later",
+                )
+            }
             Error::Database(ref e) if transient(e).is_some() => {
                 tracing::warn!(error = %err, "catalog request met a concurrent writer");
                 Status::new(code, "the catalog is busy with a concurrent change, retry")
@@ -273,6 +284,28 @@ mod tests {
         let status: Status = Error::Internal("secret sql text".into()).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
+    }
+
+    /// A pool whose connections all stayed busy is not a lost connection:
+    /// the caller is told so, and the pool does not ping its connections.
+    /// (Each nextest test runs in its own process, so the mark starts clear.)
+    #[test]
+    fn an_exhausted_pool_is_unavailable_and_not_a_lost_connection() {
+        let status: Status = Error::from(sqlx::Error::PoolTimedOut).into();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            "the catalog's database connections stayed busy, retry later"
+        );
+        assert!(!crate::db::lost_a_connection());
+
+        let status: Status = Error::from(sqlx::Error::PoolClosed).into();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            "the catalog cannot reach its database, retry"
+        );
+        assert!(crate::db::lost_a_connection());
     }
 
     #[test]

@@ -43,6 +43,12 @@ pub(crate) fn connection_lost() {
     LOST_AT.fetch_max(now.max(1), Ordering::Relaxed);
 }
 
+/// Whether this process has noted a lost connection.
+#[cfg(test)]
+pub(crate) fn lost_a_connection() -> bool {
+    LOST_AT.load(Ordering::Relaxed) != 0
+}
+
 /// Whether a pooled connection idle for `idle_for` is pinged before use:
 /// when it has been idle long enough to have been dropped unnoticed, or
 /// when it was last used before a connection was lost. The ping of a dead
