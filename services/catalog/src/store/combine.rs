@@ -186,12 +186,24 @@ pub(super) fn padded(n: usize) -> usize {
     n.next_power_of_two()
 }
 
-/// Appends to a `VALUES` list of `n` rows the rows that pad it to
-/// [`padded`]`(n)`; `row` writes one row's values, which must match nothing.
-pub(super) fn pad_rows(sql: &mut Sql, n: usize, row: impl Fn(&mut Sql)) {
-    for _ in n..padded(n) {
+/// Appends the rows of a `VALUES` list: one for each of `items`, whose
+/// values `row` writes (given the item's place, from 0), then the rows that
+/// pad the list to [`padded`]`(items.len())`, whose values `pad` writes and
+/// which must match nothing.
+pub(super) fn push_rows<T>(
+    sql: &mut Sql,
+    items: &[T],
+    mut row: impl FnMut(&mut Sql, usize, &T),
+    pad: impl Fn(&mut Sql),
+) {
+    for (n, item) in items.iter().enumerate() {
+        sql.push(if n == 0 { "(" } else { ", (" });
+        row(sql, n, item);
+        sql.push(")");
+    }
+    for _ in items.len()..padded(items.len()) {
         sql.push(", (");
-        row(sql);
+        pad(sql);
         sql.push(")");
     }
 }

@@ -28,7 +28,7 @@ use std::sync::Mutex;
 
 use vigil_proto::catalog::v1::{Artifact, BackupJob, CompleteJobRequest, JobState};
 
-use super::combine::{pad_rows, together_or_alone};
+use super::combine::{push_rows, together_or_alone};
 use super::consistency::check_completion;
 use super::finish::{Completion, CompletionValues, filled_artifact};
 use super::holder::token_hash;
@@ -176,30 +176,29 @@ fn completion_statement(ending: &[(&CompleteJobRequest, Option<Artifact>)], now:
         sql.push(&format!(", e_{column}"));
     }
     sql.push(") AS (VALUES ");
-    for (n, (req, artifact)) in ending.iter().enumerate() {
-        if n > 0 {
-            sql.push(", ");
-        }
-        sql.push("(")
-            .text(&req.job_id)
-            .push(", ")
-            .text(&req.executor_id)
-            .push(", ")
-            .text(token_hash(&req.lease_token))
-            .push(", ");
-        Completion::new(req, artifact.as_ref()).push_values(&mut sql);
-        sql.push(")");
-    }
-    // Rows for no job, so the statement's shape repeats.
-    pad_rows(&mut sql, ending.len(), |row| {
-        row.text("")
-            .push(", ")
-            .text("")
-            .push(", ")
-            .text("")
-            .push(", ");
-        Completion::nothing().push_values(row);
-    });
+    // Padded with rows for no job, so the statement's shape repeats.
+    push_rows(
+        &mut sql,
+        ending,
+        |row, _, (req, artifact)| {
+            row.text(&req.job_id)
+                .push(", ")
+                .text(&req.executor_id)
+                .push(", ")
+                .text(token_hash(&req.lease_token))
+                .push(", ");
+            Completion::new(req, artifact.as_ref()).push_values(row);
+        },
+        |row| {
+            row.text("")
+                .push(", ")
+                .text("")
+                .push(", ")
+                .text("")
+                .push(", ");
+            Completion::nothing().push_values(row);
+        },
+    );
     sql.push("), done AS (UPDATE jobs SET state = ");
     Completion::push_assignments(&mut sql, now, CompletionValues::Column("ending.e_"));
     sql.push(" FROM ending WHERE jobs.id = ending.e_id AND jobs.state = ")
@@ -212,15 +211,13 @@ fn completion_statement(ending: &[(&CompleteJobRequest, Option<Artifact>)], now:
             ", recorded AS (INSERT INTO artifacts ({0}) SELECT {0} FROM (VALUES ",
             artifacts::COLUMNS
         ));
-        for (n, a) in recorded.iter().enumerate() {
-            sql.push(if n > 0 { ", (" } else { "(" });
-            artifacts::push_values(&mut sql, a);
-            sql.push(")");
-        }
-        // Artifacts of no job, never inserted.
-        pad_rows(&mut sql, recorded.len(), |row| {
-            artifacts::push_values(row, &Artifact::default());
-        });
+        // Padded with artifacts of no job, never inserted.
+        push_rows(
+            &mut sql,
+            &recorded,
+            |row, _, a| artifacts::push_values(row, a),
+            |row| artifacts::push_values(row, &Artifact::default()),
+        );
         sql.push(&format!(
             ") AS given ({}) WHERE given.job IN (SELECT id FROM done))",
             artifacts::COLUMNS

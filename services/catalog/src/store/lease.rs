@@ -20,7 +20,7 @@ use vigil_proto::catalog::v1::{
 };
 use vigil_proto::timestamp_from_micros;
 
-use super::combine::{pad_rows, padded, together_or_alone};
+use super::combine::{padded, push_rows, together_or_alone};
 use super::holder::{check_holder, new_token, refusal, token_hash};
 use super::{DEFAULT_LEASE, Store, configurations, jobs};
 use crate::db::{Dialect, RowExt, Sql};
@@ -214,27 +214,26 @@ impl Store {
         let now = self.now();
         let dialect = self.db.dialect();
         let mut sql = Sql::new("WITH waiting (w_n, w_owner, w_token, w_expire) AS (VALUES ");
-        for (n, ask) in asks.iter().enumerate() {
-            if n > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .int(n as i64 + 1)
-                .push(", ")
-                .text(&ask.executor)
-                .push(", ")
-                .text(&ask.token_hash)
-                .push(", ")
-                .int(now.saturating_add(micros(ask.lease)))
-                .push(")");
-        }
-        // Rows for no caller (numbered 0, which no picked job is), so the
-        // statement's shape repeats; the jobs picked beyond the callers are
-        // locked until the statement ends and stay QUEUED.
-        pad_rows(&mut sql, asks.len(), |row| {
-            row.int(0).push(", ").text("").push(", ").text("");
-            row.push(", ").int(0);
-        });
+        // Padded with rows for no caller (numbered 0, which no picked job
+        // is), so the statement's shape repeats; the jobs picked beyond the
+        // callers are locked until the statement ends and stay QUEUED.
+        push_rows(
+            &mut sql,
+            &asks,
+            |row, n, ask| {
+                row.int(n as i64 + 1)
+                    .push(", ")
+                    .text(&ask.executor)
+                    .push(", ")
+                    .text(&ask.token_hash)
+                    .push(", ")
+                    .int(now.saturating_add(micros(ask.lease)));
+            },
+            |row| {
+                row.int(0).push(", ").text("").push(", ").text("");
+                row.push(", ").int(0);
+            },
+        );
         sql.push("), picked (job_id, n) AS (SELECT id, row_number() OVER () FROM (SELECT j.id FROM jobs j WHERE j.state = ")
             .int(JobState::Queued as i64);
         sql.push(" AND NOT EXISTS (SELECT 1 FROM job_capabilities c WHERE c.job_id = j.id");
@@ -337,32 +336,31 @@ impl Store {
         let now = self.now();
         let mut sql =
             Sql::new("WITH beats (b_id, b_owner, b_token, b_expire, b_progress) AS (VALUES ");
-        for (n, beat) in beats.iter().enumerate() {
-            if n > 0 {
-                sql.push(", ");
-            }
-            let progress = beat.progress.clone().map(|mut p| {
-                p.update_time
-                    .get_or_insert_with(|| timestamp_from_micros(now));
-                p.encode_to_vec()
-            });
-            sql.push("(")
-                .text(&beat.job_id)
-                .push(", ")
-                .text(&beat.executor)
-                .push(", ")
-                .text(&beat.token_hash)
-                .push(", ")
-                .int(now.saturating_add(micros(beat.lease)))
-                .push(", ")
-                .blob(progress)
-                .push(")");
-        }
-        // Rows for no job, so the statement's shape repeats.
-        pad_rows(&mut sql, beats.len(), |row| {
-            row.text("").push(", ").text("").push(", ").text("");
-            row.push(", ").int(0).push(", ").blob(None);
-        });
+        // Padded with rows for no job, so the statement's shape repeats.
+        push_rows(
+            &mut sql,
+            &beats,
+            |row, _, beat| {
+                let progress = beat.progress.clone().map(|mut p| {
+                    p.update_time
+                        .get_or_insert_with(|| timestamp_from_micros(now));
+                    p.encode_to_vec()
+                });
+                row.text(&beat.job_id)
+                    .push(", ")
+                    .text(&beat.executor)
+                    .push(", ")
+                    .text(&beat.token_hash)
+                    .push(", ")
+                    .int(now.saturating_add(micros(beat.lease)))
+                    .push(", ")
+                    .blob(progress);
+            },
+            |row| {
+                row.text("").push(", ").text("").push(", ").text("");
+                row.push(", ").int(0).push(", ").blob(None);
+            },
+        );
         // On PostgreSQL the statement's own transaction commits without
         // waiting for its WAL flush (`SET LOCAL synchronous_commit = off`,
         // undone when the statement ends); see [`UNFLUSHED_COMMIT`].
