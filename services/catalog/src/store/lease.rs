@@ -84,9 +84,12 @@ pub(super) struct Beat {
 /// and it is repeated: a database crash can lose the heartbeats of its last
 /// moments (at most three times `wal_writer_delay`, 600 ms by default). A
 /// lost one is as if its holder had skipped that beat: the lease ends where
-/// the beat before put it, one interval earlier, and a holder that beats at
-/// least twice per lease (the executor refuses a longer interval) keeps it.
-/// Leases and completions, which hand a job over, wait for their flush.
+/// the beat before put it, one interval earlier. With the executor's
+/// defaults (a 30 s lease, a beat every 5 s) 25 s are left until the next
+/// beat is due; at its limit of two beats per lease, none, and a crashed
+/// database that takes longer than the lease to recover ends the lease
+/// whether or not its last beat was flushed. Leases and completions, which
+/// hand a job over, wait for their flush.
 const UNFLUSHED_COMMIT: &str =
     "), unflushed (u) AS (SELECT set_config('synchronous_commit', 'off', true)";
 
