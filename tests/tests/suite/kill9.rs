@@ -129,3 +129,49 @@ fn executor_killed_at_random_moments_never_corrupts_the_repository() {
         "unchanged data stored again: {stats}"
     );
 }
+
+/// The embedded catalog (SQLite in WAL mode, `synchronous = NORMAL`) keeps
+/// every commit it answered when its own process is killed with SIGKILL:
+/// the operating system still holds what SQLite wrote to its log, and the
+/// next start reads it back. Each `config apply` and `backup run` below is
+/// one answered commit.
+#[test]
+fn a_catalog_killed_after_answering_keeps_every_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().unwrap()];
+    let mut catalog = Server::start("vigil-catalog", &args, &[], dir.path());
+    let endpoint = catalog.endpoint();
+    for i in 0..5 {
+        let yaml = dir.path().join(format!("kept-{i}.yaml"));
+        std::fs::write(
+            &yaml,
+            format!(
+                "configurations:\n  - name: kept-{i}\n    kind: FULL\n    source:\n      paths: [/srv/kept-{i}]\n"
+            ),
+        )
+        .unwrap();
+        vigil_ok(
+            &endpoint,
+            &["config", "apply", "-f", yaml.to_str().unwrap()],
+        );
+    }
+    let queued = vigil_json(&endpoint, &["backup", "run", "kept-4"]);
+    catalog.kill9();
+
+    let catalog = Server::start("vigil-catalog", &args, &[], dir.path());
+    let endpoint = catalog.endpoint();
+    let configurations = vigil_json(&endpoint, &["config", "list"]);
+    let names: Vec<&str> = configurations
+        .as_array()
+        .expect("a list of configurations")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["kept-0", "kept-1", "kept-2", "kept-3", "kept-4"]);
+    let jobs = vigil_json(&endpoint, &["jobs", "list"]);
+    let jobs = jobs.as_array().expect("a list of jobs");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["id"], queued["id"], "{queued}");
+    assert_eq!(jobs[0]["state"], "QUEUED");
+}
