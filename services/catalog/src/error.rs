@@ -181,6 +181,27 @@ enum Transient {
     Exhausted,
 }
 
+impl Transient {
+    /// What happened to the request, for the log, and what its caller is
+    /// told.
+    fn described(self) -> (&'static str, &'static str) {
+        match self {
+            Transient::Unreachable => (
+                "lost its database connection",
+                "the catalog cannot reach its database, retry",
+            ),
+            Transient::Exhausted => (
+                "found no free database connection",
+                "the catalog's database connections stayed busy, retry later",
+            ),
+            Transient::Conflict | Transient::Busy => (
+                "met a concurrent writer",
+                "the catalog is busy with a concurrent change, retry",
+            ),
+        }
+    }
+}
+
 fn transient(e: &sqlx::Error) -> Option<Transient> {
     let db = match e {
         sqlx::Error::Database(db) => db,
@@ -230,20 +251,10 @@ impl From<Error> for Status {
             | Error::AlreadyExists { .. }
             | Error::FailedPrecondition(_)
             | Error::Aborted(_) => Status::new(code, err.to_string()),
-            Error::Database(ref e) if transient(e) == Some(Transient::Unreachable) => {
-                tracing::warn!(error = %err, "catalog request lost its database connection");
-                Status::new(code, "the catalog cannot reach its database, retry")
-            }
-            Error::Database(ref e) if transient(e) == Some(Transient::Exhausted) => {
-                tracing::warn!(error = %err, "catalog request found no free database connection");
-                Status::new(
-                    code,
-                    "the catalog's database connections stayed busy, retry later",
-                )
-            }
-            Error::Database(ref e) if transient(e).is_some() => {
-                tracing::warn!(error = %err, "catalog request met a concurrent writer");
-                Status::new(code, "the catalog is busy with a concurrent change, retry")
+            Error::Database(ref e) if let Some(t) = transient(e) => {
+                let (what, message) = t.described();
+                tracing::warn!(error = %err, "catalog request {what}");
+                Status::new(code, message)
             }
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
                 tracing::error!(error = %err, "catalog request failed");
